@@ -1,0 +1,28 @@
+/**
+ * Jest runs in ESM mode (Nest 12 is ESM-only): see DESIGN.md, "Notes from the field".
+ * Projects: `unit` (specs beside the code, in-memory and SQLite), `contract` (every port
+ * implementation against one suite), `e2e` (HTTP through supertest).
+ */
+const moduleNameMapper = {
+  '^@chronicle/(core|typeorm|nestjs|testing)$': '<rootDir>/libs/$1/src/index.ts',
+  '^(\\.{1,2}/.*)\\.js$': '$1',
+};
+const transform = {
+  '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: '<rootDir>/tsconfig.json' }],
+};
+const common = {
+  rootDir: '.',
+  extensionsToTreatAsEsm: ['.ts'],
+  moduleNameMapper,
+  transform,
+  testEnvironment: 'node',
+  setupFiles: ['<rootDir>/test/setup/reflect-metadata.ts'],
+};
+
+export default {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
+    { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.int-spec.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+  ],
+};
