@@ -1,0 +1,22 @@
+import { ChronicleError } from './chronicle.error.js';
+
+/** A stored event names a type that no registered event class declares. */
+export class UnknownEventTypeError extends ChronicleError {
+  constructor(
+    readonly eventType: string,
+    readonly streamId: string | undefined,
+    readonly version: number | undefined,
+  ) {
+    super(
+      `Event type "${eventType}"${where(streamId, version)} is not registered; ` +
+        'register its class (@Event) with an aggregate or in EventSourcingModule options, ' +
+        'or add an upcaster that renames it.',
+    );
+  }
+}
+
+/** Formats " in stream "x" at version n" for error messages. */
+export function where(streamId: string | undefined, version: number | undefined): string {
+  if (streamId === undefined) return '';
+  return ` in stream "${streamId}"${version === undefined ? '' : ` at version ${version}`}`;
+}

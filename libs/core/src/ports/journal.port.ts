@@ -1,0 +1,156 @@
+import type { NewEvent, RecordedEvent } from '../events/recorded-event.js';
+
+/**
+ * Opaque position in the global feed. Compare cursors only through the journal that made
+ * them; on PostgreSQL a cursor carries the writing transaction's id and the event position.
+ */
+export type FeedCursor = string;
+
+/** Appends to one stream inside a unit of work. */
+export interface StreamWrite {
+  streamId: string;
+  aggregateType: string;
+  /** The version the stream must be at: 0 for a stream that has never been written. */
+  expectedVersion: number;
+  /** At least one event. */
+  events: NewEvent[];
+}
+
+/** The recorded outcome of a command, replayed to any retry with the same command id. */
+export type CommandOutcome =
+  | { kind: 'accepted'; fromVersion: number; toVersion: number; cursor?: FeedCursor }
+  | { kind: 'rejected'; error: RecordedError };
+
+/** A rejection as recorded: enough to rebuild an equivalent error. */
+export interface RecordedError {
+  name: string;
+  code: string;
+  message: string;
+  details?: Record<string, unknown>;
+}
+
+/** A command's idempotency record, written in the same transaction as its events. */
+export interface CommandRecord {
+  commandId: string;
+  /** Hash of the command's type and payload: a reused id with another command is refused. */
+  fingerprint: string;
+  streamId: string;
+  aggregateType: string;
+  outcome: CommandOutcome;
+  recordedAt: Date;
+}
+
+/**
+ * One unit of work: any number of stream writes and command records, committed together or
+ * not at all.
+ */
+export interface AppendRequest {
+  writes: StreamWrite[];
+  commands?: CommandRecord[];
+}
+
+/** What one stream write became. */
+export interface AppendedStream {
+  streamId: string;
+  aggregateType: string;
+  fromVersion: number;
+  toVersion: number;
+  events: RecordedEvent[];
+}
+
+export interface AppendResult {
+  streams: AppendedStream[];
+  /** Feed cursor at the last event written (undefined when no event was written). */
+  cursor?: FeedCursor;
+}
+
+/** A stream's bookkeeping row. */
+export interface StreamInfo {
+  streamId: string;
+  aggregateType: string;
+  /** Highest version ever written; never decreases, not even on deletion. */
+  version: number;
+  /** Events at or below this version are logically deleted (0: none). */
+  deletedUpTo: number;
+}
+
+export interface ReadStreamOptions {
+  /** Lowest version to return (inclusive). @default 1 */
+  fromVersion?: number;
+  /** Highest version to return (inclusive). @default unbounded */
+  toVersion?: number;
+  /** Most events to return. @default unbounded */
+  limit?: number;
+}
+
+export interface ListStreamsOptions {
+  aggregateType?: string;
+  /** Return ids sorting after this one (keyset pagination). */
+  after?: string;
+  /** @default 1000 */
+  limit?: number;
+}
+
+/** A page of the global feed. */
+export interface FeedPage {
+  events: RecordedEvent[];
+  /** Where the next read starts; equals the input cursor when nothing new was found. */
+  next: FeedCursor | null;
+}
+
+/** Why the feed cannot advance further right now (PostgreSQL: the oldest running transaction). */
+export interface FeedBlocker {
+  transactionId: string;
+  pid?: number;
+  startedAt?: Date;
+  state?: string;
+  query?: string;
+}
+
+/**
+ * A contribution to the journal's unit of work: called inside the append transaction after the
+ * events are written, with that transaction's handle (`Tx` is adapter-specific: a TypeORM
+ * EntityManager, or the in-memory journal's staging area). Throwing rolls everything back.
+ */
+export interface UnitOfWorkParticipant<Tx = unknown> {
+  participate(tx: Tx, request: AppendRequest, result: AppendResult): Promise<void>;
+}
+
+/**
+ * The event journal: append-only streams with per-stream versions 1..n and a global feed.
+ *
+ * Guarantees every implementation keeps (the contract suite checks them):
+ * - `append` is atomic over all its writes, command records and participants;
+ * - a write whose expected version is not the stream's version fails with `ConcurrencyError`
+ *   (expected and actual), whichever connection or process wrote first, and writes nothing;
+ * - a command record whose id exists already fails the unit with `DuplicateCommandError`;
+ * - `readAll` never skips an event that is committed, even when transactions commit out of
+ *   position order.
+ */
+export interface Journal<Tx = unknown> {
+  append(request: AppendRequest): Promise<AppendResult>;
+  /** Events of one stream in version order, skipping logically deleted ones. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Bookkeeping of a stream, or undefined for a stream never written. */
+  streamInfo(streamId: string): Promise<StreamInfo | undefined>;
+  /** Highest version written to the stream (0 for a stream never written), without replaying it. */
+  streamVersion(streamId: string): Promise<number>;
+  /**
+   * Logically deletes the events up to `upToVersion` (default: all). The highest version is
+   * kept and the next append continues the numbering.
+   */
+  deleteStream(streamId: string, upToVersion?: number): Promise<void>;
+  listStreams(options?: ListStreamsOptions): Promise<string[]>;
+  /** Events committed after `after` (null: from the beginning), oldest first, at most `limit`. */
+  readAll(after: FeedCursor | null, limit: number): Promise<FeedPage>;
+  /** Events with any of the given tags, in position order, after a position. */
+  readByTag(tag: string, options?: { afterPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
+  /** The transaction currently holding the feed back, if any. */
+  feedBlocker(): Promise<FeedBlocker | undefined>;
+  /** The recorded outcome of a command, if any. */
+  findCommand(commandId: string): Promise<CommandRecord | undefined>;
+  /** Deletes command records older than `before`; returns how many. */
+  pruneCommands(before: Date): Promise<number>;
+  /** Adds a contributor to every later unit of work. */
+  addParticipant(participant: UnitOfWorkParticipant<Tx>): void;
+}

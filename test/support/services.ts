@@ -1,0 +1,74 @@
+import { randomBytes } from 'node:crypto';
+import pg from 'pg';
+
+/**
+ * Which external services the tests may use. `scripts/test.mjs` probes them once and passes the
+ * verdict in the environment; a test file run directly probes on its own.
+ *
+ * In CI (`CI=true`) or with `CHRONICLE_REQUIRE_SERVICES=1` a missing service is not skipped:
+ * the tests that need it run and fail.
+ */
+export const POSTGRES_URL = process.env.CHRONICLE_PG_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+export function servicesRequired(): boolean {
+  return process.env.CI === 'true' || process.env.CHRONICLE_REQUIRE_SERVICES === '1';
+}
+
+let postgresProbe: Promise<string | undefined> | undefined;
+
+/** Undefined when PostgreSQL answers, else why it does not. */
+export function postgresUnavailableReason(): Promise<string | undefined> {
+  if (process.env.CHRONICLE_SKIP_POSTGRES) return Promise.resolve(process.env.CHRONICLE_SKIP_POSTGRES);
+  postgresProbe ??= (async () => {
+    const client = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 });
+    try {
+      await client.connect();
+      await client.query('select 1');
+      return undefined;
+    } catch (error) {
+      return `PostgreSQL at ${POSTGRES_URL} is not reachable (${(error as Error).message})`;
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  })();
+  return postgresProbe;
+}
+
+/**
+ * `describe` for tests that need PostgreSQL: skipped with the reason printed when it is missing
+ * outside CI; run (and failing) when it is missing in CI.
+ */
+export async function describePostgres(name: string, fn: () => void): Promise<void> {
+  const reason = await postgresUnavailableReason();
+  if (reason && !servicesRequired()) {
+    console.warn(`SKIPPED "${name}": ${reason}. Set CI=true to make this a failure.`);
+    describe.skip(`${name} [skipped: ${reason}]`, fn);
+    return;
+  }
+  describe(name, fn);
+}
+
+/** A fresh PostgreSQL schema name, so parallel test files never share tables. */
+export function uniqueSchemaName(prefix = 'chr_test'): string {
+  return `${prefix}_${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
+}
+
+/** Creates a schema and returns a function that drops it with everything in it. */
+export async function createSchema(schema: string): Promise<() => Promise<void>> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  try {
+    await client.query(`create schema if not exists "${schema}"`);
+  } finally {
+    await client.end();
+  }
+  return async () => {
+    const dropper = new pg.Client({ connectionString: POSTGRES_URL });
+    await dropper.connect();
+    try {
+      await dropper.query(`drop schema if exists "${schema}" cascade`);
+    } finally {
+      await dropper.end();
+    }
+  };
+}
