@@ -1,0 +1,530 @@
+import { randomUUID } from 'node:crypto';
+import type { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
+import type { AggregateDefinition, ResolvedCommandHandler } from '../aggregates/aggregate-definition.js';
+import { readAggregateId } from '../aggregates/aggregate-id-source.js';
+import type { ClassType } from '../aggregates/class-type.js';
+import { commandFingerprint } from '../commands/command-fingerprint.js';
+import type { CommandMetadata } from '../commands/command-metadata.js';
+import type { CommandResult } from '../commands/command-result.js';
+import { isRecordableRejection, recordError, reviveError } from '../commands/recorded-error.js';
+import { AggregateAlreadyExistsError } from '../errors/aggregate-already-exists.error.js';
+import { AggregateNotFoundError } from '../errors/aggregate-not-found.error.js';
+import { ConcurrencyError } from '../errors/concurrency.error.js';
+import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
+import { GatewayOverloadedError } from '../errors/gateway-overloaded.error.js';
+import { IdempotencyKeyReusedError } from '../errors/idempotency-key-reused.error.js';
+import { InvalidCommandError } from '../errors/invalid-command.error.js';
+import type { EventMetadata } from '../events/event-metadata.js';
+import { EventSerializer } from '../events/event-serializer.js';
+import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
+import { systemClock, type Clock } from '../ports/clock.port.js';
+import type { CommandRecord, Journal } from '../ports/journal.port.js';
+import type { SnapshotStore } from '../ports/snapshot-store.port.js';
+import { AggregateLoader } from './aggregate-loader.js';
+import { resolveCommandGatewayOptions, type CommandGatewayOptions, type ResolvedCommandGatewayOptions } from './command-gateway-options.js';
+import type { CommandInterceptor } from './command-interceptor.js';
+import { KeyedQueue } from './keyed-queue.js';
+import { LruCache } from './lru-cache.js';
+import type { PostCommitListener } from './post-commit-listener.js';
+import { Semaphore } from './semaphore.js';
+
+/** What the gateway works with. */
+export interface CommandGatewayDependencies {
+  catalog: AggregateCatalog;
+  journal: Journal;
+  snapshots?: SnapshotStore;
+  clock?: Clock;
+  logger?: ChronicleLogger;
+  interceptors?: CommandInterceptor[];
+  listeners?: PostCommitListener[];
+}
+
+/** An aggregate's state as a reader sees it: a copy, safe to keep. */
+export interface AggregateView<T extends object> {
+  aggregateId: string;
+  streamId: string;
+  version: number;
+  state: T;
+}
+
+interface CacheEntry {
+  aggregate: object;
+  version: number;
+}
+
+/** A hydrated aggregate inside one command, and whether it was read from the database just now. */
+interface WorkingCopy extends CacheEntry {
+  fresh: boolean;
+}
+
+interface CommandTask {
+  command: object;
+  metadata: CommandMetadata;
+  definition: AggregateDefinition;
+  handler: ResolvedCommandHandler;
+  aggregateId: string;
+  streamId: string;
+  commandId: string;
+  /** Whether the caller gave a command id, so the outcome is recorded for retries. */
+  idempotent: boolean;
+  fingerprint: string;
+}
+
+/** Thrown inside a task when another writer moved the aggregate: reload and decide again. */
+class StaleAggregate extends Error {
+  constructor(readonly conflict: ConcurrencyError) {
+    super(conflict.message);
+  }
+}
+
+/**
+ * Executes commands against event-sourced aggregates.
+ *
+ * - Commands to one aggregate never interleave inside a process; different aggregates run
+ *   concurrently. Queues are bounded and overload fails fast with `GatewayOverloadedError`.
+ * - Hydrated aggregates stay in an LRU cache, so the hot path is one transaction and no read;
+ *   recoveries are bounded by permits.
+ * - Idempotency first: a command id with a recorded outcome gets that outcome, success or
+ *   rejection, and nothing is written. Outcomes are recorded in the events' transaction.
+ * - Rejections are decided on current state: a cached aggregate is checked against the database
+ *   before a rejection is reported.
+ * - Optimistic concurrency: an expected version must match; without one, a conflict with another
+ *   writer reloads the aggregate and retries.
+ */
+export class CommandGateway {
+  private readonly options: ResolvedCommandGatewayOptions;
+  private readonly catalog: AggregateCatalog;
+  private readonly journal: Journal;
+  private readonly snapshots: SnapshotStore | undefined;
+  private readonly clock: Clock;
+  private readonly logger: ChronicleLogger;
+  private readonly interceptors: CommandInterceptor[];
+  private readonly listeners: PostCommitListener[];
+  private readonly serializer: EventSerializer;
+  private readonly loader: AggregateLoader;
+  private readonly cache: LruCache<string, CacheEntry>;
+  private readonly recent: LruCache<string, CommandRecord>;
+  private readonly queue = new KeyedQueue();
+  private readonly recoveries: Semaphore;
+  private readonly inFlight = new Map<string, Promise<unknown>>();
+  private readonly snapshotSaves = new Set<Promise<void>>();
+  private pending = 0;
+  private closed = false;
+
+  constructor(dependencies: CommandGatewayDependencies, options: CommandGatewayOptions = {}) {
+    this.options = resolveCommandGatewayOptions(options);
+    this.catalog = dependencies.catalog;
+    this.journal = dependencies.journal;
+    this.snapshots = dependencies.snapshots;
+    this.clock = dependencies.clock ?? systemClock;
+    this.logger = dependencies.logger ?? consoleLogger(CommandGateway.name);
+    this.interceptors = [...(dependencies.interceptors ?? [])];
+    this.listeners = [...(dependencies.listeners ?? [])];
+    this.serializer = new EventSerializer(this.catalog.events);
+    this.loader = new AggregateLoader(this.journal, this.snapshots, this.serializer, this.logger, this.options.replayPageSize);
+    this.cache = new LruCache(this.options.cacheSize);
+    this.recent = new LruCache(Math.max(1, this.options.recentOutcomes));
+    this.recoveries = new Semaphore(this.options.maxConcurrentRecoveries);
+  }
+
+  /** The serializer over this gateway's event registry. */
+  get eventSerializer(): EventSerializer {
+    return this.serializer;
+  }
+
+  /** Hydrated aggregates held in memory now. */
+  get cachedAggregates(): number {
+    return this.cache.size;
+  }
+
+  /** Adds a listener told about every later commit. */
+  addListener(listener: PostCommitListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Adds an interceptor run before every later command. */
+  addInterceptor(interceptor: CommandInterceptor): void {
+    this.interceptors.push(interceptor);
+  }
+
+  /** Executes a command and resolves with what it appended, or rejects with why it was refused. */
+  async execute<E extends object = object>(command: object, metadata: CommandMetadata = {}): Promise<CommandResult<E>> {
+    if (this.closed) {
+      throw new GatewayOverloadedError('gateway-queue-full', '-', 'the gateway is shutting down');
+    }
+    const task = this.prepare(command, metadata);
+    for (const interceptor of this.interceptors) await interceptor.intercept(command, metadata);
+
+    if (task.idempotent) {
+      const running = this.inFlight.get(task.commandId);
+      // A duplicate arriving while the first is still running waits for it, then gets its outcome.
+      if (running) await running.catch(() => undefined);
+      const known = this.recent.get(task.commandId);
+      if (known) return (await this.replay(known, task)) as CommandResult<E>;
+    }
+    if (this.pending >= this.options.maxPendingCommands) {
+      throw new GatewayOverloadedError('gateway-queue-full', task.aggregateId, `${this.pending} commands are already pending`);
+    }
+    if (this.queue.depth(task.streamId) >= this.options.maxQueuePerAggregate) {
+      throw new GatewayOverloadedError(
+        'aggregate-queue-full',
+        task.aggregateId,
+        `${this.options.maxQueuePerAggregate} commands are already queued for it`,
+      );
+    }
+    this.pending++;
+    const execution = this.queue.run(task.streamId, () => this.run(task));
+    if (task.idempotent) {
+      this.inFlight.set(task.commandId, execution);
+      void execution.then(
+        () => this.inFlight.delete(task.commandId),
+        () => this.inFlight.delete(task.commandId),
+      );
+    }
+    try {
+      return (await execution) as CommandResult<E>;
+    } finally {
+      this.pending--;
+    }
+  }
+
+  /**
+   * The current state of an aggregate, at least as new as the database's version when the call
+   * was made — whichever instance wrote last. Undefined for an aggregate that does not exist.
+   */
+  async read<T extends object>(aggregateClass: ClassType<T>, aggregateId: string): Promise<AggregateView<T> | undefined> {
+    const definition = this.catalog.forClass(aggregateClass);
+    const streamId = definition.streamId(aggregateId);
+    if (this.queue.depth(streamId) >= this.options.maxQueuePerAggregate) {
+      throw new GatewayOverloadedError('aggregate-queue-full', aggregateId, 'too many commands are queued for it');
+    }
+    return this.queue.run(streamId, async () => {
+      const copy = await this.checkout(definition, streamId, aggregateId);
+      if (!copy.fresh) {
+        // One cheap read proves the cached copy current, or tells how far to catch up.
+        const current = await this.journal.streamVersion(streamId);
+        if (current > copy.version) await this.catchUp(definition, streamId, copy);
+      }
+      if (copy.version === 0) return undefined;
+      this.cache.set(streamId, { aggregate: copy.aggregate, version: copy.version });
+      return { aggregateId, streamId, version: copy.version, state: definition.clone(copy.aggregate as T) };
+    });
+  }
+
+  /** An aggregate as it was at a version (not cached). Undefined when the stream has no such version. */
+  async readAt<T extends object>(aggregateClass: ClassType<T>, aggregateId: string, version: number): Promise<AggregateView<T> | undefined> {
+    const definition = this.catalog.forClass(aggregateClass);
+    const streamId = definition.streamId(aggregateId);
+    const loaded = await this.withRecoveryPermit(aggregateId, () => this.loader.load(definition, streamId, version));
+    if (loaded.version !== version || version === 0) return undefined;
+    return { aggregateId, streamId, version, state: loaded.aggregate };
+  }
+
+  /** Forgets a cached aggregate (the next command reloads it). */
+  evict(aggregateClass: ClassType, aggregateId: string): void {
+    this.cache.delete(this.catalog.forClass(aggregateClass).streamId(aggregateId));
+  }
+
+  /** Deletes recorded command outcomes older than the retention; returns how many. */
+  async pruneCommandOutcomes(retentionMs: number): Promise<number> {
+    return this.journal.pruneCommands(new Date(this.clock.now().getTime() - retentionMs));
+  }
+
+  /** Refuses new commands, then waits for queued commands and snapshot saves to finish. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.queue.drain();
+    await Promise.allSettled([...this.snapshotSaves]);
+  }
+
+  private prepare(command: object, metadata: CommandMetadata): CommandTask {
+    if (command === null || typeof command !== 'object') {
+      throw new InvalidCommandError(String(command), 'a command must be an object');
+    }
+    const definition = this.catalog.forCommand(command);
+    const handler = definition.handlers.get(command.constructor as ClassType)!;
+    const aggregateId = readAggregateId(handler.idSource, command);
+    const { commandId, expectedVersion } = metadata;
+    if (commandId !== undefined && (typeof commandId !== 'string' || commandId.length === 0 || commandId.length > 200)) {
+      throw new InvalidCommandError(command.constructor.name, 'its command id must be a string of 1–200 characters');
+    }
+    if (expectedVersion !== undefined && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
+      throw new InvalidCommandError(
+        command.constructor.name,
+        `its expected version must be a non-negative integer, got ${String(expectedVersion)}`,
+      );
+    }
+    return {
+      command,
+      metadata,
+      definition,
+      handler,
+      aggregateId,
+      streamId: definition.streamId(aggregateId),
+      commandId: commandId ?? randomUUID(),
+      idempotent: commandId !== undefined,
+      fingerprint: commandFingerprint(command),
+    };
+  }
+
+  private async run(task: CommandTask): Promise<CommandResult> {
+    for (let attempt = 0; ; attempt++) {
+      const copy = await this.checkout(task.definition, task.streamId, task.aggregateId);
+      try {
+        return await this.decide(task, copy);
+      } catch (error) {
+        if (!(error instanceof StaleAggregate)) throw error;
+        this.cache.delete(task.streamId);
+        if (attempt >= this.options.conflictRetries) throw error.conflict;
+      }
+    }
+  }
+
+  private async decide(task: CommandTask, copy: WorkingCopy): Promise<CommandResult> {
+    const { definition, handler, metadata, streamId } = task;
+    const { expectedVersion } = metadata;
+    if (expectedVersion !== undefined && expectedVersion !== copy.version) {
+      // A cached copy behind the expected version may only be stale; refresh before refusing.
+      if (expectedVersion > copy.version && !copy.fresh) await this.catchUp(definition, streamId, copy);
+      if (expectedVersion !== copy.version) {
+        // Idempotency comes before the version check: a retry of an applied command succeeds.
+        const recorded = task.idempotent ? await this.journal.findCommand(task.commandId) : undefined;
+        if (recorded) return this.replay(recorded, task);
+        throw new ConcurrencyError(streamId, expectedVersion, copy.version);
+      }
+    }
+
+    const now = this.clock.now();
+    let events: object[];
+    let mutated = false;
+    try {
+      if (handler.creates && copy.version > 0) throw new AggregateAlreadyExistsError(definition.name, task.aggregateId);
+      if (!handler.creates && copy.version === 0) throw new AggregateNotFoundError(definition.name, task.aggregateId);
+      events = await definition.handle(copy.aggregate, task.command, { aggregateId: task.aggregateId, version: copy.version, now });
+      for (const event of events) {
+        mutated = true;
+        definition.apply(copy.aggregate, event);
+      }
+      definition.checkInvariants(copy.aggregate);
+    } catch (error) {
+      if (mutated) this.cache.delete(streamId);
+      if (!isRecordableRejection(error)) throw error;
+      return this.reject(task, copy, error);
+    }
+
+    if (events.length === 0) return this.acceptNothing(task, copy);
+    return this.commit(task, copy, events, now);
+  }
+
+  private async commit(task: CommandTask, copy: WorkingCopy, events: object[], now: Date): Promise<CommandResult> {
+    const { definition, metadata, streamId } = task;
+    const eventMetadata: EventMetadata = {
+      commandId: task.commandId,
+      correlationId: metadata.correlationId ?? task.commandId,
+      causationId: metadata.causationId ?? task.commandId,
+      ...(metadata.expectedVersion === undefined ? {} : { expectedVersion: metadata.expectedVersion }),
+    };
+    const serialized = events.map((event) => this.serializer.serialize(event, eventMetadata, now, metadata.tags));
+    const fromVersion = copy.version + 1;
+    const toVersion = copy.version + events.length;
+    const record = task.idempotent
+      ? this.record(task, { kind: 'accepted', fromVersion, toVersion }, now)
+      : undefined;
+
+    let appended;
+    try {
+      appended = await this.journal.append({
+        writes: [{ streamId, aggregateType: definition.name, expectedVersion: copy.version, events: serialized }],
+        commands: record ? [record] : [],
+      });
+    } catch (error) {
+      // The copy holds uncommitted state, and a lost connection leaves the outcome unknown.
+      this.cache.delete(streamId);
+      if (error instanceof DuplicateCommandError) return this.replay(await this.requireRecord(task), task);
+      if (error instanceof ConcurrencyError) {
+        if (metadata.expectedVersion === undefined) throw new StaleAggregate(error);
+        const recorded = task.idempotent ? await this.journal.findCommand(task.commandId) : undefined;
+        if (recorded) return this.replay(recorded, task);
+        throw new ConcurrencyError(streamId, metadata.expectedVersion, error.actualVersion, { cause: error });
+      }
+      throw error;
+    }
+
+    copy.version = toVersion;
+    this.cache.set(streamId, { aggregate: copy.aggregate, version: toVersion });
+    if (record) this.recent.set(task.commandId, record);
+    this.snapshotIfDue(definition, streamId, copy.aggregate, fromVersion - 1, toVersion, now);
+
+    const recorded = appended.streams[0]?.events ?? [];
+    const result: CommandResult = {
+      aggregateType: definition.name,
+      aggregateId: task.aggregateId,
+      streamId,
+      version: toVersion,
+      events,
+      cursor: appended.cursor,
+      commandId: task.commandId,
+      replayed: false,
+    };
+    for (const listener of this.listeners) {
+      try {
+        await listener.afterCommit({ command: task.command, result, recorded });
+      } catch (error) {
+        this.logger.error(
+          `Post-commit listener ${listener.constructor.name} failed for ${streamId}@${toVersion}: ${(error as Error).message}`,
+          (error as Error).stack,
+        );
+      }
+    }
+    return result;
+  }
+
+  /**
+   * A rejection decided on current state is recorded (when idempotent) and thrown. When another
+   * execution of the same command id recorded its outcome first, that outcome is the answer.
+   */
+  private async reject(task: CommandTask, copy: WorkingCopy, error: Error): Promise<CommandResult> {
+    await this.ensureCurrent(task, copy);
+    if (task.idempotent) {
+      const record = this.record(task, { kind: 'rejected', error: recordError(error) }, this.clock.now());
+      try {
+        await this.journal.append({ writes: [], commands: [record] });
+        this.recent.set(task.commandId, record);
+      } catch (appendError) {
+        if (!(appendError instanceof DuplicateCommandError)) throw appendError;
+        return this.replay(await this.requireRecord(task), task);
+      }
+    }
+    throw error;
+  }
+
+  /** A command that decided nothing happens: nothing to write but its outcome. */
+  private async acceptNothing(task: CommandTask, copy: WorkingCopy): Promise<CommandResult> {
+    await this.ensureCurrent(task, copy);
+    if (task.idempotent) {
+      const record = this.record(task, { kind: 'accepted', fromVersion: copy.version + 1, toVersion: copy.version }, this.clock.now());
+      try {
+        await this.journal.append({ writes: [], commands: [record] });
+        this.recent.set(task.commandId, record);
+      } catch (error) {
+        if (!(error instanceof DuplicateCommandError)) throw error;
+        return this.replay(await this.requireRecord(task), task);
+      }
+    }
+    return {
+      aggregateType: task.definition.name,
+      aggregateId: task.aggregateId,
+      streamId: task.streamId,
+      version: copy.version,
+      events: [],
+      commandId: task.commandId,
+      replayed: false,
+    };
+  }
+
+  /** Outcomes that write no events carry no version check, so prove a cached copy current first. */
+  private async ensureCurrent(task: CommandTask, copy: WorkingCopy): Promise<void> {
+    if (copy.fresh) return;
+    const current = await this.journal.streamVersion(task.streamId);
+    if (current !== copy.version) {
+      throw new StaleAggregate(new ConcurrencyError(task.streamId, copy.version, current));
+    }
+  }
+
+  private async replay(record: CommandRecord, task: CommandTask): Promise<CommandResult> {
+    if (record.fingerprint !== task.fingerprint) throw new IdempotencyKeyReusedError(task.commandId);
+    const { outcome } = record;
+    if (outcome.kind === 'rejected') throw reviveError(outcome.error);
+    const stored =
+      outcome.toVersion >= outcome.fromVersion
+        ? await this.journal.readStream(record.streamId, { fromVersion: outcome.fromVersion, toVersion: outcome.toVersion })
+        : [];
+    return {
+      aggregateType: record.aggregateType,
+      aggregateId: task.aggregateId,
+      streamId: record.streamId,
+      version: outcome.toVersion,
+      events: stored.map((event) => this.serializer.deserialize(event)),
+      cursor: outcome.cursor,
+      commandId: task.commandId,
+      replayed: true,
+    };
+  }
+
+  private async requireRecord(task: CommandTask): Promise<CommandRecord> {
+    const record = await this.journal.findCommand(task.commandId);
+    if (!record) throw new Error(`Command "${task.commandId}" was reported as a duplicate but has no recorded outcome.`);
+    return record;
+  }
+
+  private record(task: CommandTask, outcome: CommandRecord['outcome'], now: Date): CommandRecord {
+    return {
+      commandId: task.commandId,
+      fingerprint: task.fingerprint,
+      streamId: task.streamId,
+      aggregateType: task.definition.name,
+      outcome,
+      recordedAt: now,
+    };
+  }
+
+  /** The cached copy of an aggregate, or a freshly recovered one. Never caches a missing aggregate. */
+  private async checkout(definition: AggregateDefinition, streamId: string, aggregateId: string): Promise<WorkingCopy> {
+    const cached = this.cache.get(streamId);
+    if (cached) return { ...cached, fresh: false };
+    const loaded = await this.withRecoveryPermit(aggregateId, () => this.loader.load(definition, streamId));
+    if (loaded.version > 0) this.cache.set(streamId, loaded);
+    return { ...loaded, fresh: true };
+  }
+
+  private async catchUp(definition: AggregateDefinition, streamId: string, copy: WorkingCopy): Promise<void> {
+    copy.version = await this.loader.replay(definition, copy.aggregate, streamId, copy.version);
+    copy.fresh = true;
+    this.cache.set(streamId, { aggregate: copy.aggregate, version: copy.version });
+  }
+
+  private async withRecoveryPermit<T>(aggregateId: string, work: () => Promise<T>): Promise<T> {
+    const granted = await this.recoveries.acquire(this.options.recoveryPermitTimeoutMs);
+    if (!granted) {
+      throw new GatewayOverloadedError(
+        'recovery-permit-timeout',
+        aggregateId,
+        `no recovery permit within ${this.options.recoveryPermitTimeoutMs} ms (${this.options.maxConcurrentRecoveries} recoveries running)`,
+      );
+    }
+    try {
+      return await work();
+    } finally {
+      this.recoveries.release();
+    }
+  }
+
+  /** Saves a snapshot after the commit when the batch crossed a multiple of `every`; never fails the command. */
+  private snapshotIfDue(
+    definition: AggregateDefinition,
+    streamId: string,
+    aggregate: object,
+    fromVersion: number,
+    toVersion: number,
+    now: Date,
+  ): void {
+    const policy = definition.snapshot;
+    if (!policy || !this.snapshots) return;
+    if (Math.floor(toVersion / policy.every) === Math.floor(fromVersion / policy.every)) return;
+    let state;
+    try {
+      // Serialized now: later commands keep changing the same object.
+      state = policy.serialize(aggregate);
+    } catch (error) {
+      this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion} could not be serialized: ${(error as Error).message}`);
+      return;
+    }
+    const save = this.snapshots
+      .save({ streamId, aggregateType: definition.name, version: toVersion, schemaVersion: policy.version, state, takenAt: now }, policy.keep)
+      .catch((error: unknown) => {
+        this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion} was not saved: ${(error as Error).message}`);
+      })
+      .finally(() => this.snapshotSaves.delete(save));
+    this.snapshotSaves.add(save);
+  }
+}
