@@ -1,0 +1,486 @@
+import { InMemoryJournal } from '../adapters/in-memory-journal.js';
+import { InMemorySnapshotStore } from '../adapters/in-memory-snapshot-store.js';
+import { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
+import { AggregateAlreadyExistsError } from '../errors/aggregate-already-exists.error.js';
+import { AggregateNotFoundError } from '../errors/aggregate-not-found.error.js';
+import { ConcurrencyError } from '../errors/concurrency.error.js';
+import { DomainRuleViolation } from '../errors/domain-rule-violation.error.js';
+import { GatewayOverloadedError } from '../errors/gateway-overloaded.error.js';
+import { IdempotencyKeyReusedError } from '../errors/idempotency-key-reused.error.js';
+import { InvalidCommandError } from '../errors/invalid-command.error.js';
+import { UnknownCommandError } from '../errors/unknown-command.error.js';
+import type { ChronicleLogger } from '../logging/chronicle-logger.js';
+import type { AppendRequest, AppendResult, Journal } from '../ports/journal.port.js';
+import type { Snapshot, SnapshotStore } from '../ports/snapshot-store.port.js';
+import { CommandGateway } from './command-gateway.js';
+import type { CommandGatewayOptions } from './command-gateway-options.js';
+import {
+  Credit,
+  CreditInParts,
+  Debit,
+  ForceDebit,
+  OpenWallet,
+  SlowCredit,
+  Touch,
+  Wallet,
+  WalletCredited,
+  WalletOpened,
+  concurrency,
+  gates,
+} from './fixtures/wallet.fixture.js';
+
+const silent: ChronicleLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+function gatewayOver(
+  journal: Journal,
+  options: CommandGatewayOptions = {},
+  extra: { snapshots?: SnapshotStore; logger?: ChronicleLogger } = {},
+): CommandGateway {
+  return new CommandGateway(
+    { catalog: new AggregateCatalog([Wallet]), journal, snapshots: extra.snapshots, logger: extra.logger ?? silent },
+    options,
+  );
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function countEvents(journal: Journal): Promise<number> {
+  return (await journal.readAll(null, 100_000)).events.length;
+}
+
+describe('CommandGateway', () => {
+  let journal: InMemoryJournal;
+  let gateway: CommandGateway;
+
+  beforeEach(() => {
+    journal = new InMemoryJournal();
+    gateway = gatewayOver(journal);
+  });
+
+  describe('deciding and appending', () => {
+    it('creates an aggregate and returns its events and version', async () => {
+      const result = await gateway.execute(new OpenWallet('w1', 'ann'));
+      expect(result).toMatchObject({ aggregateType: 'wallet', aggregateId: 'w1', streamId: 'wallet-w1', version: 1, replayed: false });
+      expect(result.events).toEqual([new WalletOpened('w1', 'ann')]);
+      const stored = await journal.readStream('wallet-w1');
+      expect(stored.map((e) => [e.type, e.version, e.payload])).toEqual([['wallet.opened', 1, { walletId: 'w1', owner: 'ann' }]]);
+    });
+
+    it('fails a non-creating command to a missing aggregate with AggregateNotFoundError and writes nothing', async () => {
+      await expect(gateway.execute(new Credit('nope', 5))).rejects.toThrow(AggregateNotFoundError);
+      await expect(gateway.execute(new Credit('nope', 5))).rejects.toThrow(/wallet "nope" does not exist/);
+      expect(await countEvents(journal)).toBe(0);
+    });
+
+    it('fails a creating command to an existing aggregate with AggregateAlreadyExistsError', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await expect(gateway.execute(new OpenWallet('w1', 'bob'))).rejects.toThrow(AggregateAlreadyExistsError);
+      expect(await journal.streamVersion('wallet-w1')).toBe(1);
+    });
+
+    it('writes nothing for a domain rule violation and keeps the state intact', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new Credit('w1', 10));
+      await expect(gateway.execute(new Debit('w1', 11))).rejects.toThrow(/insufficient funds: balance 10, debit 11/);
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+      expect((await gateway.read(Wallet, 'w1'))?.state.balance).toBe(10);
+    });
+
+    it('checks invariants on the new state before writing, and forgets the tentative state', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new Credit('w1', 10));
+      await expect(gateway.execute(new ForceDebit('w1', 25))).rejects.toThrow(/balance would be -15/);
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+      expect((await gateway.read(Wallet, 'w1'))?.state.balance).toBe(10);
+      const ok = await gateway.execute(new Debit('w1', 10));
+      expect(ok.version).toBe(3);
+    });
+
+    it('appends a multi-event decision atomically with contiguous versions', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const result = await gateway.execute(new CreditInParts('w1', 9, 3));
+      expect(result.version).toBe(4);
+      expect((await journal.readStream('wallet-w1')).map((e) => e.version)).toEqual([1, 2, 3, 4]);
+    });
+
+    it('records nothing for a command that decides nothing happens', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const result = await gateway.execute(new Touch('w1'));
+      expect(result).toMatchObject({ version: 1, events: [] });
+      expect(await countEvents(journal)).toBe(1);
+    });
+
+    it('names what is wrong with an unusable command', async () => {
+      await expect(gateway.execute(new Credit('', 1))).rejects.toThrow(InvalidCommandError);
+      await expect(gateway.execute(new Credit('', 1))).rejects.toThrow(/property "walletId"\) is empty/);
+      class Stray {}
+      await expect(gateway.execute(new Stray())).rejects.toThrow(UnknownCommandError);
+      await expect(gateway.execute(new OpenWallet('w', 'a'), { expectedVersion: -1 })).rejects.toThrow(/expected version/);
+    });
+
+    it('stores command id, correlation id, causation id and expected version in the events metadata, and tags', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'), { commandId: 'c-1', correlationId: 'corr', causationId: 'cause' });
+      await gateway.execute(new Credit('w1', 5), { expectedVersion: 1, commandId: 'c-2', tags: ['vip'] });
+      const [opened, credited] = await journal.readStream('wallet-w1');
+      expect(opened?.metadata).toEqual({ commandId: 'c-1', correlationId: 'corr', causationId: 'cause' });
+      expect(credited?.metadata).toEqual({ commandId: 'c-2', correlationId: 'c-2', causationId: 'c-2', expectedVersion: 1 });
+      expect(credited?.tags).toEqual(['wallet:w1', 'vip']);
+    });
+  });
+
+  describe('ordering and bounds', () => {
+    afterEach(() => gates.clear());
+
+    it('never interleaves commands to one aggregate', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      concurrency.max = 0;
+      const gate = deferred();
+      gates.set('g', gate.promise);
+      const running = Array.from({ length: 5 }, () => gateway.execute(new SlowCredit('w1', 1, 'g')));
+      await new Promise((r) => setTimeout(r, 20));
+      gate.resolve();
+      const results = await Promise.all(running);
+      expect(concurrency.max).toBe(1);
+      expect(results.map((r) => r.version).sort()).toEqual([2, 3, 4, 5, 6]);
+    });
+
+    it('runs commands to different aggregates concurrently', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new OpenWallet('w2', 'bob'));
+      concurrency.max = 0;
+      const gate = deferred();
+      gates.set('g', gate.promise);
+      const running = [gateway.execute(new SlowCredit('w1', 1, 'g')), gateway.execute(new SlowCredit('w2', 1, 'g'))];
+      await new Promise((r) => setTimeout(r, 20));
+      expect(concurrency.inside).toBe(2);
+      gate.resolve();
+      await Promise.all(running);
+      expect(concurrency.max).toBe(2);
+    });
+
+    it('refuses a command beyond the per-aggregate queue bound with GatewayOverloadedError', async () => {
+      gateway = gatewayOver(journal, { maxQueuePerAggregate: 2 });
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const gate = deferred();
+      gates.set('g', gate.promise);
+      const admitted = [gateway.execute(new SlowCredit('w1', 1, 'g')), gateway.execute(new SlowCredit('w1', 1, 'g'))];
+      await expect(gateway.execute(new Credit('w1', 1))).rejects.toMatchObject({ name: 'GatewayOverloadedError', reason: 'aggregate-queue-full' });
+      gate.resolve();
+      await Promise.all(admitted);
+      expect(await journal.streamVersion('wallet-w1')).toBe(3);
+    });
+
+    it('refuses a command when no recovery permit frees up in time', async () => {
+      const slowJournal = new InMemoryJournal();
+      const hold = deferred();
+      const originalInfo = slowJournal.streamInfo.bind(slowJournal);
+      slowJournal.streamInfo = async (id) => {
+        await hold.promise;
+        return originalInfo(id);
+      };
+      gateway = gatewayOver(slowJournal, { maxConcurrentRecoveries: 1, recoveryPermitTimeoutMs: 30 });
+      const first = gateway.execute(new OpenWallet('a', 'ann'));
+      const second = gateway.execute(new OpenWallet('b', 'bob'));
+      await expect(second).rejects.toThrow(GatewayOverloadedError);
+      await expect(second).rejects.toMatchObject({ reason: 'recovery-permit-timeout' });
+      hold.resolve();
+      await expect(first).resolves.toMatchObject({ version: 1 });
+    });
+
+    it('keeps at most cacheSize hydrated aggregates', async () => {
+      gateway = gatewayOver(journal, { cacheSize: 50 });
+      for (let i = 0; i < 300; i++) await gateway.execute(new OpenWallet(`w${i}`, 'x'));
+      expect(gateway.cachedAggregates).toBe(50);
+      // An evicted aggregate is recovered from the journal on next use.
+      await gateway.execute(new Credit('w0', 3));
+      expect((await gateway.read(Wallet, 'w0'))?.state).toMatchObject({ owner: 'x', balance: 3 });
+    });
+  });
+
+  describe('idempotency', () => {
+    it('returns the first outcome for a repeated command id and writes nothing', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const first = await gateway.execute(new Credit('w1', 5), { commandId: 'k1' });
+      const again = await gateway.execute(new Credit('w1', 5), { commandId: 'k1' });
+      expect(again).toMatchObject({ version: first.version, replayed: true, commandId: 'k1' });
+      expect(again.events).toEqual([new WalletCredited('w1', 5)]);
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+    });
+
+    it('replays a recorded rejection, even after the state would now allow the command', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await expect(gateway.execute(new Debit('w1', 5), { commandId: 'k1' })).rejects.toThrow(/insufficient funds/);
+      await gateway.execute(new Credit('w1', 100));
+      const replay = gateway.execute(new Debit('w1', 5), { commandId: 'k1' });
+      await expect(replay).rejects.toThrow(DomainRuleViolation);
+      await expect(replay).rejects.toMatchObject({ code: 'wallet.insufficient-funds', replayed: true });
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+    });
+
+    it('answers from the durable record after a restart (a new gateway on the same journal)', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'), { commandId: 'open' });
+      await gateway.execute(new Credit('w1', 5), { commandId: 'k1' });
+      const restarted = gatewayOver(journal);
+      await expect(restarted.execute(new Credit('w1', 5), { commandId: 'k1' })).resolves.toMatchObject({ version: 2, replayed: true });
+      await expect(restarted.execute(new OpenWallet('w1', 'ann'), { commandId: 'open' })).resolves.toMatchObject({ version: 1, replayed: true });
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+    });
+
+    it('checks idempotency before the expected version', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new Credit('w1', 5), { commandId: 'k1', expectedVersion: 1 });
+      const other = gatewayOver(journal);
+      await expect(other.execute(new Credit('w1', 5), { commandId: 'k1', expectedVersion: 1 })).resolves.toMatchObject({ replayed: true, version: 2 });
+    });
+
+    it('makes a duplicate that arrives while the first is running wait for it and share its outcome', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const gate = deferred();
+      gates.set('dup', gate.promise);
+      concurrency.calls = 0;
+      const first = gateway.execute(new SlowCredit('w1', 7, 'dup'), { commandId: 'k' });
+      const second = gateway.execute(new SlowCredit('w1', 7, 'dup'), { commandId: 'k' });
+      gate.resolve();
+      const [a, b] = await Promise.all([first, second]);
+      expect(a).toMatchObject({ version: 2, replayed: false });
+      expect(b).toMatchObject({ version: 2, replayed: true });
+      expect(concurrency.calls).toBe(1);
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+      gates.clear();
+    });
+
+    it('refuses a command id reused for a different command', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new Credit('w1', 5), { commandId: 'k1' });
+      await expect(gateway.execute(new Credit('w1', 6), { commandId: 'k1' })).rejects.toThrow(IdempotencyKeyReusedError);
+      await expect(gatewayOver(journal).execute(new Credit('w1', 6), { commandId: 'k1' })).rejects.toThrow(IdempotencyKeyReusedError);
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+    });
+
+    it('two gateways racing the same command id write it once', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const other = gatewayOver(journal);
+      await other.read(Wallet, 'w1');
+      const results = await Promise.all([gateway.execute(new Credit('w1', 5), { commandId: 'k' }), other.execute(new Credit('w1', 5), { commandId: 'k' })]);
+      expect(results.map((r) => r.version)).toEqual([2, 2]);
+      expect(results.filter((r) => r.replayed)).toHaveLength(1);
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+    });
+
+    it('prunes outcomes past the retention', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'), { commandId: 'old' });
+      expect(await gateway.pruneCommandOutcomes(-1000)).toBe(1);
+      expect(await journal.findCommand('old')).toBeUndefined();
+    });
+  });
+
+  describe('optimistic concurrency', () => {
+    it('fails a stale expected version with ConcurrencyError carrying expected and actual', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new Credit('w1', 5));
+      const attempt = gateway.execute(new Credit('w1', 5), { expectedVersion: 1 });
+      await expect(attempt).rejects.toThrow(ConcurrencyError);
+      await expect(attempt).rejects.toMatchObject({ streamId: 'wallet-w1', expectedVersion: 1, actualVersion: 2 });
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+    });
+
+    it('accepts an expected version that another instance reached (the cached copy catches up)', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const other = gatewayOver(journal);
+      await other.execute(new Credit('w1', 5));
+      await expect(gateway.execute(new Credit('w1', 1), { expectedVersion: 2 })).resolves.toMatchObject({ version: 3 });
+      expect((await gateway.read(Wallet, 'w1'))?.state.balance).toBe(6);
+    });
+
+    it('fails an expected-version command that loses a race to another writer', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const other = gatewayOver(journal);
+      await other.read(Wallet, 'w1');
+      await gateway.execute(new Credit('w1', 5));
+      await expect(other.execute(new Credit('w1', 5), { expectedVersion: 1 })).rejects.toMatchObject({
+        name: 'ConcurrencyError',
+        expectedVersion: 1,
+      });
+    });
+
+    it('without an expected version, reloads and retries after another writer moved the aggregate', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const other = gatewayOver(journal);
+      await other.read(Wallet, 'w1');
+      await gateway.execute(new Credit('w1', 5));
+      await expect(other.execute(new Credit('w1', 1))).resolves.toMatchObject({ version: 3 });
+      expect((await other.read(Wallet, 'w1'))?.state.balance).toBe(6);
+    });
+
+    it('never rejects on stale cached state: a cached copy is checked before a rejection', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const other = gatewayOver(journal);
+      await other.read(Wallet, 'w1');
+      await gateway.execute(new Credit('w1', 100));
+      await expect(other.execute(new Debit('w1', 50), { commandId: 'd' })).resolves.toMatchObject({ version: 3 });
+    });
+
+    it('gives up after the configured conflict retries with ConcurrencyError', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const racing = new InMemoryJournal();
+      await racing.append({ writes: [{ streamId: 'wallet-w1', aggregateType: 'wallet', expectedVersion: 0, events: (await journal.readStream('wallet-w1')).map((e) => ({ ...e })) }] });
+      const realAppend = racing.append.bind(racing);
+      let attempts = 0;
+      racing.append = async (request: AppendRequest): Promise<AppendResult> => {
+        attempts++;
+        // Another writer sneaks in before every attempt of ours.
+        await realAppend({ writes: [{ streamId: 'wallet-w1', aggregateType: 'wallet', expectedVersion: await racing.streamVersion('wallet-w1'), events: request.writes[0]!.events.map((e) => ({ ...e, eventId: `${e.eventId}-x${attempts}` })) }] });
+        return realAppend(request);
+      };
+      const g = gatewayOver(racing, { conflictRetries: 2 });
+      await expect(g.execute(new Credit('w1', 1))).rejects.toThrow(ConcurrencyError);
+      expect(attempts).toBe(3);
+    });
+  });
+
+  describe('cache and unknown outcomes', () => {
+    it('evicts the aggregate when the append fails for an unknown reason, so the next command sees the journal', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const realAppend = journal.append.bind(journal);
+      let failNext = true;
+      journal.append = async (request) => {
+        if (failNext) {
+          failNext = false;
+          // The commit happened but the connection died before the answer.
+          await realAppend(request);
+          throw new Error('connection terminated');
+        }
+        return realAppend(request);
+      };
+      await expect(gateway.execute(new Credit('w1', 5))).rejects.toThrow('connection terminated');
+      const next = await gateway.execute(new Credit('w1', 1));
+      expect(next.version).toBe(3);
+      expect((await gateway.read(Wallet, 'w1'))?.state.balance).toBe(6);
+    });
+
+    it('evicts the tentative state when an append fails without committing', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const realAppend = journal.append.bind(journal);
+      journal.append = () => Promise.reject(new Error('connection refused'));
+      await expect(gateway.execute(new Credit('w1', 5))).rejects.toThrow('connection refused');
+      journal.append = realAppend;
+      await gateway.execute(new Credit('w1', 1));
+      expect((await gateway.read(Wallet, 'w1'))?.state.balance).toBe(1);
+    });
+
+    it('reads state at least as new as the database, whoever wrote it', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      expect((await gateway.read(Wallet, 'w1'))?.version).toBe(1);
+      await gatewayOver(journal).execute(new Credit('w1', 9));
+      const view = await gateway.read(Wallet, 'w1');
+      expect(view).toMatchObject({ version: 2, state: { balance: 9, owner: 'ann' } });
+      expect(view?.state).toBeInstanceOf(Wallet);
+      expect(await gateway.read(Wallet, 'missing')).toBeUndefined();
+    });
+
+    it('hands readers a copy that cannot change the cached aggregate', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const view = await gateway.read(Wallet, 'w1');
+      view!.state.balance = 1_000;
+      expect((await gateway.read(Wallet, 'w1'))?.state.balance).toBe(0);
+    });
+
+    it('reads an aggregate as it was at a version', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new Credit('w1', 4));
+      await gateway.execute(new Credit('w1', 6));
+      expect((await gateway.readAt(Wallet, 'w1', 2))?.state.balance).toBe(4);
+      expect(await gateway.readAt(Wallet, 'w1', 9)).toBeUndefined();
+    });
+  });
+
+  describe('snapshots', () => {
+    class CountingSnapshots extends InMemorySnapshotStore {
+      saved: Snapshot[] = [];
+      override async save(snapshot: Snapshot, keep: number): Promise<void> {
+        this.saved.push(snapshot);
+        return super.save(snapshot, keep);
+      }
+    }
+
+    it('snapshots when the version crosses a multiple of every, multi-event batches included', async () => {
+      const snapshots = new CountingSnapshots();
+      gateway = gatewayOver(journal, {}, { snapshots });
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new CreditInParts('w1', 3, 3)); // v4
+      expect(snapshots.saved).toHaveLength(0);
+      await gateway.execute(new CreditInParts('w1', 4, 2)); // v6 crosses 5
+      await gateway.close();
+      expect(snapshots.saved.map((s) => [s.version, s.state])).toEqual([[6, { owner: 'ann', balance: 7 }]]);
+    });
+
+    it('recovers from the latest snapshot and replays only later events', async () => {
+      const snapshots = new InMemorySnapshotStore();
+      gateway = gatewayOver(journal, {}, { snapshots });
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      for (let i = 0; i < 6; i++) await gateway.execute(new Credit('w1', 1));
+      await gateway.close();
+      const reads: Array<number | undefined> = [];
+      const realRead = journal.readStream.bind(journal);
+      journal.readStream = async (id, options) => {
+        reads.push(options?.fromVersion);
+        return realRead(id, options);
+      };
+      const restarted = gatewayOver(journal, {}, { snapshots });
+      expect((await restarted.read(Wallet, 'w1'))?.state).toMatchObject({ balance: 6, owner: 'ann' });
+      expect(reads).toEqual([6]);
+    });
+
+    it('falls back to full replay, with a warning, for a snapshot of another schema version or one that cannot be restored', async () => {
+      const snapshots = new InMemorySnapshotStore();
+      gateway = gatewayOver(journal);
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new Credit('w1', 2));
+      await snapshots.save({ streamId: 'wallet-w1', aggregateType: 'wallet', version: 2, schemaVersion: 99, state: { balance: 1_000 }, takenAt: new Date() }, 2);
+      const warnings: string[] = [];
+      const logger = { ...silent, warn: (m: string) => warnings.push(m) };
+      expect((await gatewayOver(journal, {}, { snapshots, logger }).read(Wallet, 'w1'))?.state.balance).toBe(2);
+      expect(warnings.join()).toMatch(/schema version 99.*replaying all events/);
+      await snapshots.save({ streamId: 'wallet-w1', aggregateType: 'wallet', version: 2, schemaVersion: 1, state: 'not json', takenAt: new Date() }, 2);
+      expect((await gatewayOver(journal, {}, { snapshots, logger }).read(Wallet, 'w1'))?.state.balance).toBe(2);
+      expect(warnings.join()).toMatch(/cannot be restored/);
+    });
+
+    it('never fails a command because a snapshot could not be saved', async () => {
+      const broken: SnapshotStore = {
+        save: () => Promise.reject(new Error('disk full')),
+        load: () => Promise.resolve(undefined),
+        delete: () => Promise.resolve(),
+      };
+      const warnings: string[] = [];
+      gateway = gatewayOver(journal, {}, { snapshots: broken, logger: { ...silent, warn: (m) => warnings.push(m) } });
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await expect(gateway.execute(new CreditInParts('w1', 5, 5))).resolves.toMatchObject({ version: 6 });
+      await gateway.close();
+      expect(warnings.join()).toMatch(/was not saved: disk full/);
+    });
+  });
+
+  describe('post-commit listeners', () => {
+    it('tells listeners after the commit and isolates their errors', async () => {
+      const seen: string[] = [];
+      const errors: string[] = [];
+      gateway = new CommandGateway({
+        catalog: new AggregateCatalog([Wallet]),
+        journal,
+        logger: { ...silent, error: (m) => errors.push(m) },
+        listeners: [
+          { afterCommit: () => Promise.reject(new Error('listener broke')) },
+          { afterCommit: async ({ result }) => void seen.push(`${result.streamId}@${result.version}:${await journal.streamVersion(result.streamId)}`) },
+        ],
+      });
+      await expect(gateway.execute(new OpenWallet('w1', 'ann'))).resolves.toMatchObject({ version: 1 });
+      expect(seen).toEqual(['wallet-w1@1:1']);
+      expect(errors.join()).toMatch(/listener broke/);
+    });
+  });
+});
