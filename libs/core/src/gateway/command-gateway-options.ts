@@ -34,8 +34,8 @@ export interface CommandGatewayOptions {
   replayPageSize?: number;
   /**
    * How often a command without an expected version is retried after another writer changed its
-   * aggregate first (each retry reloads the aggregate and decides again).
-   * @default 3
+   * aggregate first (each retry reloads the aggregate and decides again, after a short random pause).
+   * @default 10
    */
   conflictRetries?: number;
   /**
@@ -57,7 +57,7 @@ export function resolveCommandGatewayOptions(options: CommandGatewayOptions = {}
     maxConcurrentRecoveries: options.maxConcurrentRecoveries ?? 16,
     recoveryPermitTimeoutMs: options.recoveryPermitTimeoutMs ?? 5_000,
     replayPageSize: options.replayPageSize ?? 1_000,
-    conflictRetries: options.conflictRetries ?? 3,
+    conflictRetries: options.conflictRetries ?? 10,
     recentOutcomes: options.recentOutcomes ?? 10_000,
   };
   for (const [key, value] of Object.entries(resolved)) {

@@ -152,8 +152,13 @@ export class CommandGateway {
     if (this.closed) {
       throw new GatewayOverloadedError('gateway-queue-full', '-', 'the gateway is shutting down');
     }
-    const task = this.prepare(command, metadata);
+    if (command === null || typeof command !== 'object') {
+      throw new InvalidCommandError(String(command), 'a command must be an object');
+    }
+    const definition = this.catalog.forCommand(command);
+    // Validation comes first, so a malformed command is reported as such, whatever field is wrong.
     for (const interceptor of this.interceptors) await interceptor.intercept(command, metadata);
+    const task = this.prepare(definition, command, metadata);
 
     if (task.idempotent) {
       const running = this.inFlight.get(task.commandId);
@@ -237,11 +242,7 @@ export class CommandGateway {
     await Promise.allSettled([...this.snapshotSaves]);
   }
 
-  private prepare(command: object, metadata: CommandMetadata): CommandTask {
-    if (command === null || typeof command !== 'object') {
-      throw new InvalidCommandError(String(command), 'a command must be an object');
-    }
-    const definition = this.catalog.forCommand(command);
+  private prepare(definition: AggregateDefinition, command: object, metadata: CommandMetadata): CommandTask {
     const handler = definition.handlers.get(command.constructor as ClassType)!;
     const aggregateId = readAggregateId(handler.idSource, command);
     const { commandId, expectedVersion } = metadata;
@@ -276,6 +277,8 @@ export class CommandGateway {
         if (!(error instanceof StaleAggregate)) throw error;
         this.cache.delete(task.streamId);
         if (attempt >= this.options.conflictRetries) throw error.conflict;
+        // A short random pause, so instances contending for one aggregate stop colliding in lockstep.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
       }
     }
   }

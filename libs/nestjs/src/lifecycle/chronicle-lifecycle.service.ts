@@ -1,0 +1,78 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+  type OnModuleInit,
+} from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { CommandBus } from '@nestjs/cqrs';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CommandGateway, ConfigurationError } from '@chronicle/core';
+import { PRUNE_COMMAND_OUTCOMES_JOB } from '../constants/chronicle.constants.js';
+import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
+import type { EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
+
+/**
+ * Start-up checks, the pruning job and the drain on shutdown. Jobs are registered in
+ * `@nestjs/schedule`'s SchedulerRegistry when the app imported `ScheduleModule.forRoot()`; the
+ * library never imports that module itself, so nothing runs twice.
+ */
+@Injectable()
+export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(ChronicleLifecycle.name);
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private pruning: Promise<void> | undefined;
+
+  constructor(
+    private readonly moduleRef: ModuleRef,
+    private readonly gateway: CommandGateway,
+    @Inject(EVENT_SOURCING_MODULE_OPTIONS) private readonly options: EventSourcingModuleOptions,
+    @Optional() private readonly schedulerRegistry?: SchedulerRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    try {
+      this.moduleRef.get(CommandBus, { strict: false });
+    } catch {
+      throw new ConfigurationError(
+        'EventSourcingModule routes commands through @nestjs/cqrs: import CqrsModule.forRoot() in the application module.',
+      );
+    }
+  }
+
+  onApplicationBootstrap(): void {
+    const interval = this.options.pruneIntervalMs ?? 3_600_000;
+    if (interval <= 0) return;
+    this.pruneTimer = setInterval(() => this.pruneOnce(), interval);
+    this.pruneTimer.unref();
+    this.schedulerRegistry?.addInterval(PRUNE_COMMAND_OUTCOMES_JOB, this.pruneTimer);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    if (this.pruneTimer) {
+      clearInterval(this.pruneTimer);
+      if (this.schedulerRegistry?.doesExist('interval', PRUNE_COMMAND_OUTCOMES_JOB)) {
+        this.schedulerRegistry.deleteInterval(PRUNE_COMMAND_OUTCOMES_JOB);
+      }
+    }
+    await this.pruning;
+    await this.gateway.close();
+  }
+
+  /** One pruning pass; single-flight, so a slow pass is never overlapped by the next tick. */
+  pruneOnce(): Promise<void> {
+    this.pruning ??= this.gateway
+      .pruneCommandOutcomes(this.options.commandRetentionMs ?? 604_800_000)
+      .then((count) => {
+        if (count > 0) this.logger.log(`Pruned ${count} command outcomes past retention.`);
+      })
+      .catch((error: unknown) => this.logger.error(`Pruning command outcomes failed: ${(error as Error).message}`))
+      .finally(() => {
+        this.pruning = undefined;
+      });
+    return this.pruning;
+  }
+}

@@ -1,0 +1,63 @@
+import type { ClassType, CommandGatewayOptions } from '@chronicle/core';
+import type { ChronicleTableOptions } from '@chronicle/typeorm';
+
+/**
+ * Settings that shape the application's classes and tables, fixed when the module is declared
+ * (the same for `forRoot` and `forRootAsync`).
+ */
+export interface EventSourcingModuleExtras {
+  /** The `@Aggregate` classes whose commands Chronicle routes from the CommandBus. */
+  aggregates?: ClassType[];
+  /** Event classes no aggregate applies but that must still be readable (sagas, projections). */
+  events?: ClassType[];
+  /** Table schema (PostgreSQL) and prefix. @default { tablePrefix: 'chronicle_' } */
+  tables?: ChronicleTableOptions;
+  /** Name of the TypeORM DataSource to use. @default the default DataSource */
+  dataSource?: string;
+  /**
+   * Registers Chronicle's entities with `TypeOrmModule.forFeature`, so a DataSource with
+   * `autoLoadEntities: true` knows them. Name the driver the entities should map to; omit it
+   * when the app lists `createChronicleEntities(...)` in its DataSource by hand, or uses in-memory storage.
+   */
+  registerEntities?: 'postgres' | 'better-sqlite3';
+  /** Make the module's providers visible everywhere. @default true */
+  isGlobal?: boolean;
+}
+
+/** Runtime settings, which `forRootAsync` can compute (from ConfigService, say). */
+export interface EventSourcingModuleOptions {
+  /**
+   * Where events live: the TypeORM DataSource, or memory (tests and prototypes only).
+   * @default 'typeorm'
+   */
+  storage?: 'typeorm' | 'in-memory';
+  /**
+   * Apply Chronicle's migrations at start-up (under a lock, so instances starting together do
+   * not race). Turn off when migrations run as a deployment step.
+   * @default true
+   */
+  migrationsRun?: boolean;
+  /** Queue bounds, cache size and recovery permits of the command gateway. */
+  gateway?: CommandGatewayOptions;
+  /**
+   * How long recorded command outcomes are kept for idempotent retries.
+   * @default 604800000 (7 days)
+   */
+  commandRetentionMs?: number;
+  /**
+   * How often old command outcomes are pruned (a job in `@nestjs/schedule`'s SchedulerRegistry;
+   * 0 disables it).
+   * @default 3600000 (1 hour)
+   */
+  pruneIntervalMs?: number;
+  /**
+   * Validate commands with class-validator before they run (unknown properties are refused).
+   * @default true
+   */
+  validateCommands?: boolean;
+  /**
+   * Publish committed events on `@nestjs/cqrs`'s EventBus (in-process, best effort).
+   * @default true
+   */
+  publishEvents?: boolean;
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// Runs the whole test suite (jest in ESM mode) after probing the services some tests need.
+//
+// - In CI (CI=true) or with CHRONICLE_REQUIRE_SERVICES=1, a missing service is a failure: the
+//   tests that need it run and fail.
+// - Elsewhere, tests that need a missing service are skipped, and this script says which and why
+//   before and after the run.
+//
+// Extra arguments go to jest (`npm test -- libs/core`). Ends with the line "N passed, N failed".
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+
+const required = process.env.CI === 'true' || process.env.CHRONICLE_REQUIRE_SERVICES === '1';
+const postgresUrl = process.env.CHRONICLE_PG_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+async function probePostgres() {
+  const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return undefined;
+  } catch (error) {
+    return `PostgreSQL at ${postgresUrl} is not reachable (${error.message})`;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function probeTcp(name, url) {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: hostname, port: Number(port), timeout: 3000 });
+    socket.once('connect', () => (socket.destroy(), resolve(undefined)));
+    socket.once('timeout', () => (socket.destroy(), resolve(`${name} at ${hostname}:${port} did not answer`)));
+    socket.once('error', (error) => resolve(`${name} at ${hostname}:${port} is not reachable (${error.message})`));
+  });
+}
+
+const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --experimental-vm-modules --no-warnings=ExperimentalWarning`.trim() };
+const missing = [];
+const postgres = await probePostgres();
+const rabbit = await probeTcp('RabbitMQ', amqpUrl);
+for (const [service, reason, variable] of [
+  ['PostgreSQL', postgres, 'CHRONICLE_SKIP_POSTGRES'],
+  ['RabbitMQ', rabbit, 'CHRONICLE_SKIP_RABBITMQ'],
+]) {
+  if (!reason) continue;
+  missing.push(`${service}: ${reason}`);
+  if (!required) env[variable] = reason;
+}
+env.CHRONICLE_PG_URL = postgresUrl;
+env.AMQP_URL = amqpUrl;
+
+const banner = (lines) => console.log(`\n${'='.repeat(78)}\n${lines.join('\n')}\n${'='.repeat(78)}\n`);
+if (missing.length > 0) {
+  banner(
+    required
+      ? ['Services are REQUIRED here (CI=true) and some are missing; the tests that need them will fail:', ...missing]
+      : ['Skipping the tests that need these services (set CI=true to make that a failure):', ...missing],
+  );
+}
+
+const resultsFile = join(mkdtempSync(join(tmpdir(), 'chronicle-jest-')), 'results.json');
+const jest = spawn(
+  process.execPath,
+  ['node_modules/jest/bin/jest.js', '--json', `--outputFile=${resultsFile}`, ...process.argv.slice(2)],
+  { env, stdio: 'inherit' },
+);
+const code = await new Promise((resolve) => jest.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+
+let summary;
+try {
+  const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
+  summary = {
+    passed: results.numPassedTests,
+    failed: results.numFailedTests + results.numRuntimeErrorTestSuites,
+    skipped: results.numPendingTests + results.numTodoTests,
+  };
+} catch {
+  summary = undefined;
+}
+if (missing.length > 0 && !required) banner(['Skipped because of missing services:', ...missing]);
+if (summary) console.log(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
+else console.log('0 passed, 1 failed (jest wrote no results)');
+process.exit(code === 0 && summary && summary.failed === 0 ? 0 : 1);

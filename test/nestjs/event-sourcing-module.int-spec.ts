@@ -1,0 +1,210 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Injectable, type DynamicModule } from '@nestjs/common';
+import { CommandBus, CqrsModule, EventsHandler, type IEventHandler } from '@nestjs/cqrs';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Test, type TestingModule } from '@nestjs/testing';
+import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
+import type { DataSource } from 'typeorm';
+import pg from 'pg';
+import {
+  Aggregate,
+  CommandGateway,
+  ConfigurationError,
+  Handles,
+  InvalidCommandError,
+  withCommandMetadata,
+  type CommandResult,
+  type Journal,
+} from '@chronicle/core';
+import { CHRONICLE_JOURNAL, EventSourcingModule, PRUNE_COMMAND_OUTCOMES_JOB } from '@chronicle/nestjs';
+import { Ledger, OpenLedger, Post, Posted, Reverse } from '../fixtures/ledger.aggregate.js';
+import { POSTGRES_URL, createSchema, describePostgres, uniqueSchemaName } from '../support/services.js';
+
+const seen: Posted[] = [];
+
+@EventsHandler(Posted)
+@Injectable()
+class PostedListener implements IEventHandler<Posted> {
+  handle(event: Posted): void {
+    seen.push(event);
+  }
+}
+
+type Storage = { typeorm: DynamicModule; driver: 'postgres' | 'better-sqlite3'; tables?: { schema?: string }; dataSource?: string };
+
+async function boot(storage: Storage, extraImports: DynamicModule[] = []): Promise<TestingModule> {
+  const moduleRef = await Test.createTestingModule({
+    imports: [
+      storage.typeorm,
+      CqrsModule.forRoot(),
+      ...extraImports,
+      EventSourcingModule.forRoot({
+        aggregates: [Ledger],
+        registerEntities: storage.driver,
+        tables: storage.tables,
+        dataSource: storage.dataSource,
+        pruneIntervalMs: 60_000,
+      }),
+    ],
+    providers: [PostedListener],
+  }).compile();
+  await moduleRef.init();
+  return moduleRef;
+}
+
+function moduleSuite(name: string, storageFor: () => Promise<{ storage: Storage; cleanup: () => Promise<void> }>): void {
+  describe(`EventSourcingModule on ${name}`, () => {
+    let storage: Storage;
+    let cleanup: () => Promise<void>;
+    let app: TestingModule | undefined;
+
+    beforeEach(async () => {
+      ({ storage, cleanup } = await storageFor());
+      seen.length = 0;
+    });
+    afterEach(async () => {
+      await app?.close();
+      app = undefined;
+      await cleanup();
+    });
+
+    it('routes aggregate commands from the CommandBus, stores the events, and publishes them on the EventBus after commit', async () => {
+      app = await boot(storage);
+      const bus = app.get(CommandBus);
+      const opened: CommandResult = await bus.execute(new OpenLedger('L1', 'ann'));
+      expect(opened).toMatchObject({ aggregateId: 'L1', version: 1, streamId: 'ledger-L1' });
+      const posted: CommandResult = await bus.execute(withCommandMetadata(new Post('L1', 30), { commandId: 'post-1', correlationId: 'corr-1' }));
+      expect(posted.version).toBe(2);
+      expect(seen).toEqual([new Posted('L1', 30)]);
+      const journal = app.get<Journal>(CHRONICLE_JOURNAL);
+      const stored = await journal.readStream('ledger-L1');
+      expect(stored.map((e) => e.type)).toEqual(['ledger.opened', 'ledger.posted']);
+      expect(stored[1]?.metadata).toMatchObject({ commandId: 'post-1', correlationId: 'corr-1', causationId: 'post-1' });
+    });
+
+    it('validates commands with class-validator before anything runs', async () => {
+      app = await boot(storage);
+      const bus = app.get(CommandBus);
+      const attempt = bus.execute(new OpenLedger('', 'ann'));
+      await expect(attempt).rejects.toThrow(InvalidCommandError);
+      await expect(attempt).rejects.toThrow(/ledgerId should not be empty/);
+      const sneaky = Object.assign(new Post('L1', 5), { admin: true });
+      await expect(bus.execute(sneaky)).rejects.toThrow(/property admin should not exist/);
+      expect(await app.get<Journal>(CHRONICLE_JOURNAL).listStreams()).toEqual([]);
+    });
+
+    it('keeps state and idempotency across a restart on the same database', async () => {
+      app = await boot(storage);
+      await app.get(CommandBus).execute(withCommandMetadata(new OpenLedger('L1', 'ann'), { commandId: 'open' }));
+      await app.get(CommandBus).execute(withCommandMetadata(new Post('L1', 10), { commandId: 'p1' }));
+      await expect(app.get(CommandBus).execute(withCommandMetadata(new Reverse('L1', 50), { commandId: 'r1' }))).rejects.toThrow(/cannot reverse 50/);
+      await app.close();
+
+      app = await boot(storage);
+      const bus = app.get(CommandBus);
+      await expect(bus.execute(withCommandMetadata(new Post('L1', 10), { commandId: 'p1' }))).resolves.toMatchObject({ version: 2, replayed: true });
+      await expect(bus.execute(withCommandMetadata(new Reverse('L1', 50), { commandId: 'r1' }))).rejects.toMatchObject({ code: 'ledger.overdraft', replayed: true });
+      const view = await app.get(CommandGateway).read(Ledger, 'L1');
+      expect(view).toMatchObject({ version: 2, state: { owner: 'ann', total: 10 } });
+    });
+
+    it('registers its entities in the DataSource and its pruning job in the SchedulerRegistry', async () => {
+      app = await boot(storage, [ScheduleModule.forRoot()]);
+      const dataSource = app.get<DataSource>(getDataSourceToken(storage.dataSource));
+      const tables = dataSource.entityMetadatas.map((m) => m.tableName).sort();
+      expect(tables).toEqual(expect.arrayContaining(['chronicle_commands', 'chronicle_events', 'chronicle_snapshots', 'chronicle_streams']));
+      expect(app.get(SchedulerRegistry).getIntervals()).toContain(PRUNE_COMMAND_OUTCOMES_JOB);
+    });
+
+    it('two application instances on one database lose no concurrent command', async () => {
+      app = await boot(storage);
+      const second = await boot(storage);
+      try {
+        await app.get(CommandBus).execute(new OpenLedger('L1', 'ann'));
+        const buses = [app.get(CommandBus), second.get(CommandBus)];
+        await Promise.all(Array.from({ length: 40 }, (_, i) => buses[i % 2]!.execute(new Post('L1', 1))));
+        for (const instance of [app, second]) {
+          expect(await instance.get(CommandGateway).read(Ledger, 'L1')).toMatchObject({ version: 41, state: { total: 40 } });
+        }
+        const versions = (await app.get<Journal>(CHRONICLE_JOURNAL).readStream('ledger-L1')).map((e) => e.version);
+        expect(versions).toEqual(Array.from({ length: 41 }, (_, i) => i + 1));
+      } finally {
+        await second.close();
+      }
+    });
+  });
+}
+
+moduleSuite('SQLite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chronicle-module-'));
+  return {
+    storage: {
+      driver: 'better-sqlite3',
+      typeorm: TypeOrmModule.forRoot({ type: 'better-sqlite3', database: join(dir, 'db.sqlite'), autoLoadEntities: true }),
+    },
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+await describePostgres('EventSourcingModule on PostgreSQL', () => {
+  moduleSuite('PostgreSQL', async () => {
+    const schema = uniqueSchemaName();
+    const drop = await createSchema(schema);
+    return {
+      storage: {
+        driver: 'postgres',
+        tables: { schema },
+        // A named DataSource: forFeature's entity lists are per process and per DataSource name.
+        dataSource: 'pg',
+        // `driver` given explicitly: TypeORM's own require('pg') misfires under Jest's ESM loader.
+        typeorm: TypeOrmModule.forRoot({ name: 'pg', type: 'postgres', driver: pg, url: POSTGRES_URL, autoLoadEntities: true, extra: { max: 5 } }),
+      },
+      cleanup: drop,
+    };
+  });
+});
+
+describe('EventSourcingModule configuration', () => {
+  it('works with forRootAsync and in-memory storage', async () => {
+    const app = await Test.createTestingModule({
+      imports: [
+        CqrsModule.forRoot(),
+        EventSourcingModule.forRootAsync({ aggregates: [Ledger], useFactory: async () => ({ storage: 'in-memory' as const }) }),
+      ],
+    }).compile();
+    await app.init();
+    await expect(app.get(CommandBus).execute(new OpenLedger('L1', 'ann'))).resolves.toMatchObject({ version: 1 });
+    await app.close();
+  });
+
+  it('refuses a duplicate aggregate name at start-up, naming it', async () => {
+    @Aggregate({ name: 'ledger' })
+    class Impostor {
+      @Handles(class Nudge {}) nudge() {}
+    }
+    const compiling = Test.createTestingModule({
+      imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [Ledger, Impostor], storage: 'in-memory' })],
+    }).compile();
+    await expect(compiling).rejects.toThrow(ConfigurationError);
+    await expect(
+      Test.createTestingModule({
+        imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [Ledger, Impostor], storage: 'in-memory' })],
+      }).compile(),
+    ).rejects.toThrow('Aggregate name "ledger" is used twice: by Ledger and by Impostor');
+  });
+
+  it('says what to import when CqrsModule is missing', async () => {
+    const app = await Test.createTestingModule({
+      imports: [EventSourcingModule.forRoot({ aggregates: [Ledger], storage: 'in-memory' })],
+    }).compile();
+    await expect(app.init()).rejects.toThrow('import CqrsModule.forRoot()');
+  });
+
+  it('says what to import when the TypeORM DataSource is missing', async () => {
+    await expect(
+      Test.createTestingModule({ imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [Ledger] })] }).compile(),
+    ).rejects.toThrow(/found no TypeORM DataSource "default": import TypeOrmModule.forRoot/);
+  });
+});
