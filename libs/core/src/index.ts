@@ -1,0 +1,51 @@
+// Errors
+export * from './errors/chronicle.error.js';
+export * from './errors/concurrency.error.js';
+export * from './errors/aggregate-not-found.error.js';
+export * from './errors/aggregate-already-exists.error.js';
+export * from './errors/domain-rule-violation.error.js';
+export * from './errors/unknown-event-type.error.js';
+export * from './errors/event-decoding.error.js';
+export * from './errors/configuration.error.js';
+export * from './errors/gateway-overloaded.error.js';
+export * from './errors/duplicate-command.error.js';
+export * from './errors/idempotency-key-reused.error.js';
+export * from './errors/unknown-command.error.js';
+export * from './errors/invalid-command.error.js';
+// Events
+export * from './events/json.js';
+export * from './events/event-metadata.js';
+export * from './events/recorded-event.js';
+export * from './events/upcaster.js';
+export * from './events/event.decorator.js';
+export * from './events/event-registry.js';
+export * from './events/event-serializer.js';
+// Aggregates
+export * from './aggregates/class-type.js';
+export * from './aggregates/aggregate-id-source.js';
+export * from './aggregates/aggregate.decorator.js';
+export * from './aggregates/handles.decorator.js';
+export * from './aggregates/applies.decorator.js';
+export * from './aggregates/invariant.decorator.js';
+export * from './aggregates/aggregate-definition.js';
+export * from './aggregates/aggregate-catalog.js';
+// Commands
+export * from './commands/command-metadata.js';
+export * from './commands/command-result.js';
+export * from './commands/command-fingerprint.js';
+// Gateway
+export * from './gateway/command-gateway.js';
+export * from './gateway/command-gateway-options.js';
+export * from './gateway/command-interceptor.js';
+export * from './gateway/post-commit-listener.js';
+export * from './gateway/aggregate-loader.js';
+// Logging
+export * from './logging/chronicle-logger.js';
+// Ports
+export * from './ports/journal.port.js';
+export * from './ports/snapshot-store.port.js';
+export * from './ports/clock.port.js';
+// Adapters (in-memory)
+export * from './adapters/in-memory-transaction.js';
+export * from './adapters/in-memory-journal.js';
+export * from './adapters/in-memory-snapshot-store.js';

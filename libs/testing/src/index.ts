@@ -1,0 +1,2 @@
+export * from './contracts/journal.contract.js';
+export * from './contracts/snapshot-store.contract.js';
