@@ -1,0 +1,21 @@
+// Tables
+export * from './table-options.js';
+// Entities
+export * from './entities/chronicle-entity-options.js';
+export * from './entities/stream.entity.js';
+export * from './entities/event.entity.js';
+export * from './entities/command.entity.js';
+export * from './entities/snapshot.entity.js';
+export * from './entities/create-chronicle-entities.js';
+// Migrations
+export * from './migrations/chronicle-migration.js';
+export * from './migrations/create-chronicle-migrations.js';
+export * from './migrations/chronicle-migrator.js';
+// Transactions
+export * from './transactions/async-mutex.js';
+export * from './transactions/sqlite-write-lock.js';
+export * from './transactions/run-in-transaction.js';
+export * from './transactions/run-read.js';
+// Adapters
+export * from './journal/typeorm-journal.js';
+export * from './snapshots/typeorm-snapshot-store.js';

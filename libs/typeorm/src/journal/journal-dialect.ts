@@ -1,0 +1,29 @@
+import type { EntityManager } from 'typeorm';
+import type { FeedBlocker, FeedCursor } from '@chronicle/core';
+import type { SqlDialect } from '../dialects/sql-dialect.js';
+import type { SqlParameters } from '../dialects/sql-parameters.js';
+import type { ChronicleTables } from '../table-options.js';
+
+/** A statement and its parameters. */
+export interface SqlStatement {
+  sql: string;
+  params: unknown[];
+}
+
+/**
+ * The journal statements whose shape differs between PostgreSQL and SQLite: the global feed and
+ * its cursor, what the events insert returns, the tag filter and the feed blocker.
+ */
+export interface JournalDialect {
+  readonly sql: SqlDialect;
+  /** The RETURNING list of the events insert: at least `position` and `event_id`. */
+  readonly insertReturning: string;
+  /** The feed cursor at an inserted or read row (`position`, and on PostgreSQL `tx_id`). */
+  cursorAt(row: { position: unknown; tx_id?: unknown }): FeedCursor;
+  /** The next feed page after a cursor (null: from the start), oldest first. */
+  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number): SqlStatement;
+  /** A condition on the events alias `e` that holds when the event carries `tag`. */
+  tagCondition(params: SqlParameters, tag: string): string;
+  /** The transaction holding the feed back, if any. */
+  feedBlocker(manager: EntityManager, tables: ChronicleTables): Promise<FeedBlocker | undefined>;
+}

@@ -1,0 +1,121 @@
+import type { DataSource, QueryRunner } from 'typeorm';
+import { dialectOf } from '../dialects/dialect-of.js';
+import { SqlParameters } from '../dialects/sql-parameters.js';
+import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js';
+import { resolveChronicleTables } from '../table-options.js';
+import { sqliteWriteLock } from '../transactions/sqlite-write-lock.js';
+import type { ChronicleMigrationClass } from './chronicle-migration.js';
+import { createChronicleMigrations } from './create-chronicle-migrations.js';
+
+/** Options of {@link runChronicleMigrations}. */
+export interface ChronicleMigrationOptions extends ChronicleTableOptions {
+  /** The migrations to apply. @default createChronicleMigrations(options) */
+  migrations?: ChronicleMigrationClass[];
+  /** Clock for the bookkeeping timestamps. @default the wall clock */
+  now?: () => Date;
+}
+
+// First key of Chronicle's advisory locks ("CHRN"); the second is a hash of schema and prefix,
+// so libraries with different tables never wait for each other.
+const ADVISORY_LOCK_CLASS = 0x4348524e;
+
+/** FNV-1a over the text, as a signed 32-bit integer (the type of `pg_advisory_lock`'s keys). */
+function hash32(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i);
+    hash = Math.imul(hash, 0x01000193);
+  }
+  return hash | 0;
+}
+
+/**
+ * Applies the Chronicle migrations that this DataSource's `<prefix>migrations` table does not
+ * list yet, oldest first, each in its own transaction together with its bookkeeping row.
+ * Returns the names it applied (empty when everything was applied already).
+ *
+ * Safe when several instances start together. PostgreSQL: a session advisory lock held on one
+ * dedicated connection for the whole run (so it needs a session-pooled connection, not
+ * PgBouncer's transaction mode). SQLite: the DataSource's write lock and `BEGIN IMMEDIATE`,
+ * which also makes a second process on the same file wait.
+ *
+ * We keep our own bookkeeping because TypeORM's runner cannot apply a subset of a DataSource's
+ * migrations; an application that also lists these migrations for the TypeORM CLI is safe
+ * because their DDL is idempotent.
+ */
+export async function runChronicleMigrations(dataSource: DataSource, options: ChronicleMigrationOptions = {}): Promise<string[]> {
+  const dialect = dialectOf(dataSource);
+  const tables = resolveChronicleTables(options, dialect);
+  const migrations = (options.migrations ?? createChronicleMigrations(options)).map((Migration) => new Migration());
+  const now = options.now ?? (() => new Date());
+  const runner = dataSource.createQueryRunner();
+
+  // PostgreSQL: one transaction per migration, under the advisory lock. SQLite: the caller wraps
+  // the whole run (bookkeeping read included) in one IMMEDIATE transaction, the file-wide lock.
+  const applyPending = async (transactionPerMigration: boolean): Promise<string[]> => {
+    await runner.query(
+      `CREATE TABLE IF NOT EXISTS ${tables.migrations} (name ${dialect.name === 'postgres' ? 'text' : 'TEXT'} NOT NULL PRIMARY KEY, ` +
+        `applied_at ${dialect.name === 'postgres' ? 'timestamptz' : 'TEXT'} NOT NULL)`,
+    );
+    const rows = (await runner.query(`SELECT name FROM ${tables.migrations}`)) as Array<{ name: string }>;
+    const applied = new Set(rows.map((row) => row.name));
+    const done: string[] = [];
+    for (const migration of migrations) {
+      if (applied.has(migration.name)) continue;
+      const apply = async (): Promise<void> => {
+        await migration.up(runner);
+        const params = new SqlParameters(dialect);
+        await runner.query(
+          `INSERT INTO ${tables.migrations} (name, applied_at) VALUES (${params.add(migration.name)}, ${params.add(dialect.encodeTimestamp(now()))})`,
+          params.values,
+        );
+      };
+      if (transactionPerMigration) await inTransaction(runner, 'BEGIN', apply);
+      else await apply();
+      done.push(migration.name);
+    }
+    return done;
+  };
+
+  try {
+    await runner.connect();
+    if (dialect.name === 'sqlite') {
+      // IMMEDIATE takes the file's write lock up front, so a second process waits (busy timeout)
+      // instead of failing when its read of the bookkeeping turns into a write.
+      return await sqliteWriteLock(dataSource).runExclusive(() =>
+        inTransaction(runner, 'BEGIN IMMEDIATE', () => applyPending(false)),
+      );
+    }
+    const lockKey = hash32(`${tables.schema ?? ''}.${tables.prefix}`);
+    await runner.query('SELECT pg_advisory_lock($1, $2)', [ADVISORY_LOCK_CLASS, lockKey]);
+    try {
+      await ensurePostgresSchema(runner, tables);
+      return await applyPending(true);
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1, $2)', [ADVISORY_LOCK_CLASS, lockKey]);
+    }
+  } finally {
+    await runner.release();
+  }
+}
+
+/** Creates the configured schema when it is missing (checked first: CREATE needs a privilege). */
+async function ensurePostgresSchema(runner: QueryRunner, tables: ChronicleTables): Promise<void> {
+  if (tables.schema === undefined) return;
+  const found = (await runner.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [tables.schema])) as unknown[];
+  if (found.length === 0) {
+    await runner.query(`CREATE SCHEMA IF NOT EXISTS ${dialectOf(runner.connection).quoteIdentifier(tables.schema)}`);
+  }
+}
+
+async function inTransaction<T>(runner: QueryRunner, begin: string, work: () => Promise<T>): Promise<T> {
+  await runner.query(begin);
+  try {
+    const result = await work();
+    await runner.query('COMMIT');
+    return result;
+  } catch (error) {
+    await runner.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  }
+}

@@ -1,0 +1,13 @@
+import type { ChronicleTableOptions } from '../table-options.js';
+import type { ChronicleMigrationClass } from './chronicle-migration.js';
+import { journalTablesMigration } from './journal-tables.migration.js';
+
+/**
+ * Chronicle's migrations for a prefix and schema, oldest first. Pass them to
+ * `runChronicleMigrations`, or list them in the DataSource's `migrations` for the TypeORM CLI
+ * (their DDL is idempotent, so doing both is safe). Never rely on `synchronize` for these tables.
+ * The class names do not carry the prefix, so list one prefix's migrations per DataSource for the CLI.
+ */
+export function createChronicleMigrations(options?: ChronicleTableOptions): ChronicleMigrationClass[] {
+  return [journalTablesMigration(options)];
+}

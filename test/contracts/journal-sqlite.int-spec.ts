@@ -1,0 +1,26 @@
+import { journalContract } from '@chronicle/testing';
+import { TypeOrmJournal } from '@chronicle/typeorm';
+import { openSqliteFile, openSqliteMemory } from '../support/typeorm-test-data-sources.js';
+
+journalContract('TypeOrmJournal on SQLite :memory:', async () => {
+  const database = await openSqliteMemory();
+  return { journal: new TypeOrmJournal(database.dataSource), close: () => database.close() };
+});
+
+journalContract('TypeOrmJournal on a SQLite file, two DataSources', async () => {
+  const database = await openSqliteFile();
+  return {
+    journal: new TypeOrmJournal(database.dataSource),
+    openSecond: async () => new TypeOrmJournal(await database.openAnother()),
+    close: () => database.close(),
+  };
+});
+
+journalContract('TypeOrmJournal on a SQLite file in WAL mode, two DataSources', async () => {
+  const database = await openSqliteFile({ wal: true });
+  return {
+    journal: new TypeOrmJournal(database.dataSource),
+    openSecond: async () => new TypeOrmJournal(await database.openAnother()),
+    close: () => database.close(),
+  };
+});

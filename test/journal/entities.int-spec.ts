@@ -1,0 +1,111 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { DataSource } from 'typeorm';
+import type { NewEvent } from '@chronicle/core';
+import {
+  createChronicleEntities,
+  runChronicleMigrations,
+  TypeOrmJournal,
+  TypeOrmSnapshotStore,
+  type ChronicleEntityOptions,
+} from '@chronicle/typeorm';
+import { createSchema, describePostgres, POSTGRES_URL, uniqueSchemaName } from '../support/services.js';
+
+const OCCURRED_AT = new Date(Date.UTC(2024, 2, 3, 4, 5, 6, 789));
+const EVENT: NewEvent = {
+  eventId: 'evt-1',
+  type: 'entity.read',
+  schemaVersion: 2,
+  payload: { amount: 12.5, note: 'ü "q"' },
+  metadata: { correlationId: 'corr-1' },
+  tags: ['tenant:a', 'vip'],
+  occurredAt: OCCURRED_AT,
+};
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+/** Appends through the journal, then reads every table back through the TypeORM entities. */
+async function readsBackThroughEntities(dataSource: DataSource, options: ChronicleEntityOptions): Promise<void> {
+  const entities = createChronicleEntities(options);
+  const tables = { ...(options.schema === undefined ? {} : { schema: options.schema }), ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }) };
+  await runChronicleMigrations(dataSource, tables);
+  const journal = new TypeOrmJournal(dataSource, tables);
+  const appended = await journal.append({
+    writes: [{ streamId: 'acc-1', aggregateType: 'account', expectedVersion: 0, events: [EVENT] }],
+    commands: [
+      {
+        commandId: 'cmd-1',
+        fingerprint: 'fp',
+        streamId: 'acc-1',
+        aggregateType: 'account',
+        outcome: { kind: 'accepted', fromVersion: 1, toVersion: 1 },
+        recordedAt: OCCURRED_AT,
+      },
+    ],
+  });
+  await new TypeOrmSnapshotStore(dataSource, tables).save(
+    { streamId: 'acc-1', aggregateType: 'account', version: 1, schemaVersion: 1, state: { balance: 12.5 }, takenAt: OCCURRED_AT },
+    2,
+  );
+
+  const manager = dataSource.manager;
+  expect(await manager.find(entities.event)).toEqual([
+    {
+      position: appended.streams[0]?.events[0]?.position,
+      streamId: 'acc-1',
+      version: 1,
+      aggregateType: 'account',
+      eventId: 'evt-1',
+      type: 'entity.read',
+      schemaVersion: 2,
+      payload: EVENT.payload,
+      metadata: EVENT.metadata,
+      tags: EVENT.tags,
+      occurredAt: OCCURRED_AT,
+    },
+  ]);
+  expect(await manager.findOneBy(entities.stream, { id: 'acc-1' })).toMatchObject({
+    id: 'acc-1',
+    aggregateType: 'account',
+    version: 1,
+    deletedUpTo: 0,
+    createdAt: expect.any(Date),
+  });
+  expect(await manager.find(entities.command)).toEqual([
+    {
+      commandId: 'cmd-1',
+      fingerprint: 'fp',
+      streamId: 'acc-1',
+      aggregateType: 'account',
+      outcome: { kind: 'accepted', fromVersion: 1, toVersion: 1 },
+      recordedAt: OCCURRED_AT,
+    },
+  ]);
+  expect(await manager.find(entities.snapshot)).toEqual([
+    { streamId: 'acc-1', version: 1, aggregateType: 'account', schemaVersion: 1, state: { balance: 12.5 }, takenAt: OCCURRED_AT },
+  ]);
+}
+
+describe('Chronicle entities on SQLite', () => {
+  it('map the journal, command and snapshot tables (custom prefix) for reading through TypeORM', async () => {
+    const options: ChronicleEntityOptions = { type: 'better-sqlite3', tablePrefix: 'es_' };
+    const dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: createChronicleEntities(options).all });
+    await dataSource.initialize();
+    cleanups.push(() => dataSource.destroy());
+    await readsBackThroughEntities(dataSource, options);
+  });
+});
+
+await describePostgres('Chronicle entities on PostgreSQL', () => {
+  it('map the journal, command and snapshot tables (custom schema) for reading through TypeORM', async () => {
+    const schema = uniqueSchemaName('chr_ent');
+    cleanups.push(await createSchema(schema));
+    const options: ChronicleEntityOptions = { type: 'postgres', schema };
+    const dataSource = new DataSource({ type: 'postgres', url: POSTGRES_URL, entities: createChronicleEntities(options).all });
+    await dataSource.initialize();
+    cleanups.push(() => dataSource.destroy());
+    await readsBackThroughEntities(dataSource, options);
+  });
+});

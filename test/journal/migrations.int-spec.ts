@@ -1,0 +1,194 @@
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { DataSource } from 'typeorm';
+import { ConfigurationError } from '@chronicle/core';
+import { createChronicleMigrations, runChronicleMigrations, TypeOrmJournal } from '@chronicle/typeorm';
+import { createSchema, describePostgres, POSTGRES_URL, uniqueSchemaName } from '../support/services.js';
+
+const JOURNAL_MIGRATION = 'ChronicleJournalTables1767225600000';
+const TABLES = ['commands', 'events', 'migrations', 'snapshots', 'streams'];
+
+const cleanups: Array<() => Promise<void>> = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function sqlite(): Promise<DataSource> {
+  const dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:' });
+  await dataSource.initialize();
+  cleanups.push(() => dataSource.destroy());
+  return dataSource;
+}
+
+async function postgres(options: { migrations?: boolean } = {}, schema?: string): Promise<DataSource> {
+  const dataSource = new DataSource({
+    type: 'postgres',
+    url: POSTGRES_URL,
+    ...(options.migrations ? { migrations: createChronicleMigrations(schema === undefined ? {} : { schema }), migrationsTableName: 'typeorm_migrations' } : {}),
+    ...(schema === undefined ? {} : { schema }),
+  });
+  await dataSource.initialize();
+  cleanups.push(() => dataSource.destroy());
+  return dataSource;
+}
+
+async function freshSchema(): Promise<string> {
+  const schema = uniqueSchemaName('chr_mig');
+  const drop = await createSchema(schema);
+  cleanups.push(drop);
+  return schema;
+}
+
+async function sqliteObjects(dataSource: DataSource): Promise<{ tables: string[]; indexes: string[] }> {
+  const rows = (await dataSource.query(
+    "SELECT type, name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' ORDER BY name",
+  )) as Array<{ type: string; name: string }>;
+  return {
+    tables: rows.filter((row) => row.type === 'table').map((row) => row.name),
+    indexes: rows.filter((row) => row.type === 'index').map((row) => row.name),
+  };
+}
+
+describe('Chronicle migrations on SQLite', () => {
+  it('create the tables and indexes with the default prefix, and a second run is a no-op', async () => {
+    const dataSource = await sqlite();
+    expect(await runChronicleMigrations(dataSource)).toEqual([JOURNAL_MIGRATION]);
+    expect(await sqliteObjects(dataSource)).toEqual({
+      tables: TABLES.map((table) => `chronicle_${table}`),
+      indexes: ['chronicle_commands_recorded_at_idx', 'chronicle_streams_type_idx'],
+    });
+
+    expect(await runChronicleMigrations(dataSource)).toEqual([]);
+    expect(await dataSource.query('SELECT name FROM chronicle_migrations')).toEqual([{ name: JOURNAL_MIGRATION }]);
+  });
+
+  it('use a custom prefix for every table and index, leaving the default names free', async () => {
+    const dataSource = await sqlite();
+    expect(await runChronicleMigrations(dataSource, { tablePrefix: 'app_es_' })).toEqual([JOURNAL_MIGRATION]);
+    expect(await sqliteObjects(dataSource)).toEqual({
+      tables: TABLES.map((table) => `app_es_${table}`),
+      indexes: ['app_es_commands_recorded_at_idx', 'app_es_streams_type_idx'],
+    });
+    // A second prefix in the same database is a separate set of tables with its own bookkeeping.
+    expect(await runChronicleMigrations(dataSource)).toEqual([JOURNAL_MIGRATION]);
+    const journal = new TypeOrmJournal(dataSource, { tablePrefix: 'app_es_' });
+    await journal.append({
+      writes: [{ streamId: 's', aggregateType: 't', expectedVersion: 0, events: [{ eventId: 'e1', type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: [], occurredAt: new Date() }] }],
+    });
+    expect(await dataSource.query('SELECT count(*) AS n FROM app_es_events')).toEqual([{ n: 1 }]);
+    expect(await dataSource.query('SELECT count(*) AS n FROM chronicle_events')).toEqual([{ n: 0 }]);
+  });
+
+  it('roll back a failing migration together with its bookkeeping row', async () => {
+    const dataSource = await sqlite();
+    class Broken1767225600001 {
+      readonly name = 'Broken1767225600001';
+      async up(queryRunner: import('typeorm').QueryRunner): Promise<void> {
+        await queryRunner.query('CREATE TABLE half_done (id INTEGER)');
+        await queryRunner.query('THIS IS NOT SQL');
+      }
+      async down(): Promise<void> {}
+    }
+    await expect(runChronicleMigrations(dataSource, { migrations: [Broken1767225600001] })).rejects.toThrow(/syntax error/);
+    expect((await sqliteObjects(dataSource)).tables).toEqual([]);
+  });
+
+  it('refuse a prefix that would make invalid identifiers, naming it', async () => {
+    const dataSource = await sqlite();
+    await expect(runChronicleMigrations(dataSource, { tablePrefix: 'bad-prefix;' })).rejects.toThrow(ConfigurationError);
+    await expect(runChronicleMigrations(dataSource, { tablePrefix: 'bad-prefix;' })).rejects.toThrow(/"bad-prefix;"/);
+    expect((await sqliteObjects(dataSource)).tables).toEqual([]);
+  });
+
+  it('are undone by down()', async () => {
+    const dataSource = await sqlite();
+    await runChronicleMigrations(dataSource);
+    const [Migration] = createChronicleMigrations();
+    await new Migration!().down(dataSource.createQueryRunner());
+    expect((await sqliteObjects(dataSource)).tables).toEqual(['chronicle_migrations']);
+  });
+});
+
+await describePostgres('Chronicle migrations on PostgreSQL', () => {
+  async function pgObjects(dataSource: DataSource, schema: string): Promise<{ tables: string[]; indexes: string[] }> {
+    const tables = (await dataSource.query(
+      'SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name',
+      [schema],
+    )) as Array<{ table_name: string }>;
+    const indexes = (await dataSource.query('SELECT indexname FROM pg_indexes WHERE schemaname = $1 ORDER BY indexname', [schema])) as Array<{
+      indexname: string;
+    }>;
+    return { tables: tables.map((row) => row.table_name), indexes: indexes.map((row) => row.indexname) };
+  }
+
+  it('create the tables in a custom schema with a custom prefix, and a second run is a no-op', async () => {
+    const schema = await freshSchema();
+    const dataSource = await postgres();
+    expect(await runChronicleMigrations(dataSource, { schema, tablePrefix: 'es_' })).toEqual([JOURNAL_MIGRATION]);
+    expect(await pgObjects(dataSource, schema)).toEqual({
+      tables: TABLES.map((table) => `es_${table}`),
+      indexes: [
+        'es_commands_pk',
+        'es_commands_recorded_at_idx',
+        'es_events_event_id_uq',
+        'es_events_pk',
+        'es_events_stream_version_uq',
+        'es_events_tags_idx',
+        'es_events_tx_position_idx',
+        'es_migrations_pkey',
+        'es_snapshots_pk',
+        'es_streams_pk',
+        'es_streams_type_idx',
+      ],
+    });
+    const columns = (await dataSource.query(
+      `SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
+       WHERE table_schema = $1 AND table_name = 'es_events' AND column_name IN ('tx_id', 'payload', 'tags', 'position') ORDER BY column_name`,
+      [schema],
+    )) as Array<Record<string, string | null>>;
+    expect(columns).toEqual([
+      { column_name: 'payload', data_type: 'jsonb', is_nullable: 'NO', column_default: null },
+      { column_name: 'position', data_type: 'bigint', is_nullable: 'NO', column_default: null },
+      { column_name: 'tags', data_type: 'jsonb', is_nullable: 'NO', column_default: "'[]'::jsonb" },
+      { column_name: 'tx_id', data_type: 'xid8', is_nullable: 'NO', column_default: 'pg_current_xact_id()' },
+    ]);
+    const [tagIndex] = (await dataSource.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'es_events_tags_idx'`, [
+      schema,
+    ])) as Array<{ indexdef: string }>;
+    expect(tagIndex?.indexdef).toContain('USING gin (tags jsonb_path_ops)');
+
+    expect(await runChronicleMigrations(dataSource, { schema, tablePrefix: 'es_' })).toEqual([]);
+    expect(await dataSource.query(`SELECT name FROM "${schema}".es_migrations`)).toEqual([{ name: JOURNAL_MIGRATION }]);
+    // Nothing landed in the search_path schema.
+    expect(await dataSource.query(`SELECT to_regclass('es_events') AS found`)).toEqual([{ found: null }]);
+  });
+
+  it('create a schema that does not exist yet', async () => {
+    const schema = uniqueSchemaName('chr_mig_new');
+    const dataSource = await postgres();
+    cleanups.push(async () => {
+      await dataSource.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    });
+    expect(await runChronicleMigrations(dataSource, { schema })).toEqual([JOURNAL_MIGRATION]);
+    expect((await pgObjects(dataSource, schema)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
+  });
+
+  it('let several DataSources migrate at once: all succeed and each migration is recorded once', async () => {
+    const schema = await freshSchema();
+    const dataSources = await Promise.all([postgres(), postgres(), postgres(), postgres()]);
+    const results = await Promise.all(dataSources.map((dataSource) => runChronicleMigrations(dataSource, { schema })));
+    expect(results.flat()).toEqual([JOURNAL_MIGRATION]);
+    expect(results.filter((applied) => applied.length === 0)).toHaveLength(3);
+    expect(await dataSources[0]!.query(`SELECT name FROM "${schema}".chronicle_migrations`)).toEqual([{ name: JOURNAL_MIGRATION }]);
+    expect((await pgObjects(dataSources[0]!, schema)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
+  });
+
+  it('are safe to list for the TypeORM CLI as well: its runner re-applies the idempotent DDL without error', async () => {
+    const schema = await freshSchema();
+    const dataSource = await postgres({ migrations: true }, schema);
+    expect(await runChronicleMigrations(dataSource, { schema })).toEqual([JOURNAL_MIGRATION]);
+    const ran = await dataSource.runMigrations();
+    expect(ran.map((migration) => migration.name)).toEqual([JOURNAL_MIGRATION]);
+    expect((await pgObjects(dataSource, schema)).tables).toEqual([...TABLES.map((table) => `chronicle_${table}`), 'typeorm_migrations']);
+    expect(await runChronicleMigrations(dataSource, { schema })).toEqual([]);
+  });
+});

@@ -1,0 +1,126 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from '@jest/globals';
+import { ChronicleError, EventDecodingError, type NewEvent, type StreamWrite } from '@chronicle/core';
+import { TypeOrmJournal } from '@chronicle/typeorm';
+import { describePostgres } from '../support/services.js';
+import { openPostgresSchema, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
+
+const CLOCK_NOW = new Date(Date.UTC(2023, 10, 5, 6, 7, 8, 9));
+
+function event(overrides: Partial<NewEvent> = {}): NewEvent {
+  return { eventId: randomUUID(), type: 'edge.case', schemaVersion: 1, payload: { a: 1 }, metadata: {}, tags: [], occurredAt: new Date(), ...overrides };
+}
+
+function write(streamId: string, expectedVersion: number, events: NewEvent[] = [event()]): StreamWrite {
+  return { streamId, aggregateType: 'edge', expectedVersion, events };
+}
+
+async function failureOf(operation: Promise<unknown>): Promise<unknown> {
+  return operation.then(
+    () => {
+      throw new Error('expected the operation to fail, but it succeeded');
+    },
+    (error: unknown) => error,
+  );
+}
+
+/** Adapter behaviour beyond the contract, on both dialects. */
+function edgeCases(open: () => Promise<TestDatabase>): void {
+  let database: TestDatabase;
+  let journal: TypeOrmJournal;
+
+  const setUp = async (): Promise<void> => {
+    database = await open();
+    journal = new TypeOrmJournal(database.dataSource, { ...database.tables, clock: { now: () => new Date(CLOCK_NOW) } });
+  };
+  afterEach(async () => {
+    await database.close();
+  });
+
+  it('refuses a malformed request naming the problem, and writes nothing', async () => {
+    await setUp();
+    const cases: Array<[StreamWrite, RegExp]> = [
+      [write('', 0), /writes\[1\]\.streamId is empty/],
+      [write('s', -1), /writes\[1\]\.expectedVersion -1 is not a non-negative integer/],
+      [write('s', 0, []), /writes\[1\] \(stream "s"\) has no events/],
+      [write('s', 0, [event({ schemaVersion: 0 })]), /events\[0\]\.schemaVersion 0 is not a positive integer/],
+      [write('s', 0, [event({ occurredAt: new Date(Number.NaN) })]), /events\[0\]\.occurredAt is not a valid Date/],
+    ];
+    for (const [bad, message] of cases) {
+      const error = await failureOf(journal.append({ writes: [write('fine', await journal.streamVersion('fine')), bad] }));
+      expect(error).toBeInstanceOf(ChronicleError);
+      expect(error).toMatchObject({ code: 'InvalidAppendRequest', message: expect.stringMatching(message) });
+    }
+    expect(await journal.listStreams()).toEqual([]);
+    expect((await journal.readAll(null, 10)).events).toEqual([]);
+  });
+
+  it('refuses a feed cursor it did not make', async () => {
+    await setUp();
+    for (const cursor of ['garbage', '-1', '1:2:3', "1'; drop table x; --"]) {
+      const error = await failureOf(journal.readAll(cursor, 10));
+      expect(error).toBeInstanceOf(ChronicleError);
+      expect(error).toMatchObject({ code: 'InvalidFeedCursor', message: expect.stringContaining(`"${cursor}"`) });
+    }
+  });
+
+  it('stamps stream rows with its clock', async () => {
+    await setUp();
+    await journal.append({ writes: [write('clocked', 0)] });
+    const rows = (await database.dataSource.query(
+      `SELECT created_at, updated_at FROM ${database.tables.schema ? `"${database.tables.schema}".` : ''}chronicle_streams`,
+    )) as Array<{ created_at: unknown; updated_at: unknown }>;
+    const asDate = (value: unknown): number =>
+      value instanceof Date ? value.getTime() : new Date(`${String(value).replace(' ', 'T')}Z`).getTime();
+    expect(rows.map((row) => [asDate(row.created_at), asDate(row.updated_at)])).toEqual([[CLOCK_NOW.getTime(), CLOCK_NOW.getTime()]]);
+  });
+
+  it('deleteStream never moves the mark past the version or back, and ignores a stream never written', async () => {
+    await setUp();
+    await journal.append({ writes: [write('marks', 0, [event(), event(), event()])] });
+    await journal.deleteStream('marks', 2);
+    await journal.deleteStream('marks', 1);
+    expect(await journal.streamInfo('marks')).toMatchObject({ version: 3, deletedUpTo: 2 });
+    await journal.deleteStream('marks', 99);
+    expect(await journal.streamInfo('marks')).toMatchObject({ version: 3, deletedUpTo: 3 });
+    await journal.deleteStream('never-written');
+    expect(await journal.streamInfo('never-written')).toBeUndefined();
+  });
+
+  it('lets two writes of one unit extend the same stream in order', async () => {
+    await setUp();
+    const result = await journal.append({ writes: [write('twice', 0), write('twice', 1, [event(), event()])] });
+    expect(result.streams.map((stream) => [stream.fromVersion, stream.toVersion])).toEqual([
+      [1, 1],
+      [2, 3],
+    ]);
+    expect((await journal.readStream('twice')).map((recorded) => recorded.version)).toEqual([1, 2, 3]);
+  });
+}
+
+describe('TypeOrmJournal edge cases on SQLite', () => {
+  edgeCases(() => openSqliteMemory());
+
+  it('returns a stored payload that no longer parses as its raw text, and fails on corrupt metadata naming the event', async () => {
+    const database = await openSqliteMemory();
+    try {
+      const journal = new TypeOrmJournal(database.dataSource);
+      await journal.append({ writes: [write('corrupt', 0, [event(), event()])] });
+      await database.dataSource.query(`UPDATE chronicle_events SET payload = '{"broken": ' WHERE version = 1`);
+      const [first, second] = await journal.readStream('corrupt');
+      expect(first).toMatchObject({ version: 1, payload: '{"broken": ' });
+      expect(second).toMatchObject({ version: 2, payload: { a: 1 } });
+
+      await database.dataSource.query(`UPDATE chronicle_events SET metadata = 'nope' WHERE version = 2`);
+      const error = await failureOf(journal.readStream('corrupt'));
+      expect(error).toBeInstanceOf(EventDecodingError);
+      expect(error).toMatchObject({ eventType: 'edge.case', streamId: 'corrupt', version: 2 });
+    } finally {
+      await database.close();
+    }
+  });
+});
+
+await describePostgres('TypeOrmJournal edge cases on PostgreSQL', () => {
+  edgeCases(() => openPostgresSchema());
+});
