@@ -15,8 +15,11 @@ import {
   Handles,
   InvalidCommandError,
   withCommandMetadata,
+  type CommandInterceptor,
   type CommandResult,
+  type CommittedCommand,
   type Journal,
+  type PostCommitListener,
 } from '@chronicle/core';
 import { CHRONICLE_JOURNAL, EventSourcingModule, PRUNE_COMMAND_OUTCOMES_JOB } from '@chronicle/nestjs';
 import { Ledger, OpenLedger, Post, Posted, Reverse } from '../fixtures/ledger.aggregate.js';
@@ -177,6 +180,50 @@ describe('EventSourcingModule configuration', () => {
     await app.init();
     await expect(app.get(CommandBus).execute(new OpenLedger('L1', 'ann'))).resolves.toMatchObject({ version: 1 });
     await app.close();
+  });
+
+  it('runs application interceptors and listeners that are providers, with their own dependencies', async () => {
+    @Injectable()
+    class Policy {
+      readonly blocked = new Set(['L-blocked']);
+    }
+    @Injectable()
+    class BlockList implements CommandInterceptor {
+      constructor(private readonly policy: Policy) {}
+      intercept(command: object): void {
+        if (this.policy.blocked.has((command as { ledgerId?: string }).ledgerId ?? '')) throw new Error('ledger is blocked');
+      }
+    }
+    const commits: string[] = [];
+    @Injectable()
+    class Audit implements PostCommitListener {
+      afterCommit({ result }: CommittedCommand): void {
+        commits.push(`${result.streamId}@${result.version}`);
+      }
+    }
+    const app = await Test.createTestingModule({
+      imports: [
+        CqrsModule.forRoot(),
+        EventSourcingModule.forRoot({ aggregates: [Ledger], storage: 'in-memory', interceptors: [BlockList], listeners: [Audit] }),
+      ],
+      providers: [Policy, BlockList, Audit],
+    }).compile();
+    await app.init();
+    await expect(app.get(CommandBus).execute(new OpenLedger('L-blocked', 'eve'))).rejects.toThrow('ledger is blocked');
+    await app.get(CommandBus).execute(new OpenLedger('L1', 'ann'));
+    expect(commits).toEqual(['ledger-L1@1']);
+    expect(await app.get<Journal>(CHRONICLE_JOURNAL).listStreams()).toEqual(['ledger-L1']);
+    await app.close();
+  });
+
+  it('names a listed interceptor that is not a provider', async () => {
+    class Orphan implements CommandInterceptor {
+      intercept(): void {}
+    }
+    const app = await Test.createTestingModule({
+      imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [Ledger], storage: 'in-memory', interceptors: [Orphan] })],
+    }).compile();
+    await expect(app.init()).rejects.toThrow('The command interceptor Orphan is listed in EventSourcingModule but is not a provider');
   });
 
   it('refuses a duplicate aggregate name at start-up, naming it', async () => {

@@ -1,5 +1,5 @@
 import { ChronicleError } from './chronicle.error.js';
-import { where } from './unknown-event-type.error.js';
+import { where } from './event-location.js';
 
 /** A stored event's payload could not be turned back into its class. */
 export class EventDecodingError extends ChronicleError {

@@ -1,4 +1,5 @@
 import { ChronicleError } from './chronicle.error.js';
+import { where } from './event-location.js';
 
 /** A stored event names a type that no registered event class declares. */
 export class UnknownEventTypeError extends ChronicleError {
@@ -13,10 +14,4 @@ export class UnknownEventTypeError extends ChronicleError {
         'or add an upcaster that renames it.',
     );
   }
-}
-
-/** Formats " in stream "x" at version n" for error messages. */
-export function where(streamId: string | undefined, version: number | undefined): string {
-  if (streamId === undefined) return '';
-  return ` in stream "${streamId}"${version === undefined ? '' : ` at version ${version}`}`;
 }

@@ -58,9 +58,14 @@ export interface AppendedStream {
   events: RecordedEvent[];
 }
 
+/** What a unit of work wrote, stream by stream in request order. */
 export interface AppendResult {
   streams: AppendedStream[];
-  /** Feed cursor at the last event written (undefined when no event was written). */
+  /**
+   * Feed cursor at the last event written (undefined when no event was written). It answers
+   * "has a reader passed my write?"; it is not a safe place to start reading from, because on
+   * PostgreSQL a transaction still open with a lower id may yet commit events before it.
+   */
   cursor?: FeedCursor;
 }
 
@@ -111,6 +116,8 @@ export interface FeedBlocker {
  * A contribution to the journal's unit of work: called inside the append transaction after the
  * events are written, with that transaction's handle (`Tx` is adapter-specific: a TypeORM
  * EntityManager, or the in-memory journal's staging area). Throwing rolls everything back.
+ * Write through `tx` only: awaiting another journal call from inside would wait, on SQLite,
+ * for the very lock this unit holds.
  */
 export interface UnitOfWorkParticipant<Tx = unknown> {
   participate(tx: Tx, request: AppendRequest, result: AppendResult): Promise<void>;
@@ -141,9 +148,13 @@ export interface Journal<Tx = unknown> {
    */
   deleteStream(streamId: string, upToVersion?: number): Promise<void>;
   listStreams(options?: ListStreamsOptions): Promise<string[]>;
-  /** Events committed after `after` (null: from the beginning), oldest first, at most `limit`. */
+  /**
+   * Events committed after `after` (null: from the beginning), oldest first, at most `limit`.
+   * The feed is the whole history: logically deleted events are still in it (deletion only
+   * changes what a stream replays).
+   */
   readAll(after: FeedCursor | null, limit: number): Promise<FeedPage>;
-  /** Events with any of the given tags, in position order, after a position. */
+  /** Events carrying exactly this tag, in position order, after a position (deleted ones included). */
   readByTag(tag: string, options?: { afterPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
   /** The transaction currently holding the feed back, if any. */
   feedBlocker(): Promise<FeedBlocker | undefined>;

@@ -11,9 +11,9 @@ import { ModuleRef } from '@nestjs/core';
 import { CommandBus } from '@nestjs/cqrs';
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CommandGateway, ConfigurationError } from '@chronicle/core';
-import { PRUNE_COMMAND_OUTCOMES_JOB } from '../constants/chronicle.constants.js';
+import { CHRONICLE_EXTRAS, PRUNE_COMMAND_OUTCOMES_JOB } from '../constants/chronicle.constants.js';
 import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
-import type { EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
+import type { EventSourcingModuleExtras, EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
 
 /**
  * Start-up checks, the pruning job and the drain on shutdown. Jobs are registered in
@@ -30,6 +30,7 @@ export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap,
     private readonly moduleRef: ModuleRef,
     private readonly gateway: CommandGateway,
     @Inject(EVENT_SOURCING_MODULE_OPTIONS) private readonly options: EventSourcingModuleOptions,
+    @Inject(CHRONICLE_EXTRAS) private readonly extras: EventSourcingModuleExtras,
     @Optional() private readonly schedulerRegistry?: SchedulerRegistry,
   ) {}
 
@@ -39,6 +40,18 @@ export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap,
     } catch {
       throw new ConfigurationError(
         'EventSourcingModule routes commands through @nestjs/cqrs: import CqrsModule.forRoot() in the application module.',
+      );
+    }
+    for (const type of this.extras.interceptors ?? []) this.gateway.addInterceptor(this.resolve(type, 'interceptor'));
+    for (const type of this.extras.listeners ?? []) this.gateway.addListener(this.resolve(type, 'listener'));
+  }
+
+  private resolve<T>(type: new (...args: never[]) => T, role: string): T {
+    try {
+      return this.moduleRef.get(type, { strict: false });
+    } catch {
+      throw new ConfigurationError(
+        `The command ${role} ${type.name} is listed in EventSourcingModule but is not a provider: add it to a module's providers.`,
       );
     }
   }

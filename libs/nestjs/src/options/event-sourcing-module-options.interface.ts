@@ -1,4 +1,5 @@
-import type { ClassType, CommandGatewayOptions } from '@chronicle/core';
+import type { Type } from '@nestjs/common';
+import type { ClassType, CommandGatewayOptions, CommandInterceptor, PostCommitListener } from '@chronicle/core';
 import type { ChronicleTableOptions } from '@chronicle/typeorm';
 
 /**
@@ -20,6 +21,13 @@ export interface EventSourcingModuleExtras {
    * when the app lists `createChronicleEntities(...)` in its DataSource by hand, or uses in-memory storage.
    */
   registerEntities?: 'postgres' | 'better-sqlite3';
+  /**
+   * Providers (declared anywhere in the application) that inspect or reject every command before
+   * it is queued, in order, after class-validator validation.
+   */
+  interceptors?: Type<CommandInterceptor>[];
+  /** Providers told about every commit, after it; their errors are logged and isolated. */
+  listeners?: Type<PostCommitListener>[];
   /** Make the module's providers visible everywhere. @default true */
   isGlobal?: boolean;
 }
