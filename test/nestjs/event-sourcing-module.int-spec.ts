@@ -10,7 +10,9 @@ import type { DataSource } from 'typeorm';
 import pg from 'pg';
 import {
   Aggregate,
+  Applies,
   CommandGateway,
+  Event,
   ConfigurationError,
   Handles,
   InvalidCommandError,
@@ -213,6 +215,27 @@ describe('EventSourcingModule configuration', () => {
     await app.get(CommandBus).execute(new OpenLedger('L1', 'ann'));
     expect(commits).toEqual(['ledger-L1@1']);
     expect(await app.get<Journal>(CHRONICLE_JOURNAL).listStreams()).toEqual(['ledger-L1']);
+    await app.close();
+  });
+
+  it('lets commands without class-validator rules through unvalidated', async () => {
+    class Plain {
+      constructor(readonly aggregateId: string) {}
+    }
+    @Event('plain.done')
+    class Done {}
+    @Aggregate({ name: 'plain' })
+    class PlainAggregate {
+      @Handles(Plain, { creates: true }) run() {
+        return new Done();
+      }
+      @Applies(Done) onDone() {}
+    }
+    const app = await Test.createTestingModule({
+      imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [PlainAggregate], storage: 'in-memory' })],
+    }).compile();
+    await app.init();
+    await expect(app.get(CommandBus).execute(new Plain('p1'))).resolves.toMatchObject({ version: 1 });
     await app.close();
   });
 

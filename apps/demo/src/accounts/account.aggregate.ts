@@ -1,0 +1,81 @@
+import { Aggregate, Applies, DomainRuleViolation, Handles, Invariant } from '@chronicle/core';
+import { CloseAccount } from './commands/close-account.command.js';
+import { DepositMoney } from './commands/deposit-money.command.js';
+import { OpenAccount } from './commands/open-account.command.js';
+import { WithdrawMoney } from './commands/withdraw-money.command.js';
+import { AccountClosed } from './events/account-closed.event.js';
+import { AccountOpened } from './events/account-opened.event.js';
+import { MoneyDeposited } from './events/money-deposited.event.js';
+import { MoneyWithdrawn } from './events/money-withdrawn.event.js';
+
+/** A bank account: integer cents, never negative, closed for good once closed. */
+@Aggregate({ name: 'account', id: 'accountId', snapshot: { every: 100, keep: 2 } })
+export class Account {
+  id = '';
+  owner = '';
+  balance = 0;
+  closed = false;
+
+  @Handles(OpenAccount, { creates: true })
+  open(command: OpenAccount): AccountOpened {
+    return new AccountOpened(command.accountId, command.owner);
+  }
+
+  @Handles(DepositMoney)
+  deposit(command: DepositMoney): MoneyDeposited {
+    this.requireOpen();
+    return new MoneyDeposited(command.accountId, command.amount);
+  }
+
+  @Handles(WithdrawMoney)
+  withdraw(command: WithdrawMoney): MoneyWithdrawn {
+    this.requireOpen();
+    if (command.amount > this.balance) {
+      throw new DomainRuleViolation(
+        `Insufficient funds: account ${this.id} holds ${this.balance}, the withdrawal is ${command.amount}.`,
+        { code: 'account.insufficient-funds', details: { balance: this.balance, amount: command.amount } },
+      );
+    }
+    return new MoneyWithdrawn(command.accountId, command.amount);
+  }
+
+  @Handles(CloseAccount)
+  close(): AccountClosed {
+    this.requireOpen();
+    return new AccountClosed(this.id);
+  }
+
+  @Applies(AccountOpened)
+  onOpened(event: AccountOpened): void {
+    this.id = event.accountId;
+    this.owner = event.owner;
+  }
+
+  @Applies(MoneyDeposited)
+  onDeposited(event: MoneyDeposited): void {
+    this.balance += event.amount;
+  }
+
+  @Applies(MoneyWithdrawn)
+  onWithdrawn(event: MoneyWithdrawn): void {
+    this.balance -= event.amount;
+  }
+
+  @Applies(AccountClosed)
+  onClosed(): void {
+    this.closed = true;
+  }
+
+  @Invariant()
+  balanceIsExact(): string | undefined {
+    if (this.balance < 0) return `The balance of account ${this.id} would become negative.`;
+    if (!Number.isSafeInteger(this.balance)) return `The balance of account ${this.id} would exceed ${Number.MAX_SAFE_INTEGER} cents.`;
+    return undefined;
+  }
+
+  private requireOpen(): void {
+    if (this.closed) {
+      throw new DomainRuleViolation(`Account ${this.id} is closed.`, { code: 'account.closed' });
+    }
+  }
+}

@@ -1,0 +1,100 @@
+import { applyDecorators, Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { readCommandHeaders } from '../http/command-headers.js';
+import { AccountsService } from './accounts.service.js';
+import { AccountEventDto } from './dto/account-event.dto.js';
+import { AccountViewDto } from './dto/account-view.dto.js';
+import { AmountDto } from './dto/amount.dto.js';
+import { OpenAccountDto } from './dto/open-account.dto.js';
+
+const idempotencyKey = ApiHeader({
+  name: 'Idempotency-Key',
+  required: false,
+  description: 'A retry with the same key and body returns the first status and body and writes nothing.',
+});
+const ifMatch = ApiHeader({ name: 'If-Match', required: false, description: 'The expected version, quoted: "3". A stale one is a 409.' });
+const errorResponses = applyDecorators(
+  ApiResponse({ status: 400, description: 'malformed JSON, an invalid body or header' }),
+  ApiResponse({ status: 404, description: 'unknown account' }),
+  ApiResponse({ status: 409, description: 'stale If-Match' }),
+  ApiResponse({ status: 413, description: 'body over 64 KiB' }),
+  ApiResponse({ status: 422, description: 'a broken rule: insufficient funds, a closed account, a reused Idempotency-Key' }),
+  ApiResponse({ status: 503, description: 'overloaded or the database is unreachable' }),
+);
+
+/** Bank accounts over HTTP: JSON in and out, amounts in integer cents. */
+@ApiTags('accounts')
+@errorResponses
+@Controller('accounts')
+export class AccountsController {
+  constructor(private readonly accounts: AccountsService) {}
+
+  @Post()
+  @ApiOperation({ summary: 'Open an account' })
+  @ApiResponse({ status: 201, type: AccountViewDto })
+  @idempotencyKey
+  open(
+    @Body() body: OpenAccountDto,
+    @Headers('idempotency-key') key?: string,
+    @Headers('if-match') match?: string,
+  ): Promise<AccountViewDto> {
+    return this.accounts.open(body.owner, readCommandHeaders(key, match));
+  }
+
+  @Post(':id/deposits')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Deposit money' })
+  @ApiResponse({ status: 200, type: AccountViewDto })
+  @idempotencyKey
+  @ifMatch
+  deposit(
+    @Param('id') id: string,
+    @Body() body: AmountDto,
+    @Headers('idempotency-key') key?: string,
+    @Headers('if-match') match?: string,
+  ): Promise<AccountViewDto> {
+    return this.accounts.deposit(id, body.amount, readCommandHeaders(key, match));
+  }
+
+  @Post(':id/withdrawals')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Withdraw money (422 when funds are insufficient)' })
+  @ApiResponse({ status: 200, type: AccountViewDto })
+  @idempotencyKey
+  @ifMatch
+  withdraw(
+    @Param('id') id: string,
+    @Body() body: AmountDto,
+    @Headers('idempotency-key') key?: string,
+    @Headers('if-match') match?: string,
+  ): Promise<AccountViewDto> {
+    return this.accounts.withdraw(id, body.amount, readCommandHeaders(key, match));
+  }
+
+  @Post(':id/close')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Close an account; later commands to it are refused with 422' })
+  @ApiResponse({ status: 200, type: AccountViewDto })
+  @idempotencyKey
+  @ifMatch
+  close(@Param('id') id: string, @Headers('idempotency-key') key?: string, @Headers('if-match') match?: string): Promise<AccountViewDto> {
+    return this.accounts.close(id, readCommandHeaders(key, match));
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'An account, reflecting every write acknowledged before the request' })
+  @ApiResponse({ status: 200, type: AccountViewDto, headers: { ETag: { description: 'the version, quoted' } } })
+  async get(@Param('id') id: string, @Res({ passthrough: true }) response: Response): Promise<AccountViewDto> {
+    const view = await this.accounts.get(id);
+    response.setHeader('ETag', `"${view.version}"`);
+    return view;
+  }
+
+  @Get(':id/events')
+  @ApiOperation({ summary: "An account's stored events, oldest first" })
+  @ApiResponse({ status: 200, type: [AccountEventDto] })
+  events(@Param('id') id: string): Promise<AccountEventDto[]> {
+    return this.accounts.events(id);
+  }
+}

@@ -1,0 +1,78 @@
+import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
+import { CHRONICLE_JOURNAL } from '@chronicle/nestjs';
+import { CommandGateway, withCommandMetadata, type CommandResult, type Journal } from '@chronicle/core';
+import type { CommandHeaders } from '../http/command-headers.js';
+import { Account } from './account.aggregate.js';
+import { CloseAccount } from './commands/close-account.command.js';
+import { DepositMoney } from './commands/deposit-money.command.js';
+import { OpenAccount } from './commands/open-account.command.js';
+import { WithdrawMoney } from './commands/withdraw-money.command.js';
+import type { AccountEventDto } from './dto/account-event.dto.js';
+import type { AccountViewDto } from './dto/account-view.dto.js';
+
+/** Namespace of account ids derived from idempotency keys (so a retried open yields the same id). */
+const ACCOUNT_ID_NAMESPACE = '5b0c3f0e-2f57-4c6e-9d67-0c6f6f3a3c11';
+
+/** The demo's use cases: commands through the CommandBus, reads through the gateway and journal. */
+@Injectable()
+export class AccountsService {
+  constructor(
+    private readonly commandBus: CommandBus,
+    private readonly gateway: CommandGateway,
+    @Inject(CHRONICLE_JOURNAL) private readonly journal: Journal,
+  ) {}
+
+  open(owner: string, headers: CommandHeaders): Promise<AccountViewDto> {
+    // With a key, the id derives from it: a retry sends the very same command, and is answered
+    // with the first outcome instead of opening a second account.
+    const id = headers.idempotencyKey ? uuidv5(headers.idempotencyKey, ACCOUNT_ID_NAMESPACE) : uuidv7();
+    return this.run(new OpenAccount(id, owner), headers);
+  }
+
+  deposit(id: string, amount: number, headers: CommandHeaders): Promise<AccountViewDto> {
+    return this.run(new DepositMoney(id, amount), headers);
+  }
+
+  withdraw(id: string, amount: number, headers: CommandHeaders): Promise<AccountViewDto> {
+    return this.run(new WithdrawMoney(id, amount), headers);
+  }
+
+  close(id: string, headers: CommandHeaders): Promise<AccountViewDto> {
+    return this.run(new CloseAccount(id), headers);
+  }
+
+  async get(id: string): Promise<AccountViewDto> {
+    const view = await this.gateway.read(Account, id);
+    if (!view) throw new NotFoundException(`Account ${id} does not exist.`);
+    return toView(view.state, view.version);
+  }
+
+  async events(id: string): Promise<AccountEventDto[]> {
+    const streamId = `account-${id}`;
+    if (!(await this.journal.streamInfo(streamId))) throw new NotFoundException(`Account ${id} does not exist.`);
+    const events = await this.journal.readStream(streamId);
+    return events.map((event) => ({
+      type: event.type,
+      version: event.version,
+      payload: event.payload,
+      occurredAt: event.occurredAt.toISOString(),
+      metadata: { ...event.metadata },
+    }));
+  }
+
+  /** Executes a command; the answer is the account as of the command's version (also for a replayed one). */
+  private async run(command: OpenAccount | DepositMoney | WithdrawMoney | CloseAccount, headers: CommandHeaders): Promise<AccountViewDto> {
+    const result: CommandResult = await this.commandBus.execute(
+      withCommandMetadata(command, { commandId: headers.idempotencyKey, expectedVersion: headers.expectedVersion }),
+    );
+    const view = await this.gateway.readAt(Account, result.aggregateId, result.version);
+    if (!view) throw new Error(`Account ${result.aggregateId} has no version ${result.version} after a successful command.`);
+    return toView(view.state, view.version);
+  }
+}
+
+function toView(account: Account, version: number): AccountViewDto {
+  return { id: account.id, owner: account.owner, balance: account.balance, version, closed: account.closed };
+}

@@ -1,0 +1,4 @@
+/** Closes an account; later commands to it are refused. */
+export class CloseAccount {
+  constructor(readonly accountId: string) {}
+}

@@ -1,0 +1,7 @@
+/** Opens an account for an owner. */
+export class OpenAccount {
+  constructor(
+    readonly accountId: string,
+    readonly owner: string,
+  ) {}
+}

@@ -1,0 +1,7 @@
+/** Takes money (integer cents) from an open account that holds enough. */
+export class WithdrawMoney {
+  constructor(
+    readonly accountId: string,
+    readonly amount: number,
+  ) {}
+}

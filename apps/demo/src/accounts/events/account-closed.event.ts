@@ -1,0 +1,6 @@
+import { Event } from '@chronicle/core';
+
+@Event('account.closed')
+export class AccountClosed {
+  constructor(readonly accountId: string) {}
+}

@@ -1,0 +1,44 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { CqrsModule } from '@nestjs/cqrs';
+import { ScheduleModule } from '@nestjs/schedule';
+import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
+import pg from 'pg';
+import { EventSourcingModule } from '@chronicle/nestjs';
+import { Account } from './accounts/account.aggregate.js';
+import { AccountsController } from './accounts/accounts.controller.js';
+import { AccountsService } from './accounts/accounts.service.js';
+import type { DemoConfig } from './config/demo-config.js';
+
+function typeOrmOptions(config: DemoConfig): TypeOrmModuleOptions {
+  if (config.databaseUrl) {
+    // `driver` is passed explicitly: TypeORM's own require('pg') fails under ESM test loaders.
+    return { type: 'postgres', driver: pg, url: config.databaseUrl, autoLoadEntities: true, extra: { max: 10 }, retryAttempts: 3, retryDelay: 500 };
+  }
+  if (config.sqlitePath !== ':memory:') mkdirSync(dirname(config.sqlitePath), { recursive: true });
+  return { type: 'better-sqlite3', database: config.sqlitePath, autoLoadEntities: true, enableWAL: true };
+}
+
+/** The demo bank. */
+@Module({})
+export class AppModule {
+  static forConfig(config: DemoConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        TypeOrmModule.forRoot(typeOrmOptions(config)),
+        CqrsModule.forRoot(),
+        ScheduleModule.forRoot(),
+        EventSourcingModule.forRoot({
+          gateway: config.gateway,
+          aggregates: [Account],
+          registerEntities: config.databaseUrl ? 'postgres' : 'better-sqlite3',
+          tables: { schema: config.databaseUrl ? config.schema : undefined },
+        }),
+      ],
+      controllers: [AccountsController],
+      providers: [AccountsService],
+    };
+  }
+}

@@ -1,0 +1,31 @@
+import type { CommandGatewayOptions } from '@chronicle/core';
+
+/** How the demo runs, from the environment. */
+export interface DemoConfig {
+  /** PostgreSQL when set (`DATABASE_URL`); otherwise the embedded SQLite file. */
+  databaseUrl?: string;
+  /** SQLite file. @default data/chronicle.sqlite */
+  sqlitePath: string;
+  /** PostgreSQL schema of Chronicle's tables (`CHRONICLE_SCHEMA`). */
+  schema?: string;
+  /** HTTP port. @default 3000 */
+  port: number;
+  /** Command gateway bounds (`CHRONICLE_MAX_QUEUE_PER_AGGREGATE`, `CHRONICLE_CACHE_SIZE`). */
+  gateway?: CommandGatewayOptions;
+}
+
+/** Reads the configuration from the environment. */
+export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoConfig {
+  const port = Number(env.PORT ?? 3000);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}".`);
+  return {
+    databaseUrl: env.DATABASE_URL || undefined,
+    sqlitePath: env.SQLITE_PATH ?? 'data/chronicle.sqlite',
+    schema: env.CHRONICLE_SCHEMA || undefined,
+    port,
+    gateway: {
+      ...(env.CHRONICLE_MAX_QUEUE_PER_AGGREGATE ? { maxQueuePerAggregate: Number(env.CHRONICLE_MAX_QUEUE_PER_AGGREGATE) } : {}),
+      ...(env.CHRONICLE_CACHE_SIZE ? { cacheSize: Number(env.CHRONICLE_CACHE_SIZE) } : {}),
+    },
+  };
+}

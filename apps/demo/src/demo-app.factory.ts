@@ -1,0 +1,31 @@
+import { ValidationPipe, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { AppModule } from './app.module.js';
+import type { DemoConfig } from './config/demo-config.js';
+import { ChronicleExceptionFilter } from './http/chronicle-exception.filter.js';
+
+/** Builds the demo application (not yet listening): used by `main.ts` and by the end-to-end tests. */
+export async function createDemoApp(config: DemoConfig, options: { logger?: false } = {}): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forConfig(config), {
+    bodyParser: false,
+    ...(options.logger === false ? { logger: false } : {}),
+  });
+  app.useBodyParser('json', { limit: '64kb', strict: true });
+  // The ETag of an account is its version, set by the controller; Express's body hash is not.
+  app.set('etag', false);
+  app.useGlobalFilters(new ChronicleExceptionFilter());
+  app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true, transform: false }));
+  app.enableShutdownHooks();
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Chronicle demo bank')
+      .setDescription('Accounts over HTTP on an event-sourced journal. Amounts are integer cents.')
+      .setVersion('0.1.0')
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/openapi.json' });
+  return app;
+}

@@ -1,0 +1,107 @@
+import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
+import type { Response } from 'express';
+import {
+  AggregateAlreadyExistsError,
+  AggregateNotFoundError,
+  ConcurrencyError,
+  DomainRuleViolation,
+  EventDecodingError,
+  GatewayOverloadedError,
+  IdempotencyKeyReusedError,
+  InvalidCommandError,
+  UnknownEventTypeError,
+} from '@chronicle/core';
+
+/** The JSON every error answer carries. */
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string | string[];
+}
+
+/** Error codes and messages of database drivers that mean "the database is not reachable now". */
+const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300', 'SQLITE_BUSY']);
+const UNAVAILABLE_MESSAGES = /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|database is locked|Client has encountered a connection error|the database system is (starting up|shutting down)/i;
+
+/**
+ * Maps every error to `{ statusCode, error, message }` without stacks or SQL: Chronicle's errors to
+ * their HTTP meaning, body-parser failures to 400/413, an unreachable database to 503, anything
+ * else to a logged 500.
+ */
+@Catch()
+export class ChronicleExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger(ChronicleExceptionFilter.name);
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const response = host.switchToHttp().getResponse<Response>();
+    const body = this.toBody(exception);
+    if (body.statusCode >= 500 && body.statusCode !== HttpStatus.SERVICE_UNAVAILABLE) {
+      this.logger.error(`Unhandled error: ${(exception as Error)?.message}`, (exception as Error)?.stack);
+    }
+    if (!response.headersSent) response.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown): ErrorBody {
+    // Nest wraps body-parser's errors; their messages can echo the input, so ours replace them.
+    const parser = bodyParserFailure(exception) ?? bodyParserFailure((exception as Error | undefined)?.cause);
+    if (parser) return parser;
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const answer = exception.getResponse();
+      const message =
+        typeof answer === 'object' && answer !== null && 'message' in answer ? (answer as { message: string | string[] }).message : exception.message;
+      return body(status, message);
+    }
+    if (exception instanceof InvalidCommandError) {
+      return body(HttpStatus.BAD_REQUEST, exception.problems.length > 0 ? exception.problems : exception.message);
+    }
+    if (exception instanceof AggregateNotFoundError) return body(HttpStatus.NOT_FOUND, `Account ${exception.aggregateId} does not exist.`);
+    if (exception instanceof ConcurrencyError) {
+      return body(HttpStatus.CONFLICT, `The account is at version ${exception.actualVersion ?? 'a later version'}, not ${exception.expectedVersion}: reload it and retry with its current ETag.`);
+    }
+    if (exception instanceof IdempotencyKeyReusedError) {
+      return body(HttpStatus.UNPROCESSABLE_ENTITY, 'This Idempotency-Key was already used with a different request; use a new key for a new request.');
+    }
+    if (exception instanceof AggregateAlreadyExistsError || exception instanceof DomainRuleViolation) {
+      return body(HttpStatus.UNPROCESSABLE_ENTITY, exception.message);
+    }
+    if (exception instanceof GatewayOverloadedError) {
+      return body(HttpStatus.SERVICE_UNAVAILABLE, 'The service is overloaded; nothing was written. Retry later.');
+    }
+    if (exception instanceof EventDecodingError || exception instanceof UnknownEventTypeError) {
+      return body(HttpStatus.INTERNAL_SERVER_ERROR, `The account's stored history cannot be read: ${exception.message}`);
+    }
+    if (databaseUnavailable(exception)) {
+      return body(HttpStatus.SERVICE_UNAVAILABLE, 'The database is unreachable; the outcome of this request is unknown if it was a command. Retry it with the same Idempotency-Key.');
+    }
+    return body(HttpStatus.INTERNAL_SERVER_ERROR, 'Internal server error.');
+  }
+}
+
+function body(statusCode: number, message: string | string[]): ErrorBody {
+  const error = (HttpStatus[statusCode] ?? 'Error')
+    .toLowerCase()
+    .split('_')
+    .map((word) => word.charAt(0).toUpperCase() + word.slice(1))
+    .join(' ');
+  return { statusCode, error, message };
+}
+
+/** body-parser's errors carry a `type`. */
+function bodyParserFailure(exception: unknown): ErrorBody | undefined {
+  const type = (exception as { type?: unknown })?.type;
+  if (type === 'entity.parse.failed') return body(HttpStatus.BAD_REQUEST, 'The request body is not valid JSON.');
+  if (type === 'entity.too.large') return body(HttpStatus.PAYLOAD_TOO_LARGE, 'The request body is larger than 64 KiB.');
+  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return body(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'The request body encoding is not supported.');
+  if (type === 'request.aborted') return body(HttpStatus.BAD_REQUEST, 'The request was aborted.');
+  return undefined;
+}
+
+function databaseUnavailable(exception: unknown): boolean {
+  for (let error = exception as { code?: unknown; message?: unknown; cause?: unknown; driverError?: unknown } | undefined, depth = 0; error && depth < 5; depth++) {
+    if (typeof error.code === 'string' && UNAVAILABLE_CODES.has(error.code)) return true;
+    if (typeof error.message === 'string' && UNAVAILABLE_MESSAGES.test(error.message)) return true;
+    error = (error.driverError ?? error.cause) as typeof error;
+  }
+  return false;
+}

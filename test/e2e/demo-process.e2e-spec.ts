@@ -1,0 +1,187 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import request from 'supertest';
+import { POSTGRES_URL, createSchema, postgresUnavailableReason, servicesRequired, uniqueSchemaName } from '../support/services.js';
+
+/**
+ * The compiled demo as `npm start` runs it, in its own OS process: acknowledged writes survive
+ * SIGKILL, and SIGTERM drains the commands in flight before the process ends.
+ */
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface DemoProcess {
+  child: ChildProcess;
+  url: string;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+async function launch(env: Record<string, string>): Promise<DemoProcess> {
+  const port = await freePort();
+  const child = spawn(process.execPath, ['dist/apps/demo/src/main.js'], {
+    env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('exit', (code, signal) => resolve({ code, signal })),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30_000;
+  while (!output.includes('Chronicle demo bank on')) {
+    if (child.exitCode !== null) throw new Error(`The demo exited at start:\n${output}`);
+    if (Date.now() > deadline) throw new Error(`The demo did not start in 30 s:\n${output}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return { child, url, output: () => output, exited };
+}
+
+type Outcome = { key: string; amount: number; status: number | 'unknown' };
+
+/**
+ * Deposits `total` amounts from `workers` concurrent clients, and calls `signal` once `after`
+ * deposits are acknowledged — so the signal lands with deposits acknowledged, in flight and not
+ * yet sent. A deposit whose connection broke (or never opened) has an unknown outcome.
+ */
+async function depositUntilSignal(url: string, id: string, options: { total: number; workers: number; after: number; signal: () => void }): Promise<Outcome[]> {
+  const outcomes: Outcome[] = [];
+  let next = 0;
+  let acknowledged = 0;
+  let signalled = false;
+  const worker = async (): Promise<void> => {
+    while (next < options.total) {
+      const i = next++;
+      const outcome: Outcome = { key: `dep-${i}`, amount: i + 1, status: 'unknown' };
+      outcomes.push(outcome);
+      try {
+        const response = await request(url).post(`/accounts/${id}/deposits`).set('Idempotency-Key', outcome.key).send({ amount: outcome.amount });
+        outcome.status = response.status;
+        if (response.status === 200) acknowledged++;
+      } catch {
+        outcome.status = 'unknown';
+      }
+      if (!signalled && acknowledged >= options.after) {
+        signalled = true;
+        options.signal();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: options.workers }, worker));
+  return outcomes;
+}
+
+const databases: Array<[string, () => Promise<{ env: Record<string, string>; cleanup: () => Promise<void> }>]> = [
+  [
+    'SQLite',
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'chronicle-process-'));
+      return { env: { SQLITE_PATH: join(dir, 'bank.sqlite'), DATABASE_URL: '' }, cleanup: async () => rmSync(dir, { recursive: true, force: true }) };
+    },
+  ],
+];
+const postgresMissing = await postgresUnavailableReason();
+if (!postgresMissing || servicesRequired()) {
+  databases.push([
+    'PostgreSQL',
+    async () => {
+      const schema = uniqueSchemaName('chr_proc');
+      const drop = await createSchema(schema);
+      return { env: { DATABASE_URL: POSTGRES_URL, CHRONICLE_SCHEMA: schema }, cleanup: drop };
+    },
+  ]);
+} else {
+  console.warn(`SKIPPED the PostgreSQL demo process tests: ${postgresMissing}`);
+}
+
+describe('the demo as an OS process', () => {
+  beforeAll(() => {
+    execFileSync('npm', ['run', 'build'], { stdio: 'pipe', timeout: 180_000 });
+  }, 200_000);
+
+  describe.each(databases)('on %s', (_name, openDatabase) => {
+    let database: Awaited<ReturnType<typeof openDatabase>>;
+    const children: ChildProcess[] = [];
+
+    beforeEach(async () => {
+      database = await openDatabase();
+    });
+    afterEach(async () => {
+      for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await database.cleanup();
+    });
+
+    it('keeps every acknowledged deposit through SIGKILL; retries settle the unknown ones at most once', async () => {
+      let demo = await launch(database.env);
+      children.push(demo.child);
+      const { id } = (await request(demo.url).post('/accounts').send({ owner: 'Ada' }).expect(201)).body as { id: string };
+
+      const crashed = demo;
+      const outcomes = await depositUntilSignal(demo.url, id, { total: 120, workers: 8, after: 15, signal: () => crashed.child.kill('SIGKILL') });
+      expect((await demo.exited).signal).toBe('SIGKILL');
+      const acknowledged = outcomes.filter((o) => o.status === 200);
+      expect(acknowledged.length).toBeGreaterThanOrEqual(15);
+      expect(outcomes.some((o) => o.status === 'unknown')).toBe(true);
+      expect(outcomes.every((o) => o.status === 200 || o.status === 'unknown')).toBe(true);
+
+      demo = await launch(database.env);
+      children.push(demo.child);
+      const afterCrash = (await request(demo.url).get(`/accounts/${id}`).expect(200)).body as { balance: number; version: number };
+      // Durability: every acknowledged deposit is in the balance.
+      expect(afterCrash.balance).toBeGreaterThanOrEqual(acknowledged.reduce((sum, o) => sum + o.amount, 0));
+      expect(unknownApplied(outcomes, afterCrash.balance)).not.toBeNaN();
+      // Every deposit retried with its key: acknowledged ones replay, unknown ones apply at most once.
+      for (const outcome of outcomes) {
+        await request(demo.url).post(`/accounts/${id}/deposits`).set('Idempotency-Key', outcome.key).send({ amount: outcome.amount }).expect(200);
+      }
+      const settled = (await request(demo.url).get(`/accounts/${id}`).expect(200)).body as { balance: number; version: number };
+      expect(settled).toMatchObject({ balance: (120 * 121) / 2, version: 121 });
+      demo.child.kill('SIGTERM');
+      await demo.exited;
+    }, 120_000);
+
+    it('on SIGTERM finishes the commands in flight, refuses later ones with 503, and stops', async () => {
+      const demo = await launch(database.env);
+      children.push(demo.child);
+      const { id } = (await request(demo.url).post('/accounts').send({ owner: 'Ada' }).expect(201)).body as { id: string };
+
+      const outcomes = await depositUntilSignal(demo.url, id, { total: 120, workers: 8, after: 15, signal: () => demo.child.kill('SIGTERM') });
+      const ended = await Promise.race([demo.exited, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 15_000))]);
+      expect(ended).not.toBe('timeout');
+      expect(outcomes.filter((o) => o.status === 200).length).toBeGreaterThanOrEqual(15);
+      // Answers during the drain are successes, or 503 for commands refused once shutdown began.
+      expect(outcomes.filter((o) => o.status !== 200 && o.status !== 503 && o.status !== 'unknown')).toEqual([]);
+      expect(demo.output()).not.toMatch(/ERROR/);
+
+      const restarted = await launch(database.env);
+      children.push(restarted.child);
+      const balance = ((await request(restarted.url).get(`/accounts/${id}`).expect(200)).body as { balance: number }).balance;
+      expect(balance).toBe(outcomes.filter((o) => o.status === 200).reduce((sum, o) => sum + o.amount, 0) + unknownApplied(outcomes, balance));
+      restarted.child.kill('SIGTERM');
+      await restarted.exited;
+    }, 120_000);
+  });
+});
+
+/**
+ * The part of a balance that came from deposits whose answer was lost: it must be a sum of some of
+ * their amounts (each at most once), or the test fails.
+ */
+function unknownApplied(outcomes: Outcome[], balance: number): number {
+  const known = outcomes.filter((o) => o.status === 200).reduce((sum, o) => sum + o.amount, 0);
+  const rest = balance - known;
+  const reachable = new Set([0]);
+  for (const o of outcomes.filter((x) => x.status === 'unknown')) for (const s of [...reachable]) reachable.add(s + o.amount);
+  return reachable.has(rest) ? rest : Number.NaN;
+}
