@@ -45,6 +45,10 @@ export * from './logging/chronicle-logger.js';
 export * from './ports/journal.port.js';
 export * from './ports/snapshot-store.port.js';
 export * from './ports/clock.port.js';
+export * from './ports/outbox-store.port.js';
+// Outbox
+export * from './outbox/outbox-message.js';
+export * from './outbox/outbox-publisher.js';
 // Adapters (in-memory)
 export * from './adapters/in-memory-transaction.js';
 export * from './adapters/in-memory-journal.js';
