@@ -17,6 +17,7 @@ import pg from 'pg';
 const required = process.env.CI === 'true' || process.env.CHRONICLE_REQUIRE_SERVICES === '1';
 const postgresUrl = process.env.CHRONICLE_PG_URL ?? process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const amqpUrl = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
 
 async function probePostgres() {
   const client = new pg.Client({ connectionString: postgresUrl, connectionTimeoutMillis: 3000 });
@@ -45,9 +46,11 @@ const env = { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} -
 const missing = [];
 const postgres = await probePostgres();
 const rabbit = await probeTcp('RabbitMQ', amqpUrl);
+const nats = await probeTcp('NATS', natsUrl);
 for (const [service, reason, variable] of [
   ['PostgreSQL', postgres, 'CHRONICLE_SKIP_POSTGRES'],
   ['RabbitMQ', rabbit, 'CHRONICLE_SKIP_RABBITMQ'],
+  ['NATS', nats, 'CHRONICLE_SKIP_NATS'],
 ]) {
   if (!reason) continue;
   missing.push(`${service}: ${reason}`);
@@ -55,6 +58,7 @@ for (const [service, reason, variable] of [
 }
 env.CHRONICLE_PG_URL = postgresUrl;
 env.AMQP_URL = amqpUrl;
+env.NATS_URL = natsUrl;
 
 const banner = (lines) => console.log(`\n${'='.repeat(78)}\n${lines.join('\n')}\n${'='.repeat(78)}\n`);
 if (missing.length > 0) {

@@ -105,6 +105,19 @@ export function accountsSuite(name: string, openDatabase: () => Promise<DemoData
         ]);
       });
 
+      it('GET /health reports the database and the outbox per handler', async () => {
+        const { id } = await open();
+        await http.post(`/accounts/${id}/deposits`).send({ amount: 3 }).expect(200);
+        const response = await http.get('/health').expect(200);
+        expect(response.body).toMatchObject({
+          status: 'ok',
+          info: {
+            database: { status: 'up' },
+            outbox: { status: 'up', handlers: { log: { pending: expect.any(Number), deadLettered: 0, oldestPendingAgeMs: expect.any(Number) } } },
+          },
+        });
+      });
+
       it('serves the OpenAPI description', async () => {
         const response = await http.get('/docs/openapi.json').expect(200);
         expect(Object.keys(response.body.paths as object)).toEqual(

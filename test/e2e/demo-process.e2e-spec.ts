@@ -4,7 +4,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { POSTGRES_URL, createSchema, postgresUnavailableReason, servicesRequired, uniqueSchemaName } from '../support/services.js';
+import { expectInOrderAndComplete, recordExchange, waitUntil } from '../support/outbox-test-apps.js';
+import { AMQP_URL, POSTGRES_URL, createSchema, postgresUnavailableReason, rabbitMqUnavailableReason, servicesRequired, uniqueSchemaName } from '../support/services.js';
 
 /**
  * The compiled demo as `npm start` runs it, in its own OS process: acknowledged writes survive
@@ -185,3 +186,61 @@ function unknownApplied(outcomes: Outcome[], balance: number): number {
   for (const o of outcomes.filter((x) => x.status === 'unknown')) for (const s of [...reachable]) reachable.add(s + o.amount);
   return reachable.has(rest) ? rest : Number.NaN;
 }
+
+const rabbitMissing = (await postgresUnavailableReason()) ?? (await rabbitMqUnavailableReason());
+(rabbitMissing && !servicesRequired() ? describe.skip : describe)('the demo publishing to RabbitMQ as an OS process', () => {
+  if (rabbitMissing && !servicesRequired()) console.warn(`SKIPPED the demo RabbitMQ process test: ${rabbitMissing}`);
+  const children: ChildProcess[] = [];
+  let drop: () => Promise<void>;
+  let env: Record<string, string>;
+
+  beforeAll(() => {
+    execFileSync('npm', ['run', 'build'], { stdio: 'pipe', timeout: 180_000 });
+  }, 200_000);
+  beforeEach(async () => {
+    const schema = uniqueSchemaName('chr_relay');
+    drop = await createSchema(schema);
+    env = { DATABASE_URL: POSTGRES_URL, CHRONICLE_SCHEMA: schema, AMQP_URL, CHRONICLE_OUTBOX_LEASE_MS: '1500', CHRONICLE_OUTBOX_POLL_MS: '100' };
+  });
+  afterEach(async () => {
+    for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await drop();
+  });
+
+  it('publishes every account event to chronicle.demo; a relay killed with SIGKILL mid-stream loses none after a restart', async () => {
+    const consumer = await recordExchange('chronicle.demo');
+    try {
+      let demo = await launch(env);
+      children.push(demo.child);
+      const ids: string[] = [];
+      for (let i = 0; i < 8; i++) ids.push(((await request(demo.url).post('/accounts').send({ owner: `o${i}` }).expect(201)).body as { id: string }).id);
+      const mine = () => consumer.messages.filter((m) => ids.includes(m.aggregateId));
+      // Deposits keep the relay busy; the kill lands while it is publishing.
+      const depositing = Promise.all(
+        ids.map(async (id) => {
+          for (let k = 0; k < 60; k++) await request(demo.url).post(`/accounts/${id}/deposits`).send({ amount: 1 }).catch(() => undefined);
+        }),
+      );
+      await waitUntil(() => mine().length >= 100, 30_000, '100 published events');
+      demo.child.kill('SIGKILL');
+      await demo.exited;
+      await depositing;
+      const beforeRestart = new Set(mine().map((m) => `${m.aggregateId}@${m.version}`)).size;
+
+      demo = await launch(env);
+      children.push(demo.child);
+      const expected = new Map<string, number>();
+      for (const id of ids) expected.set(id, ((await request(demo.url).get(`/accounts/${id}`).expect(200)).body as { version: number }).version);
+      const total = [...expected.values()].reduce((a, b) => a + b, 0);
+      expect(beforeRestart).toBeLessThan(total);
+      await waitUntil(() => new Set(mine().map((m) => `${m.aggregateId}@${m.version}`)).size === total, 30_000, `all ${total} events on chronicle.demo`);
+      expectInOrderAndComplete(mine(), expected);
+      const health = await request(demo.url).get('/health').expect(200);
+      expect(health.body.info.outbox.handlers.rabbitmq).toMatchObject({ deadLettered: 0 });
+      demo.child.kill('SIGTERM');
+      await demo.exited;
+    } finally {
+      await consumer.close();
+    }
+  }, 120_000);
+});

@@ -4,7 +4,9 @@ import type { NewEvent } from '@chronicle/core';
 import {
   createChronicleEntities,
   runChronicleMigrations,
+  TypeOrmInbox,
   TypeOrmJournal,
+  TypeOrmOutboxStore,
   TypeOrmSnapshotStore,
   type ChronicleEntityOptions,
 } from '@chronicle/typeorm';
@@ -32,6 +34,10 @@ async function readsBackThroughEntities(dataSource: DataSource, options: Chronic
   const tables = { ...(options.schema === undefined ? {} : { schema: options.schema }), ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }) };
   await runChronicleMigrations(dataSource, tables);
   const journal = new TypeOrmJournal(dataSource, tables);
+  const clock = { now: () => OCCURRED_AT };
+  const outbox = new TypeOrmOutboxStore(dataSource, { ...tables, clock });
+  journal.addParticipant(outbox);
+  await outbox.subscribe([{ handler: 'relay', events: '*', startFrom: 'now' }]);
   const appended = await journal.append({
     writes: [{ streamId: 'acc-1', aggregateType: 'account', expectedVersion: 0, events: [EVENT] }],
     commands: [
@@ -86,10 +92,40 @@ async function readsBackThroughEntities(dataSource: DataSource, options: Chronic
   expect(await manager.find(entities.snapshot)).toEqual([
     { streamId: 'acc-1', version: 1, aggregateType: 'account', schemaVersion: 1, state: { balance: 12.5 }, takenAt: OCCURRED_AT },
   ]);
+  const [claimed] = await outbox.claim('relay', 'owner-1', { limit: 10, leaseMs: 1_000 });
+  expect(await manager.find(entities.outbox)).toEqual([
+    {
+      id: claimed?.id,
+      handler: 'relay',
+      aggregateType: 'account',
+      aggregateId: 'acc-1',
+      streamId: 'acc-1',
+      version: 1,
+      eventId: 'evt-1',
+      eventType: 'entity.read',
+      schemaVersion: 2,
+      payload: EVENT.payload,
+      metadata: EVENT.metadata,
+      occurredAt: OCCURRED_AT,
+      attempts: 0,
+      nextAttemptAt: OCCURRED_AT,
+      lastError: null,
+      leaseOwner: 'owner-1',
+      leaseUntil: new Date(OCCURRED_AT.getTime() + 1_000),
+      publishedAt: null,
+      deadLetteredAt: null,
+      createdAt: OCCURRED_AT,
+    },
+  ]);
+  expect(await manager.find(entities.outboxHandler)).toEqual([
+    { handler: 'relay', startFrom: 'now', backfillCursor: null, readyAt: OCCURRED_AT, registeredAt: OCCURRED_AT },
+  ]);
+  await new TypeOrmInbox(dataSource, { ...tables, clock }).process('consumer-1', 'msg-1', async () => undefined);
+  expect(await manager.find(entities.inbox)).toEqual([{ consumer: 'consumer-1', messageId: 'msg-1', processedAt: OCCURRED_AT }]);
 }
 
 describe('Chronicle entities on SQLite', () => {
-  it('map the journal, command and snapshot tables (custom prefix) for reading through TypeORM', async () => {
+  it('map the journal, command, snapshot, outbox and inbox tables (custom prefix) for reading through TypeORM', async () => {
     const options: ChronicleEntityOptions = { type: 'better-sqlite3', tablePrefix: 'es_' };
     const dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: createChronicleEntities(options).all });
     await dataSource.initialize();
@@ -99,7 +135,7 @@ describe('Chronicle entities on SQLite', () => {
 });
 
 await describePostgres('Chronicle entities on PostgreSQL', () => {
-  it('map the journal, command and snapshot tables (custom schema) for reading through TypeORM', async () => {
+  it('map the journal, command, snapshot, outbox and inbox tables (custom schema) for reading through TypeORM', async () => {
     const schema = uniqueSchemaName('chr_ent');
     cleanups.push(await createSchema(schema));
     const options: ChronicleEntityOptions = { type: 'postgres', schema };

@@ -5,7 +5,10 @@ import { createChronicleMigrations, runChronicleMigrations, TypeOrmJournal } fro
 import { createSchema, describePostgres, POSTGRES_URL, uniqueSchemaName } from '../support/services.js';
 
 const JOURNAL_MIGRATION = 'ChronicleJournalTables1767225600000';
-const TABLES = ['commands', 'events', 'migrations', 'snapshots', 'streams'];
+const OUTBOX_MIGRATION = 'ChronicleOutboxTables1767312000000';
+const MIGRATIONS = [JOURNAL_MIGRATION, OUTBOX_MIGRATION];
+const TABLES = ['commands', 'events', 'inbox', 'migrations', 'outbox', 'outbox_handlers', 'snapshots', 'streams'];
+const SQLITE_INDEXES = ['commands_recorded_at_idx', 'inbox_processed_at_idx', 'outbox_claim_idx', 'outbox_dead_letter_idx', 'outbox_published_idx', 'streams_type_idx'];
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -51,25 +54,25 @@ async function sqliteObjects(dataSource: DataSource): Promise<{ tables: string[]
 describe('Chronicle migrations on SQLite', () => {
   it('create the tables and indexes with the default prefix, and a second run is a no-op', async () => {
     const dataSource = await sqlite();
-    expect(await runChronicleMigrations(dataSource)).toEqual([JOURNAL_MIGRATION]);
+    expect(await runChronicleMigrations(dataSource)).toEqual(MIGRATIONS);
     expect(await sqliteObjects(dataSource)).toEqual({
       tables: TABLES.map((table) => `chronicle_${table}`),
-      indexes: ['chronicle_commands_recorded_at_idx', 'chronicle_streams_type_idx'],
+      indexes: SQLITE_INDEXES.map((index) => `chronicle_${index}`),
     });
 
     expect(await runChronicleMigrations(dataSource)).toEqual([]);
-    expect(await dataSource.query('SELECT name FROM chronicle_migrations')).toEqual([{ name: JOURNAL_MIGRATION }]);
+    expect(await dataSource.query('SELECT name FROM chronicle_migrations ORDER BY name')).toEqual(MIGRATIONS.map((name) => ({ name })));
   });
 
   it('use a custom prefix for every table and index, leaving the default names free', async () => {
     const dataSource = await sqlite();
-    expect(await runChronicleMigrations(dataSource, { tablePrefix: 'app_es_' })).toEqual([JOURNAL_MIGRATION]);
+    expect(await runChronicleMigrations(dataSource, { tablePrefix: 'app_es_' })).toEqual(MIGRATIONS);
     expect(await sqliteObjects(dataSource)).toEqual({
       tables: TABLES.map((table) => `app_es_${table}`),
-      indexes: ['app_es_commands_recorded_at_idx', 'app_es_streams_type_idx'],
+      indexes: SQLITE_INDEXES.map((index) => `app_es_${index}`),
     });
     // A second prefix in the same database is a separate set of tables with its own bookkeeping.
-    expect(await runChronicleMigrations(dataSource)).toEqual([JOURNAL_MIGRATION]);
+    expect(await runChronicleMigrations(dataSource)).toEqual(MIGRATIONS);
     const journal = new TypeOrmJournal(dataSource, { tablePrefix: 'app_es_' });
     await journal.append({
       writes: [{ streamId: 's', aggregateType: 't', expectedVersion: 0, events: [{ eventId: 'e1', type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: [], occurredAt: new Date() }] }],
@@ -99,11 +102,15 @@ describe('Chronicle migrations on SQLite', () => {
     expect((await sqliteObjects(dataSource)).tables).toEqual([]);
   });
 
-  it('are undone by down()', async () => {
+  it('are undone by down(), newest first, each dropping only its own tables', async () => {
     const dataSource = await sqlite();
     await runChronicleMigrations(dataSource);
-    const [Migration] = createChronicleMigrations();
-    await new Migration!().down(dataSource.createQueryRunner());
+    const [Journal, Outbox] = createChronicleMigrations();
+    await new Outbox!().down(dataSource.createQueryRunner());
+    expect((await sqliteObjects(dataSource)).tables).toEqual(
+      ['commands', 'events', 'migrations', 'snapshots', 'streams'].map((table) => `chronicle_${table}`),
+    );
+    await new Journal!().down(dataSource.createQueryRunner());
     expect((await sqliteObjects(dataSource)).tables).toEqual(['chronicle_migrations']);
   });
 });
@@ -123,7 +130,7 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
   it('create the tables in a custom schema with a custom prefix, and a second run is a no-op', async () => {
     const schema = await freshSchema();
     const dataSource = await postgres();
-    expect(await runChronicleMigrations(dataSource, { schema, tablePrefix: 'es_' })).toEqual([JOURNAL_MIGRATION]);
+    expect(await runChronicleMigrations(dataSource, { schema, tablePrefix: 'es_' })).toEqual(MIGRATIONS);
     expect(await pgObjects(dataSource, schema)).toEqual({
       tables: TABLES.map((table) => `es_${table}`),
       indexes: [
@@ -134,12 +141,24 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
         'es_events_stream_version_uq',
         'es_events_tags_idx',
         'es_events_tx_position_idx',
+        'es_inbox_pk',
+        'es_inbox_processed_at_idx',
         'es_migrations_pkey',
+        'es_outbox_claim_idx',
+        'es_outbox_dead_letter_idx',
+        'es_outbox_handler_event_uq',
+        'es_outbox_handlers_pk',
+        'es_outbox_pk',
+        'es_outbox_published_idx',
         'es_snapshots_pk',
         'es_streams_pk',
         'es_streams_type_idx',
       ],
     });
+    const [claimIndex] = (await dataSource.query(`SELECT indexdef FROM pg_indexes WHERE schemaname = $1 AND indexname = 'es_outbox_claim_idx'`, [
+      schema,
+    ])) as Array<{ indexdef: string }>;
+    expect(claimIndex?.indexdef).toContain('(handler, stream_id, version) WHERE (published_at IS NULL)');
     const columns = (await dataSource.query(
       `SELECT column_name, data_type, is_nullable, column_default FROM information_schema.columns
        WHERE table_schema = $1 AND table_name = 'es_events' AND column_name IN ('tx_id', 'payload', 'tags', 'position') ORDER BY column_name`,
@@ -157,7 +176,7 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
     expect(tagIndex?.indexdef).toContain('USING gin (tags jsonb_path_ops)');
 
     expect(await runChronicleMigrations(dataSource, { schema, tablePrefix: 'es_' })).toEqual([]);
-    expect(await dataSource.query(`SELECT name FROM "${schema}".es_migrations`)).toEqual([{ name: JOURNAL_MIGRATION }]);
+    expect(await dataSource.query(`SELECT name FROM "${schema}".es_migrations ORDER BY name`)).toEqual(MIGRATIONS.map((name) => ({ name })));
     // Nothing landed in the search_path schema.
     expect(await dataSource.query(`SELECT to_regclass('es_events') AS found`)).toEqual([{ found: null }]);
   });
@@ -168,7 +187,7 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
     cleanups.push(async () => {
       await dataSource.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     });
-    expect(await runChronicleMigrations(dataSource, { schema })).toEqual([JOURNAL_MIGRATION]);
+    expect(await runChronicleMigrations(dataSource, { schema })).toEqual(MIGRATIONS);
     expect((await pgObjects(dataSource, schema)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
   });
 
@@ -176,18 +195,18 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
     const schema = await freshSchema();
     const dataSources = await Promise.all([postgres(), postgres(), postgres(), postgres()]);
     const results = await Promise.all(dataSources.map((dataSource) => runChronicleMigrations(dataSource, { schema })));
-    expect(results.flat()).toEqual([JOURNAL_MIGRATION]);
+    expect(results.flat()).toEqual(MIGRATIONS);
     expect(results.filter((applied) => applied.length === 0)).toHaveLength(3);
-    expect(await dataSources[0]!.query(`SELECT name FROM "${schema}".chronicle_migrations`)).toEqual([{ name: JOURNAL_MIGRATION }]);
+    expect(await dataSources[0]!.query(`SELECT name FROM "${schema}".chronicle_migrations ORDER BY name`)).toEqual(MIGRATIONS.map((name) => ({ name })));
     expect((await pgObjects(dataSources[0]!, schema)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
   });
 
   it('are safe to list for the TypeORM CLI as well: its runner re-applies the idempotent DDL without error', async () => {
     const schema = await freshSchema();
     const dataSource = await postgres({ migrations: true }, schema);
-    expect(await runChronicleMigrations(dataSource, { schema })).toEqual([JOURNAL_MIGRATION]);
+    expect(await runChronicleMigrations(dataSource, { schema })).toEqual(MIGRATIONS);
     const ran = await dataSource.runMigrations();
-    expect(ran.map((migration) => migration.name)).toEqual([JOURNAL_MIGRATION]);
+    expect(ran.map((migration) => migration.name)).toEqual(MIGRATIONS);
     expect((await pgObjects(dataSource, schema)).tables).toEqual([...TABLES.map((table) => `chronicle_${table}`), 'typeorm_migrations']);
     expect(await runChronicleMigrations(dataSource, { schema })).toEqual([]);
   });

@@ -72,3 +72,95 @@ export async function createSchema(schema: string): Promise<() => Promise<void>>
     }
   };
 }
+
+/** AMQP URL of the RabbitMQ the tests use. */
+export const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** URL of the NATS server the tests use. */
+export const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+let rabbitMqProbe: Promise<string | undefined> | undefined;
+
+/** Undefined when RabbitMQ answers an AMQP handshake, else why it does not. */
+export function rabbitMqUnavailableReason(): Promise<string | undefined> {
+  if (process.env.CHRONICLE_SKIP_RABBITMQ) return Promise.resolve(process.env.CHRONICLE_SKIP_RABBITMQ);
+  rabbitMqProbe ??= (async () => {
+    // Loaded here so that test files without RabbitMQ tests never load amqplib.
+    const { default: amqp } = await import('amqplib');
+    try {
+      const connection = await amqp.connect(AMQP_URL, { timeout: 2000 });
+      await connection.close();
+      return undefined;
+    } catch (error) {
+      return `RabbitMQ at ${redactUrl(AMQP_URL)} is not reachable (${(error as Error).message})`;
+    }
+  })();
+  return rabbitMqProbe;
+}
+
+/** `describe` for tests that need RabbitMQ: skipped with the reason printed when it is missing outside CI. */
+export async function describeRabbitMq(name: string, fn: () => void): Promise<void> {
+  describeIfAvailable(name, await rabbitMqUnavailableReason(), fn);
+}
+
+let natsProbe: Promise<string | undefined> | undefined;
+
+/** Undefined when NATS accepts a connection, else why it does not. */
+export function natsUnavailableReason(): Promise<string | undefined> {
+  if (process.env.CHRONICLE_SKIP_NATS) return Promise.resolve(process.env.CHRONICLE_SKIP_NATS);
+  natsProbe ??= (async () => {
+    const { connect } = await import('@nats-io/transport-node');
+    try {
+      const connection = await connect({ servers: NATS_URL, timeout: 2000, reconnect: false });
+      await connection.close();
+      return undefined;
+    } catch (error) {
+      return `NATS at ${NATS_URL} is not reachable (${(error as Error).message})`;
+    }
+  })();
+  return natsProbe;
+}
+
+/** `describe` for tests that need NATS: skipped with the reason printed when it is missing outside CI. */
+export async function describeNats(name: string, fn: () => void): Promise<void> {
+  describeIfAvailable(name, await natsUnavailableReason(), fn);
+}
+
+function describeIfAvailable(name: string, reason: string | undefined, fn: () => void): void {
+  if (reason && !servicesRequired()) {
+    console.warn(`SKIPPED "${name}": ${reason}. Set CI=true to make this a failure.`);
+    describe.skip(`${name} [skipped: ${reason}]`, fn);
+    return;
+  }
+  describe(name, fn);
+}
+
+function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}
+
+const probes = {
+  postgres: postgresUnavailableReason,
+  rabbitmq: rabbitMqUnavailableReason,
+  nats: natsUnavailableReason,
+} as const;
+
+/**
+ * `describe` for tests that need several services: skipped with every missing one's reason
+ * printed outside CI; run (and failing) in CI.
+ */
+export async function describeServices(services: ReadonlyArray<keyof typeof probes>, name: string, fn: () => void): Promise<void> {
+  const reasons = (await Promise.all(services.map((service) => probes[service]()))).filter((reason): reason is string => reason !== undefined);
+  if (reasons.length > 0 && !servicesRequired()) {
+    console.warn(`SKIPPED "${name}": ${reasons.join('; ')}. Set CI=true to make this a failure.`);
+    describe.skip(`${name} [skipped: ${reasons.join('; ')}]`, fn);
+    return;
+  }
+  describe(name, fn);
+}

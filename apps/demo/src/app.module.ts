@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { ScheduleModule } from '@nestjs/schedule';
+import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import pg from 'pg';
 import { EventSourcingModule } from '@chronicle/nestjs';
@@ -10,6 +11,10 @@ import { Account } from './accounts/account.aggregate.js';
 import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
 import type { DemoConfig } from './config/demo-config.js';
+import { HealthController } from './health/health.controller.js';
+import { DEMO_CONFIG } from './outbox/demo-config.token.js';
+import { LogEventsPublisher } from './outbox/log-events.publisher.js';
+import { RabbitMqEventsPublisher } from './outbox/rabbitmq-events.publisher.js';
 
 function typeOrmOptions(config: DemoConfig): TypeOrmModuleOptions {
   if (config.databaseUrl) {
@@ -30,15 +35,22 @@ export class AppModule {
         TypeOrmModule.forRoot(typeOrmOptions(config)),
         CqrsModule.forRoot(),
         ScheduleModule.forRoot(),
+        TerminusModule,
         EventSourcingModule.forRoot({
           gateway: config.gateway,
+          outbox: config.outbox,
           aggregates: [Account],
           registerEntities: config.databaseUrl ? 'postgres' : 'better-sqlite3',
           tables: { schema: config.databaseUrl ? config.schema : undefined },
         }),
       ],
-      controllers: [AccountsController],
-      providers: [AccountsService],
+      controllers: [AccountsController, HealthController],
+      providers: [
+        AccountsService,
+        { provide: DEMO_CONFIG, useValue: config },
+        // Events leave through the outbox: to RabbitMQ when AMQP_URL is set, else to the log.
+        config.amqpUrl ? RabbitMqEventsPublisher : LogEventsPublisher,
+      ],
     };
   }
 }

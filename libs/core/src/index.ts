@@ -12,6 +12,7 @@ export * from './errors/duplicate-command.error.js';
 export * from './errors/idempotency-key-reused.error.js';
 export * from './errors/unknown-command.error.js';
 export * from './errors/invalid-command.error.js';
+export * from './errors/publisher-unavailable.error.js';
 // Events
 export * from './events/json.js';
 export * from './events/event-metadata.js';
@@ -49,7 +50,11 @@ export * from './ports/outbox-store.port.js';
 // Outbox
 export * from './outbox/outbox-message.js';
 export * from './outbox/outbox-publisher.js';
+export * from './outbox/outbox-routing.js';
+export * from './outbox/outbox-handler-options.js';
+export * from './outbox/outbox-relay.js';
 // Adapters (in-memory)
 export * from './adapters/in-memory-transaction.js';
 export * from './adapters/in-memory-journal.js';
 export * from './adapters/in-memory-snapshot-store.js';
+export * from './adapters/in-memory-outbox-store.js';

@@ -1,4 +1,6 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { TerminusModule } from '@nestjs/terminus';
 import { EventBus } from '@nestjs/cqrs';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { EntitySchema } from 'typeorm';
@@ -13,7 +15,12 @@ import {
 import { createChronicleEntities } from '@chronicle/typeorm';
 import { createAggregateCommandHandler } from './commands/aggregate-command-handler.factory.js';
 import { ClassValidatorCommandInterceptor } from './commands/class-validator.interceptor.js';
-import { CHRONICLE_EXTRAS, CHRONICLE_JOURNAL, CHRONICLE_SNAPSHOT_STORE } from './constants/chronicle.constants.js';
+import { CHRONICLE_EXTRAS, CHRONICLE_JOURNAL, CHRONICLE_OUTBOX_STORE, CHRONICLE_SNAPSHOT_STORE } from './constants/chronicle.constants.js';
+import { OutboxAdmin } from './outbox/outbox-admin.service.js';
+import { OutboxExplorer } from './outbox/outbox.explorer.js';
+import { OutboxHealthIndicator } from './outbox/outbox.health-indicator.js';
+import { OutboxMonitor } from './outbox/outbox-monitor.service.js';
+import { OutboxRelayService } from './outbox/outbox-relay.service.js';
 import {
   ConfigurableEventSourcingModule,
   EVENT_SOURCING_ASYNC_OPTIONS_TYPE,
@@ -101,15 +108,35 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
           ),
       },
       ChronicleLifecycle,
+      OutboxExplorer,
+      OutboxRelayService,
+      OutboxAdmin,
+      OutboxMonitor,
+      OutboxHealthIndicator,
       ...[...commandClasses].map(createAggregateCommandHandler),
     ];
-    const imports = extras.registerEntities ? [TypeOrmModule.forFeature(entitiesFor(extras), extras.dataSource)] : [];
+    const imports = [
+      DiscoveryModule,
+      TerminusModule,
+      ...(extras.registerEntities ? [TypeOrmModule.forFeature(entitiesFor(extras), extras.dataSource)] : []),
+    ];
     return {
       ...base,
       global: extras.isGlobal ?? true,
       imports: [...(base.imports ?? []), ...imports],
       providers: [...(base.providers ?? []), ...providers],
-      exports: [CommandGateway, AggregateCatalog, CHRONICLE_JOURNAL, CHRONICLE_SNAPSHOT_STORE, EVENT_SOURCING_MODULE_OPTIONS],
+      exports: [
+        CommandGateway,
+        AggregateCatalog,
+        CHRONICLE_JOURNAL,
+        CHRONICLE_SNAPSHOT_STORE,
+        CHRONICLE_OUTBOX_STORE,
+        EVENT_SOURCING_MODULE_OPTIONS,
+        OutboxRelayService,
+        OutboxAdmin,
+        OutboxMonitor,
+        OutboxHealthIndicator,
+      ],
     };
   }
 }

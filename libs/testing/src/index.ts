@@ -1,2 +1,3 @@
 export * from './contracts/journal.contract.js';
 export * from './contracts/snapshot-store.contract.js';
+export * from './contracts/outbox-store.contract.js';

@@ -6,6 +6,9 @@ export * from './entities/stream.entity.js';
 export * from './entities/event.entity.js';
 export * from './entities/command.entity.js';
 export * from './entities/snapshot.entity.js';
+export * from './entities/outbox.entity.js';
+export * from './entities/outbox-handler.entity.js';
+export * from './entities/inbox.entity.js';
 export * from './entities/create-chronicle-entities.js';
 // Migrations
 export * from './migrations/chronicle-migration.js';
@@ -19,3 +22,8 @@ export * from './transactions/run-read.js';
 // Adapters
 export * from './journal/typeorm-journal.js';
 export * from './snapshots/typeorm-snapshot-store.js';
+export * from './outbox/outbox-notify-channel.js';
+export * from './outbox/typeorm-outbox-store.js';
+export * from './inbox/typeorm-inbox.js';
+// Notifications
+export * from './notifications/postgres-notification-listener.js';

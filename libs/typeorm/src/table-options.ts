@@ -27,6 +27,9 @@ export interface ChronicleTables {
   events: string;
   commands: string;
   snapshots: string;
+  outbox: string;
+  outboxHandlers: string;
+  inbox: string;
   migrations: string;
 }
 
@@ -63,6 +66,9 @@ export function resolveChronicleTables(options: ChronicleTableOptions | undefine
     events: qualified('events'),
     commands: qualified('commands'),
     snapshots: qualified('snapshots'),
+    outbox: qualified('outbox'),
+    outboxHandlers: qualified('outbox_handlers'),
+    inbox: qualified('inbox'),
     migrations: qualified('migrations'),
   };
 }

@@ -12,6 +12,10 @@ export interface DemoConfig {
   port: number;
   /** Command gateway bounds (`CHRONICLE_MAX_QUEUE_PER_AGGREGATE`, `CHRONICLE_CACHE_SIZE`). */
   gateway?: CommandGatewayOptions;
+  /** RabbitMQ (`AMQP_URL`): account events go to the topic exchange `chronicle.demo`; otherwise to the log. */
+  amqpUrl?: string;
+  /** Outbox relay tuning (`CHRONICLE_OUTBOX_LEASE_MS`, `CHRONICLE_OUTBOX_POLL_MS`). */
+  outbox?: { leaseMs?: number; pollIntervalMs?: number };
 }
 
 /** Reads the configuration from the environment. */
@@ -23,6 +27,11 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     sqlitePath: env.SQLITE_PATH ?? 'data/chronicle.sqlite',
     schema: env.CHRONICLE_SCHEMA || undefined,
     port,
+    amqpUrl: env.AMQP_URL || undefined,
+    outbox: {
+      ...(env.CHRONICLE_OUTBOX_LEASE_MS ? { leaseMs: Number(env.CHRONICLE_OUTBOX_LEASE_MS) } : {}),
+      ...(env.CHRONICLE_OUTBOX_POLL_MS ? { pollIntervalMs: Number(env.CHRONICLE_OUTBOX_POLL_MS) } : {}),
+    },
     gateway: {
       ...(env.CHRONICLE_MAX_QUEUE_PER_AGGREGATE ? { maxQueuePerAggregate: Number(env.CHRONICLE_MAX_QUEUE_PER_AGGREGATE) } : {}),
       ...(env.CHRONICLE_CACHE_SIZE ? { cacheSize: Number(env.CHRONICLE_CACHE_SIZE) } : {}),

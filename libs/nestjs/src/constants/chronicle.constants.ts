@@ -6,3 +6,13 @@ export const CHRONICLE_SNAPSHOT_STORE = Symbol('CHRONICLE_SNAPSHOT_STORE');
 export const CHRONICLE_EXTRAS = Symbol('CHRONICLE_EXTRAS');
 /** Name of the scheduled job that prunes old command outcomes. */
 export const PRUNE_COMMAND_OUTCOMES_JOB = 'chronicle:prune-command-outcomes';
+/** Injection token of the outbox store (an `OutboxStore` from `@chronicle/core`). */
+export const CHRONICLE_OUTBOX_STORE = Symbol('CHRONICLE_OUTBOX_STORE');
+/** Reflect-metadata key of `@OutboxHandler`. */
+export const OUTBOX_HANDLER_METADATA = 'chronicle:outbox-handler';
+/** Prefix of the relay's scheduled jobs (one interval per handler). */
+export const OUTBOX_RELAY_JOB_PREFIX = 'chronicle:outbox-relay:';
+/** Name of the scheduled job that deletes published outbox entries past retention. */
+export const PRUNE_OUTBOX_JOB = 'chronicle:prune-outbox';
+/** Injection token of the relay's wake-up source (`OutboxWakeUps`), present on PostgreSQL. */
+export const CHRONICLE_OUTBOX_WAKE_UPS = Symbol('CHRONICLE_OUTBOX_WAKE_UPS');

@@ -32,6 +32,26 @@ export interface EventSourcingModuleExtras {
   isGlobal?: boolean;
 }
 
+/** How this instance runs the transactional outbox. */
+export interface OutboxModuleOptions {
+  /**
+   * Run the relay in this instance. An instance with `relay: false` still writes entries for its
+   * handlers; others publish them.
+   * @default true
+   */
+  relay?: boolean;
+  /** Polling period of each handler (the fallback when no NOTIFY arrives). @default 1000 */
+  pollIntervalMs?: number;
+  /** Lease of a claimed batch; extended while a slow publish runs. @default 30000 */
+  leaseMs?: number;
+  /** Wake the relay on PostgreSQL NOTIFY. @default true */
+  listen?: boolean;
+  /** How long published entries are kept. @default 604800000 (7 days) */
+  retentionMs?: number;
+  /** How often published entries past retention are deleted (0 disables it). @default 3600000 */
+  pruneIntervalMs?: number;
+}
+
 /** Runtime settings, which `forRootAsync` can compute (from ConfigService, say). */
 export interface EventSourcingModuleOptions {
   /**
@@ -63,6 +83,8 @@ export interface EventSourcingModuleOptions {
    * @default true
    */
   validateCommands?: boolean;
+  /** The transactional outbox (handlers are the `@OutboxHandler` providers). */
+  outbox?: OutboxModuleOptions;
   /**
    * Publish committed events on `@nestjs/cqrs`'s EventBus (in-process, best effort).
    * @default true

@@ -1,9 +1,18 @@
 import type { FactoryProvider } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { ConfigurationError, InMemoryJournal, InMemorySnapshotStore, type Journal, type SnapshotStore } from '@chronicle/core';
-import { TypeOrmJournal, TypeOrmSnapshotStore, runChronicleMigrations } from '@chronicle/typeorm';
-import { CHRONICLE_JOURNAL, CHRONICLE_SNAPSHOT_STORE } from '../constants/chronicle.constants.js';
+import {
+  ConfigurationError,
+  InMemoryJournal,
+  InMemoryOutboxStore,
+  InMemorySnapshotStore,
+  type Journal,
+  type OutboxStore,
+  type SnapshotStore,
+} from '@chronicle/core';
+import { TypeOrmJournal, TypeOrmOutboxStore, TypeOrmSnapshotStore, runChronicleMigrations } from '@chronicle/typeorm';
+import { CHRONICLE_JOURNAL, CHRONICLE_OUTBOX_STORE, CHRONICLE_OUTBOX_WAKE_UPS, CHRONICLE_SNAPSHOT_STORE } from '../constants/chronicle.constants.js';
+import { PostgresOutboxWakeUps } from '../outbox/postgres-outbox-wake-ups.js';
 import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
 import type { EventSourcingModuleExtras, EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
 
@@ -41,6 +50,27 @@ export function createStorageProviders(extras: EventSourcingModuleExtras): Facto
       useFactory: (options: EventSourcingModuleOptions, _journal: Journal, dataSource?: DataSource): SnapshotStore => {
         if (options.storage === 'in-memory') return new InMemorySnapshotStore();
         return new TypeOrmSnapshotStore(requireDataSource(dataSource, extras), extras.tables);
+      },
+    },
+    {
+      provide: CHRONICLE_OUTBOX_STORE,
+      inject: [EVENT_SOURCING_MODULE_OPTIONS, CHRONICLE_JOURNAL, { token: dataSourceToken, optional: true }],
+      useFactory: (options: EventSourcingModuleOptions, journal: Journal, dataSource?: DataSource): OutboxStore => {
+        const store =
+          options.storage === 'in-memory'
+            ? new InMemoryOutboxStore()
+            : new TypeOrmOutboxStore(requireDataSource(dataSource, extras), extras.tables);
+        // Entries are written in the events' own transaction: that is the transactional outbox.
+        journal.addParticipant(store);
+        return store;
+      },
+    },
+    {
+      provide: CHRONICLE_OUTBOX_WAKE_UPS,
+      inject: [EVENT_SOURCING_MODULE_OPTIONS, { token: dataSourceToken, optional: true }],
+      useFactory: (options: EventSourcingModuleOptions, dataSource?: DataSource): PostgresOutboxWakeUps | null => {
+        if (options.storage === 'in-memory' || dataSource?.options.type !== 'postgres') return null;
+        return new PostgresOutboxWakeUps(dataSource, extras.tables);
       },
     },
   ];

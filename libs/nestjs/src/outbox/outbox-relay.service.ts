@@ -1,0 +1,158 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { CommandGateway, OutboxRelay, type Journal, type OutboxStore, type RelayBatchResult } from '@chronicle/core';
+import {
+  CHRONICLE_JOURNAL,
+  CHRONICLE_OUTBOX_STORE,
+  CHRONICLE_OUTBOX_WAKE_UPS,
+  OUTBOX_RELAY_JOB_PREFIX,
+  PRUNE_OUTBOX_JOB,
+} from '../constants/chronicle.constants.js';
+import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
+import type { EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
+import { OutboxExplorer } from './outbox.explorer.js';
+import type { OutboxWakeUps } from './outbox-wake-ups.js';
+
+/**
+ * Runs the outbox relay of this instance: one polling job per handler in `@nestjs/schedule`'s
+ * SchedulerRegistry (the library never imports ScheduleModule itself), each single-flight, woken
+ * early by PostgreSQL NOTIFY where available. Several instances share the work through the
+ * store's leases. On shutdown it finishes the batch in flight and gives back its leases.
+ */
+@Injectable()
+export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(OutboxRelayService.name);
+  private relay: OutboxRelay | undefined;
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly draining = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private backfilling: Promise<void> | undefined;
+  private stopping = false;
+
+  constructor(
+    private readonly explorer: OutboxExplorer,
+    private readonly gateway: CommandGateway,
+    @Inject(CHRONICLE_OUTBOX_STORE) private readonly store: OutboxStore,
+    @Inject(CHRONICLE_JOURNAL) private readonly journal: Journal,
+    @Inject(EVENT_SOURCING_MODULE_OPTIONS) private readonly options: EventSourcingModuleOptions,
+    @Optional() private readonly schedulerRegistry?: SchedulerRegistry,
+    @Optional() @Inject(CHRONICLE_OUTBOX_WAKE_UPS) private readonly wakeUps?: OutboxWakeUps | null,
+  ) {}
+
+  /** The relay, once the application has started (undefined when no handler exists). */
+  get current(): OutboxRelay | undefined {
+    return this.relay;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    const handlers = this.explorer.explore();
+    if (handlers.length === 0) return;
+    const settings = this.options.outbox ?? {};
+    this.relay = new OutboxRelay(
+      { store: this.store, journal: this.journal, serializer: this.gateway.eventSerializer, logger: new Logger(OutboxRelay.name) },
+      handlers,
+      { leaseMs: settings.leaseMs },
+    );
+    // Every instance writes the entries of every handler it knows, relaying or not.
+    await this.relay.subscribe();
+    if (settings.relay === false) return;
+
+    this.backfilling = this.relay.backfill().catch((error: unknown) => {
+      this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack);
+    });
+    const pollMs = settings.pollIntervalMs ?? 1_000;
+    for (const name of this.relay.handlerNames()) {
+      const timer = setInterval(() => this.wake(name), pollMs);
+      this.timers.set(`${OUTBOX_RELAY_JOB_PREFIX}${name}`, timer);
+    }
+    const pruneMs = settings.pruneIntervalMs ?? 3_600_000;
+    if (pruneMs > 0) {
+      const retentionMs = settings.retentionMs ?? 604_800_000;
+      this.timers.set(
+        PRUNE_OUTBOX_JOB,
+        setInterval(() => {
+          void this.relay?.prune(retentionMs).catch((error: unknown) => this.logger.error(`Pruning the outbox failed: ${(error as Error).message}`));
+        }, pruneMs),
+      );
+    }
+    for (const [name, timer] of this.timers) {
+      timer.unref();
+      this.schedulerRegistry?.addInterval(name, timer);
+    }
+    if (this.wakeUps && settings.listen !== false) {
+      try {
+        await this.wakeUps.start(
+          () => this.wakeAll(),
+          () => this.wakeAll(),
+        );
+      } catch (error) {
+        this.logger.warn(`Outbox wake-ups are off (${(error as Error).message}); polling every ${pollMs} ms.`);
+      }
+    }
+    this.wakeAll();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    for (const [name, timer] of this.timers) {
+      clearInterval(timer);
+      if (this.schedulerRegistry?.doesExist('interval', name)) this.schedulerRegistry.deleteInterval(name);
+    }
+    this.timers.clear();
+    await this.wakeUps?.stop().catch(() => undefined);
+    await Promise.allSettled([...this.draining.values()]);
+    await this.relay?.stop();
+    await this.backfilling;
+  }
+
+  /** Drains every handler now (tests and admin tools use it to avoid waiting for a poll). */
+  async flush(): Promise<void> {
+    if (!this.relay) return;
+    await this.backfilling;
+    await Promise.all(this.relay.handlerNames().map((name) => this.drain(name)));
+  }
+
+  /** Runs one batch of one handler. */
+  runOnce(handler: string): Promise<RelayBatchResult> | undefined {
+    return this.relay?.runOnce(handler);
+  }
+
+  private wakeAll(): void {
+    for (const name of this.relay?.handlerNames() ?? []) this.wake(name);
+  }
+
+  /** Single-flight per handler: a wake-up during a drain runs one more drain after it. */
+  private wake(name: string): void {
+    if (this.stopping || !this.relay) return;
+    if (this.draining.has(name)) {
+      this.again.add(name);
+      return;
+    }
+    void this.drain(name);
+  }
+
+  private drain(name: string): Promise<void> {
+    const running = this.draining.get(name);
+    if (running) return running;
+    const relay = this.relay!;
+    const run = (async () => {
+      do {
+        this.again.delete(name);
+        try {
+          await relay.drain(name);
+        } catch (error) {
+          this.logger.error(`Outbox relay of "${name}" failed a batch: ${(error as Error).message}`, (error as Error).stack);
+        }
+      } while (this.again.has(name) && !this.stopping);
+    })().finally(() => this.draining.delete(name));
+    this.draining.set(name, run);
+    return run;
+  }
+}

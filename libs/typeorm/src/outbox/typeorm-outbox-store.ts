@@ -1,0 +1,540 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import { v7 as uuidv7 } from 'uuid';
+import {
+  ChronicleError,
+  ConfigurationError,
+  outboxAggregateId,
+  outboxSubscriptionReceives,
+  systemClock,
+} from '@chronicle/core';
+import type {
+  AppendRequest,
+  AppendResult,
+  ClaimOptions,
+  Clock,
+  OutboxEntry,
+  OutboxHandlerState,
+  OutboxStats,
+  OutboxStore,
+  OutboxSubscription,
+  RecordedEvent,
+} from '@chronicle/core';
+import { dialectOf } from '../dialects/dialect-of.js';
+import { SqlParameters } from '../dialects/sql-parameters.js';
+import type { SqlDialect } from '../dialects/sql-dialect.js';
+import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js';
+import { resolveChronicleTables } from '../table-options.js';
+import { executeSql } from '../transactions/execute-sql.js';
+import { runInTransaction } from '../transactions/run-in-transaction.js';
+import { runRead } from '../transactions/run-read.js';
+import type { OutboxDialect } from './outbox-dialect.js';
+import { MAX_NOTIFY_CHANNEL_BYTES, outboxNotifyChannel } from './outbox-notify-channel.js';
+import type { OutboxRow } from './outbox-row.js';
+import { OUTBOX_COLUMNS, outboxEntryFromRow } from './outbox-row.js';
+import { postgresOutboxDialect } from './postgres-outbox.dialect.js';
+import { sqliteOutboxDialect } from './sqlite-outbox.dialect.js';
+
+/** Options of {@link TypeOrmOutboxStore}. */
+export interface TypeOrmOutboxStoreOptions extends ChronicleTableOptions {
+  /** Time source of leases, backoff and bookkeeping timestamps. @default systemClock */
+  clock?: Clock;
+  /**
+   * PostgreSQL channel notified (empty payload, at most once per transaction) when a unit of work
+   * wrote entries. @default outboxNotifyChannel(options): `chronicle_outbox`, or named after the
+   * schema and prefix when they are configured
+   */
+  notifyChannel?: string;
+}
+
+// Fourteen parameters per entry: 500 rows stay far below both drivers' parameter limits.
+const ENTRY_INSERT_CHUNK = 500;
+const DEFAULT_DEAD_LETTER_LIMIT = 100;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/** The columns of an entry insert, in order. */
+const INSERT_COLUMNS =
+  'id, handler, aggregate_type, aggregate_id, stream_id, version, event_id, event_type, schema_version, payload, ' +
+  'metadata, occurred_at, next_attempt_at, created_at';
+
+interface HandlerRow {
+  handler: string;
+  start_from: 'now' | 'beginning';
+  backfill_cursor: string | null;
+  ready_at: unknown;
+  registered_at: unknown;
+}
+
+interface StatsRow {
+  handler: string;
+  pending: unknown;
+  oldest_pending_at: unknown;
+  leased: unknown;
+  dead_lettered: unknown;
+}
+
+/**
+ * The outbox over TypeORM, on PostgreSQL and SQLite (better-sqlite3): `<prefix>outbox` (one row
+ * per event per handler) and `<prefix>outbox_handlers`. Add it to the journal with
+ * `journal.addParticipant(store)`: `participate` inserts the entries with the append
+ * transaction's EntityManager, so they commit or roll back with the events, and on PostgreSQL
+ * sends one `pg_notify` per transaction that wrote entries (listen with
+ * `PostgresNotificationListener` on {@link notifyChannel}; keep polling as the fallback).
+ *
+ * Claims give each aggregate to one owner at a time and hand out only an aggregate's head and the
+ * unbroken run after it (see the dialects for the SQL and why it is correct under concurrent
+ * claimers). Every change to a claimed entry is fenced: it applies only while the caller's lease
+ * has not expired. A claim never returns an entry under an unexpired lease, whoever holds it.
+ * All times come from the injected clock, passed to the database as parameters.
+ */
+export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
+  /** The PostgreSQL channel notified when a transaction wrote entries (unused on SQLite). */
+  readonly notifyChannel: string;
+  private readonly dialect: OutboxDialect;
+  private readonly sql: SqlDialect;
+  private readonly tables: ChronicleTables;
+  private readonly clock: Clock;
+  private readonly subscriptions = new Map<string, OutboxSubscription>();
+  /** Per handler: the aggregate the previous claim ended with, where the next one starts. */
+  private readonly cursors = new Map<string, string>();
+
+  constructor(
+    private readonly dataSource: DataSource,
+    options: TypeOrmOutboxStoreOptions = {},
+  ) {
+    this.sql = dialectOf(dataSource);
+    this.dialect = this.sql.name === 'postgres' ? postgresOutboxDialect : sqliteOutboxDialect;
+    this.tables = resolveChronicleTables(options, this.sql);
+    this.clock = options.clock ?? systemClock;
+    this.notifyChannel =
+      options.notifyChannel === undefined ? outboxNotifyChannel(options) : checkNotifyChannel(options.notifyChannel);
+  }
+
+  /**
+   * {@inheritDoc OutboxStore.subscribe}
+   * A handler subscribed again (in this process or any other) keeps its first registration and
+   * takes the new event list in this store. Throws `ConfigurationError` for a malformed
+   * subscription, changing nothing.
+   */
+  async subscribe(subscriptions: readonly OutboxSubscription[]): Promise<void> {
+    const checked = subscriptions.map(checkSubscription);
+    const names = checked.map((subscription) => subscription.handler);
+    const repeated = names.find((name, index) => names.indexOf(name) !== index);
+    if (repeated !== undefined) {
+      throw new ConfigurationError(`Outbox handler "${repeated}" is subscribed twice in one call; names must be unique.`);
+    }
+    if (checked.length > 0) {
+      const now = this.sql.encodeTimestamp(this.clock.now());
+      // Registered in name order: two processes registering the same handlers wait in one order.
+      const sorted = [...checked].sort((a, b) => compareBytes(a.handler, b.handler));
+      await runInTransaction(this.dataSource, async (manager) => {
+        const params = new SqlParameters(this.sql);
+        const values = sorted.map(
+          ({ handler, startFrom }) =>
+            `(${params.add(handler)}, ${params.add(startFrom)}, NULL, ${startFrom === 'now' ? params.add(now) : 'NULL'}, ${params.add(now)})`,
+        );
+        await executeSql(
+          manager,
+          `INSERT INTO ${this.tables.outboxHandlers} (handler, start_from, backfill_cursor, ready_at, registered_at) ` +
+            `VALUES ${values.join(', ')} ON CONFLICT (handler) DO NOTHING`,
+          params.values,
+        );
+      });
+    }
+    for (const subscription of checked) this.subscriptions.set(subscription.handler, subscription);
+  }
+
+  /** {@inheritDoc UnitOfWorkParticipant.participate} */
+  async participate(manager: EntityManager, _request: AppendRequest, result: AppendResult): Promise<void> {
+    const subscriptions = [...this.subscriptions.values()];
+    if (subscriptions.length === 0) return;
+    const events = result.streams.flatMap((stream) => stream.events);
+    const written = await this.insertEntries(
+      manager,
+      subscriptions.flatMap((subscription) =>
+        events.filter((event) => outboxSubscriptionReceives(subscription, event.type)).map((event) => ({ handler: subscription.handler, event })),
+      ),
+    );
+    if (written.inserted > 0) await this.dialect.notify(manager, this.notifyChannel);
+  }
+
+  /** {@inheritDoc OutboxStore.handlerState} */
+  async handlerState(handler: string): Promise<OutboxHandlerState | undefined> {
+    const params = new SqlParameters(this.sql);
+    const [row] = await this.read<HandlerRow>(
+      `SELECT handler, start_from, backfill_cursor, ready_at, registered_at FROM ${this.tables.outboxHandlers} ` +
+        `WHERE handler = ${params.add(handler)}`,
+      params.values,
+    );
+    if (!row) return undefined;
+    return {
+      handler: row.handler,
+      startFrom: row.start_from,
+      backfillCursor: row.backfill_cursor,
+      ...(row.ready_at === null || row.ready_at === undefined ? {} : { readyAt: this.sql.decodeTimestamp(row.ready_at) }),
+      registeredAt: this.sql.decodeTimestamp(row.registered_at),
+    };
+  }
+
+  /**
+   * {@inheritDoc OutboxStore.backfill}
+   * Events of types the handler does not receive are skipped; returns how many entries were
+   * enqueued. The handler row is written first: concurrent backfills of one handler take turns.
+   * Throws `ConfigurationError` for a handler this store has not subscribed.
+   */
+  async backfill(handler: string, events: readonly RecordedEvent[], cursor: string | null, done: boolean): Promise<number> {
+    const subscription = this.subscriptions.get(handler);
+    if (subscription === undefined) throw unknownHandler(handler);
+    if (!Array.isArray(events)) throw invalidRequest('backfill events must be an array');
+    const matching = events.filter((event) => outboxSubscriptionReceives(subscription, event.type));
+    return runInTransaction(this.dataSource, async (manager) => {
+      const now = this.clock.now();
+      // Placeholders are positional on SQLite: each is added where it appears in the text.
+      const params = new SqlParameters(this.sql);
+      let sql = `UPDATE ${this.tables.outboxHandlers} SET backfill_cursor = ${params.add(cursor)}`;
+      if (done) sql += `, ready_at = COALESCE(ready_at, ${params.add(this.sql.encodeTimestamp(now))})`;
+      sql += ` WHERE handler = ${params.add(handler)} RETURNING handler`;
+      const { rows } = await executeSql(manager, sql, params.values);
+      if (rows.length === 0) throw unknownHandler(handler);
+      const written = await this.insertEntries(
+        manager,
+        matching.map((event) => ({ handler, event })),
+        now,
+      );
+      return written.inserted;
+    });
+  }
+
+  /** {@inheritDoc OutboxStore.claim} */
+  async claim(handler: string, owner: string, options: ClaimOptions): Promise<OutboxEntry[]> {
+    checkOwner(owner);
+    checkPositiveInteger('limit', options?.limit);
+    checkPositiveInteger('leaseMs', options?.leaseMs);
+    const now = this.clock.now();
+    const cursor = this.cursors.get(handler) ?? '';
+    const { sql, params } = this.dialect.claim(this.tables, {
+      handler,
+      owner,
+      now,
+      leaseUntil: new Date(now.getTime() + options.leaseMs),
+      limit: options.limit,
+      cursor,
+    });
+    const rows = await runInTransaction(this.dataSource, async (manager) => (await executeSql<OutboxRow>(manager, sql, params)).rows);
+    const entries = rows.map((row) => outboxEntryFromRow(row, this.sql)).sort(byAggregateThenVersion);
+    const next = nextCursor(entries, cursor);
+    if (next !== undefined) this.cursors.set(handler, next);
+    return entries;
+  }
+
+  /** {@inheritDoc OutboxStore.extendLease} */
+  async extendLease(handler: string, owner: string, ids: readonly string[], leaseMs: number): Promise<number> {
+    checkIds(ids);
+    checkPositiveInteger('leaseMs', leaseMs);
+    const now = this.clock.now();
+    const until = this.sql.encodeTimestamp(new Date(now.getTime() + leaseMs));
+    return this.fencedUpdate(handler, owner, ids, now, (params) => `lease_until = ${params.add(until)}`);
+  }
+
+  /** {@inheritDoc OutboxStore.markPublished} */
+  async markPublished(handler: string, owner: string, ids: readonly string[]): Promise<number> {
+    checkIds(ids);
+    const now = this.clock.now();
+    return this.fencedUpdate(handler, owner, ids, now, (params) => `published_at = ${params.add(this.sql.encodeTimestamp(now))}`);
+  }
+
+  /**
+   * {@inheritDoc OutboxStore.markFailed}
+   * Counts the attempt, records the error and gives the lease up: the entry (and so its
+   * aggregate) waits until `nextAttemptAt`, then any relay may claim it.
+   */
+  async markFailed(handler: string, owner: string, id: string, error: string, nextAttemptAt: Date): Promise<boolean> {
+    checkDate('nextAttemptAt', nextAttemptAt);
+    checkError(error);
+    const changed = await this.fencedUpdate(
+      handler,
+      owner,
+      [id],
+      this.clock.now(),
+      (params) =>
+        `attempts = attempts + 1, last_error = ${params.add(error)}, ` +
+        `next_attempt_at = ${params.add(this.sql.encodeTimestamp(nextAttemptAt))}, lease_owner = NULL, lease_until = NULL`,
+    );
+    return changed === 1;
+  }
+
+  /**
+   * {@inheritDoc OutboxStore.deadLetter}
+   * Counts the attempt that failed (as `markFailed` does) and gives the lease up.
+   */
+  async deadLetter(handler: string, owner: string, id: string, error: string): Promise<boolean> {
+    checkError(error);
+    const now = this.clock.now();
+    const changed = await this.fencedUpdate(
+      handler,
+      owner,
+      [id],
+      now,
+      (params) =>
+        `attempts = attempts + 1, last_error = ${params.add(error)}, ` +
+        `dead_lettered_at = ${params.add(this.sql.encodeTimestamp(now))}, lease_owner = NULL, lease_until = NULL`,
+    );
+    return changed === 1;
+  }
+
+  /** {@inheritDoc OutboxStore.release} */
+  async release(handler: string, owner: string, ids?: readonly string[]): Promise<number> {
+    if (ids !== undefined) checkIds(ids);
+    return this.fencedUpdate(handler, owner, ids, this.clock.now(), () => 'lease_owner = NULL, lease_until = NULL');
+  }
+
+  /** {@inheritDoc OutboxStore.deadLetters} At most `limit` entries (100 unless given). */
+  async deadLetters(handler?: string, limit: number = DEFAULT_DEAD_LETTER_LIMIT): Promise<OutboxEntry[]> {
+    checkPositiveInteger('limit', limit);
+    const params = new SqlParameters(this.sql);
+    const forHandler = handler === undefined ? '' : ` AND handler = ${params.add(handler)}`;
+    const rows = await this.read<OutboxRow>(
+      `SELECT ${OUTBOX_COLUMNS} FROM ${this.tables.outbox} WHERE dead_lettered_at IS NOT NULL AND published_at IS NULL${forHandler} ` +
+        `ORDER BY dead_lettered_at, id LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return rows.map((row) => outboxEntryFromRow(row, this.sql));
+  }
+
+  /** {@inheritDoc OutboxStore.redrive} */
+  async redrive(handler: string, ids?: readonly string[]): Promise<number> {
+    if (ids !== undefined) checkIds(ids);
+    const wanted = ids === undefined ? undefined : usableIds(ids);
+    if (wanted !== undefined && wanted.length === 0) return 0;
+    const now = this.sql.encodeTimestamp(this.clock.now());
+    return runInTransaction(this.dataSource, async (manager) => {
+      const params = new SqlParameters(this.sql);
+      const sql = this.dialect.updateWhere(this.tables, () => ({
+        set: `dead_lettered_at = NULL, attempts = 0, next_attempt_at = ${params.add(now)}, lease_owner = NULL, lease_until = NULL`,
+        where:
+          `handler = ${params.add(handler)} AND dead_lettered_at IS NOT NULL AND published_at IS NULL` +
+          (wanted === undefined ? '' : ` AND id IN (${wanted.map((id) => params.add(id)).join(', ')})`),
+      }));
+      return (await executeSql(manager, sql, params.values)).rows.length;
+    });
+  }
+
+  /** {@inheritDoc OutboxStore.stats} Registered handlers and handlers with entries, by name. */
+  async stats(handler?: string): Promise<OutboxStats[]> {
+    const now = this.sql.encodeTimestamp(this.clock.now());
+    const { registered, rows } = await runRead(this.dataSource, async (manager) => {
+      const names = new SqlParameters(this.sql);
+      const registeredRows = await executeSql<{ handler: string }>(
+        manager,
+        `SELECT handler FROM ${this.tables.outboxHandlers}${handler === undefined ? '' : ` WHERE handler = ${names.add(handler)}`}`,
+        names.values,
+      );
+      const params = new SqlParameters(this.sql);
+      const statsRows = await executeSql<StatsRow>(
+        manager,
+        'SELECT handler, ' +
+          'sum(CASE WHEN dead_lettered_at IS NULL THEN 1 ELSE 0 END) AS pending, ' +
+          'min(CASE WHEN dead_lettered_at IS NULL THEN occurred_at END) AS oldest_pending_at, ' +
+          `sum(CASE WHEN dead_lettered_at IS NULL AND lease_until > ${params.add(now)} THEN 1 ELSE 0 END) AS leased, ` +
+          'sum(CASE WHEN dead_lettered_at IS NOT NULL THEN 1 ELSE 0 END) AS dead_lettered ' +
+          `FROM ${this.tables.outbox} WHERE published_at IS NULL` +
+          `${handler === undefined ? '' : ` AND handler = ${params.add(handler)}`} GROUP BY handler`,
+        params.values,
+      );
+      return { registered: registeredRows.rows, rows: statsRows.rows };
+    });
+    const byHandler = new Map<string, OutboxStats>();
+    for (const row of registered) byHandler.set(row.handler, { handler: row.handler, pending: 0, leased: 0, deadLettered: 0 });
+    for (const row of rows) {
+      byHandler.set(row.handler, {
+        handler: row.handler,
+        pending: this.sql.decodeInteger(row.pending),
+        ...(row.oldest_pending_at === null || row.oldest_pending_at === undefined
+          ? {}
+          : { oldestPendingAt: this.sql.decodeTimestamp(row.oldest_pending_at) }),
+        leased: this.sql.decodeInteger(row.leased),
+        deadLettered: this.sql.decodeInteger(row.dead_lettered),
+      });
+    }
+    return [...byHandler.values()].sort((a, b) => compareBytes(a.handler, b.handler));
+  }
+
+  /** {@inheritDoc OutboxStore.prunePublished} */
+  async prunePublished(before: Date): Promise<number> {
+    checkDate('before', before);
+    return runInTransaction(this.dataSource, async (manager) => {
+      const params = new SqlParameters(this.sql);
+      const { affected } = await executeSql(
+        manager,
+        `DELETE FROM ${this.tables.outbox} WHERE published_at IS NOT NULL AND published_at < ${params.add(this.sql.encodeTimestamp(before))}`,
+        params.values,
+      );
+      return affected ?? 0;
+    });
+  }
+
+  /**
+   * Inserts entries in multi-row statements, skipping (handler, event) pairs that have one
+   * already. Rows go in (handler, event id) order, so concurrent inserts of overlapping pairs
+   * wait for each other in one order. Returns how many were inserted.
+   */
+  private async insertEntries(
+    manager: EntityManager,
+    items: readonly { handler: string; event: RecordedEvent }[],
+    now: Date = this.clock.now(),
+  ): Promise<{ inserted: number }> {
+    if (items.length === 0) return { inserted: 0 };
+    // Ids are taken in the order given (stream, then version), so they sort like the events did.
+    const sorted = items
+      .map((item) => ({ ...item, id: uuidv7() }))
+      .sort((a, b) => compareBytes(a.handler, b.handler) || compareBytes(a.event.eventId, b.event.eventId));
+    const timestamp = this.sql.encodeTimestamp(now);
+    let inserted = 0;
+    for (let start = 0; start < sorted.length; start += ENTRY_INSERT_CHUNK) {
+      const params = new SqlParameters(this.sql);
+      const values = sorted.slice(start, start + ENTRY_INSERT_CHUNK).map(({ id, handler, event }) => {
+        const row = [
+          id,
+          handler,
+          event.aggregateType,
+          outboxAggregateId(event.streamId, event.aggregateType),
+          event.streamId,
+          event.version,
+          event.eventId,
+          event.type,
+          event.schemaVersion,
+          this.sql.encodeJson(event.payload),
+          this.sql.encodeJson(event.metadata ?? {}),
+          this.sql.encodeTimestamp(event.occurredAt),
+          timestamp,
+          timestamp,
+        ];
+        return `(${row.map((value) => params.add(value)).join(', ')})`;
+      });
+      const { rows } = await executeSql(
+        manager,
+        `INSERT INTO ${this.tables.outbox} (${INSERT_COLUMNS}) VALUES ${values.join(', ')} ` +
+          'ON CONFLICT (handler, event_id) DO NOTHING RETURNING id',
+        params.values,
+      );
+      inserted += rows.length;
+    }
+    return { inserted };
+  }
+
+  /**
+   * Applies `set` to the entries (all of the handler's when `ids` is undefined) that `owner` holds
+   * an unexpired lease on; returns how many. The fence is part of the UPDATE itself, and on
+   * PostgreSQL it is re-checked on the row as locked.
+   */
+  private async fencedUpdate(
+    handler: string,
+    owner: string,
+    ids: readonly string[] | undefined,
+    now: Date,
+    set: (params: SqlParameters) => string,
+  ): Promise<number> {
+    const wanted = ids === undefined ? undefined : usableIds(ids);
+    if (wanted !== undefined && wanted.length === 0) return 0;
+    return runInTransaction(this.dataSource, async (manager) => {
+      const params = new SqlParameters(this.sql);
+      const sql = this.dialect.updateWhere(this.tables, () => ({
+        set: set(params),
+        where:
+          `handler = ${params.add(handler)} AND lease_owner = ${params.add(owner)} ` +
+          `AND lease_until > ${params.add(this.sql.encodeTimestamp(now))} AND published_at IS NULL AND dead_lettered_at IS NULL` +
+          (wanted === undefined ? '' : ` AND id IN (${wanted.map((id) => params.add(id)).join(', ')})`),
+      }));
+      return (await executeSql(manager, sql, params.values)).rows.length;
+    });
+  }
+
+  private read<Row>(sql: string, params: unknown[]): Promise<Row[]> {
+    return runRead(this.dataSource, async (manager) => (await executeSql<Row>(manager, sql, params)).rows);
+  }
+}
+
+/** Code-point order of UTF-8 text: the order of PostgreSQL's `COLLATE "C"` and SQLite's BINARY. */
+function compareBytes(left: string, right: string): number {
+  return Buffer.compare(Buffer.from(left, 'utf8'), Buffer.from(right, 'utf8'));
+}
+
+function byAggregateThenVersion(a: OutboxEntry, b: OutboxEntry): number {
+  return compareBytes(a.streamId, b.streamId) || a.version - b.version;
+}
+
+/**
+ * The aggregate the next claim starts after: the last one this claim took in its walk order
+ * (aggregates after the cursor, then from the start up to it). Undefined when it took nothing.
+ */
+function nextCursor(entries: readonly OutboxEntry[], cursor: string): string | undefined {
+  let afterCursor: string | undefined;
+  let wrapped: string | undefined;
+  for (const { streamId } of entries) {
+    if (compareBytes(streamId, cursor) > 0) {
+      if (afterCursor === undefined || compareBytes(streamId, afterCursor) > 0) afterCursor = streamId;
+    } else if (wrapped === undefined || compareBytes(streamId, wrapped) > 0) {
+      wrapped = streamId;
+    }
+  }
+  return wrapped ?? afterCursor;
+}
+
+/** Entry ids are UUIDs; anything else cannot name an entry (and PostgreSQL's uuid column would refuse it). */
+function usableIds(ids: readonly string[]): string[] {
+  return [...new Set(ids.map((id) => id.toLowerCase()).filter((id) => UUID.test(id)))];
+}
+
+function invalidRequest(reason: string): ChronicleError {
+  return new ChronicleError(`Outbox request is invalid: ${reason}. Nothing was changed.`, { code: 'InvalidOutboxRequest' });
+}
+
+function unknownHandler(handler: string): ConfigurationError {
+  return new ConfigurationError(
+    `Outbox handler "${handler}" is not subscribed in this store; call subscribe() with it before backfilling it.`,
+  );
+}
+
+function checkSubscription(subscription: OutboxSubscription): OutboxSubscription {
+  const { handler, events, startFrom } = subscription;
+  if (typeof handler !== 'string' || handler.length === 0) {
+    throw new ConfigurationError('An outbox subscription needs a non-empty handler name.');
+  }
+  if (events !== '*' && (!Array.isArray(events) || events.some((type) => typeof type !== 'string' || type.length === 0))) {
+    throw new ConfigurationError(`Outbox handler "${handler}" needs events as '*' or a list of event type names.`);
+  }
+  if (startFrom !== 'now' && startFrom !== 'beginning') {
+    throw new ConfigurationError(`Outbox handler "${handler}" needs startFrom 'now' or 'beginning', got ${String(startFrom)}.`);
+  }
+  return { handler, events: events === '*' ? '*' : [...events], startFrom };
+}
+
+function checkNotifyChannel(channel: string): string {
+  if (typeof channel !== 'string' || channel.length === 0 || Buffer.byteLength(channel, 'utf8') > MAX_NOTIFY_CHANNEL_BYTES) {
+    throw new ConfigurationError(
+      `notifyChannel "${String(channel)}" is not usable: PostgreSQL channel names are 1 to ${MAX_NOTIFY_CHANNEL_BYTES} bytes.`,
+    );
+  }
+  return channel;
+}
+
+function checkPositiveInteger(name: string, value: number | undefined): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw invalidRequest(`${name} must be a positive integer, got ${String(value)}`);
+  }
+}
+
+function checkOwner(owner: string): void {
+  if (typeof owner !== 'string' || owner.length === 0) throw invalidRequest('owner must be a non-empty string');
+}
+
+function checkIds(ids: readonly string[]): void {
+  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw invalidRequest('ids must be an array of entry ids');
+}
+
+function checkError(error: string): void {
+  if (typeof error !== 'string') throw invalidRequest('error must be a string');
+}
+
+function checkDate(name: string, value: Date): void {
+  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw invalidRequest(`${name} must be a valid Date, got ${String(value)}`);
+}
