@@ -53,6 +53,7 @@ export * from './outbox/outbox-publisher.js';
 export * from './outbox/outbox-routing.js';
 export * from './outbox/outbox-handler-options.js';
 export * from './outbox/outbox-relay.js';
+export * as outboxRequestChecks from './outbox/outbox-request-checks.js';
 // Adapters (in-memory)
 export * from './adapters/in-memory-transaction.js';
 export * from './adapters/in-memory-journal.js';

@@ -1,9 +1,18 @@
 import { v7 as uuidv7 } from 'uuid';
-import { ChronicleError } from '../errors/chronicle.error.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type { EventMetadata } from '../events/event-metadata.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { outboxAggregateId, outboxSubscriptionReceives } from '../outbox/outbox-routing.js';
+import {
+  checkDate,
+  checkError,
+  checkIds,
+  checkOwner,
+  checkPositiveInteger,
+  checkSubscription,
+  invalidRequest,
+  unknownHandler,
+} from '../outbox/outbox-request-checks.js';
 import type { Clock } from '../ports/clock.port.js';
 import { systemClock } from '../ports/clock.port.js';
 import type { AppendRequest, AppendResult } from '../ports/journal.port.js';
@@ -467,55 +476,9 @@ function decode(entry: StoredEntry): OutboxEntry {
   };
 }
 
-function invalidRequest(reason: string): ChronicleError {
-  return new ChronicleError(`Outbox request is invalid: ${reason}. Nothing was changed.`, { code: 'InvalidOutboxRequest' });
-}
-
-function unknownHandler(handler: string): ConfigurationError {
-  return new ConfigurationError(
-    `Outbox handler "${handler}" is not subscribed in this store; call subscribe() with it before backfilling it.`,
-  );
-}
-
-function checkSubscription(subscription: OutboxSubscription): OutboxSubscription {
-  const { handler, events, startFrom } = subscription;
-  if (typeof handler !== 'string' || handler.length === 0) {
-    throw new ConfigurationError('An outbox subscription needs a non-empty handler name.');
-  }
-  if (events !== '*' && (!Array.isArray(events) || events.some((type) => typeof type !== 'string' || type.length === 0))) {
-    throw new ConfigurationError(`Outbox handler "${handler}" needs events as '*' or a list of event type names.`);
-  }
-  if (startFrom !== 'now' && startFrom !== 'beginning') {
-    throw new ConfigurationError(`Outbox handler "${handler}" needs startFrom 'now' or 'beginning', got ${String(startFrom)}.`);
-  }
-  return { handler, events: events === '*' ? '*' : [...events], startFrom };
-}
-
-function checkPositiveInteger(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 1) throw invalidRequest(`${name} must be a positive integer, got ${String(value)}`);
-}
-
 function checkClaimOptions(options: ClaimOptions): ClaimOptions {
   checkPositiveInteger('limit', options?.limit);
   checkPositiveInteger('leaseMs', options?.leaseMs);
   return options;
 }
 
-function checkOwner(owner: string): void {
-  if (typeof owner !== 'string' || owner.length === 0) throw invalidRequest('owner must be a non-empty string');
-}
-
-function checkIds(ids: readonly string[]): void {
-  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw invalidRequest('ids must be an array of entry ids');
-}
-
-function checkError(error: string): string {
-  if (typeof error !== 'string') throw invalidRequest('error must be a string');
-  return error;
-}
-
-function checkDate(name: string, value: Date): number {
-  const time = value instanceof Date ? value.getTime() : Number.NaN;
-  if (Number.isNaN(time)) throw invalidRequest(`${name} must be a valid Date, got ${String(value)}`);
-  return time;
-}

@@ -1,7 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import {
-  ChronicleError,
   ConfigurationError,
   outboxAggregateId,
   outboxSubscriptionReceives,
@@ -24,6 +23,7 @@ import { SqlParameters } from '../dialects/sql-parameters.js';
 import type { SqlDialect } from '../dialects/sql-dialect.js';
 import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js';
 import { resolveChronicleTables } from '../table-options.js';
+import { outboxRequestChecks } from '@chronicle/core';
 import { executeSql } from '../transactions/execute-sql.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
 import { runRead } from '../transactions/run-read.js';
@@ -33,6 +33,8 @@ import type { OutboxRow } from './outbox-row.js';
 import { OUTBOX_COLUMNS, outboxEntryFromRow } from './outbox-row.js';
 import { postgresOutboxDialect } from './postgres-outbox.dialect.js';
 import { sqliteOutboxDialect } from './sqlite-outbox.dialect.js';
+
+const { checkDate, checkError, checkIds, checkOwner, checkPositiveInteger, checkSubscription, invalidRequest, unknownHandler } = outboxRequestChecks;
 
 /** Options of {@link TypeOrmOutboxStore}. */
 export interface TypeOrmOutboxStoreOptions extends ChronicleTableOptions {
@@ -484,30 +486,6 @@ function usableIds(ids: readonly string[]): string[] {
   return [...new Set(ids.map((id) => id.toLowerCase()).filter((id) => UUID.test(id)))];
 }
 
-function invalidRequest(reason: string): ChronicleError {
-  return new ChronicleError(`Outbox request is invalid: ${reason}. Nothing was changed.`, { code: 'InvalidOutboxRequest' });
-}
-
-function unknownHandler(handler: string): ConfigurationError {
-  return new ConfigurationError(
-    `Outbox handler "${handler}" is not subscribed in this store; call subscribe() with it before backfilling it.`,
-  );
-}
-
-function checkSubscription(subscription: OutboxSubscription): OutboxSubscription {
-  const { handler, events, startFrom } = subscription;
-  if (typeof handler !== 'string' || handler.length === 0) {
-    throw new ConfigurationError('An outbox subscription needs a non-empty handler name.');
-  }
-  if (events !== '*' && (!Array.isArray(events) || events.some((type) => typeof type !== 'string' || type.length === 0))) {
-    throw new ConfigurationError(`Outbox handler "${handler}" needs events as '*' or a list of event type names.`);
-  }
-  if (startFrom !== 'now' && startFrom !== 'beginning') {
-    throw new ConfigurationError(`Outbox handler "${handler}" needs startFrom 'now' or 'beginning', got ${String(startFrom)}.`);
-  }
-  return { handler, events: events === '*' ? '*' : [...events], startFrom };
-}
-
 function checkNotifyChannel(channel: string): string {
   if (typeof channel !== 'string' || channel.length === 0 || Buffer.byteLength(channel, 'utf8') > MAX_NOTIFY_CHANNEL_BYTES) {
     throw new ConfigurationError(
@@ -517,24 +495,3 @@ function checkNotifyChannel(channel: string): string {
   return channel;
 }
 
-function checkPositiveInteger(name: string, value: number | undefined): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalidRequest(`${name} must be a positive integer, got ${String(value)}`);
-  }
-}
-
-function checkOwner(owner: string): void {
-  if (typeof owner !== 'string' || owner.length === 0) throw invalidRequest('owner must be a non-empty string');
-}
-
-function checkIds(ids: readonly string[]): void {
-  if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw invalidRequest('ids must be an array of entry ids');
-}
-
-function checkError(error: string): void {
-  if (typeof error !== 'string') throw invalidRequest('error must be a string');
-}
-
-function checkDate(name: string, value: Date): void {
-  if (!(value instanceof Date) || Number.isNaN(value.getTime())) throw invalidRequest(`${name} must be a valid Date, got ${String(value)}`);
-}
