@@ -30,7 +30,7 @@ interface DemoProcess {
 async function launch(env: Record<string, string>): Promise<DemoProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, ['dist/apps/demo/src/main.js'], {
-    env: { ...process.env, NODE_OPTIONS: '', PORT: String(port), ...env },
+    env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', PORT: String(port), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Injectable, type DynamicModule } from '@nestjs/common';
+import { Injectable, Scope, type DynamicModule } from '@nestjs/common';
 import { CommandBus, CqrsModule, EventsHandler, type IEventHandler } from '@nestjs/cqrs';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
@@ -21,9 +21,10 @@ import {
   type CommandResult,
   type CommittedCommand,
   type Journal,
+  type OutboxMessage,
   type PostCommitListener,
 } from '@chronicle/core';
-import { CHRONICLE_JOURNAL, EventSourcingModule, PRUNE_COMMAND_OUTCOMES_JOB } from '@chronicle/nestjs';
+import { CHRONICLE_JOURNAL, EventSourcingModule, OutboxHandler, OutboxRelayService, PRUNE_COMMAND_OUTCOMES_JOB } from '@chronicle/nestjs';
 import { Ledger, OpenLedger, Post, Posted, Reverse } from '../fixtures/ledger.aggregate.js';
 import { POSTGRES_URL, createSchema, describePostgres, uniqueSchemaName } from '../support/services.js';
 
@@ -247,6 +248,74 @@ describe('EventSourcingModule configuration', () => {
       imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [Ledger], storage: 'in-memory', interceptors: [Orphan] })],
     }).compile();
     await expect(app.init()).rejects.toThrow('The command interceptor Orphan is listed in EventSourcingModule but is not a provider');
+  });
+
+  describe('@OutboxHandler discovery', () => {
+    async function bootWith(providers: Array<new (...args: never[]) => object>): Promise<void> {
+      const app = await Test.createTestingModule({
+        imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [Ledger], storage: 'in-memory' })],
+        providers,
+      }).compile();
+      try {
+        await app.init();
+      } finally {
+        await app.close().catch(() => undefined);
+      }
+    }
+
+    it('relays committed events to a discovered handler (in-memory storage)', async () => {
+      const received: string[] = [];
+      @Injectable()
+      @OutboxHandler({ name: 'memo', events: [Posted] })
+      class Memo {
+        async publish(batch: readonly OutboxMessage[]): Promise<void> {
+          received.push(...batch.map((m) => `${m.eventType}:${m.aggregateId}@${m.version}:${(m.event as Posted).amount}`));
+        }
+      }
+      const app = await Test.createTestingModule({
+        imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [Ledger], storage: 'in-memory' })],
+        providers: [Memo],
+      }).compile();
+      await app.init();
+      await app.get(CommandBus).execute(new OpenLedger('L1', 'ann'));
+      await app.get(CommandBus).execute(new Post('L1', 7));
+      await app.get(OutboxRelayService).flush();
+      expect(received).toEqual(['ledger.posted:L1@2:7']);
+      await app.close();
+    });
+
+    it('refuses a request-scoped handler, naming it', async () => {
+      @Injectable({ scope: Scope.REQUEST })
+      @OutboxHandler({ name: 'scoped', events: '*' })
+      class Scoped {
+        async publish(): Promise<void> {}
+      }
+      await expect(bootWith([Scoped])).rejects.toThrow("@OutboxHandler('scoped') on Scoped is request-scoped");
+    });
+
+    it('refuses two handlers with one name, naming both classes', async () => {
+      @Injectable()
+      @OutboxHandler({ name: 'twin', events: '*' })
+      class First {
+        async publish(): Promise<void> {}
+      }
+      @Injectable()
+      @OutboxHandler({ name: 'twin', events: '*' })
+      class Second {
+        async publish(): Promise<void> {}
+      }
+      await expect(bootWith([First, Second])).rejects.toThrow('Outbox handler name "twin" is used twice: by First and by Second');
+    });
+
+    it('refuses a handler without publish, and bad options at decoration time', async () => {
+      @Injectable()
+      @OutboxHandler({ name: 'mute', events: '*' })
+      class Mute {}
+      await expect(bootWith([Mute])).rejects.toThrow("@OutboxHandler('mute') on Mute has no publish(batch) method");
+      expect(() => OutboxHandler({ name: 'x', events: [], batchSize: 1 })).toThrow(/needs events/);
+      expect(() => OutboxHandler({ name: 'x', events: '*', maxAttempts: 0 })).toThrow(/maxAttempts must be an integer ≥ 1, got 0/);
+      expect(() => OutboxHandler({ name: 'x', events: [class NotAnEvent {}] })).toThrow(/NotAnEvent, which is not an @Event class/);
+    });
   });
 
   it('refuses a duplicate aggregate name at start-up, naming it', async () => {

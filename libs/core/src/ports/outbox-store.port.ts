@@ -80,11 +80,17 @@ export interface ClaimOptions {
  *
  * Guarantees every implementation keeps (the contract suite checks them):
  * - a claim returns, per aggregate, only entries whose every earlier entry (same handler) is
- *   published: the head of the aggregate and the unbroken run after it. Entries of an aggregate
- *   whose head is leased by another owner, dead-lettered or backing off are not claimable;
+ *   published: the head of the aggregate and the unbroken run after it, sorted by stream id (code
+ *   point order) then version. An aggregate whose head is leased (by anyone, until the lease
+ *   expires), dead-lettered or backing off gives nothing;
  * - claims by concurrent relays never overlap (`FOR UPDATE SKIP LOCKED` on PostgreSQL);
- * - every change to a claimed entry is fenced: it applies only while the caller owns the lease;
- * - an expired lease makes the entries claimable again (at-least-once after a crash).
+ * - every change to a claimed entry is fenced: it applies only while the caller holds an
+ *   unexpired lease on it; `markFailed`, `deadLetter` and `release` give the lease up;
+ * - an expired lease makes the entries claimable again (at-least-once after a crash);
+ * - leases and backoff are compared with the store's clock: keep instances' clocks in sync.
+ *
+ * Handlers are per process: entries are written for the handlers the appending process
+ * subscribed, so every instance should run the same set of handlers.
  */
 export interface OutboxStore<Tx = unknown> extends UnitOfWorkParticipant<Tx> {
   /**
@@ -108,7 +114,10 @@ export interface OutboxStore<Tx = unknown> extends UnitOfWorkParticipant<Tx> {
   markPublished(handler: string, owner: string, ids: readonly string[]): Promise<number>;
   /** Records a failed attempt and when to retry (only while `owner` holds it). */
   markFailed(handler: string, owner: string, id: string, error: string, nextAttemptAt: Date): Promise<boolean>;
-  /** Parks an entry: it stays visible, holds back the later entries of its aggregate, and can be re-driven. */
+  /**
+   * Parks an entry (counting the attempt): it stays visible, holds back the later entries of its
+   * aggregate, and can be re-driven.
+   */
   deadLetter(handler: string, owner: string, id: string, error: string): Promise<boolean>;
   /** Gives entries back without counting an attempt (graceful shutdown, entries not attempted). */
   release(handler: string, owner: string, ids?: readonly string[]): Promise<number>;
