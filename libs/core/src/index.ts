@@ -37,6 +37,7 @@ export * from './commands/command-fingerprint.js';
 // Gateway
 export * from './gateway/command-gateway.js';
 export * from './gateway/command-gateway-options.js';
+export * from './gateway/commit-batcher.js';
 export * from './gateway/command-interceptor.js';
 export * from './gateway/post-commit-listener.js';
 export * from './gateway/aggregate-loader.js';

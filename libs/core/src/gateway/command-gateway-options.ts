@@ -1,4 +1,5 @@
 import { ConfigurationError } from '../errors/configuration.error.js';
+import type { GroupCommitOptions } from './commit-batcher.js';
 
 /** Tuning of the command gateway. Every bound turns overload into a named error instead of memory growth. */
 export interface CommandGatewayOptions {
@@ -43,10 +44,14 @@ export interface CommandGatewayOptions {
    * @default 10000
    */
   recentOutcomes?: number;
+  /** Group commit: concurrent commands to different aggregates share one transaction. */
+  groupCommit?: GroupCommitOptions;
 }
 
 /** The options with their defaults filled in. */
-export type ResolvedCommandGatewayOptions = Required<CommandGatewayOptions>;
+export type ResolvedCommandGatewayOptions = Required<Omit<CommandGatewayOptions, 'groupCommit'>> & {
+  groupCommit: Required<GroupCommitOptions>;
+};
 
 /** Fills in the defaults and refuses values that cannot work. */
 export function resolveCommandGatewayOptions(options: CommandGatewayOptions = {}): ResolvedCommandGatewayOptions {
@@ -59,12 +64,26 @@ export function resolveCommandGatewayOptions(options: CommandGatewayOptions = {}
     replayPageSize: options.replayPageSize ?? 1_000,
     conflictRetries: options.conflictRetries ?? 10,
     recentOutcomes: options.recentOutcomes ?? 10_000,
+    groupCommit: {
+      enabled: options.groupCommit?.enabled ?? true,
+      maxBatchSize: options.groupCommit?.maxBatchSize ?? 256,
+      windowMs: options.groupCommit?.windowMs ?? 0,
+      maxConcurrentBatches: options.groupCommit?.maxConcurrentBatches ?? 2,
+    },
   };
-  for (const [key, value] of Object.entries(resolved)) {
+  for (const [key, value] of [
+    ...Object.entries(resolved).filter(([key]) => key !== 'groupCommit'),
+    ['groupCommit.maxBatchSize', resolved.groupCommit.maxBatchSize],
+    ['groupCommit.maxConcurrentBatches', resolved.groupCommit.maxConcurrentBatches],
+  ] as Array<[string, unknown]>) {
     const min = key === 'conflictRetries' || key === 'recentOutcomes' ? 0 : 1;
-    if (!Number.isInteger(value) || value < min) {
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
       throw new ConfigurationError(`Command gateway option ${key} must be an integer ≥ ${min}, got ${String(value)}.`);
     }
+  }
+  const { windowMs } = resolved.groupCommit;
+  if (!Number.isInteger(windowMs) || windowMs < 0) {
+    throw new ConfigurationError(`Command gateway option groupCommit.windowMs must be an integer ≥ 0, got ${String(windowMs)}.`);
   }
   return resolved;
 }

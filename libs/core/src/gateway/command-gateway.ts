@@ -18,7 +18,8 @@ import type { EventMetadata } from '../events/event-metadata.js';
 import { EventSerializer } from '../events/event-serializer.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
-import type { CommandRecord, Journal } from '../ports/journal.port.js';
+import type { AppendRequest, AppendResult, CommandRecord, Journal } from '../ports/journal.port.js';
+import { CommitBatcher } from './commit-batcher.js';
 import type { SnapshotStore } from '../ports/snapshot-store.port.js';
 import { AggregateLoader } from './aggregate-loader.js';
 import { resolveCommandGatewayOptions, type CommandGatewayOptions, type ResolvedCommandGatewayOptions } from './command-gateway-options.js';
@@ -108,6 +109,8 @@ export class CommandGateway {
   private readonly recoveries: Semaphore;
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly snapshotSaves = new Set<Promise<void>>();
+  /** Where units of work go: the group-commit batcher, or the journal itself. */
+  private readonly appender: { append(request: AppendRequest): Promise<AppendResult> };
   private pending = 0;
   private closed = false;
 
@@ -125,6 +128,7 @@ export class CommandGateway {
     this.cache = new LruCache(this.options.cacheSize);
     this.recent = new LruCache(Math.max(1, this.options.recentOutcomes));
     this.recoveries = new Semaphore(this.options.maxConcurrentRecoveries);
+    this.appender = this.options.groupCommit.enabled ? new CommitBatcher(this.journal, this.options.groupCommit) : this.journal;
   }
 
   /** The serializer over this gateway's event registry. */
@@ -336,7 +340,7 @@ export class CommandGateway {
 
     let appended;
     try {
-      appended = await this.journal.append({
+      appended = await this.appender.append({
         writes: [{ streamId, aggregateType: definition.name, expectedVersion: copy.version, events: serialized }],
         commands: record ? [record] : [],
       });
@@ -391,7 +395,7 @@ export class CommandGateway {
     if (task.idempotent) {
       const record = this.record(task, { kind: 'rejected', error: recordError(error) }, this.clock.now());
       try {
-        await this.journal.append({ writes: [], commands: [record] });
+        await this.appender.append({ writes: [], commands: [record] });
         this.recent.set(task.commandId, record);
       } catch (appendError) {
         if (!(appendError instanceof DuplicateCommandError)) throw appendError;
@@ -407,7 +411,7 @@ export class CommandGateway {
     if (task.idempotent) {
       const record = this.record(task, { kind: 'accepted', fromVersion: copy.version + 1, toVersion: copy.version }, this.clock.now());
       try {
-        await this.journal.append({ writes: [], commands: [record] });
+        await this.appender.append({ writes: [], commands: [record] });
         this.recent.set(task.commandId, record);
       } catch (error) {
         if (!(error instanceof DuplicateCommandError)) throw error;

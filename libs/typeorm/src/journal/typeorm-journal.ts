@@ -128,7 +128,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       const now = this.clock.now();
       // Stable sort: two writes to one stream keep their order, so the second can expect the first's version.
       const ordered = [...request.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
-      for (const write of ordered) await this.advanceStream(manager, write, now);
+      await this.advanceStreams(manager, ordered, now);
 
       const pending = new Map<NewEvent, PendingEvent>();
       for (const write of ordered) {
@@ -358,6 +358,44 @@ export class TypeOrmJournal implements Journal<EntityManager> {
         throw invalidRequest(`commands[${index}].commandId is empty`);
       }
     });
+  }
+
+  /**
+   * Moves every stream of the unit to its new version, or throws `ConcurrencyError` for the first
+   * that is not at its expected version. On PostgreSQL a unit of several streams (a group commit)
+   * takes two statements whatever its size: lock the existing rows in one stable order (so two
+   * batches never deadlock), then update and create them all at once.
+   */
+  private async advanceStreams(manager: EntityManager, ordered: StreamWrite[], now: Date): Promise<void> {
+    const distinct = new Set(ordered.map((write) => write.streamId)).size === ordered.length;
+    if (this.sql.name !== 'postgres' || ordered.length < 2 || !distinct) {
+      for (const write of ordered) await this.advanceStream(manager, write, now);
+      return;
+    }
+    const ids = ordered.map((write) => write.streamId);
+    await executeSql(manager, `SELECT id FROM ${this.tables.streams} WHERE id = ANY($1::text[]) ORDER BY id FOR UPDATE`, [ids]);
+    const { rows } = await executeSql<{ id: string }>(
+      manager,
+      `WITH input(id, aggregate_type, expected, next) AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])), ` +
+        `updated AS (UPDATE ${this.tables.streams} s SET version = i.next, updated_at = $5 FROM input i ` +
+        `WHERE s.id = i.id AND i.expected > 0 AND s.version = i.expected RETURNING s.id), ` +
+        `created AS (INSERT INTO ${this.tables.streams} (id, aggregate_type, version, deleted_up_to, created_at, updated_at) ` +
+        `SELECT i.id, i.aggregate_type, i.next, 0, $5, $5 FROM input i WHERE i.expected = 0 ORDER BY i.id ` +
+        `ON CONFLICT (id) DO NOTHING RETURNING id) ` +
+        `SELECT id FROM updated UNION ALL SELECT id FROM created`,
+      [
+        ids,
+        ordered.map((write) => write.aggregateType),
+        ordered.map((write) => write.expectedVersion),
+        ordered.map((write) => write.expectedVersion + write.events.length),
+        this.sql.encodeTimestamp(now),
+      ],
+    );
+    if (rows.length === ordered.length) return;
+    const advanced = new Set(rows.map((row) => row.id));
+    const lost = ordered.find((write) => !advanced.has(write.streamId))!;
+    const { rows: actual } = await executeSql<{ version: unknown }>(manager, `SELECT version FROM ${this.tables.streams} WHERE id = $1`, [lost.streamId]);
+    throw new ConcurrencyError(lost.streamId, lost.expectedVersion, actual[0] ? this.sql.decodeInteger(actual[0].version) : 0);
   }
 
   /**

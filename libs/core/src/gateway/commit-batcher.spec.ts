@@ -1,0 +1,108 @@
+import { InMemoryJournal } from '../adapters/in-memory-journal.js';
+import { ConcurrencyError } from '../errors/concurrency.error.js';
+import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
+import type { AppendRequest, CommandRecord } from '../ports/journal.port.js';
+import { CommitBatcher } from './commit-batcher.js';
+
+function unit(streamId: string, expectedVersion = 0, commandId?: string): AppendRequest {
+  const command: CommandRecord | undefined = commandId
+    ? { commandId, fingerprint: 'f', streamId, aggregateType: 't', outcome: { kind: 'accepted', fromVersion: 1, toVersion: 1 }, recordedAt: new Date(0) }
+    : undefined;
+  return {
+    writes: [
+      {
+        streamId,
+        aggregateType: 't',
+        expectedVersion,
+        events: [{ eventId: `${streamId}-${expectedVersion + 1}-${Math.random()}`, type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: [], occurredAt: new Date(0) }],
+      },
+    ],
+    commands: command ? [command] : [],
+  };
+}
+
+/** A journal that counts the units of work it is asked to write. */
+class CountingJournal extends InMemoryJournal {
+  calls: number[] = [];
+  failNext: Error | undefined;
+  override async append(request: AppendRequest) {
+    this.calls.push(request.writes.length);
+    if (this.failNext) {
+      const error = this.failNext;
+      this.failNext = undefined;
+      throw error;
+    }
+    return super.append(request);
+  }
+}
+
+describe('CommitBatcher', () => {
+  it('writes the units that are ready together in one transaction, and answers each with its own streams', async () => {
+    const journal = new CountingJournal();
+    const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.append(unit(`s${i}`))));
+    expect(journal.calls).toEqual([10]);
+    results.forEach((result, i) => {
+      expect(result.streams.map((s) => [s.streamId, s.fromVersion, s.toVersion])).toEqual([[`s${i}`, 1, 1]]);
+      expect(result.cursor).toBeDefined();
+    });
+  });
+
+  it('keeps batches within maxBatchSize and gathers later units while a batch is being written', async () => {
+    const journal = new CountingJournal();
+    const batcher = new CommitBatcher(journal, { maxBatchSize: 4, maxConcurrentBatches: 1 });
+    await Promise.all(Array.from({ length: 10 }, (_, i) => batcher.append(unit(`s${i}`))));
+    expect(journal.calls).toEqual([4, 4, 2]);
+  });
+
+  it('writes a lone unit by itself, at once', async () => {
+    const journal = new CountingJournal();
+    const batcher = new CommitBatcher(journal);
+    await batcher.append(unit('solo'));
+    expect(journal.calls).toEqual([1]);
+  });
+
+  it('fails only the conflicting unit: the others of its batch are written one by one', async () => {
+    const journal = new CountingJournal();
+    await journal.append(unit('taken'));
+    journal.calls = [];
+    const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+    const outcomes = await Promise.allSettled([batcher.append(unit('a')), batcher.append(unit('taken', 0)), batcher.append(unit('b'))]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrencyError);
+    expect(journal.calls).toEqual([3, 1, 1, 1]);
+    expect(await journal.streamVersion('a')).toBe(1);
+    expect(await journal.streamVersion('b')).toBe(1);
+  });
+
+  it('fails only the unit whose command id is already recorded', async () => {
+    const journal = new CountingJournal();
+    await journal.append(unit('first', 0, 'cmd-1'));
+    const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+    const outcomes = await Promise.allSettled([batcher.append(unit('x', 0, 'cmd-2')), batcher.append(unit('y', 0, 'cmd-1'))]);
+    expect(outcomes[0].status).toBe('fulfilled');
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(DuplicateCommandError);
+    expect(await journal.findCommand('cmd-2')).toBeDefined();
+  });
+
+  it('fails every unit of a batch that fails for another reason, with that error, and writes nothing', async () => {
+    const journal = new CountingJournal();
+    const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+    journal.failNext = new Error('connection reset');
+    const outcomes = await Promise.allSettled([batcher.append(unit('a')), batcher.append(unit('b'))]);
+    expect(outcomes.map((o) => (o as PromiseRejectedResult).reason?.message)).toEqual(['connection reset', 'connection reset']);
+    expect(await journal.streamVersion('a')).toBe(0);
+    // The batcher keeps working afterwards.
+    await expect(batcher.append(unit('c'))).resolves.toBeDefined();
+  });
+
+  it('with a window, gathers units that arrive across turns of the event loop', async () => {
+    const journal = new CountingJournal();
+    const batcher = new CommitBatcher(journal, { windowMs: 30, maxConcurrentBatches: 1 });
+    const first = batcher.append(unit('a'));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = batcher.append(unit('b'));
+    await Promise.all([first, second]);
+    expect(journal.calls).toEqual([2]);
+  });
+});

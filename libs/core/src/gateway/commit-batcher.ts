@@ -1,0 +1,121 @@
+import { ConcurrencyError } from '../errors/concurrency.error.js';
+import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
+import type { AppendRequest, AppendResult, AppendedStream, Journal } from '../ports/journal.port.js';
+
+/** Group commit settings. */
+export interface GroupCommitOptions {
+  /**
+   * Share transactions between concurrent commands. Off, every command commits alone.
+   * @default true
+   */
+  enabled?: boolean;
+  /**
+   * Most commands in one transaction.
+   * @default 256
+   */
+  maxBatchSize?: number;
+  /**
+   * How long a batch may wait for more commands before it is written. 0 writes as soon as the
+   * commands that are ready in the same turn of the event loop are collected, so a lone command
+   * is not delayed; under load, commands gather while earlier batches are being written.
+   * @default 0
+   */
+  windowMs?: number;
+  /**
+   * Batches written at the same time (each on its own connection).
+   * @default 2
+   */
+  maxConcurrentBatches?: number;
+}
+
+interface Unit {
+  request: AppendRequest;
+  resolve: (result: AppendResult) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Group commit: units of work (one per command) that are ready at the same moment share one
+ * journal transaction, written with multi-row statements, and each caller is answered on its own.
+ * Nothing a caller sees changes: when a batch fails because of one unit (a version conflict, a
+ * command id recorded meanwhile), the batch is written again one unit at a time so that only that
+ * unit fails; when it fails for any other reason, every unit of it fails with that error.
+ */
+export class CommitBatcher {
+  private readonly maxBatchSize: number;
+  private readonly windowMs: number;
+  private readonly maxConcurrent: number;
+  private readonly waiting: Unit[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+
+  constructor(
+    private readonly journal: Journal,
+    options: GroupCommitOptions = {},
+  ) {
+    this.maxBatchSize = options.maxBatchSize ?? 256;
+    this.windowMs = options.windowMs ?? 0;
+    this.maxConcurrent = options.maxConcurrentBatches ?? 2;
+  }
+
+  /** Appends one unit of work, batched with whatever else is ready. */
+  append(request: AppendRequest): Promise<AppendResult> {
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.waiting.push({ request, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.maxConcurrent || this.waiting.length === 0) return;
+    this.scheduled = true;
+    const flush = (): void => {
+      this.scheduled = false;
+      this.flush();
+    };
+    // setImmediate lets the commands that became ready in this turn join the batch.
+    if (this.windowMs > 0) setTimeout(flush, this.windowMs);
+    else setImmediate(flush);
+  }
+
+  private flush(): void {
+    while (this.inFlight < this.maxConcurrent && this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, this.maxBatchSize);
+      this.inFlight++;
+      void this.write(batch).finally(() => {
+        this.inFlight--;
+        this.schedule();
+      });
+    }
+  }
+
+  private async write(batch: Unit[]): Promise<void> {
+    if (batch.length === 1) {
+      const [unit] = batch as [Unit];
+      await this.journal.append(unit.request).then(unit.resolve, unit.reject);
+      return;
+    }
+    let combined: AppendResult;
+    try {
+      combined = await this.journal.append({
+        writes: batch.flatMap((unit) => unit.request.writes),
+        commands: batch.flatMap((unit) => unit.request.commands ?? []),
+      });
+    } catch (error) {
+      if (error instanceof ConcurrencyError || error instanceof DuplicateCommandError) {
+        // One unit spoiled the batch: write them one by one, so it fails alone.
+        for (const unit of batch) await this.journal.append(unit.request).then(unit.resolve, unit.reject);
+      } else {
+        for (const unit of batch) unit.reject(error);
+      }
+      return;
+    }
+    // The journal answers stream by stream in request order: hand each unit its own slice.
+    let offset = 0;
+    for (const unit of batch) {
+      const streams: AppendedStream[] = combined.streams.slice(offset, offset + unit.request.writes.length);
+      offset += unit.request.writes.length;
+      unit.resolve({ streams, ...(combined.cursor === undefined ? {} : { cursor: combined.cursor }) });
+    }
+  }
+}
