@@ -276,18 +276,19 @@ export class CommandGateway {
     for (let attempt = 0; ; attempt++) {
       const copy = await this.checkout(task.definition, task.streamId, task.aggregateId);
       try {
-        return await this.decide(task, copy);
+        return await this.decide(task, copy, attempt);
       } catch (error) {
         if (!(error instanceof StaleAggregate)) throw error;
         this.cache.delete(task.streamId);
         if (attempt >= this.options.conflictRetries) throw error.conflict;
-        // A short random pause, so instances contending for one aggregate stop colliding in lockstep.
-        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(50, 2 ** attempt)));
+        // A random pause that grows with each conflict, so instances contending for one aggregate
+        // stop colliding in lockstep.
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
       }
     }
   }
 
-  private async decide(task: CommandTask, copy: WorkingCopy): Promise<CommandResult> {
+  private async decide(task: CommandTask, copy: WorkingCopy, attempt: number): Promise<CommandResult> {
     const { definition, handler, metadata, streamId } = task;
     const { expectedVersion } = metadata;
     if (expectedVersion !== undefined && expectedVersion !== copy.version) {
@@ -320,10 +321,10 @@ export class CommandGateway {
     }
 
     if (events.length === 0) return this.acceptNothing(task, copy);
-    return this.commit(task, copy, events, now);
+    return this.commit(task, copy, events, now, attempt);
   }
 
-  private async commit(task: CommandTask, copy: WorkingCopy, events: object[], now: Date): Promise<CommandResult> {
+  private async commit(task: CommandTask, copy: WorkingCopy, events: object[], now: Date, attempt: number): Promise<CommandResult> {
     const { definition, metadata, streamId } = task;
     const eventMetadata: EventMetadata = {
       commandId: task.commandId,
@@ -340,7 +341,9 @@ export class CommandGateway {
 
     let appended;
     try {
-      appended = await this.appender.append({
+      // A retry after a conflict commits at once: waiting for a batch would widen the window in
+      // which the competing instance can move the aggregate again.
+      appended = await (attempt > 0 ? this.journal : this.appender).append({
         writes: [{ streamId, aggregateType: definition.name, expectedVersion: copy.version, events: serialized }],
         commands: record ? [record] : [],
       });
