@@ -145,8 +145,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       }
       const inserted = await this.insertEvents(manager, [...pending.values()]);
 
-      // The result is built from the encoded columns: it holds what was stored, and shares no
-      // object with the caller's request.
+      // The result hands back the request's own payload, metadata and tags: what is stored lives
+      // in the database, so sharing them costs nothing, and parsing them back on the hot path would.
       const streams: AppendedStream[] = request.writes.map((write) => ({
         streamId: write.streamId,
         aggregateType: write.aggregateType,
@@ -158,9 +158,9 @@ export class TypeOrmJournal implements Journal<EntityManager> {
             eventId: event.eventId,
             type: event.type,
             schemaVersion: event.schemaVersion,
-            payload: stored ? (JSON.parse(stored.payload) as unknown) : undefined,
-            metadata: stored ? (JSON.parse(stored.metadata) as EventMetadata) : {},
-            tags: stored ? (JSON.parse(stored.tags) as string[]) : [],
+            payload: event.payload,
+            metadata: event.metadata ?? {},
+            tags: event.tags,
             occurredAt: new Date(event.occurredAt.getTime()),
             streamId: write.streamId,
             aggregateType: write.aggregateType,

@@ -135,9 +135,12 @@ export const postgresOutboxDialect: OutboxDialect = {
     // Rows are locked in (stream, version) order first: two fenced updates over overlapping rows
     // then wait for each other in one order, never in a cycle. The lock re-checks `where` on the
     // latest row version, so a lease that changed hands meanwhile is not touched.
+    // The sort keys are expressions no index provides, on purpose: sorting by the plain columns
+    // lets the planner walk the claim index (handler, stream_id, version) over the handler's whole
+    // pending backlog to avoid a sort, instead of fetching the few rows by primary key.
     return (
       `UPDATE ${tables.outbox} o SET ${set} FROM (SELECT id FROM ${tables.outbox} WHERE ${where} ` +
-      'ORDER BY stream_id, version FOR UPDATE) l WHERE o.id = l.id RETURNING o.id'
+      "ORDER BY stream_id || '', version + 0 FOR UPDATE) l WHERE o.id = l.id RETURNING o.id"
     );
   },
 

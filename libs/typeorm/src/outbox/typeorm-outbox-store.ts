@@ -314,7 +314,11 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
         set: `dead_lettered_at = NULL, attempts = 0, next_attempt_at = ${params.add(now)}, lease_owner = NULL, lease_until = NULL`,
         where:
           `handler = ${params.add(handler)} AND dead_lettered_at IS NOT NULL AND published_at IS NULL` +
-          (wanted === undefined ? '' : ` AND id IN (${wanted.map((id) => params.add(id)).join(', ')})`),
+          (wanted === undefined
+            ? ''
+            : this.sql.name === 'postgres'
+              ? ` AND id = ANY(${params.add(wanted)}::uuid[])`
+              : ` AND id IN (${wanted.map((id) => params.add(id)).join(', ')})`),
       }));
       return (await executeSql(manager, sql, params.values)).rows.length;
     });
@@ -390,6 +394,34 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
       .map((item) => ({ ...item, id: uuidv7() }))
       .sort((a, b) => compareBytes(a.handler, b.handler) || compareBytes(a.event.eventId, b.event.eventId));
     const timestamp = this.sql.encodeTimestamp(now);
+    if (this.sql.name === 'postgres') {
+      // One statement of constant text whatever the batch size: a column array per field.
+      const { rows } = await executeSql(
+        manager,
+        `INSERT INTO ${this.tables.outbox} (${INSERT_COLUMNS}) ` +
+          'SELECT u.id, u.handler, u.aggregate_type, u.aggregate_id, u.stream_id, u.version, u.event_id, u.event_type, u.schema_version, ' +
+          'u.payload, u.metadata, u.occurred_at, $13, $13 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], ' +
+          '$6::int[], $7::text[], $8::text[], $9::int[], $10::jsonb[], $11::jsonb[], $12::timestamptz[]) ' +
+          'AS u(id, handler, aggregate_type, aggregate_id, stream_id, version, event_id, event_type, schema_version, payload, metadata, occurred_at) ' +
+          'ON CONFLICT (handler, event_id) DO NOTHING RETURNING id',
+        [
+          sorted.map((item) => item.id),
+          sorted.map((item) => item.handler),
+          sorted.map((item) => item.event.aggregateType),
+          sorted.map((item) => outboxAggregateId(item.event.streamId, item.event.aggregateType)),
+          sorted.map((item) => item.event.streamId),
+          sorted.map((item) => item.event.version),
+          sorted.map((item) => item.event.eventId),
+          sorted.map((item) => item.event.type),
+          sorted.map((item) => item.event.schemaVersion),
+          sorted.map((item) => this.sql.encodeJson(item.event.payload)),
+          sorted.map((item) => this.sql.encodeJson(item.event.metadata ?? {})),
+          sorted.map((item) => item.event.occurredAt),
+          timestamp,
+        ],
+      );
+      return { inserted: rows.length };
+    }
     let inserted = 0;
     for (let start = 0; start < sorted.length; start += ENTRY_INSERT_CHUNK) {
       const params = new SqlParameters(this.sql);
@@ -444,7 +476,11 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
         where:
           `handler = ${params.add(handler)} AND lease_owner = ${params.add(owner)} ` +
           `AND lease_until > ${params.add(this.sql.encodeTimestamp(now))} AND published_at IS NULL AND dead_lettered_at IS NULL` +
-          (wanted === undefined ? '' : ` AND id IN (${wanted.map((id) => params.add(id)).join(', ')})`),
+          (wanted === undefined
+            ? ''
+            : this.sql.name === 'postgres'
+              ? ` AND id = ANY(${params.add(wanted)}::uuid[])`
+              : ` AND id IN (${wanted.map((id) => params.add(id)).join(', ')})`),
       }));
       return (await executeSql(manager, sql, params.values)).rows.length;
     });
