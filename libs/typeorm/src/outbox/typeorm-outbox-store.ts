@@ -155,8 +155,10 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
       subscriptions.flatMap((subscription) =>
         events.filter((event) => outboxSubscriptionReceives(subscription, event.type)).map((event) => ({ handler: subscription.handler, event })),
       ),
+      undefined,
+      this.notifyChannel,
     );
-    if (written.inserted > 0) await this.dialect.notify(manager, this.notifyChannel);
+    if (written.inserted > 0 && !written.notified) await this.dialect.notify(manager, this.notifyChannel);
   }
 
   /** {@inheritDoc OutboxStore.handlerState} */
@@ -387,23 +389,27 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
     manager: EntityManager,
     items: readonly { handler: string; event: RecordedEvent }[],
     now: Date = this.clock.now(),
-  ): Promise<{ inserted: number }> {
-    if (items.length === 0) return { inserted: 0 };
+    notifyChannel?: string,
+  ): Promise<{ inserted: number; notified: boolean }> {
+    if (items.length === 0) return { inserted: 0, notified: false };
     // Ids are taken in the order given (stream, then version), so they sort like the events did.
     const sorted = items
       .map((item) => ({ ...item, id: uuidv7() }))
       .sort((a, b) => compareBytes(a.handler, b.handler) || compareBytes(a.event.eventId, b.event.eventId));
     const timestamp = this.sql.encodeTimestamp(now);
     if (this.sql.name === 'postgres') {
-      // One statement of constant text whatever the batch size: a column array per field.
-      const { rows } = await executeSql(
+      // One statement of constant text whatever the batch size (a column array per field), which
+      // also sends the wake-up NOTIFY when it inserted anything: one round trip for both.
+      const { rows } = await executeSql<{ inserted: number; notified: number }>(
         manager,
-        `INSERT INTO ${this.tables.outbox} (${INSERT_COLUMNS}) ` +
+        `WITH inserted AS (INSERT INTO ${this.tables.outbox} (${INSERT_COLUMNS}) ` +
           'SELECT u.id, u.handler, u.aggregate_type, u.aggregate_id, u.stream_id, u.version, u.event_id, u.event_type, u.schema_version, ' +
           'u.payload, u.metadata, u.occurred_at, $13, $13 FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], ' +
           '$6::int[], $7::text[], $8::text[], $9::int[], $10::jsonb[], $11::jsonb[], $12::timestamptz[]) ' +
           'AS u(id, handler, aggregate_type, aggregate_id, stream_id, version, event_id, event_type, schema_version, payload, metadata, occurred_at) ' +
-          'ON CONFLICT (handler, event_id) DO NOTHING RETURNING id',
+          'ON CONFLICT (handler, event_id) DO NOTHING RETURNING id), ' +
+          "notified AS (SELECT pg_notify($14, '') FROM (SELECT 1 FROM inserted LIMIT 1) x WHERE $14::text IS NOT NULL) " +
+          'SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM notified)::int AS notified',
         [
           sorted.map((item) => item.id),
           sorted.map((item) => item.handler),
@@ -418,9 +424,10 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
           sorted.map((item) => this.sql.encodeJson(item.event.metadata ?? {})),
           sorted.map((item) => item.event.occurredAt),
           timestamp,
+          notifyChannel ?? null,
         ],
       );
-      return { inserted: rows.length };
+      return { inserted: rows[0]?.inserted ?? 0, notified: (rows[0]?.notified ?? 0) > 0 };
     }
     let inserted = 0;
     for (let start = 0; start < sorted.length; start += ENTRY_INSERT_CHUNK) {
@@ -452,7 +459,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
       );
       inserted += rows.length;
     }
-    return { inserted };
+    return { inserted, notified: false };
   }
 
   /**
