@@ -1,3 +1,4 @@
 export * from './contracts/journal.contract.js';
 export * from './contracts/snapshot-store.contract.js';
 export * from './contracts/outbox-store.contract.js';
+export * from './fixtures/aggregate.fixture.js';
