@@ -1,10 +1,5 @@
-import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { dialectOf } from '../dialects/dialect-of.js';
-import { postgresDialect } from '../dialects/postgres.dialect.js';
-import { sqliteDialect } from '../dialects/sqlite.dialect.js';
 import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js';
-import { resolveChronicleTables } from '../table-options.js';
-import type { ChronicleMigrationClass } from './chronicle-migration.js';
+import { defineChronicleMigration, type ChronicleMigrationClass } from './chronicle-migration.js';
 
 function postgresUp(t: ChronicleTables): string[] {
   return [
@@ -125,22 +120,5 @@ function down(t: ChronicleTables): string[] {
  * `runChronicleMigrations`, changes nothing.
  */
 export function journalTablesMigration(options: ChronicleTableOptions | undefined): ChronicleMigrationClass {
-  // Validate the prefix now, not at the first migration run.
-  resolveChronicleTables(options, postgresDialect);
-  return class ChronicleJournalTables1767225600000 implements MigrationInterface {
-    readonly name = 'ChronicleJournalTables1767225600000';
-
-    async up(queryRunner: QueryRunner): Promise<void> {
-      const dialect = dialectOf(queryRunner.connection);
-      const tables = resolveChronicleTables(options, dialect);
-      for (const statement of dialect === sqliteDialect ? sqliteUp(tables) : postgresUp(tables)) {
-        await queryRunner.query(statement);
-      }
-    }
-
-    async down(queryRunner: QueryRunner): Promise<void> {
-      const tables = resolveChronicleTables(options, dialectOf(queryRunner.connection));
-      for (const statement of down(tables)) await queryRunner.query(statement);
-    }
-  };
+  return defineChronicleMigration('ChronicleJournalTables1767225600000', options, { postgres: postgresUp, sqlite: sqliteUp, down });
 }
