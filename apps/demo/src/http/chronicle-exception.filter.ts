@@ -66,7 +66,8 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
       return body(HttpStatus.UNPROCESSABLE_ENTITY, exception.message);
     }
     if (exception instanceof GatewayOverloadedError) {
-      return body(HttpStatus.SERVICE_UNAVAILABLE, 'The service is overloaded; nothing was written. Retry later.');
+      const why = exception.reason === 'shutting-down' ? 'is shutting down' : 'is overloaded';
+      return body(HttpStatus.SERVICE_UNAVAILABLE, `The service ${why}; nothing was written. Retry later.`);
     }
     if (exception instanceof EventDecodingError || exception instanceof UnknownEventTypeError) {
       return body(HttpStatus.INTERNAL_SERVER_ERROR, `The account's stored history cannot be read: ${exception.message}`);

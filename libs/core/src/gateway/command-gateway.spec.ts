@@ -191,6 +191,15 @@ describe('CommandGateway', () => {
       await expect(first).resolves.toMatchObject({ version: 1 });
     });
 
+    it('after close, refuses new commands as shutting down, having finished the queued ones', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const queued = gateway.execute(new Credit('w1', 1));
+      await gateway.close();
+      await expect(queued).resolves.toMatchObject({ version: 2 });
+      await expect(gateway.execute(new Credit('w1', 1))).rejects.toMatchObject({ name: 'GatewayOverloadedError', reason: 'shutting-down' });
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+    });
+
     it('keeps at most cacheSize hydrated aggregates', async () => {
       gateway = gatewayOver(journal, { cacheSize: 50 });
       for (let i = 0; i < 300; i++) await gateway.execute(new OpenWallet(`w${i}`, 'x'));

@@ -154,7 +154,7 @@ export class CommandGateway {
   /** Executes a command and resolves with what it appended, or rejects with why it was refused. */
   async execute<E extends object = object>(command: object, metadata: CommandMetadata = {}): Promise<CommandResult<E>> {
     if (this.closed) {
-      throw new GatewayOverloadedError('gateway-queue-full', '-', 'the gateway is shutting down');
+      throw new GatewayOverloadedError('shutting-down', command?.constructor?.name ?? 'command', 'the gateway is shutting down');
     }
     if (command === null || typeof command !== 'object') {
       throw new InvalidCommandError(String(command), 'a command must be an object');
@@ -268,7 +268,8 @@ export class CommandGateway {
       streamId: definition.streamId(aggregateId),
       commandId: commandId ?? randomUUID(),
       idempotent: commandId !== undefined,
-      fingerprint: commandFingerprint(command),
+      // Only an idempotent command is ever compared with a recorded one; others skip the hash.
+      fingerprint: commandId === undefined ? '' : commandFingerprint(command),
     };
   }
 

@@ -67,6 +67,8 @@ export class OutboxRelay {
   private readonly leaseMs: number;
   private readonly backfillPageSize: number;
   private readonly handlers = new Map<string, HandlerRuntime>();
+  private readonly clock: Clock;
+  private readonly logger: ChronicleLogger;
   private stopped = false;
 
   constructor(
@@ -81,6 +83,8 @@ export class OutboxRelay {
     options: OutboxRelayOptions = {},
   ) {
     this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? consoleLogger(OutboxRelay.name);
     this.leaseMs = options.leaseMs ?? 30_000;
     this.backfillPageSize = options.backfillPageSize ?? 500;
     for (const handler of handlers) {
@@ -92,13 +96,6 @@ export class OutboxRelay {
     }
   }
 
-  private get clock(): Clock {
-    return this.deps.clock ?? systemClock;
-  }
-
-  private get logger(): ChronicleLogger {
-    return this.deps.logger ?? consoleLogger(OutboxRelay.name);
-  }
 
   /** The handler names this relay serves. */
   handlerNames(): string[] {

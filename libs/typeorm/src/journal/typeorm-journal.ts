@@ -7,7 +7,6 @@ import type {
   Clock,
   CommandOutcome,
   CommandRecord,
-  EventMetadata,
   FeedBlocker,
   FeedCursor,
   FeedPage,
