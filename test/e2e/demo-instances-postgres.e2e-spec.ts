@@ -2,6 +2,7 @@ import request from 'supertest';
 import { startDemo, type RunningDemo } from '../support/demo-app.js';
 import { POSTGRES_URL, createSchema, describePostgres, uniqueSchemaName } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { settledTransfer } from './transfers.suite.js';
 
 await describePostgres('demo bank: several instances and an unreachable PostgreSQL', () => {
   let schema: string;
@@ -40,6 +41,39 @@ await describePostgres('demo bank: several instances and an unreachable PostgreS
     expect(fromA.headers.etag).toBe('"62"');
     const versions = ((await a.get(`/accounts/${id}/events`).expect(200)).body as Array<{ version: number }>).map((e) => e.version);
     expect(versions).toEqual(Array.from({ length: 62 }, (_, i) => i + 1));
+  });
+
+  it('two instances: one runs each projection and saga, transfers through both settle, and the read model equals the journal', async () => {
+    const [a, b] = [await start(), await start()];
+    const ids: string[] = [];
+    for (let i = 0; i < 4; i++) {
+      const http = i % 2 === 0 ? a : b;
+      const { id } = (await http.post('/accounts').send({ owner: `o${i}` }).expect(201)).body as { id: string };
+      await http.post(`/accounts/${id}/deposits`).send({ amount: 500 }).expect(200);
+      ids.push(id);
+    }
+    const transfers = await Promise.all(
+      Array.from({ length: 24 }, async (_, i) => {
+        const http = i % 2 === 0 ? a : b;
+        const body = { from: ids[i % 4], to: ids[(i + 1 + (i % 3)) % 4], amount: 25 + i * 10 };
+        return ((await http.post('/transfers').send(body).expect(202)).body as { id: string }).id;
+      }),
+    );
+    for (const [i, id] of transfers.entries()) expect(['completed', 'failed']).toContain((await settledTransfer(i % 2 ? a : b, id)).status);
+
+    const health = await Promise.all([a, b].map(async (http) => (await http.get('/health').expect(200)).body.details.subscriptions.subscriptions));
+    // Both instances name the same runner for each subscription: one active runner per subscription.
+    expect(health[0]['projection:balances'].runner).toBe(health[1]['projection:balances'].runner);
+    expect(health[0]['saga:money-transfer'].runner).toBe(health[1]['saga:money-transfer'].runner);
+
+    const last = await a.post(`/accounts/${ids[0]}/deposits`).send({ amount: 1 }).expect(200);
+    const after = last.headers['chronicle-position'] as string;
+    const fold = await Promise.all(ids.map(async (id) => (await a.get(`/accounts/${id}`).expect(200)).body as { id: string; balance: number }));
+    expect(fold.reduce((sum, account) => sum + account.balance, 0)).toBe(4 * 500 + 1);
+    for (const http of [a, b]) {
+      const listed = (await http.get('/accounts').query({ after }).expect(200)).body as Array<{ id: string; balance: number }>;
+      expect(Object.fromEntries(listed.map((row) => [row.id, row.balance]))).toEqual(Object.fromEntries(fold.map((row) => [row.id, row.balance])));
+    }
   });
 
   it('an idempotency key used on one instance is honoured by the other', async () => {

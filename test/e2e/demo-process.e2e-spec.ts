@@ -152,6 +152,65 @@ describe('the demo as an OS process', () => {
       await demo.exited;
     }, 120_000);
 
+    it('SIGKILL mid-saga: after a restart every transfer reaches a terminal status and no money is created or lost', async () => {
+      let demo = await launch(database.env);
+      children.push(demo.child);
+      const accounts: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const { id } = (await request(demo.url).post('/accounts').send({ owner: `owner-${i}` }).expect(201)).body as { id: string };
+        await request(demo.url).post(`/accounts/${id}/deposits`).send({ amount: 1_000 }).expect(200);
+        accounts.push(id);
+      }
+      await request(demo.url).post(`/accounts/${accounts[5]}/close`).expect(200);
+      const unknownAccount = '0190f7d2-0000-7000-8000-00000000dead';
+      // Transfers between the accounts, to a closed and an unknown one, some beyond the balance.
+      const bodies = Array.from({ length: 60 }, (_, i) => ({
+        from: accounts[i % 5]!,
+        to: i % 11 === 0 ? unknownAccount : accounts[(i * 7 + 1) % 6]!,
+        amount: i % 13 === 0 ? 5_000 : 10 + i,
+      })).filter((body) => body.from !== body.to);
+      let acknowledged = 0;
+      let next = 0;
+      const crashed = demo;
+      const worker = async (): Promise<void> => {
+        while (next < bodies.length) {
+          const i = next++;
+          try {
+            const response = await request(crashed.url).post('/transfers').set('Idempotency-Key', `transfer-${i}`).send(bodies[i]!);
+            if (response.status === 202 && ++acknowledged === 20) crashed.child.kill('SIGKILL');
+          } catch {
+            // The answer was lost with the process: the retry below settles it.
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 6 }, worker));
+      expect((await demo.exited).signal).toBe('SIGKILL');
+
+      demo = await launch(database.env);
+      children.push(demo.child);
+      const ids: string[] = [];
+      for (const [i, body] of bodies.entries()) {
+        ids.push(((await request(demo.url).post('/transfers').set('Idempotency-Key', `transfer-${i}`).send(body).expect(202)).body as { id: string }).id);
+      }
+      const statuses = new Map<string, string>();
+      const deadline = Date.now() + 60_000;
+      while (statuses.size < ids.length && Date.now() < deadline) {
+        for (const id of ids) {
+          if (statuses.has(id)) continue;
+          const { status } = (await request(demo.url).get(`/transfers/${id}`).expect(200)).body as { status: string };
+          if (status !== 'pending') statuses.set(id, status);
+        }
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      expect(ids.filter((id) => !statuses.has(id))).toEqual([]);
+      expect(new Set(statuses.values())).toEqual(new Set(['completed', 'failed']));
+      let total = 0;
+      for (const id of accounts) total += ((await request(demo.url).get(`/accounts/${id}`).expect(200)).body as { balance: number }).balance;
+      expect(total).toBe(6_000);
+      demo.child.kill('SIGTERM');
+      await demo.exited;
+    }, 180_000);
+
     it('on SIGTERM finishes the commands in flight, refuses later ones with 503, and stops', async () => {
       const demo = await launch(database.env);
       children.push(demo.child);

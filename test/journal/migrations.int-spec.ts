@@ -6,9 +6,36 @@ import { createSchema, describePostgres, POSTGRES_URL, uniqueSchemaName } from '
 
 const JOURNAL_MIGRATION = 'ChronicleJournalTables1767225600000';
 const OUTBOX_MIGRATION = 'ChronicleOutboxTables1767312000000';
-const MIGRATIONS = [JOURNAL_MIGRATION, OUTBOX_MIGRATION];
-const TABLES = ['commands', 'events', 'inbox', 'migrations', 'outbox', 'outbox_handlers', 'snapshots', 'streams'];
-const SQLITE_INDEXES = ['commands_recorded_at_idx', 'inbox_processed_at_idx', 'outbox_claim_idx', 'outbox_dead_letter_idx', 'outbox_published_idx', 'streams_type_idx'];
+const SUBSCRIPTION_MIGRATION = 'ChronicleSubscriptionTables1767398400000';
+const MIGRATIONS = [JOURNAL_MIGRATION, OUTBOX_MIGRATION, SUBSCRIPTION_MIGRATION];
+const TABLES = [
+  'checkpoints',
+  'commands',
+  'events',
+  'inbox',
+  'migrations',
+  'outbox',
+  'outbox_handlers',
+  'parked_events',
+  'saga_deadlines',
+  'saga_states',
+  'snapshots',
+  'streams',
+];
+const SQLITE_INDEXES = [
+  'commands_recorded_at_idx',
+  'inbox_processed_at_idx',
+  'outbox_claim_idx',
+  'outbox_dead_letter_idx',
+  'outbox_published_idx',
+  'parked_events_stream_idx',
+  'saga_deadlines_due_idx',
+  'saga_deadlines_fired_idx',
+  'saga_deadlines_instance_idx',
+  'saga_states_ended_idx',
+  'saga_states_status_idx',
+  'streams_type_idx',
+];
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -105,7 +132,11 @@ describe('Chronicle migrations on SQLite', () => {
   it('are undone by down(), newest first, each dropping only its own tables', async () => {
     const dataSource = await sqlite();
     await runChronicleMigrations(dataSource);
-    const [Journal, Outbox] = createChronicleMigrations();
+    const [Journal, Outbox, Subscriptions] = createChronicleMigrations();
+    await new Subscriptions!().down(dataSource.createQueryRunner());
+    expect((await sqliteObjects(dataSource)).tables).toEqual(
+      ['commands', 'events', 'inbox', 'migrations', 'outbox', 'outbox_handlers', 'snapshots', 'streams'].map((table) => `chronicle_${table}`),
+    );
     await new Outbox!().down(dataSource.createQueryRunner());
     expect((await sqliteObjects(dataSource)).tables).toEqual(
       ['commands', 'events', 'migrations', 'snapshots', 'streams'].map((table) => `chronicle_${table}`),
@@ -134,6 +165,7 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
     expect(await pgObjects(dataSource, schema)).toEqual({
       tables: TABLES.map((table) => `es_${table}`),
       indexes: [
+        'es_checkpoints_pk',
         'es_commands_pk',
         'es_commands_recorded_at_idx',
         'es_events_event_id_uq',
@@ -150,6 +182,15 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
         'es_outbox_handlers_pk',
         'es_outbox_pk',
         'es_outbox_published_idx',
+        'es_parked_events_pk',
+        'es_parked_events_stream_idx',
+        'es_saga_deadlines_due_idx',
+        'es_saga_deadlines_fired_idx',
+        'es_saga_deadlines_instance_idx',
+        'es_saga_deadlines_pk',
+        'es_saga_states_ended_idx',
+        'es_saga_states_pk',
+        'es_saga_states_status_idx',
         'es_snapshots_pk',
         'es_streams_pk',
         'es_streams_type_idx',

@@ -10,6 +10,13 @@ import { EventSourcingModule } from '@chronicle/nestjs';
 import { Account } from './accounts/account.aggregate.js';
 import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
+import { AccountBalance } from './balances/account-balance.entity.js';
+import { BalancesProjection } from './balances/balances.projection.js';
+import { DemoMigrations } from './migrations/demo-migrations.service.js';
+import { MoneyTransferSaga } from './transfers/money-transfer.saga.js';
+import { Transfer } from './transfers/transfer.aggregate.js';
+import { TransfersController } from './transfers/transfers.controller.js';
+import { TransfersService } from './transfers/transfers.service.js';
 import type { DemoConfig } from './config/demo-config.js';
 import { HealthController } from './health/health.controller.js';
 import { DEMO_CONFIG } from './outbox/demo-config.token.js';
@@ -19,7 +26,17 @@ import { RabbitMqEventsPublisher } from './outbox/rabbitmq-events.publisher.js';
 function typeOrmOptions(config: DemoConfig): TypeOrmModuleOptions {
   if (config.databaseUrl) {
     // `driver` is passed explicitly: TypeORM's own require('pg') fails under ESM test loaders.
-    return { type: 'postgres', driver: pg, url: config.databaseUrl, autoLoadEntities: true, extra: { max: 10 }, retryAttempts: 3, retryDelay: 500 };
+    return {
+      type: 'postgres',
+      driver: pg,
+      url: config.databaseUrl,
+      // The demo's own tables (the balances read model) live beside Chronicle's.
+      ...(config.schema ? { schema: config.schema } : {}),
+      autoLoadEntities: true,
+      extra: { max: 10 },
+      retryAttempts: 3,
+      retryDelay: 500,
+    };
   }
   if (config.sqlitePath !== ':memory:') mkdirSync(dirname(config.sqlitePath), { recursive: true });
   return { type: 'better-sqlite3', database: config.sqlitePath, autoLoadEntities: true, enableWAL: true };
@@ -36,17 +53,23 @@ export class AppModule {
         CqrsModule.forRoot(),
         ScheduleModule.forRoot(),
         TerminusModule,
+        TypeOrmModule.forFeature([AccountBalance]),
         EventSourcingModule.forRoot({
           gateway: config.gateway,
           outbox: config.outbox,
-          aggregates: [Account],
+          subscriptions: config.subscriptions,
+          aggregates: [Account, Transfer],
           registerEntities: config.databaseUrl ? 'postgres' : 'better-sqlite3',
           tables: { schema: config.databaseUrl ? config.schema : undefined },
         }),
       ],
-      controllers: [AccountsController, HealthController],
+      controllers: [AccountsController, TransfersController, HealthController],
       providers: [
+        DemoMigrations,
         AccountsService,
+        TransfersService,
+        BalancesProjection,
+        MoneyTransferSaga,
         { provide: DEMO_CONFIG, useValue: config },
         // Events leave through the outbox: to RabbitMQ when AMQP_URL is set, else to the log.
         config.amqpUrl ? RabbitMqEventsPublisher : LogEventsPublisher,

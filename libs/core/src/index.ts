@@ -13,6 +13,9 @@ export * from './errors/idempotency-key-reused.error.js';
 export * from './errors/unknown-command.error.js';
 export * from './errors/invalid-command.error.js';
 export * from './errors/publisher-unavailable.error.js';
+export * from './errors/checkpoint-lease-lost.error.js';
+export * from './errors/projection-wait-timeout.error.js';
+export * from './errors/saga-concurrency.error.js';
 // Events
 export * from './events/json.js';
 export * from './events/event-metadata.js';
@@ -48,6 +51,8 @@ export * from './ports/journal.port.js';
 export * from './ports/snapshot-store.port.js';
 export * from './ports/clock.port.js';
 export * from './ports/outbox-store.port.js';
+export * from './ports/checkpoint-store.port.js';
+export * from './ports/saga-store.port.js';
 // Outbox
 export * from './outbox/outbox-message.js';
 export * from './outbox/outbox-publisher.js';
@@ -55,8 +60,26 @@ export * from './outbox/outbox-routing.js';
 export * from './outbox/outbox-handler-options.js';
 export * from './outbox/outbox-relay.js';
 export * as outboxRequestChecks from './outbox/outbox-request-checks.js';
+// Subscriptions
+export * from './subscriptions/subscription-handler.js';
+export * from './subscriptions/subscription-options.js';
+export * from './subscriptions/subscription-runner.js';
+// Projections
+export * from './projections/projection.decorator.js';
+export * from './projections/on.decorator.js';
+export * from './projections/projection-context.js';
+export * from './projections/projection-handler.js';
+// Sagas
+export * from './sagas/saga.decorator.js';
+export * from './sagas/saga-handler.decorator.js';
+export * from './sagas/on-deadline.decorator.js';
+export * from './sagas/saga-context.js';
+export * from './sagas/saga-engine.js';
+export * from './sagas/saga-deadline-runner.js';
 // Adapters (in-memory)
 export * from './adapters/in-memory-transaction.js';
 export * from './adapters/in-memory-journal.js';
 export * from './adapters/in-memory-snapshot-store.js';
 export * from './adapters/in-memory-outbox-store.js';
+export * from './adapters/in-memory-checkpoint-store.js';
+export * from './adapters/in-memory-saga-store.js';

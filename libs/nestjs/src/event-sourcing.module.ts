@@ -15,12 +15,24 @@ import {
 import { createChronicleEntities } from '@chronicle/typeorm';
 import { createAggregateCommandHandler } from './commands/aggregate-command-handler.factory.js';
 import { ClassValidatorCommandInterceptor } from './commands/class-validator.interceptor.js';
-import { CHRONICLE_EXTRAS, CHRONICLE_JOURNAL, CHRONICLE_OUTBOX_STORE, CHRONICLE_SNAPSHOT_STORE } from './constants/chronicle.constants.js';
+import {
+  CHRONICLE_CHECKPOINT_STORE,
+  CHRONICLE_EXTRAS,
+  CHRONICLE_JOURNAL,
+  CHRONICLE_OUTBOX_STORE,
+  CHRONICLE_SAGA_STORE,
+  CHRONICLE_SNAPSHOT_STORE,
+} from './constants/chronicle.constants.js';
 import { OutboxAdmin } from './outbox/outbox-admin.service.js';
 import { OutboxExplorer } from './outbox/outbox.explorer.js';
 import { OutboxHealthIndicator } from './outbox/outbox.health-indicator.js';
 import { OutboxMonitor } from './outbox/outbox-monitor.service.js';
 import { OutboxRelayService } from './outbox/outbox-relay.service.js';
+import { ProjectionExplorer } from './projections/projection.explorer.js';
+import { SagaExplorer } from './sagas/saga.explorer.js';
+import { SubscriptionAdmin } from './subscriptions/subscription-admin.service.js';
+import { SubscriptionsHealthIndicator } from './subscriptions/subscriptions.health-indicator.js';
+import { SubscriptionsService } from './subscriptions/subscriptions.service.js';
 import {
   ConfigurableEventSourcingModule,
   EVENT_SOURCING_ASYNC_OPTIONS_TYPE,
@@ -34,8 +46,9 @@ import { createStorageProviders } from './storage/storage.providers.js';
 
 /**
  * Event sourcing for a Nest application: routes the commands of `@Aggregate` classes from
- * `@nestjs/cqrs`'s CommandBus through the command gateway into the journal, and exposes the
- * gateway, journal and snapshot store for injection.
+ * `@nestjs/cqrs`'s CommandBus through the command gateway into the journal, relays the
+ * `@OutboxHandler`s, runs the `@Projection`s and `@Saga`s, and exposes the gateway, the stores and
+ * the admin services for injection.
  *
  * ```ts
  * imports: [
@@ -113,6 +126,11 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
       OutboxAdmin,
       OutboxMonitor,
       OutboxHealthIndicator,
+      ProjectionExplorer,
+      SagaExplorer,
+      SubscriptionsService,
+      SubscriptionAdmin,
+      SubscriptionsHealthIndicator,
       ...[...commandClasses].map(createAggregateCommandHandler),
     ];
     const imports = [
@@ -136,6 +154,11 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
         OutboxAdmin,
         OutboxMonitor,
         OutboxHealthIndicator,
+        CHRONICLE_CHECKPOINT_STORE,
+        CHRONICLE_SAGA_STORE,
+        SubscriptionsService,
+        SubscriptionAdmin,
+        SubscriptionsHealthIndicator,
       ],
     };
   }

@@ -9,6 +9,10 @@ export * from './entities/snapshot.entity.js';
 export * from './entities/outbox.entity.js';
 export * from './entities/outbox-handler.entity.js';
 export * from './entities/inbox.entity.js';
+export * from './entities/checkpoint.entity.js';
+export * from './entities/parked-event.entity.js';
+export * from './entities/saga-state.entity.js';
+export * from './entities/saga-deadline.entity.js';
 export * from './entities/create-chronicle-entities.js';
 // Migrations
 export * from './migrations/chronicle-migration.js';
@@ -25,5 +29,7 @@ export * from './snapshots/typeorm-snapshot-store.js';
 export * from './outbox/outbox-notify-channel.js';
 export * from './outbox/typeorm-outbox-store.js';
 export * from './inbox/typeorm-inbox.js';
+export * from './subscriptions/typeorm-checkpoint-store.js';
+export * from './sagas/typeorm-saga-store.js';
 // Notifications
 export * from './notifications/postgres-notification-listener.js';

@@ -30,6 +30,14 @@ export interface ChronicleTables {
   outbox: string;
   outboxHandlers: string;
   inbox: string;
+  /** Subscription checkpoints and leases. */
+  checkpoints: string;
+  /** Events subscriptions set aside. */
+  parkedEvents: string;
+  /** Saga instances. */
+  sagaStates: string;
+  /** Saga timeouts. */
+  sagaDeadlines: string;
   migrations: string;
 }
 
@@ -69,6 +77,10 @@ export function resolveChronicleTables(options: ChronicleTableOptions | undefine
     outbox: qualified('outbox'),
     outboxHandlers: qualified('outbox_handlers'),
     inbox: qualified('inbox'),
+    checkpoints: qualified('checkpoints'),
+    parkedEvents: qualified('parked_events'),
+    sagaStates: qualified('saga_states'),
+    sagaDeadlines: qualified('saga_deadlines'),
     migrations: qualified('migrations'),
   };
 }

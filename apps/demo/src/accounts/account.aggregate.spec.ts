@@ -4,10 +4,12 @@ import { Account } from './account.aggregate.js';
 import { CloseAccount } from './commands/close-account.command.js';
 import { DepositMoney } from './commands/deposit-money.command.js';
 import { OpenAccount } from './commands/open-account.command.js';
+import { RefundMoney } from './commands/refund-money.command.js';
 import { WithdrawMoney } from './commands/withdraw-money.command.js';
 import { AccountClosed } from './events/account-closed.event.js';
 import { AccountOpened } from './events/account-opened.event.js';
 import { MoneyDeposited } from './events/money-deposited.event.js';
+import { MoneyRefunded } from './events/money-refunded.event.js';
 import { MoneyWithdrawn } from './events/money-withdrawn.event.js';
 
 describe('Account', () => {
@@ -54,5 +56,12 @@ describe('Account', () => {
       'Expected DomainRuleViolation, but the command was accepted with 1 event(s): MoneyDeposited',
     );
     await expect(account().given(opened).when(new WithdrawMoney('a1', 5)).thenEvents()).rejects.toThrow(/Expected events, but the command was refused/);
+  });
+
+  it('accepts a refund even when the account was closed after the debit: a compensation must not fail', async () => {
+    await account()
+      .given(opened, new MoneyDeposited('a1', 10), new MoneyWithdrawn('a1', 10), new AccountClosed('a1'))
+      .when(new RefundMoney('a1', 10, 't1'))
+      .thenEvents(new MoneyRefunded('a1', 10, 't1'));
   });
 });

@@ -2,10 +2,12 @@ import { Aggregate, Applies, DomainRuleViolation, Handles, Invariant } from '@ch
 import { CloseAccount } from './commands/close-account.command.js';
 import { DepositMoney } from './commands/deposit-money.command.js';
 import { OpenAccount } from './commands/open-account.command.js';
+import { RefundMoney } from './commands/refund-money.command.js';
 import { WithdrawMoney } from './commands/withdraw-money.command.js';
 import { AccountClosed } from './events/account-closed.event.js';
 import { AccountOpened } from './events/account-opened.event.js';
 import { MoneyDeposited } from './events/money-deposited.event.js';
+import { MoneyRefunded } from './events/money-refunded.event.js';
 import { MoneyWithdrawn } from './events/money-withdrawn.event.js';
 
 /** A bank account: integer cents, never negative, closed for good once closed. */
@@ -39,6 +41,12 @@ export class Account {
     return new MoneyWithdrawn(command.accountId, command.amount);
   }
 
+  @Handles(RefundMoney)
+  refund(command: RefundMoney): MoneyRefunded {
+    // No open check: a compensation must not fail because the account closed after the debit.
+    return new MoneyRefunded(command.accountId, command.amount, command.transferId);
+  }
+
   @Handles(CloseAccount)
   close(): AccountClosed {
     this.requireOpen();
@@ -59,6 +67,11 @@ export class Account {
   @Applies(MoneyWithdrawn)
   onWithdrawn(event: MoneyWithdrawn): void {
     this.balance -= event.amount;
+  }
+
+  @Applies(MoneyRefunded)
+  onRefunded(event: MoneyRefunded): void {
+    this.balance += event.amount;
   }
 
   @Applies(AccountClosed)

@@ -1,8 +1,10 @@
-import { applyDecorators, Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res, ValidationPipe } from '@nestjs/common';
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { readCommandHeaders } from '../http/command-headers.js';
-import { AccountsService } from './accounts.service.js';
+import { POSITION_HEADER, readCommandHeaders } from '../http/command-headers.js';
+import { AccountsService, type AccountWrite } from './accounts.service.js';
+import { AccountSummaryDto } from './dto/account-summary.dto.js';
+import { ListAccountsQuery } from './dto/list-accounts.query.js';
 import { AccountEventDto } from './dto/account-event.dto.js';
 import { AccountViewDto } from './dto/account-view.dto.js';
 import { AmountDto } from './dto/amount.dto.js';
@@ -34,12 +36,13 @@ export class AccountsController {
   @ApiOperation({ summary: 'Open an account' })
   @ApiResponse({ status: 201, type: AccountViewDto })
   @idempotencyKey
-  open(
+  async open(
+    @Res({ passthrough: true }) response: Response,
     @Body() body: OpenAccountDto,
     @Headers('idempotency-key') key?: string,
     @Headers('if-match') match?: string,
   ): Promise<AccountViewDto> {
-    return this.accounts.open(body.owner, readCommandHeaders(key, match));
+    return written(response, await this.accounts.open(body.owner, readCommandHeaders(key, match)));
   }
 
   @Post(':id/deposits')
@@ -48,13 +51,14 @@ export class AccountsController {
   @ApiResponse({ status: 200, type: AccountViewDto })
   @idempotencyKey
   @ifMatch
-  deposit(
+  async deposit(
+    @Res({ passthrough: true }) response: Response,
     @Param('id') id: string,
     @Body() body: AmountDto,
     @Headers('idempotency-key') key?: string,
     @Headers('if-match') match?: string,
   ): Promise<AccountViewDto> {
-    return this.accounts.deposit(id, body.amount, readCommandHeaders(key, match));
+    return written(response, await this.accounts.deposit(id, body.amount, readCommandHeaders(key, match)));
   }
 
   @Post(':id/withdrawals')
@@ -63,13 +67,14 @@ export class AccountsController {
   @ApiResponse({ status: 200, type: AccountViewDto })
   @idempotencyKey
   @ifMatch
-  withdraw(
+  async withdraw(
+    @Res({ passthrough: true }) response: Response,
     @Param('id') id: string,
     @Body() body: AmountDto,
     @Headers('idempotency-key') key?: string,
     @Headers('if-match') match?: string,
   ): Promise<AccountViewDto> {
-    return this.accounts.withdraw(id, body.amount, readCommandHeaders(key, match));
+    return written(response, await this.accounts.withdraw(id, body.amount, readCommandHeaders(key, match)));
   }
 
   @Post(':id/close')
@@ -78,8 +83,21 @@ export class AccountsController {
   @ApiResponse({ status: 200, type: AccountViewDto })
   @idempotencyKey
   @ifMatch
-  close(@Param('id') id: string, @Headers('idempotency-key') key?: string, @Headers('if-match') match?: string): Promise<AccountViewDto> {
-    return this.accounts.close(id, readCommandHeaders(key, match));
+  async close(
+    @Res({ passthrough: true }) response: Response,
+    @Param('id') id: string,
+    @Headers('idempotency-key') key?: string,
+    @Headers('if-match') match?: string,
+  ): Promise<AccountViewDto> {
+    return written(response, await this.accounts.close(id, readCommandHeaders(key, match)));
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'Accounts from the balances projection; with after=<Chronicle-Position> it waits until they reflect that write' })
+  @ApiResponse({ status: 200, type: [AccountSummaryDto] })
+  @ApiResponse({ status: 503, description: 'the projection did not reach `after` in time' })
+  list(@Query(new ValidationPipe({ transform: true, whitelist: true, forbidNonWhitelisted: true })) query: ListAccountsQuery): Promise<AccountSummaryDto[]> {
+    return this.accounts.list(query);
   }
 
   @Get(':id')
@@ -97,4 +115,10 @@ export class AccountsController {
   events(@Param('id') id: string): Promise<AccountEventDto[]> {
     return this.accounts.events(id);
   }
+}
+
+/** The account as the command left it; the write's position goes into the Chronicle-Position header. */
+function written(response: Response, write: AccountWrite): AccountViewDto {
+  if (write.position) response.setHeader(POSITION_HEADER, write.position);
+  return write.view;
 }

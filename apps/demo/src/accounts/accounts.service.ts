@@ -1,8 +1,13 @@
-import { Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { Inject, Injectable, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import type { Repository } from 'typeorm';
 import { CommandBus } from '@nestjs/cqrs';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
-import { CHRONICLE_JOURNAL } from '@chronicle/nestjs';
-import { CommandGateway, withCommandMetadata, type CommandResult, type Journal } from '@chronicle/core';
+import { CHRONICLE_JOURNAL, SubscriptionAdmin } from '@chronicle/nestjs';
+import { CommandGateway, ProjectionWaitTimeoutError, withCommandMetadata, type CommandResult, type Journal } from '@chronicle/core';
+import { AccountBalance } from '../balances/account-balance.entity.js';
+import type { DemoConfig } from '../config/demo-config.js';
+import { DEMO_CONFIG } from '../outbox/demo-config.token.js';
 import type { CommandHeaders } from '../http/command-headers.js';
 import { Account } from './account.aggregate.js';
 import { CloseAccount } from './commands/close-account.command.js';
@@ -10,36 +15,69 @@ import { DepositMoney } from './commands/deposit-money.command.js';
 import { OpenAccount } from './commands/open-account.command.js';
 import { WithdrawMoney } from './commands/withdraw-money.command.js';
 import type { AccountEventDto } from './dto/account-event.dto.js';
+import type { AccountSummaryDto } from './dto/account-summary.dto.js';
+import type { ListAccountsQuery } from './dto/list-accounts.query.js';
 import type { AccountViewDto } from './dto/account-view.dto.js';
 
 /** Namespace of account ids derived from idempotency keys (so a retried open yields the same id). */
 const ACCOUNT_ID_NAMESPACE = '5b0c3f0e-2f57-4c6e-9d67-0c6f6f3a3c11';
 
-/** The demo's use cases: commands through the CommandBus, reads through the gateway and journal. */
+/** A command's answer: the account as of the command, and the write's position in the feed. */
+export interface AccountWrite {
+  view: AccountViewDto;
+  position?: string;
+}
+
+/** The demo's use cases: commands through the CommandBus, reads through the gateway, the journal and the balances projection. */
 @Injectable()
 export class AccountsService {
   constructor(
     private readonly commandBus: CommandBus,
     private readonly gateway: CommandGateway,
     @Inject(CHRONICLE_JOURNAL) private readonly journal: Journal,
+    private readonly subscriptions: SubscriptionAdmin,
+    @InjectRepository(AccountBalance) private readonly balances: Repository<AccountBalance>,
+    @Inject(DEMO_CONFIG) private readonly config: DemoConfig,
   ) {}
 
-  open(owner: string, headers: CommandHeaders): Promise<AccountViewDto> {
+  /**
+   * Accounts from the balances projection, by id. With `after` (a write's position), waits until
+   * the projection has passed that write, so the list reflects it; 503 if it does not in time.
+   */
+  async list(query: ListAccountsQuery): Promise<AccountSummaryDto[]> {
+    if (query.after !== undefined) {
+      try {
+        await this.subscriptions.waitForProjection('balances', query.after, this.config.readYourWritesTimeoutMs ?? 5_000);
+      } catch (error) {
+        if (error instanceof ProjectionWaitTimeoutError) throw new ServiceUnavailableException(error.message);
+        throw error;
+      }
+    }
+    const rows = await this.balances.find({
+      where: query.owner === undefined ? {} : { owner: query.owner },
+      order: { id: 'ASC' },
+      take: query.limit ?? 50,
+      skip: query.offset ?? 0,
+    });
+    return rows.map((row) => ({ id: row.id, owner: row.owner, balance: row.balance, closed: row.closed }));
+  }
+
+  open(owner: string, headers: CommandHeaders): Promise<AccountWrite> {
     // With a key, the id derives from it: a retry sends the very same command, and is answered
     // with the first outcome instead of opening a second account.
     const id = headers.idempotencyKey ? uuidv5(headers.idempotencyKey, ACCOUNT_ID_NAMESPACE) : uuidv7();
     return this.run(new OpenAccount(id, owner), headers);
   }
 
-  deposit(id: string, amount: number, headers: CommandHeaders): Promise<AccountViewDto> {
+  deposit(id: string, amount: number, headers: CommandHeaders): Promise<AccountWrite> {
     return this.run(new DepositMoney(id, amount), headers);
   }
 
-  withdraw(id: string, amount: number, headers: CommandHeaders): Promise<AccountViewDto> {
+  withdraw(id: string, amount: number, headers: CommandHeaders): Promise<AccountWrite> {
     return this.run(new WithdrawMoney(id, amount), headers);
   }
 
-  close(id: string, headers: CommandHeaders): Promise<AccountViewDto> {
+  close(id: string, headers: CommandHeaders): Promise<AccountWrite> {
     return this.run(new CloseAccount(id), headers);
   }
 
@@ -63,13 +101,13 @@ export class AccountsService {
   }
 
   /** Executes a command; the answer is the account as of the command's version (also for a replayed one). */
-  private async run(command: OpenAccount | DepositMoney | WithdrawMoney | CloseAccount, headers: CommandHeaders): Promise<AccountViewDto> {
+  private async run(command: OpenAccount | DepositMoney | WithdrawMoney | CloseAccount, headers: CommandHeaders): Promise<AccountWrite> {
     const result: CommandResult = await this.commandBus.execute(
       withCommandMetadata(command, { commandId: headers.idempotencyKey, expectedVersion: headers.expectedVersion }),
     );
     const view = await this.gateway.readAt(Account, result.aggregateId, result.version);
     if (!view) throw new Error(`Account ${result.aggregateId} has no version ${result.version} after a successful command.`);
-    return toView(view.state, view.version);
+    return { view: toView(view.state, view.version), ...(result.cursor ? { position: result.cursor } : {}) };
   }
 }
 

@@ -15,7 +15,13 @@ export interface DemoConfig {
   /** RabbitMQ (`AMQP_URL`): account events go to the topic exchange `chronicle.demo`; otherwise to the log. */
   amqpUrl?: string;
   /** Outbox relay tuning (`CHRONICLE_OUTBOX_LEASE_MS`, `CHRONICLE_OUTBOX_POLL_MS`). */
-  outbox?: { leaseMs?: number; pollIntervalMs?: number };
+  outbox?: { leaseMs?: number; pollIntervalMs?: number; relay?: boolean };
+  /** When a transfer step's outcome is unknown, wait this long before resending it (`CHRONICLE_TRANSFER_STEP_TIMEOUT_MS`). @default 30000 */
+  transferStepTimeoutMs?: number;
+  /** Longest wait of `GET /accounts?after=<position>` for the balances projection. @default 5000 */
+  readYourWritesTimeoutMs?: number;
+  /** Projections and sagas (`CHRONICLE_SUBSCRIPTION_LEASE_MS`, `CHRONICLE_SUBSCRIPTION_POLL_MS`, `CHRONICLE_RUN_SUBSCRIPTIONS=false`). */
+  subscriptions?: { leaseMs?: number; pollIntervalMs?: number; run?: boolean };
 }
 
 /** Reads the configuration from the environment. */
@@ -31,6 +37,12 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     outbox: {
       ...(env.CHRONICLE_OUTBOX_LEASE_MS ? { leaseMs: Number(env.CHRONICLE_OUTBOX_LEASE_MS) } : {}),
       ...(env.CHRONICLE_OUTBOX_POLL_MS ? { pollIntervalMs: Number(env.CHRONICLE_OUTBOX_POLL_MS) } : {}),
+    },
+    ...(env.CHRONICLE_TRANSFER_STEP_TIMEOUT_MS ? { transferStepTimeoutMs: Number(env.CHRONICLE_TRANSFER_STEP_TIMEOUT_MS) } : {}),
+    subscriptions: {
+      ...(env.CHRONICLE_SUBSCRIPTION_LEASE_MS ? { leaseMs: Number(env.CHRONICLE_SUBSCRIPTION_LEASE_MS) } : {}),
+      ...(env.CHRONICLE_SUBSCRIPTION_POLL_MS ? { pollIntervalMs: Number(env.CHRONICLE_SUBSCRIPTION_POLL_MS) } : {}),
+      ...(env.CHRONICLE_RUN_SUBSCRIPTIONS === 'false' ? { run: false } : {}),
     },
     gateway: {
       ...(env.CHRONICLE_MAX_QUEUE_PER_AGGREGATE ? { maxQueuePerAggregate: Number(env.CHRONICLE_MAX_QUEUE_PER_AGGREGATE) } : {}),

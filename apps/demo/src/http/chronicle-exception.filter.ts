@@ -55,7 +55,10 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
     if (exception instanceof InvalidCommandError) {
       return body(HttpStatus.BAD_REQUEST, exception.problems.length > 0 ? exception.problems : exception.message);
     }
-    if (exception instanceof AggregateNotFoundError) return body(HttpStatus.NOT_FOUND, `Account ${exception.aggregateId} does not exist.`);
+    if (exception instanceof AggregateNotFoundError) {
+      const kind = exception.aggregateType.charAt(0).toUpperCase() + exception.aggregateType.slice(1);
+      return body(HttpStatus.NOT_FOUND, `${kind} ${exception.aggregateId} does not exist.`);
+    }
     if (exception instanceof ConcurrencyError) {
       return body(HttpStatus.CONFLICT, `The account is at version ${exception.actualVersion ?? 'a later version'}, not ${exception.expectedVersion}: reload it and retry with its current ETag.`);
     }

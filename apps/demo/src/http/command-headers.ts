@@ -1,5 +1,11 @@
 import { BadRequestException } from '@nestjs/common';
 
+/**
+ * The response header carrying a write's position in the journal's feed: pass it as `after` to a
+ * read of a projection (`GET /accounts?after=`) to see that write reflected.
+ */
+export const POSITION_HEADER = 'Chronicle-Position';
+
 /** What the command headers of a request say. */
 export interface CommandHeaders {
   /** `Idempotency-Key`: the command id. */

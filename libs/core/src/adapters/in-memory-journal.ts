@@ -160,6 +160,14 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
     return { events, next: last === undefined ? after : String(last.position) };
   }
 
+  async headPosition(): Promise<number> {
+    return this.log.length;
+  }
+
+  compareCursors(a: FeedCursor, b: FeedCursor): number {
+    return parseCursor(a) - parseCursor(b);
+  }
+
   async readByTag(tag: string, options: { afterPosition?: number; limit?: number } = {}): Promise<RecordedEvent[]> {
     const afterPosition = options.afterPosition ?? 0;
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
@@ -336,6 +344,7 @@ function decode(event: StoredEvent): RecordedEvent {
     aggregateType: event.aggregateType,
     version: event.version,
     position: event.position,
+    cursor: String(event.position),
   };
 }
 

@@ -27,4 +27,9 @@ export interface RecordedEvent extends NewEvent {
   version: number;
   /** Global position (unique, increasing in insertion order; not necessarily commit order). */
   position: number;
+  /**
+   * The feed cursor at this event, when the read that returned it knows it (feed reads and stream
+   * reads do; an append's own result does not need it).
+   */
+  cursor?: string;
 }

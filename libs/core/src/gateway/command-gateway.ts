@@ -456,7 +456,7 @@ export class CommandGateway {
       streamId: record.streamId,
       version: outcome.toVersion,
       events: stored.map((event) => this.serializer.deserialize(event)),
-      cursor: outcome.cursor,
+      cursor: outcome.cursor ?? stored.at(-1)?.cursor,
       commandId: task.commandId,
       replayed: true,
     };

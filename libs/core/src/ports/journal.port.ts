@@ -96,6 +96,15 @@ export interface ListStreamsOptions {
   limit?: number;
 }
 
+/** Options of {@link Journal.readAll}. */
+export interface ReadAllOptions<Tx = unknown> {
+  /**
+   * Read inside this unit of work (a rebuild replays the feed in the transaction that rewrites its
+   * read model). On SQLite this is the only way to read from inside a transaction.
+   */
+  tx?: Tx;
+}
+
 /** A page of the global feed. */
 export interface FeedPage {
   events: RecordedEvent[];
@@ -153,9 +162,20 @@ export interface Journal<Tx = unknown> {
    * The feed is the whole history: logically deleted events are still in it (deletion only
    * changes what a stream replays).
    */
-  readAll(after: FeedCursor | null, limit: number): Promise<FeedPage>;
+  readAll(after: FeedCursor | null, limit: number, options?: ReadAllOptions<Tx>): Promise<FeedPage>;
+  /**
+   * Orders two cursors of this journal: negative when `a` comes before `b`, 0 when equal, positive
+   * after. A subscription at cursor `c` has passed an event at cursor `e` when `compare(c, e) >= 0`.
+   * Throws for a cursor this journal did not make.
+   */
+  compareCursors(a: FeedCursor, b: FeedCursor): number;
   /** Events carrying exactly this tag, in position order, after a position (deleted ones included). */
   readByTag(tag: string, options?: { afterPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
+  /**
+   * The highest global position written so far (0 for an empty journal): an estimate of the feed's
+   * length for progress reports (positions of rolled-back units are never used, so it can be higher).
+   */
+  headPosition(): Promise<number>;
   /** The transaction currently holding the feed back, if any. */
   feedBlocker(): Promise<FeedBlocker | undefined>;
   /** The recorded outcome of a command, if any. */

@@ -16,3 +16,15 @@ export const OUTBOX_RELAY_JOB_PREFIX = 'chronicle:outbox-relay:';
 export const PRUNE_OUTBOX_JOB = 'chronicle:prune-outbox';
 /** Injection token of the relay's wake-up source (`OutboxWakeUps`), present on PostgreSQL. */
 export const CHRONICLE_OUTBOX_WAKE_UPS = Symbol('CHRONICLE_OUTBOX_WAKE_UPS');
+/** Injection token of the checkpoint store (a `CheckpointStore` from `@chronicle/core`). */
+export const CHRONICLE_CHECKPOINT_STORE = Symbol('CHRONICLE_CHECKPOINT_STORE');
+/** Injection token of the saga store (a `SagaStore` from `@chronicle/core`). */
+export const CHRONICLE_SAGA_STORE = Symbol('CHRONICLE_SAGA_STORE');
+/** Prefix of the subscriptions' polling jobs (one interval per projection or saga). */
+export const SUBSCRIPTION_JOB_PREFIX = 'chronicle:subscription:';
+/** Name of the job that fires due saga deadlines. */
+export const SAGA_DEADLINES_JOB = 'chronicle:saga-deadlines';
+/** Name of the job that deletes completed saga instances past retention. */
+export const PRUNE_SAGAS_JOB = 'chronicle:prune-sagas';
+/** Injection token of the subscriptions' wake-up source (`OutboxWakeUps`), present on PostgreSQL. */
+export const CHRONICLE_SUBSCRIPTION_WAKE_UPS = Symbol('CHRONICLE_SUBSCRIPTION_WAKE_UPS');

@@ -52,6 +52,29 @@ export interface OutboxModuleOptions {
   pruneIntervalMs?: number;
 }
 
+/** How this instance runs projections and sagas. */
+export interface SubscriptionModuleOptions {
+  /**
+   * Run the `@Projection` and `@Saga` subscriptions and fire saga deadlines in this instance.
+   * Instances share them through leases (one active runner per subscription); an instance with
+   * `run: false` only writes (and can still wait for and rebuild projections).
+   * @default true
+   */
+  run?: boolean;
+  /** Polling period of each subscription (the fallback when no NOTIFY arrives). @default 1000 */
+  pollIntervalMs?: number;
+  /** Lease of a subscription; another instance takes it over this long after its holder died. @default 10000 */
+  leaseMs?: number;
+  /** Wake subscriptions on PostgreSQL NOTIFY (the journal notifies on every write). @default true */
+  listen?: boolean;
+  /** Polling period of saga deadlines. @default 1000 */
+  deadlinePollIntervalMs?: number;
+  /** How long completed saga instances stay as tombstones (a redelivered start is ignored meanwhile). @default 604800000 (7 days) */
+  sagaRetentionMs?: number;
+  /** How often completed saga instances past retention are deleted (0 disables it). @default 3600000 */
+  pruneIntervalMs?: number;
+}
+
 /** Runtime settings, which `forRootAsync` can compute (from ConfigService, say). */
 export interface EventSourcingModuleOptions {
   /**
@@ -85,6 +108,8 @@ export interface EventSourcingModuleOptions {
   validateCommands?: boolean;
   /** The transactional outbox (handlers are the `@OutboxHandler` providers). */
   outbox?: OutboxModuleOptions;
+  /** Projections and sagas (the `@Projection` and `@Saga` providers). */
+  subscriptions?: SubscriptionModuleOptions;
   /**
    * Publish committed events on `@nestjs/cqrs`'s EventBus (in-process, best effort).
    * @default true

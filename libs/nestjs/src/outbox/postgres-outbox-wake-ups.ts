@@ -4,8 +4,9 @@ import { PostgresNotificationListener, outboxNotifyChannel, type ChronicleTableO
 import type { OutboxWakeUps } from './outbox-wake-ups.js';
 
 /**
- * Wakes the relay when a transaction that wrote outbox entries commits: LISTEN on the outbox
- * store's NOTIFY channel, over a dedicated connection that is re-established when lost.
+ * Wakes the relay (or the subscription runners) when a transaction that wrote outbox entries (or
+ * events) commits: LISTEN on Chronicle's NOTIFY channel, over a dedicated connection that is
+ * re-established when lost.
  */
 export class PostgresOutboxWakeUps implements OutboxWakeUps {
   private listener: PostgresNotificationListener | undefined;
@@ -13,15 +14,21 @@ export class PostgresOutboxWakeUps implements OutboxWakeUps {
   constructor(
     private readonly dataSource: DataSource,
     private readonly tables: ChronicleTableOptions | undefined,
+    private readonly purpose: 'outbox' | 'subscriptions' = 'outbox',
   ) {}
+
+  /** The channel listened to (the journal and the outbox store notify it). */
+  get channel(): string {
+    return outboxNotifyChannel(this.tables);
+  }
 
   async start(onWake: () => void, onReconnect: () => void): Promise<void> {
     this.listener = new PostgresNotificationListener(this.dataSource, {
-      channel: outboxNotifyChannel(this.tables),
+      channel: this.channel,
       onNotification: onWake,
       onReconnect,
-      logger: new Logger('OutboxWakeUps'),
-      applicationName: 'chronicle-outbox-listener',
+      logger: new Logger(this.purpose === 'outbox' ? 'OutboxWakeUps' : 'SubscriptionWakeUps'),
+      applicationName: `chronicle-${this.purpose}-listener`,
     });
     await this.listener.start();
   }

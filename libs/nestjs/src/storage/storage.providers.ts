@@ -3,15 +3,27 @@ import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
 import {
   ConfigurationError,
+  InMemoryCheckpointStore,
   InMemoryJournal,
+  InMemorySagaStore,
+  type CheckpointStore,
+  type SagaStore,
   InMemoryOutboxStore,
   InMemorySnapshotStore,
   type Journal,
   type OutboxStore,
   type SnapshotStore,
 } from '@chronicle/core';
-import { TypeOrmJournal, TypeOrmOutboxStore, TypeOrmSnapshotStore, runChronicleMigrations } from '@chronicle/typeorm';
-import { CHRONICLE_JOURNAL, CHRONICLE_OUTBOX_STORE, CHRONICLE_OUTBOX_WAKE_UPS, CHRONICLE_SNAPSHOT_STORE } from '../constants/chronicle.constants.js';
+import { TypeOrmCheckpointStore, TypeOrmJournal, TypeOrmOutboxStore, TypeOrmSagaStore, TypeOrmSnapshotStore, runChronicleMigrations } from '@chronicle/typeorm';
+import {
+  CHRONICLE_CHECKPOINT_STORE,
+  CHRONICLE_JOURNAL,
+  CHRONICLE_OUTBOX_STORE,
+  CHRONICLE_OUTBOX_WAKE_UPS,
+  CHRONICLE_SAGA_STORE,
+  CHRONICLE_SNAPSHOT_STORE,
+  CHRONICLE_SUBSCRIPTION_WAKE_UPS,
+} from '../constants/chronicle.constants.js';
 import { PostgresOutboxWakeUps } from '../outbox/postgres-outbox-wake-ups.js';
 import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
 import type { EventSourcingModuleExtras, EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
@@ -66,11 +78,35 @@ export function createStorageProviders(extras: EventSourcingModuleExtras): Facto
       },
     },
     {
+      provide: CHRONICLE_CHECKPOINT_STORE,
+      inject: [EVENT_SOURCING_MODULE_OPTIONS, CHRONICLE_JOURNAL, { token: dataSourceToken, optional: true }],
+      useFactory: (options: EventSourcingModuleOptions, _journal: Journal, dataSource?: DataSource): CheckpointStore => {
+        if (options.storage === 'in-memory') return new InMemoryCheckpointStore();
+        return new TypeOrmCheckpointStore(requireDataSource(dataSource, extras), extras.tables);
+      },
+    },
+    {
+      provide: CHRONICLE_SAGA_STORE,
+      inject: [EVENT_SOURCING_MODULE_OPTIONS, CHRONICLE_JOURNAL, { token: dataSourceToken, optional: true }],
+      useFactory: (options: EventSourcingModuleOptions, _journal: Journal, dataSource?: DataSource): SagaStore => {
+        if (options.storage === 'in-memory') return new InMemorySagaStore();
+        return new TypeOrmSagaStore(requireDataSource(dataSource, extras), extras.tables);
+      },
+    },
+    {
       provide: CHRONICLE_OUTBOX_WAKE_UPS,
       inject: [EVENT_SOURCING_MODULE_OPTIONS, { token: dataSourceToken, optional: true }],
       useFactory: (options: EventSourcingModuleOptions, dataSource?: DataSource): PostgresOutboxWakeUps | null => {
         if (options.storage === 'in-memory' || dataSource?.options.type !== 'postgres') return null;
         return new PostgresOutboxWakeUps(dataSource, extras.tables);
+      },
+    },
+    {
+      provide: CHRONICLE_SUBSCRIPTION_WAKE_UPS,
+      inject: [EVENT_SOURCING_MODULE_OPTIONS, { token: dataSourceToken, optional: true }],
+      useFactory: (options: EventSourcingModuleOptions, dataSource?: DataSource): PostgresOutboxWakeUps | null => {
+        if (options.storage === 'in-memory' || dataSource?.options.type !== 'postgres') return null;
+        return new PostgresOutboxWakeUps(dataSource, extras.tables, 'subscriptions');
       },
     },
   ];

@@ -1,5 +1,7 @@
 import type { EntitySchema } from 'typeorm';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
+import type { ChronicleCheckpointRow } from './checkpoint.entity.js';
+import { createCheckpointEntity } from './checkpoint.entity.js';
 import type { ChronicleCommandRow } from './command.entity.js';
 import { createCommandEntity } from './command.entity.js';
 import type { ChronicleEventRow } from './event.entity.js';
@@ -10,6 +12,12 @@ import type { ChronicleOutboxHandlerRow } from './outbox-handler.entity.js';
 import { createOutboxHandlerEntity } from './outbox-handler.entity.js';
 import type { ChronicleOutboxRow } from './outbox.entity.js';
 import { createOutboxEntity } from './outbox.entity.js';
+import type { ChronicleParkedEventRow } from './parked-event.entity.js';
+import { createParkedEventEntity } from './parked-event.entity.js';
+import type { ChronicleSagaDeadlineRow } from './saga-deadline.entity.js';
+import { createSagaDeadlineEntity } from './saga-deadline.entity.js';
+import type { ChronicleSagaStateRow } from './saga-state.entity.js';
+import { createSagaStateEntity } from './saga-state.entity.js';
 import type { ChronicleSnapshotRow } from './snapshot.entity.js';
 import { createSnapshotEntity } from './snapshot.entity.js';
 import type { ChronicleStreamRow } from './stream.entity.js';
@@ -24,6 +32,10 @@ export interface ChronicleEntities {
   outbox: EntitySchema<ChronicleOutboxRow>;
   outboxHandler: EntitySchema<ChronicleOutboxHandlerRow>;
   inbox: EntitySchema<ChronicleInboxRow>;
+  checkpoint: EntitySchema<ChronicleCheckpointRow>;
+  parkedEvent: EntitySchema<ChronicleParkedEventRow>;
+  sagaState: EntitySchema<ChronicleSagaStateRow>;
+  sagaDeadline: EntitySchema<ChronicleSagaDeadlineRow>;
   /** All of the above, for a DataSource's `entities` list. */
   all: EntitySchema[];
 }
@@ -41,6 +53,10 @@ export function createChronicleEntities(options: ChronicleEntityOptions): Chroni
   const outbox = createOutboxEntity(options);
   const outboxHandler = createOutboxHandlerEntity(options);
   const inbox = createInboxEntity(options);
+  const checkpoint = createCheckpointEntity(options);
+  const parkedEvent = createParkedEventEntity(options);
+  const sagaState = createSagaStateEntity(options);
+  const sagaDeadline = createSagaDeadlineEntity(options);
   return {
     stream,
     event,
@@ -49,6 +65,10 @@ export function createChronicleEntities(options: ChronicleEntityOptions): Chroni
     outbox,
     outboxHandler,
     inbox,
-    all: [stream, event, command, snapshot, outbox, outboxHandler, inbox] as EntitySchema[],
+    checkpoint,
+    parkedEvent,
+    sagaState,
+    sagaDeadline,
+    all: [stream, event, command, snapshot, outbox, outboxHandler, inbox, checkpoint, parkedEvent, sagaState, sagaDeadline] as EntitySchema[],
   };
 }

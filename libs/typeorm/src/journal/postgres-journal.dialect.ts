@@ -59,9 +59,20 @@ function boundCtes(tables: ChronicleTables, params: SqlParameters): string {
 export const postgresJournalDialect: JournalDialect = {
   sql: postgresDialect,
   insertReturning: 'position, event_id, tx_id::text AS tx_id',
+  cursorColumns: ', e.tx_id::text AS tx_id',
 
   cursorAt(row): FeedCursor {
     return `${String(row.tx_id)}:${String(row.position)}`;
+  },
+
+  compareCursors(a: FeedCursor, b: FeedCursor): number {
+    const [x, y] = [a, b].map((cursor) => {
+      const match = CURSOR.exec(cursor);
+      if (!match) throw invalidFeedCursor(cursor, '"<transaction id>:<position>"');
+      return [BigInt(match[1]!), BigInt(match[2]!)] as const;
+    }) as [readonly [bigint, bigint], readonly [bigint, bigint]];
+    if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
+    return x[1] === y[1] ? 0 : x[1] < y[1] ? -1 : 1;
   },
 
   feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number): SqlStatement {
@@ -75,7 +86,7 @@ export const postgresJournalDialect: JournalDialect = {
     }
     return {
       sql:
-        `${ctes} SELECT ${EVENT_COLUMNS}, e.tx_id::text AS tx_id FROM ${tables.events} e ` +
+        `${ctes} SELECT ${EVENT_COLUMNS}${this.cursorColumns} FROM ${tables.events} e ` +
         `WHERE ${conditions.join(' AND ')} ORDER BY e.tx_id, e.position LIMIT ${params.add(limit)}`,
       params: params.values,
     };

@@ -14,9 +14,15 @@ import type { JournalDialect, SqlStatement } from './journal-dialect.js';
 export const sqliteJournalDialect: JournalDialect = {
   sql: sqliteDialect,
   insertReturning: 'position, event_id',
+  cursorColumns: '',
 
   cursorAt(row): FeedCursor {
     return String(row.position);
+  },
+
+  compareCursors(a: FeedCursor, b: FeedCursor): number {
+    for (const cursor of [a, b]) if (!/^\d+$/.test(cursor)) throw invalidFeedCursor(cursor, 'a position');
+    return Number(a) - Number(b);
   },
 
   feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number): SqlStatement {

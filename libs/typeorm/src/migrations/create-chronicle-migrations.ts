@@ -2,6 +2,7 @@ import type { ChronicleTableOptions } from '../table-options.js';
 import type { ChronicleMigrationClass } from './chronicle-migration.js';
 import { journalTablesMigration } from './journal-tables.migration.js';
 import { outboxTablesMigration } from './outbox-tables.migration.js';
+import { subscriptionTablesMigration } from './subscription-tables.migration.js';
 
 /**
  * Chronicle's migrations for a prefix and schema, oldest first. Pass them to
@@ -10,5 +11,5 @@ import { outboxTablesMigration } from './outbox-tables.migration.js';
  * The class names do not carry the prefix, so list one prefix's migrations per DataSource for the CLI.
  */
 export function createChronicleMigrations(options?: ChronicleTableOptions): ChronicleMigrationClass[] {
-  return [journalTablesMigration(options), outboxTablesMigration(options)];
+  return [journalTablesMigration(options), outboxTablesMigration(options), subscriptionTablesMigration(options)];
 }

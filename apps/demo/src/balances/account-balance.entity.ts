@@ -1,0 +1,23 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+
+/** One row of the balances read model: an account as the `balances` projection last saw it. */
+@Entity({ name: 'demo_account_balances' })
+@Index('demo_account_balances_owner_idx', ['owner', 'id'])
+export class AccountBalance {
+  @PrimaryColumn({ type: 'varchar', length: 64 })
+  id!: string;
+
+  @Column({ type: 'varchar', length: 100 })
+  owner!: string;
+
+  /** Integer cents (bigint on PostgreSQL: read back as a string by the driver, so a transformer). */
+  @Column({ type: 'bigint', transformer: { to: (value: number) => value, from: (value: string | number) => Number(value) } })
+  balance!: number;
+
+  @Column({ type: 'boolean', default: false })
+  closed!: boolean;
+
+  /** The account version the row reflects. */
+  @Column({ type: 'integer' })
+  version!: number;
+}

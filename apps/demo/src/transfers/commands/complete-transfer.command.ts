@@ -1,0 +1,4 @@
+/** Records that the money reached the target account. */
+export class CompleteTransfer {
+  constructor(readonly transferId: string) {}
+}

@@ -1,0 +1,22 @@
+import { ApiProperty } from '@nestjs/swagger';
+import { IsInt, IsString, Length, Max, Min } from 'class-validator';
+import { MAX_AMOUNT } from '../../accounts/dto/amount.dto.js';
+
+/** Body of `POST /transfers`. */
+export class RequestTransferDto {
+  @ApiProperty({ description: 'the source account id' })
+  @IsString()
+  @Length(1, 64)
+  from!: string;
+
+  @ApiProperty({ description: 'the target account id' })
+  @IsString()
+  @Length(1, 64)
+  to!: string;
+
+  @ApiProperty({ minimum: 1, maximum: MAX_AMOUNT, example: 2500, description: 'integer cents' })
+  @IsInt()
+  @Min(1)
+  @Max(MAX_AMOUNT)
+  amount!: number;
+}

@@ -1,0 +1,39 @@
+import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nestjs/common';
+import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Response } from 'express';
+import { POSITION_HEADER, readCommandHeaders } from '../http/command-headers.js';
+import { RequestTransferDto } from './dto/request-transfer.dto.js';
+import { TransferViewDto } from './dto/transfer-view.dto.js';
+import { TransfersService } from './transfers.service.js';
+
+/** Money transfers between accounts, carried out by the money-transfer saga. */
+@ApiTags('transfers')
+@Controller('transfers')
+export class TransfersController {
+  constructor(private readonly transfers: TransfersService) {}
+
+  @Post()
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Request a transfer; it runs in the background (poll GET /transfers/:id)' })
+  @ApiResponse({ status: 202, type: TransferViewDto })
+  @ApiResponse({ status: 400, description: 'an invalid body or header' })
+  @ApiResponse({ status: 422, description: 'the same account on both sides, or a reused Idempotency-Key' })
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A retry with the same key and body is the same transfer.' })
+  async request(
+    @Body() body: RequestTransferDto,
+    @Res({ passthrough: true }) response: Response,
+    @Headers('idempotency-key') key?: string,
+  ): Promise<TransferViewDto> {
+    const { view, position } = await this.transfers.request(body.from, body.to, body.amount, readCommandHeaders(key, undefined));
+    if (position) response.setHeader(POSITION_HEADER, position);
+    return view;
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'A transfer: pending, completed or failed (with a reason)' })
+  @ApiResponse({ status: 200, type: TransferViewDto })
+  @ApiResponse({ status: 404, description: 'unknown transfer' })
+  get(@Param('id') id: string): Promise<TransferViewDto> {
+    return this.transfers.get(id);
+  }
+}

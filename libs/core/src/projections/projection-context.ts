@@ -1,0 +1,20 @@
+import type { RecordedEvent } from '../events/recorded-event.js';
+
+/** What a projection handler gets besides the event. */
+export interface ProjectionContext<Tx = unknown> {
+  /**
+   * The transaction that moves the checkpoint (a TypeORM EntityManager): write the read model
+   * through it, never through an injected repository, or the write escapes exactly-once.
+   * Undefined for `at-least-once` projections.
+   */
+  tx: Tx;
+  /** Dedupe on it in `at-least-once` projections. */
+  eventId: string;
+  /** The event as stored: stream, version, position, metadata. */
+  envelope: RecordedEvent;
+}
+
+/** A projection whose read model can be rebuilt from zero: `clear` empties it inside the rebuild's transaction. */
+export interface RebuildableProjection<Tx = unknown> {
+  clear(tx: Tx): Promise<void>;
+}

@@ -1,0 +1,19 @@
+import type { RecordedEvent } from '../events/recorded-event.js';
+
+/** Work a handler hands back to run inside the checkpoint's transaction (`tx`: the adapter's handle). */
+export type TransactionalWork<Tx = unknown> = (tx: Tx) => Promise<void>;
+
+/**
+ * What a subscription delivers events to.
+ *
+ * `handle` runs outside any transaction, once per delivery: what it does there is at-least-once
+ * (dedupe on `envelope.eventId`). The function it may return runs inside the transaction that
+ * moves the checkpoint, so that part happens exactly once with it (a projection's read model
+ * writes, a saga's state). Throwing from either part is a failed delivery: retried with backoff,
+ * then parked.
+ */
+export interface SubscriptionHandler<Tx = unknown> {
+  /** Event type names the handler wants, or every event. Others pass by without being decoded. */
+  readonly types: ReadonlySet<string> | '*';
+  handle(event: object, envelope: RecordedEvent): Promise<TransactionalWork<Tx> | void>;
+}

@@ -1,0 +1,59 @@
+import { ConfigurationError } from '../errors/configuration.error.js';
+
+/** How a subscription runner reads, retries and holds its lease. */
+export interface SubscriptionOptions {
+  /** Unique, stable name: the checkpoint is stored under it. */
+  name: string;
+  /** Identifies this runner in leases. @default host:pid:random */
+  owner?: string;
+  /** Events read per feed page. @default 500 */
+  batchSize?: number;
+  /**
+   * Events handled per checkpoint transaction. Sagas use 1, so a second event for the same
+   * instance sees the state the first one saved.
+   * @default batchSize
+   */
+  commitEvery?: number;
+  /** Lease of the subscription; renewed at half-life while the runner works. @default 10000 */
+  leaseMs?: number;
+  /** Failed deliveries of one event before it is parked. @default 5 */
+  maxAttempts?: number;
+  /** Wait after the first failure; it doubles per failure. @default 100 */
+  backoffInitialMs?: number;
+  /** Longest wait between two attempts. @default 5000 */
+  backoffMaxMs?: number;
+}
+
+/** Options with every default filled in. */
+export type ResolvedSubscriptionOptions = Required<Omit<SubscriptionOptions, 'owner'>>;
+
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,149}$/;
+
+/** Fills in defaults and refuses options that cannot work, naming the subscription. */
+export function resolveSubscriptionOptions(options: SubscriptionOptions): ResolvedSubscriptionOptions {
+  const name = options?.name;
+  if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
+    throw new ConfigurationError(`Subscription name ${JSON.stringify(name)} is invalid: use 1–150 letters, digits and . _ : @ -.`);
+  }
+  const batchSize = options.batchSize ?? 500;
+  const resolved: ResolvedSubscriptionOptions = {
+    name,
+    batchSize,
+    commitEvery: options.commitEvery ?? batchSize,
+    leaseMs: options.leaseMs ?? 10_000,
+    maxAttempts: options.maxAttempts ?? 5,
+    backoffInitialMs: options.backoffInitialMs ?? 100,
+    backoffMaxMs: options.backoffMaxMs ?? 5_000,
+  };
+  for (const key of ['batchSize', 'commitEvery', 'leaseMs', 'maxAttempts'] as const) {
+    if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {
+      throw new ConfigurationError(`Subscription "${name}": ${key} must be a positive integer, got ${String(resolved[key])}.`);
+    }
+  }
+  for (const key of ['backoffInitialMs', 'backoffMaxMs'] as const) {
+    if (!Number.isFinite(resolved[key]) || resolved[key] < 0) {
+      throw new ConfigurationError(`Subscription "${name}": ${key} must be a number >= 0, got ${String(resolved[key])}.`);
+    }
+  }
+  return resolved;
+}

@@ -1,0 +1,213 @@
+import { randomUUID } from 'node:crypto';
+import { InMemoryCheckpointStore } from '../adapters/in-memory-checkpoint-store.js';
+import { InMemoryJournal } from '../adapters/in-memory-journal.js';
+import type { InMemoryTransaction } from '../adapters/in-memory-transaction.js';
+import { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
+import { CheckpointLeaseLostError } from '../errors/checkpoint-lease-lost.error.js';
+import { ProjectionWaitTimeoutError } from '../errors/projection-wait-timeout.error.js';
+import { EventSerializer } from '../events/event-serializer.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
+import type { ChronicleLogger } from '../logging/chronicle-logger.js';
+import type { Clock } from '../ports/clock.port.js';
+import { Wallet } from '../gateway/fixtures/wallet.fixture.js';
+import type { SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
+import { SubscriptionRunner } from './subscription-runner.js';
+
+const quiet: ChronicleLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
+
+function clock(): Clock & { advance(ms: number): void } {
+  let now = Date.UTC(2025, 0, 1);
+  return { now: () => new Date(now), advance: (ms) => void (now += ms) };
+}
+
+/** A read model in memory: balances per wallet, changed only when the checkpoint's step commits. */
+class BalancesHandler implements SubscriptionHandler<InMemoryTransaction> {
+  readonly types = new Set(['wallet.opened', 'wallet.credited']);
+  readonly balances = new Map<string, number>();
+  readonly seen: string[] = [];
+  failing = new Set<string>();
+  calls = 0;
+
+  async handle(event: object, envelope: RecordedEvent): Promise<TransactionalWork<InMemoryTransaction>> {
+    this.calls += 1;
+    if (this.failing.has(envelope.streamId)) throw new Error(`cannot project ${envelope.streamId}@${envelope.version}`);
+    return async (tx) => {
+      tx.onCommit(() => {
+        this.seen.push(`${envelope.streamId}@${envelope.version}`);
+        const wallet = (event as { walletId: string }).walletId;
+        const amount = (event as { amount?: number }).amount ?? 0;
+        this.balances.set(wallet, (this.balances.get(wallet) ?? 0) + amount);
+      });
+    };
+  }
+}
+
+function newEvent(type: string, payload: unknown) {
+  return { eventId: randomUUID(), type, schemaVersion: 1, payload, metadata: {}, tags: [], occurredAt: new Date() };
+}
+
+async function setup() {
+  const journal = new InMemoryJournal();
+  const catalog = new AggregateCatalog([Wallet]);
+  const serializer = new EventSerializer(catalog.events);
+  const time = clock();
+  const store = new InMemoryCheckpointStore(time);
+  const append = async (wallet: string, ...events: Array<[string, unknown]>) => {
+    const version = await journal.streamVersion(`wallet-${wallet}`);
+    return journal.append({
+      writes: [{ streamId: `wallet-${wallet}`, aggregateType: 'wallet', expectedVersion: version, events: events.map(([t, p]) => newEvent(t, p)) }],
+    });
+  };
+  const runner = (handler: SubscriptionHandler<InMemoryTransaction>, options: Partial<ConstructorParameters<typeof SubscriptionRunner>[2]> = {}) =>
+    new SubscriptionRunner<InMemoryTransaction>({ journal, store, serializer, clock: time, logger: quiet }, handler, {
+      name: 'balances',
+      batchSize: 3,
+      backoffInitialMs: 1,
+      backoffMaxMs: 2,
+      maxAttempts: 3,
+      ...options,
+    });
+  return { journal, store, time, append, runner };
+}
+
+describe('SubscriptionRunner', () => {
+  it('delivers every event once, in feed order, and a new runner continues from the checkpoint', async () => {
+    const { append, runner, store } = await setup();
+    await append('a', ['wallet.opened', { walletId: 'a', owner: 'x' }], ['wallet.credited', { walletId: 'a', amount: 5 }]);
+    await append('b', ['wallet.opened', { walletId: 'b', owner: 'y' }]);
+    await append('a', ['wallet.credited', { walletId: 'a', amount: 7 }]);
+    const handler = new BalancesHandler();
+    const first = runner(handler);
+    await first.drain();
+    expect(handler.seen).toEqual(['wallet-a@1', 'wallet-a@2', 'wallet-b@1', 'wallet-a@3']);
+    expect((await store.load('balances'))?.position).toBe('4');
+    await first.stop();
+
+    await append('b', ['wallet.credited', { walletId: 'b', amount: 1 }]);
+    const second = runner(handler, { owner: 'second' });
+    await second.drain();
+    expect(handler.seen).toEqual(['wallet-a@1', 'wallet-a@2', 'wallet-b@1', 'wallet-a@3', 'wallet-b@2']);
+    expect(handler.balances.get('a')).toBe(12);
+  });
+
+  it('lets one runner hold the subscription; another takes over only once the lease expired', async () => {
+    const { append, runner, time } = await setup();
+    await append('a', ['wallet.opened', { walletId: 'a', owner: 'x' }]);
+    const one = new BalancesHandler();
+    const two = new BalancesHandler();
+    const first = runner(one, { owner: 'one', leaseMs: 1_000 });
+    const second = runner(two, { owner: 'two', leaseMs: 1_000 });
+    expect((await first.runOnce()).active).toBe(true);
+    expect((await second.runOnce()).active).toBe(false);
+    expect(two.calls).toBe(0);
+
+    await append('a', ['wallet.credited', { walletId: 'a', amount: 3 }]);
+    time.advance(1_001);
+    const step = await second.runOnce();
+    expect(step).toMatchObject({ active: true, handled: 1 });
+    expect(two.seen).toEqual(['wallet-a@2']);
+    // The first runner still believes it holds the lease; its step is fenced off and changes nothing.
+    await append('a', ['wallet.credited', { walletId: 'a', amount: 4 }]);
+    const stale = await first.runOnce();
+    expect(stale.active).toBe(false);
+    expect(one.seen).toEqual(['wallet-a@1']);
+  });
+
+  it('fences a step by position: a step from a position that moved rolls back its work', async () => {
+    const { append, store } = await setup();
+    await append('a', ['wallet.opened', { walletId: 'a', owner: 'x' }]);
+    await store.acquire('balances', 'me', 1_000);
+    await store.advance({ name: 'balances', owner: 'me', from: null, to: '1' });
+    let applied = false;
+    await expect(
+      store.advance({ name: 'balances', owner: 'me', from: null, to: '1' }, async (tx) => tx.onCommit(() => (applied = true))),
+    ).rejects.toBeInstanceOf(CheckpointLeaseLostError);
+    expect(applied).toBe(false);
+  });
+
+  it('parks an event that keeps failing, holds back only the later events of its stream, and re-drives them in order', async () => {
+    const { append, runner, store } = await setup();
+    await append('bad', ['wallet.opened', { walletId: 'bad', owner: 'x' }]);
+    await append('good', ['wallet.opened', { walletId: 'good', owner: 'y' }]);
+    await append('bad', ['wallet.credited', { walletId: 'bad', amount: 2 }]);
+    await append('good', ['wallet.credited', { walletId: 'good', amount: 3 }]);
+    const handler = new BalancesHandler();
+    handler.failing.add('wallet-bad');
+    const subscription = runner(handler);
+    await subscription.drain();
+
+    expect(handler.seen).toEqual(['wallet-good@1', 'wallet-good@2']);
+    const parked = await store.parked('balances');
+    expect(parked.map((event) => [event.streamId, event.version, event.reason])).toEqual([
+      ['wallet-bad', 1, 'failed'],
+      ['wallet-bad', 2, 'held'],
+    ]);
+    expect(parked[0]?.attempts).toBe(3);
+    expect(parked[0]?.error).toContain('cannot project wallet-bad@1');
+    const status = await subscription.status();
+    expect(status).toMatchObject({ active: true, parked: 2, position: '4' });
+    expect(status.lastError).toContain('wallet-bad@1');
+
+    // A later event of the parked stream is held too; other streams keep flowing.
+    await append('bad', ['wallet.credited', { walletId: 'bad', amount: 5 }]);
+    await append('good', ['wallet.credited', { walletId: 'good', amount: 1 }]);
+    await subscription.drain();
+    expect(handler.seen).toEqual(['wallet-good@1', 'wallet-good@2', 'wallet-good@3']);
+    expect((await store.parked('balances')).length).toBe(3);
+
+    handler.failing.clear();
+    expect(await subscription.redrive('wallet-bad')).toBe(3);
+    await subscription.wake();
+    expect(handler.seen.slice(3)).toEqual(['wallet-bad@1', 'wallet-bad@2', 'wallet-bad@3']);
+    expect(await store.parked('balances')).toEqual([]);
+    expect(handler.balances.get('bad')).toBe(7);
+
+    // The stream is released: its next event flows directly.
+    await append('bad', ['wallet.credited', { walletId: 'bad', amount: 1 }]);
+    await subscription.drain();
+    expect(handler.seen.at(-1)).toBe('wallet-bad@4');
+  });
+
+  it('parks an event that cannot be decoded at once, naming the problem', async () => {
+    const { append, runner, store } = await setup();
+    await append('a', ['wallet.opened', { walletId: 'a', owner: 'x' }], ['wallet.credited', 'not an object']);
+    await append('b', ['wallet.opened', { walletId: 'b', owner: 'y' }]);
+    const handler = new BalancesHandler();
+    await runner(handler).drain();
+    expect(handler.seen).toEqual(['wallet-a@1', 'wallet-b@1']);
+    const [parked] = await store.parked('balances');
+    expect(parked).toMatchObject({ streamId: 'wallet-a', version: 2, reason: 'failed', attempts: 1 });
+    expect(parked?.error).toMatch(/EventDecodingError.*wallet\.credited/);
+  });
+
+  it('waits until the subscription has passed a command position, or times out naming both positions', async () => {
+    const { append, runner } = await setup();
+    const written = await append('a', ['wallet.opened', { walletId: 'a', owner: 'x' }]);
+    const subscription = runner(new BalancesHandler());
+    await expect(subscription.waitFor(written.cursor!, 20)).rejects.toBeInstanceOf(ProjectionWaitTimeoutError);
+    const waiting = subscription.waitFor(written.cursor!, 2_000);
+    await subscription.drain();
+    await expect(waiting).resolves.toBeUndefined();
+  });
+
+  it('rebuilds from zero into a cleared model, and the live runner continues from the rebuilt position', async () => {
+    const { append, runner } = await setup();
+    for (let i = 0; i < 4; i++) await append(`w${i}`, ['wallet.opened', { walletId: `w${i}`, owner: 'x' }], ['wallet.credited', { walletId: `w${i}`, amount: i }]);
+    const handler = new BalancesHandler();
+    const live = runner(handler);
+    await live.drain();
+    const incremental = new Map(handler.balances);
+    handler.balances.set('w1', 999);
+    const progress: number[] = [];
+    const result = await live.rebuild(
+      async (tx) => tx.onCommit(() => handler.balances.clear()),
+      (p) => progress.push(p.read),
+    );
+    expect(result).toMatchObject({ read: 8, handled: 8, parked: 0, position: '8' });
+    expect(progress).toEqual([3, 6, 8]);
+    expect(handler.balances).toEqual(incremental);
+    await append('w0', ['wallet.credited', { walletId: 'w0', amount: 10 }]);
+    await live.drain();
+    expect(handler.balances.get('w0')).toBe(10);
+  });
+});

@@ -1,0 +1,599 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { CheckpointLeaseLostError } from '../errors/checkpoint-lease-lost.error.js';
+import { ConfigurationError } from '../errors/configuration.error.js';
+import { ProjectionWaitTimeoutError } from '../errors/projection-wait-timeout.error.js';
+import type { EventSerializer } from '../events/event-serializer.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
+import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
+import type { CheckpointAdvance, CheckpointStore, ParkedEvent } from '../ports/checkpoint-store.port.js';
+import { systemClock, type Clock } from '../ports/clock.port.js';
+import type { FeedCursor, Journal } from '../ports/journal.port.js';
+import type { SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
+import { resolveSubscriptionOptions, type ResolvedSubscriptionOptions, type SubscriptionOptions } from './subscription-options.js';
+
+/** What one step of a runner did. */
+export interface SubscriptionStepResult {
+  /** This runner holds the lease (a standby does nothing). */
+  active: boolean;
+  /** Events delivered and passed. */
+  handled: number;
+  /** Events set aside (failed or held behind a failed one). */
+  parked: number;
+  /** The feed had nothing more to read. */
+  caughtUp: boolean;
+}
+
+/** A subscription's state as this runner and the store know it. */
+export interface SubscriptionStatus {
+  name: string;
+  /** This runner holds the lease. */
+  active: boolean;
+  /** The runner holding the lease, wherever it runs. */
+  leaseOwner: string | null;
+  position: FeedCursor | null;
+  /** The last read found the end of the feed (only known by the active runner). */
+  caughtUp: boolean;
+  /** Age of the last event passed while still behind; 0 when caught up. */
+  lagMs: number;
+  /** Parked events (failed and held), at most 1000 counted. */
+  parked: number;
+  lastError: string | null;
+}
+
+/** Progress of a rebuild, reported after each page. */
+export interface RebuildProgress {
+  /** Events read from the feed so far. */
+  read: number;
+  /** Events delivered to the handler so far. */
+  handled: number;
+  parked: number;
+  position: FeedCursor | null;
+}
+
+/** Thrown inside the runner when a stop interrupts a backoff: leaves without parking anything. */
+class Stopped extends Error {}
+
+/** A failure of the handler itself (as opposed to the store): counts as an attempt. */
+class HandlerFailure extends Error {
+  constructor(readonly original: unknown) {
+    super(original instanceof Error ? original.message : String(original));
+  }
+}
+
+function describe(error: unknown): string {
+  const original = error instanceof HandlerFailure ? error.original : error;
+  return original instanceof Error ? `${original.name}: ${original.message}` : String(original);
+}
+
+const REDRIVE_CHECK_MS = 1_000;
+const PARKED_COUNT_LIMIT = 1_000;
+
+/**
+ * Delivers the global feed to one handler from a stored checkpoint, exactly where it left off.
+ *
+ * - One active runner per subscription across processes: a lease on the checkpoint row, taken
+ *   over when it expires; every step is fenced by owner and position, so a runner that lost the
+ *   lease cannot move the checkpoint (its step rolls back with `CheckpointLeaseLostError`).
+ * - Batches: events are read a page at a time and handled `commitEvery` per transaction; the
+ *   handler's transactional work commits with the checkpoint (exactly once).
+ * - Failures: a batch that fails is redone one event at a time; an event that keeps failing is
+ *   retried with backoff, then parked with its error, and later events of its stream are parked
+ *   behind it (held) so the stream's order holds; other streams keep flowing. An event that cannot
+ *   be decoded is parked at once. Parked events are re-driven on request.
+ *
+ * Single-flight: `wake()` runs one drain at a time; the scheduling (timers, NOTIFY) is the caller's.
+ */
+export class SubscriptionRunner<Tx = unknown> {
+  readonly name: string;
+  readonly owner: string;
+  private readonly options: ResolvedSubscriptionOptions;
+  private readonly clock: Clock;
+  private readonly logger: ChronicleLogger;
+  private position: FeedCursor | null = null;
+  private active = false;
+  private leaseUntil = 0;
+  /** Stream id → the parked event its later events wait behind. */
+  private held = new Map<string, string>();
+  private lastError: string | null = null;
+  private caughtUp = false;
+  private lastEventAt: Date | null = null;
+  private lastRedriveCheck = 0;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly stopSignal = new AbortController();
+
+  constructor(
+    private readonly deps: {
+      journal: Journal<Tx>;
+      store: CheckpointStore<Tx>;
+      serializer: EventSerializer;
+      clock?: Clock;
+      logger?: ChronicleLogger;
+    },
+    private readonly handler: SubscriptionHandler<Tx>,
+    options: SubscriptionOptions,
+  ) {
+    this.options = resolveSubscriptionOptions(options);
+    this.name = this.options.name;
+    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.clock = deps.clock ?? systemClock;
+    this.logger = deps.logger ?? consoleLogger(`Subscription ${this.name}`);
+  }
+
+  /** This runner holds the lease. */
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /** The position this runner has reached (meaningful while it is active). */
+  get currentPosition(): FeedCursor | null {
+    return this.position;
+  }
+
+  /**
+   * Drains the feed now, or once more after the drain in progress (single-flight). Errors are
+   * logged and recorded on the checkpoint, never thrown: the next wake-up or poll tries again.
+   */
+  wake(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        try {
+          await this.drain();
+        } catch (error) {
+          if (error instanceof Stopped) break;
+          const message = describe(error);
+          this.logger.error(`Subscription "${this.name}" failed a step: ${message}`, error instanceof Error ? error.stack : undefined);
+          this.lastError = message;
+          if (this.active) await this.deps.store.recordError(this.name, this.owner, message).catch(() => undefined);
+        }
+      } while (this.again && !this.stopped);
+    })().finally(() => {
+      this.running = undefined;
+    });
+    return this.running;
+  }
+
+  /** Steps until the feed is drained, the lease is someone else's, or the runner stops. */
+  async drain(): Promise<void> {
+    for (;;) {
+      const step = await this.runOnce();
+      if (!step.active || step.caughtUp || this.stopped) return;
+    }
+  }
+
+  /** One step: take or renew the lease, re-drive what was asked for, handle one page. */
+  async runOnce(): Promise<SubscriptionStepResult> {
+    if (this.stopped || !(await this.ensureLease())) return { active: false, handled: 0, parked: 0, caughtUp: true };
+    try {
+      await this.redriveIfRequested();
+      const page = await this.deps.journal.readAll(this.position, this.options.batchSize);
+      if (page.events.length === 0) {
+        this.caughtUp = true;
+        return { active: true, handled: 0, parked: 0, caughtUp: true };
+      }
+      const step = { active: true, handled: 0, parked: 0, caughtUp: page.events.length < this.options.batchSize };
+      for (let start = 0; start < page.events.length; start += this.options.commitEvery) {
+        const chunk = page.events.slice(start, start + this.options.commitEvery);
+        const last = start + this.options.commitEvery >= page.events.length;
+        const to = last ? page.next : chunk[chunk.length - 1]!.cursor;
+        if (to === undefined || to === null) {
+          throw new ConfigurationError(`The journal's feed returned events without cursors; subscription "${this.name}" cannot checkpoint them.`);
+        }
+        const done = await this.processChunk(chunk, to);
+        step.handled += done.handled;
+        step.parked += done.parked;
+        await this.ensureLease();
+        if (!this.active) return { ...step, active: false };
+      }
+      this.caughtUp = step.caughtUp;
+      return step;
+    } catch (error) {
+      if (error instanceof CheckpointLeaseLostError) {
+        this.loseLease('its checkpoint moved under it');
+        return { active: false, handled: 0, parked: 0, caughtUp: true };
+      }
+      throw error;
+    }
+  }
+
+  /** Stops after the step in progress and gives the lease back. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.stopSignal.abort();
+    await this.running?.catch(() => undefined);
+    if (this.active) {
+      this.active = false;
+      await this.deps.store.release(this.name, this.owner).catch(() => undefined);
+    }
+  }
+
+  /** Asks for the parked events of one stream (or all) to be delivered again, and wakes the runner. */
+  async redrive(streamId?: string): Promise<number> {
+    const count = await this.deps.store.requestRedrive(this.name, streamId);
+    this.lastRedriveCheck = 0;
+    void this.wake();
+    return count;
+  }
+
+  /** The subscription's status, from this runner and the store. */
+  async status(): Promise<SubscriptionStatus> {
+    const [checkpoint, parked] = await Promise.all([
+      this.deps.store.load(this.name),
+      this.deps.store.parked(this.name, { limit: PARKED_COUNT_LIMIT }),
+    ]);
+    const leaseValid = checkpoint?.leaseUntil && checkpoint.leaseUntil.getTime() > this.clock.now().getTime();
+    const lagMs = this.active && !this.caughtUp && this.lastEventAt ? Math.max(0, this.clock.now().getTime() - this.lastEventAt.getTime()) : 0;
+    return {
+      name: this.name,
+      active: this.active,
+      leaseOwner: leaseValid ? (checkpoint?.leaseOwner ?? null) : null,
+      position: this.active ? this.position : (checkpoint?.position ?? null),
+      caughtUp: this.active ? this.caughtUp : false,
+      lagMs,
+      parked: parked.length,
+      lastError: this.active ? this.lastError : (checkpoint?.lastError ?? null),
+    };
+  }
+
+  /**
+   * Resolves once the subscription (whichever runner holds it) has passed `cursor`: the
+   * read-your-writes wait behind a command's position token. Throws `ProjectionWaitTimeoutError`
+   * after `timeoutMs`.
+   */
+  async waitFor(cursor: FeedCursor, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let delay = 5;
+    for (;;) {
+      const position = this.active ? this.position : ((await this.deps.store.load(this.name))?.position ?? null);
+      if (position !== null && this.deps.journal.compareCursors(position, cursor) >= 0) return;
+      const left = deadline - Date.now();
+      if (left <= 0) throw new ProjectionWaitTimeoutError(this.name, cursor, position, timeoutMs);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(delay, left)));
+      delay = Math.min(delay * 2, 100);
+    }
+  }
+
+  /**
+   * Replays the whole feed into the handler in one transaction that first resets the checkpoint
+   * (see `CheckpointStore.reset`): the handler's read model must be cleared by `clear`, inside the
+   * same transaction. Readers keep seeing the old model until the rebuilt one commits, caught up.
+   * Only for handlers whose effects are all transactional (projections).
+   */
+  async rebuild(clear: (tx: Tx) => Promise<void>, onProgress?: (progress: RebuildProgress) => void): Promise<RebuildProgress> {
+    const { store, journal } = this.deps;
+    const progress: RebuildProgress = { read: 0, handled: 0, parked: 0, position: null };
+    await store.reset(this.name, async (tx) => {
+      await clear(tx);
+      const park: ParkedEvent[] = [];
+      const held = new Map<string, string>();
+      progress.read = progress.handled = progress.parked = 0;
+      let position: FeedCursor | null = null;
+      for (;;) {
+        const page = await journal.readAll(position, this.options.batchSize, { tx });
+        progress.read += page.events.length;
+        const deliverable: Array<{ envelope: RecordedEvent; event: object }> = [];
+        for (const envelope of page.events) {
+          if (!this.wants(envelope)) continue;
+          const behind = held.get(envelope.streamId);
+          if (behind !== undefined) {
+            park.push(this.parkRecord(envelope, 'held', `waits behind parked event ${behind}`, 0));
+            continue;
+          }
+          try {
+            deliverable.push({ envelope, event: this.deps.serializer.deserialize(envelope) });
+          } catch (error) {
+            park.push(this.parkRecord(envelope, 'failed', describe(error), 1));
+            held.set(envelope.streamId, envelope.eventId);
+          }
+        }
+        const runOne = async ({ envelope, event }: { envelope: RecordedEvent; event: object }): Promise<void> => {
+          const work = await this.handler.handle(event, envelope);
+          if (work) await work(tx);
+        };
+        try {
+          await store.nested(tx, async () => {
+            for (const item of deliverable) await runOne(item);
+          });
+          progress.handled += deliverable.length;
+        } catch {
+          // Redo the page one event at a time, each under its own savepoint, to find the culprits.
+          for (const item of deliverable) {
+            const behind = held.get(item.envelope.streamId);
+            if (behind !== undefined) {
+              park.push(this.parkRecord(item.envelope, 'held', `waits behind parked event ${behind}`, 0));
+              continue;
+            }
+            try {
+              await store.nested(tx, () => runOne(item));
+              progress.handled += 1;
+            } catch (error) {
+              park.push(this.parkRecord(item.envelope, 'failed', describe(error), 1));
+              held.set(item.envelope.streamId, item.envelope.eventId);
+            }
+          }
+        }
+        position = page.next;
+        progress.position = position;
+        progress.parked = park.length;
+        onProgress?.({ ...progress });
+        if (page.events.length < this.options.batchSize) break;
+      }
+      return { position, park };
+    });
+    // Whoever runs the subscription reloads it: its next step fails the fencing and re-acquires.
+    this.leaseUntil = 0;
+    this.active = false;
+    return progress;
+  }
+
+  private wants(envelope: RecordedEvent): boolean {
+    return this.handler.types === '*' || this.handler.types.has(envelope.type);
+  }
+
+  private async ensureLease(): Promise<boolean> {
+    const now = this.clock.now().getTime();
+    if (this.active && this.leaseUntil - now > this.options.leaseMs / 2) return true;
+    const checkpoint = await this.deps.store.acquire(this.name, this.owner, this.options.leaseMs);
+    if (!checkpoint) {
+      if (this.active) this.loseLease('another runner holds its lease');
+      return false;
+    }
+    if (!this.active) {
+      const parked = await this.deps.store.parked(this.name);
+      this.held = new Map();
+      for (const event of parked) if (!this.held.has(event.streamId)) this.held.set(event.streamId, event.eventId);
+      this.lastError = checkpoint.lastError;
+      this.caughtUp = false;
+      this.logger.log(`Subscription "${this.name}" runs here (${this.owner}) from ${checkpoint.position ?? 'the start'}.`);
+    }
+    this.position = checkpoint.position;
+    this.active = true;
+    this.leaseUntil = checkpoint.leaseUntil?.getTime() ?? 0;
+    return true;
+  }
+
+  private loseLease(reason: string): void {
+    if (this.active) this.logger.warn(`Subscription "${this.name}" stopped here (${this.owner}): ${reason}.`);
+    this.active = false;
+    this.leaseUntil = 0;
+  }
+
+  /** Handles a chunk in one transaction; on failure, one event at a time. */
+  private async processChunk(events: RecordedEvent[], to: FeedCursor): Promise<{ handled: number; parked: number }> {
+    const works: TransactionalWork<Tx>[] = [];
+    const park: ParkedEvent[] = [];
+    const held = new Map(this.held);
+    let handled = 0;
+    let failed = false;
+    for (const envelope of events) {
+      if (!this.wants(envelope)) continue;
+      const behind = held.get(envelope.streamId);
+      if (behind !== undefined) {
+        park.push(this.parkRecord(envelope, 'held', `waits behind parked event ${behind}`, 0));
+        continue;
+      }
+      let event: object;
+      try {
+        event = this.deps.serializer.deserialize(envelope);
+      } catch (error) {
+        park.push(this.parkRecord(envelope, 'failed', describe(error), 1));
+        held.set(envelope.streamId, envelope.eventId);
+        continue;
+      }
+      try {
+        const work = await this.handler.handle(event, envelope);
+        if (work) works.push(work);
+        handled += 1;
+      } catch {
+        failed = true;
+        break;
+      }
+    }
+    if (!failed) {
+      try {
+        await this.commit({ to, park }, works.length === 0 ? undefined : async (tx) => {
+          for (const work of works) await work(tx);
+        });
+        this.noteProgress(events);
+        return { handled, parked: park.length };
+      } catch (error) {
+        if (!(error instanceof HandlerFailure)) throw error;
+      }
+    }
+    let parked = 0;
+    handled = 0;
+    for (const envelope of events) {
+      const outcome = await this.deliverOne(envelope);
+      if (outcome === 'handled') handled += 1;
+      if (outcome === 'parked') parked += 1;
+    }
+    if (this.position !== to) await this.commit({ to, park: [] });
+    return { handled, parked };
+  }
+
+  /** Delivers one event with retries, and passes it (handled or parked). */
+  private async deliverOne(envelope: RecordedEvent): Promise<'handled' | 'parked' | 'skipped'> {
+    const to = envelope.cursor!;
+    if (!this.wants(envelope)) return 'skipped';
+    const behind = this.held.get(envelope.streamId);
+    if (behind !== undefined) {
+      await this.commit({ to, park: [this.parkRecord(envelope, 'held', `waits behind parked event ${behind}`, 0)] });
+      return 'parked';
+    }
+    let event: object;
+    try {
+      event = this.deps.serializer.deserialize(envelope);
+    } catch (error) {
+      await this.commit({ to, park: [this.parkRecord(envelope, 'failed', describe(error), 1)] });
+      return 'parked';
+    }
+    const failure = await this.attempt(envelope, event, (work) => this.commit({ to, park: [] }, work));
+    if (failure === undefined) {
+      this.noteProgress([envelope]);
+      return 'handled';
+    }
+    await this.commit({ to, park: [this.parkRecord(envelope, 'failed', failure.message, failure.attempts)] });
+    return 'parked';
+  }
+
+  /**
+   * Runs the handler and `commit` up to `maxAttempts` times with backoff. Returns undefined on
+   * success, or the last error once the attempts are spent. Store failures propagate at once:
+   * they are not the event's fault, and the next step starts again from the checkpoint.
+   */
+  private async attempt(
+    envelope: RecordedEvent,
+    event: object,
+    commit: (work?: (tx: Tx) => Promise<void>) => Promise<void>,
+  ): Promise<{ message: string; attempts: number } | undefined> {
+    let message = '';
+    for (let attempt = 1; attempt <= this.options.maxAttempts; attempt += 1) {
+      try {
+        let work: TransactionalWork<Tx> | void;
+        try {
+          work = await this.handler.handle(event, envelope);
+        } catch (error) {
+          throw new HandlerFailure(error);
+        }
+        await commit(work ? this.guarded(work) : undefined);
+        return undefined;
+      } catch (error) {
+        if (!(error instanceof HandlerFailure)) throw error;
+        message = describe(error);
+        if (attempt === this.options.maxAttempts) break;
+        const delay = Math.min(this.options.backoffInitialMs * 2 ** (attempt - 1), this.options.backoffMaxMs);
+        this.logger.warn(
+          `Subscription "${this.name}": ${envelope.type} ${envelope.streamId}@${envelope.version} failed (attempt ${attempt} of ` +
+            `${this.options.maxAttempts}), retrying in ${delay} ms: ${message}`,
+        );
+        await this.sleep(delay);
+        if (!(await this.ensureLease())) throw new CheckpointLeaseLostError(this.name, this.owner);
+      }
+    }
+    this.logger.error(
+      `Subscription "${this.name}" parked ${envelope.type} ${envelope.streamId}@${envelope.version} (event ${envelope.eventId}) after ` +
+        `${this.options.maxAttempts} attempts; later events of ${envelope.streamId} wait behind it. Last error: ${message}`,
+    );
+    return { message, attempts: this.options.maxAttempts };
+  }
+
+  /** Tags failures of the handler's transactional work, so they count as attempts. */
+  private guarded(work: TransactionalWork<Tx>): TransactionalWork<Tx> {
+    return async (tx) => {
+      try {
+        await work(tx);
+      } catch (error) {
+        throw new HandlerFailure(error);
+      }
+    };
+  }
+
+  /** One fenced step from the current position; on success the runner moves along. */
+  private async commit(
+    step: { to: FeedCursor | null; park: ParkedEvent[]; unpark?: string[]; clearRedrive?: string },
+    work?: (tx: Tx) => Promise<void>,
+  ): Promise<void> {
+    const failedPark = step.park.find((event) => event.reason === 'failed');
+    const lastError = failedPark
+      ? `parked ${failedPark.type} ${failedPark.streamId}@${failedPark.version}: ${failedPark.error ?? ''}`
+      : this.lastError !== null && this.held.size === 0
+        ? null
+        : undefined;
+    const advance: CheckpointAdvance = {
+      name: this.name,
+      owner: this.owner,
+      from: this.position,
+      to: step.to,
+      park: step.park,
+      ...(step.unpark ? { unpark: step.unpark } : {}),
+      ...(step.clearRedrive ? { clearRedrive: step.clearRedrive } : {}),
+      ...(lastError === undefined ? {} : { lastError }),
+    };
+    await this.deps.store.advance(advance, work ? this.guarded(work) : undefined);
+    this.position = step.to;
+    if (lastError !== undefined) this.lastError = lastError;
+    for (const event of step.park) if (!this.held.has(event.streamId)) this.held.set(event.streamId, event.eventId);
+  }
+
+  private noteProgress(events: RecordedEvent[]): void {
+    const last = events[events.length - 1];
+    if (last) this.lastEventAt = last.occurredAt;
+  }
+
+  /** Re-delivers the parked events of streams a re-drive was requested for, in version order. */
+  private async redriveIfRequested(): Promise<void> {
+    const now = Date.now();
+    if (now - this.lastRedriveCheck < REDRIVE_CHECK_MS) return;
+    this.lastRedriveCheck = now;
+    if (this.held.size === 0) return;
+    const parked = await this.deps.store.parked(this.name);
+    const streams = new Set(parked.filter((event) => event.redriveRequestedAt !== null).map((event) => event.streamId));
+    for (const streamId of streams) {
+      const queue = parked.filter((event) => event.streamId === streamId);
+      let cleared = true;
+      for (const entry of queue) {
+        const [envelope] = await this.deps.journal.readStream(entry.streamId, { fromVersion: entry.version, toVersion: entry.version });
+        if (!envelope) {
+          await this.commit({ to: this.position, park: [], unpark: [entry.eventId] });
+          continue;
+        }
+        let failure: { message: string; attempts: number } | undefined;
+        try {
+          const event = this.deps.serializer.deserialize(envelope);
+          failure = await this.attempt(envelope, event, (work) => this.commit({ to: this.position, park: [], unpark: [entry.eventId] }, work));
+        } catch (error) {
+          if (error instanceof CheckpointLeaseLostError || error instanceof Stopped) throw error;
+          failure = { message: describe(error), attempts: 1 };
+        }
+        if (failure) {
+          const again = { ...this.parkRecord(envelope, 'failed', failure.message, entry.attempts + failure.attempts), parkedAt: entry.parkedAt };
+          this.held.set(streamId, entry.eventId);
+          await this.commit({ to: this.position, park: [again], clearRedrive: streamId });
+          cleared = false;
+          break;
+        }
+        this.logger.log(`Subscription "${this.name}" re-drove ${envelope.type} ${envelope.streamId}@${envelope.version}.`);
+      }
+      if (cleared) this.held.delete(streamId);
+    }
+  }
+
+  private parkRecord(envelope: RecordedEvent, reason: 'failed' | 'held', error: string, attempts: number): ParkedEvent {
+    return {
+      subscription: this.name,
+      eventId: envelope.eventId,
+      streamId: envelope.streamId,
+      version: envelope.version,
+      position: envelope.position,
+      type: envelope.type,
+      reason,
+      error,
+      attempts,
+      parkedAt: this.clock.now(),
+      redriveRequestedAt: null,
+    };
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.stopSignal.signal.aborted) return reject(new Stopped());
+      const timer = setTimeout(() => {
+        this.stopSignal.signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, ms);
+      const onAbort = (): void => {
+        clearTimeout(timer);
+        reject(new Stopped());
+      };
+      this.stopSignal.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+}

@@ -1,0 +1,16 @@
+import { Injectable } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
+import { ProjectionHandler, getProjectionMetadata } from '@chronicle/core';
+import { findDecoratedProviders } from '../discovery/decorated-providers.js';
+
+/** Finds the `@Projection` providers of the application (singletons with unique names). */
+@Injectable()
+export class ProjectionExplorer {
+  constructor(private readonly discovery: DiscoveryService) {}
+
+  explore(): ProjectionHandler[] {
+    return findDecoratedProviders(this.discovery, '@Projection', 'Projection', getProjectionMetadata, (options) => options.name).map(
+      ({ instance }) => new ProjectionHandler(instance),
+    );
+  }
+}

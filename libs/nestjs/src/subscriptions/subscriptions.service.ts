@@ -1,0 +1,236 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  Optional,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { CommandBus } from '@nestjs/cqrs';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import {
+  CommandGateway,
+  ConfigurationError,
+  ProjectionHandler,
+  SagaDeadlineRunner,
+  SagaEngine,
+  SubscriptionRunner,
+  projectionSubscriptionName,
+  sagaSubscriptionName,
+  withCommandMetadata,
+  type CheckpointStore,
+  type CommandResult,
+  type Journal,
+  type SagaCommandDispatcher,
+  type SagaStore,
+} from '@chronicle/core';
+import {
+  CHRONICLE_CHECKPOINT_STORE,
+  CHRONICLE_JOURNAL,
+  CHRONICLE_SAGA_STORE,
+  CHRONICLE_SUBSCRIPTION_WAKE_UPS,
+  PRUNE_SAGAS_JOB,
+  SAGA_DEADLINES_JOB,
+  SUBSCRIPTION_JOB_PREFIX,
+} from '../constants/chronicle.constants.js';
+import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
+import type { EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
+import type { PostgresOutboxWakeUps } from '../outbox/postgres-outbox-wake-ups.js';
+import { ProjectionExplorer } from '../projections/projection.explorer.js';
+import { SagaExplorer } from '../sagas/saga.explorer.js';
+
+/** A projection as this instance runs it. */
+export interface RunningProjection {
+  handler: ProjectionHandler<unknown>;
+  runner: SubscriptionRunner<unknown>;
+}
+
+/** A saga as this instance runs it. */
+export interface RunningSaga {
+  engine: SagaEngine<unknown>;
+  runner: SubscriptionRunner<unknown>;
+}
+
+/** A journal that can NOTIFY on writes (the TypeORM journal on PostgreSQL). */
+interface NotifyingJournal {
+  enableNotifications(channel: string): void;
+}
+
+/**
+ * Runs this instance's share of the `@Projection` and `@Saga` subscriptions and the saga deadlines:
+ * a runner per subscription (one active across instances, through the checkpoint lease), woken
+ * after every local commit and by PostgreSQL NOTIFY, polled as the fallback (jobs in
+ * `@nestjs/schedule`'s SchedulerRegistry); a deadline runner; a job pruning saga tombstones.
+ * Sagas dispatch their commands through the CommandBus (the gateway without `@nestjs/cqrs`).
+ */
+@Injectable()
+export class SubscriptionsService implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(SubscriptionsService.name);
+  private readonly projections = new Map<string, RunningProjection>();
+  private readonly sagas = new Map<string, RunningSaga>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private deadlines: SagaDeadlineRunner | undefined;
+  private started = false;
+  private stopping = false;
+
+  constructor(
+    private readonly projectionExplorer: ProjectionExplorer,
+    private readonly sagaExplorer: SagaExplorer,
+    private readonly gateway: CommandGateway,
+    @Inject(CHRONICLE_JOURNAL) private readonly journal: Journal,
+    @Inject(CHRONICLE_CHECKPOINT_STORE) private readonly checkpoints: CheckpointStore,
+    @Inject(CHRONICLE_SAGA_STORE) private readonly sagaStore: SagaStore,
+    @Inject(EVENT_SOURCING_MODULE_OPTIONS) private readonly options: EventSourcingModuleOptions,
+    @Optional() private readonly commandBus?: CommandBus,
+    @Optional() private readonly schedulerRegistry?: SchedulerRegistry,
+    @Optional() @Inject(CHRONICLE_SUBSCRIPTION_WAKE_UPS) private readonly wakeUps?: PostgresOutboxWakeUps | null,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const settings = this.options.subscriptions ?? {};
+    const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const deps = { journal: this.journal, store: this.checkpoints, serializer: this.gateway.eventSerializer };
+    for (const handler of this.projectionExplorer.explore()) {
+      const runner = new SubscriptionRunner(
+        { ...deps, logger: new Logger(`Projection ${handler.name}`) },
+        handler,
+        {
+          name: projectionSubscriptionName(handler.name),
+          owner,
+          ...(settings.leaseMs === undefined ? {} : { leaseMs: settings.leaseMs }),
+          ...(handler.options.batchSize === undefined ? {} : { batchSize: handler.options.batchSize }),
+          ...(handler.options.maxAttempts === undefined ? {} : { maxAttempts: handler.options.maxAttempts }),
+        },
+      );
+      this.projections.set(handler.name, { handler, runner });
+    }
+    const dispatcher: SagaCommandDispatcher = (command, metadata) =>
+      this.commandBus
+        ? (this.commandBus.execute(withCommandMetadata(command, metadata)) as Promise<CommandResult>)
+        : this.gateway.execute(command, metadata);
+    for (const instance of this.sagaExplorer.explore()) {
+      const engine = new SagaEngine(instance, { store: this.sagaStore, dispatcher, logger: new Logger(`Saga ${instance.constructor.name}`) });
+      const runner = new SubscriptionRunner({ ...deps, logger: new Logger(`Saga ${engine.name}`) }, engine, {
+        name: sagaSubscriptionName(engine.name),
+        owner,
+        // One event per transaction: the next event of an instance must see the state this one saved.
+        commitEvery: 1,
+        ...(settings.leaseMs === undefined ? {} : { leaseMs: settings.leaseMs }),
+        ...(engine.options.maxAttempts === undefined ? {} : { maxAttempts: engine.options.maxAttempts }),
+      });
+      this.sagas.set(engine.name, { engine, runner });
+    }
+    if (this.projections.size + this.sagas.size === 0) return;
+
+    // Every instance notifies, running subscriptions or not: another one may be running them.
+    if (this.wakeUps && settings.listen !== false && typeof (this.journal as Partial<NotifyingJournal>).enableNotifications === 'function') {
+      (this.journal as unknown as NotifyingJournal).enableNotifications(this.wakeUps.channel);
+    }
+    if (settings.run === false) return;
+    this.started = true;
+
+    if (this.sagas.size > 0) {
+      this.deadlines = new SagaDeadlineRunner(this.sagaStore, [...this.sagas.values()].map((s) => s.engine), { owner }, new Logger(SagaDeadlineRunner.name));
+    }
+    this.gateway.addListener({ afterCommit: () => this.wakeAll() });
+    const pollMs = settings.pollIntervalMs ?? 1_000;
+    for (const runner of this.runners()) {
+      this.timers.set(`${SUBSCRIPTION_JOB_PREFIX}${runner.name}`, setInterval(() => void runner.wake(), pollMs));
+    }
+    if (this.deadlines) {
+      const deadlines = this.deadlines;
+      this.timers.set(
+        SAGA_DEADLINES_JOB,
+        setInterval(() => {
+          void deadlines.runOnce().catch((error: unknown) => this.logger.error(`Firing saga deadlines failed: ${(error as Error).message}`));
+        }, settings.deadlinePollIntervalMs ?? 1_000),
+      );
+      const pruneMs = settings.pruneIntervalMs ?? 3_600_000;
+      if (pruneMs > 0) {
+        const retentionMs = settings.sagaRetentionMs ?? 604_800_000;
+        this.timers.set(
+          PRUNE_SAGAS_JOB,
+          setInterval(() => {
+            void this.sagaStore
+              .pruneCompleted(new Date(Date.now() - retentionMs))
+              .catch((error: unknown) => this.logger.error(`Pruning saga tombstones failed: ${(error as Error).message}`));
+          }, pruneMs),
+        );
+      }
+    }
+    for (const [name, timer] of this.timers) {
+      timer.unref();
+      this.schedulerRegistry?.addInterval(name, timer);
+    }
+    if (this.wakeUps && settings.listen !== false) {
+      try {
+        await this.wakeUps.start(
+          () => this.wakeAll(),
+          () => this.wakeAll(),
+        );
+      } catch (error) {
+        this.logger.warn(`Subscription wake-ups are off (${(error as Error).message}); polling every ${pollMs} ms.`);
+      }
+    }
+    this.wakeAll();
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    for (const [name, timer] of this.timers) {
+      clearInterval(timer);
+      if (this.schedulerRegistry?.doesExist('interval', name)) this.schedulerRegistry.deleteInterval(name);
+    }
+    this.timers.clear();
+    await this.wakeUps?.stop().catch(() => undefined);
+    await this.deadlines?.stop();
+    await Promise.allSettled(this.runners().map((runner) => runner.stop()));
+  }
+
+  /** Every runner of this instance (active or standby). */
+  runners(): SubscriptionRunner<unknown>[] {
+    return [...[...this.projections.values()].map((p) => p.runner), ...[...this.sagas.values()].map((s) => s.runner)];
+  }
+
+  /** The projection named `name`, or a `ConfigurationError` naming the known ones. */
+  projection(name: string): RunningProjection {
+    const found = this.projections.get(name);
+    if (!found) throw new ConfigurationError(`No projection "${name}"; known: ${[...this.projections.keys()].join(', ') || 'none'}.`);
+    return found;
+  }
+
+  /** The saga named `name`, or a `ConfigurationError` naming the known ones. */
+  saga(name: string): RunningSaga {
+    const found = this.sagas.get(name);
+    if (!found) throw new ConfigurationError(`No saga "${name}"; known: ${[...this.sagas.keys()].join(', ') || 'none'}.`);
+    return found;
+  }
+
+  /** The runner of a subscription name (`projection:<name>` or `saga:<name>`). */
+  runner(subscription: string): SubscriptionRunner<unknown> {
+    const found = this.runners().find((runner) => runner.name === subscription);
+    if (!found) {
+      throw new ConfigurationError(`No subscription "${subscription}"; known: ${this.runners().map((r) => r.name).join(', ') || 'none'}.`);
+    }
+    return found;
+  }
+
+  /** Drains every subscription and fires due deadlines now (tests and tools use it instead of waiting for a poll). */
+  async flush(): Promise<void> {
+    if (!this.started) return;
+    await Promise.all(this.runners().map((runner) => runner.wake()));
+    await this.deadlines?.runOnce();
+  }
+
+  /** Fires the saga deadlines due now. */
+  async fireDeadlines(): Promise<number> {
+    return this.started && this.deadlines ? this.deadlines.runOnce() : 0;
+  }
+
+  private wakeAll(): void {
+    if (this.stopping || !this.started) return;
+    for (const runner of this.runners()) void runner.wake();
+  }
+}
