@@ -181,6 +181,35 @@ describe('EventSourcingModule: @Projection and @Saga (SQLite file)', () => {
     await expect(admin.rebuildProjection('nope')).rejects.toThrow('No projection "nope"; known: totals.');
   });
 
+  it('retries a failing saga instance, then parks its event without stopping the other instances', async () => {
+    @Saga({ name: 'fragile', maxAttempts: 2 })
+    @Injectable()
+    class FragileSaga {
+      static calls = 0;
+      @StartsSaga(LedgerOpened, { associate: 'ledgerId' })
+      start(event: LedgerOpened, ctx: SagaContext<{ owner: string }>): void {
+        if (event.ledgerId === 'cursed') {
+          FragileSaga.calls += 1;
+          throw new Error('cursed ledgers cannot be watched');
+        }
+        ctx.state = { owner: event.owner };
+      }
+    }
+    const app = await boot([FragileSaga]);
+    const admin = app.get(SubscriptionAdmin);
+    await send(app, new OpenLedger('cursed', 'X'));
+    await send(app, new OpenLedger('fine', 'Y'));
+    await waitUntil(async () => (await admin.sagaInstance('fragile', 'fine')) !== undefined, 5_000, 'the healthy instance to start');
+    await waitUntil(async () => (await admin.parked('saga:fragile')).length === 1, 5_000, 'the cursed event to be parked');
+    expect(FragileSaga.calls).toBe(2);
+    const [parked] = await admin.parked('saga:fragile');
+    expect(parked).toMatchObject({ streamId: 'ledger-cursed', version: 1, reason: 'failed', attempts: 2 });
+    expect(parked?.error).toContain('cursed ledgers cannot be watched');
+    expect(await admin.sagaInstance('fragile', 'cursed')).toBeUndefined();
+    const [status] = (await admin.status()).filter((s) => s.name === 'saga:fragile');
+    expect(status).toMatchObject({ parked: 1, lastError: expect.stringContaining('ledger-cursed@1') });
+  });
+
   it('refuses a request-scoped projection and two sagas with one name, naming them', async () => {
     @Projection({ name: 'scoped' })
     @Injectable({ scope: Scope.REQUEST })

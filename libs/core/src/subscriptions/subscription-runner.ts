@@ -373,6 +373,8 @@ export class SubscriptionRunner<Tx = unknown> {
     const held = new Map(this.held);
     let handled = 0;
     let failed = false;
+    /** The event whose handler failed in this pass: that failure counts as its first attempt. */
+    let failedEvent: { eventId: string; message: string } | undefined;
     for (const envelope of events) {
       if (!this.wants(envelope)) continue;
       const behind = held.get(envelope.streamId);
@@ -392,8 +394,9 @@ export class SubscriptionRunner<Tx = unknown> {
         const work = await this.handler.handle(event, envelope);
         if (work) works.push(work);
         handled += 1;
-      } catch {
+      } catch (error) {
         failed = true;
+        failedEvent = { eventId: envelope.eventId, message: describe(error) };
         break;
       }
     }
@@ -411,7 +414,7 @@ export class SubscriptionRunner<Tx = unknown> {
     let parked = 0;
     handled = 0;
     for (const envelope of events) {
-      const outcome = await this.deliverOne(envelope);
+      const outcome = await this.deliverOne(envelope, envelope.eventId === failedEvent?.eventId ? failedEvent : undefined);
       if (outcome === 'handled') handled += 1;
       if (outcome === 'parked') parked += 1;
     }
@@ -420,7 +423,7 @@ export class SubscriptionRunner<Tx = unknown> {
   }
 
   /** Delivers one event with retries, and passes it (handled or parked). */
-  private async deliverOne(envelope: RecordedEvent): Promise<'handled' | 'parked' | 'skipped'> {
+  private async deliverOne(envelope: RecordedEvent, failedBefore?: { message: string }): Promise<'handled' | 'parked' | 'skipped'> {
     const to = envelope.cursor!;
     if (!this.wants(envelope)) return 'skipped';
     const behind = this.held.get(envelope.streamId);
@@ -435,7 +438,7 @@ export class SubscriptionRunner<Tx = unknown> {
       await this.commit({ to, park: [this.parkRecord(envelope, 'failed', describe(error), 1)] });
       return 'parked';
     }
-    const failure = await this.attempt(envelope, event, (work) => this.commit({ to, park: [] }, work));
+    const failure = await this.attempt(envelope, event, (work) => this.commit({ to, park: [] }, work), failedBefore);
     if (failure === undefined) {
       this.noteProgress([envelope]);
       return 'handled';
@@ -453,9 +456,10 @@ export class SubscriptionRunner<Tx = unknown> {
     envelope: RecordedEvent,
     event: object,
     commit: (work?: (tx: Tx) => Promise<void>) => Promise<void>,
+    failedBefore?: { message: string },
   ): Promise<{ message: string; attempts: number } | undefined> {
-    let message = '';
-    for (let attempt = 1; attempt <= this.options.maxAttempts; attempt += 1) {
+    let message = failedBefore?.message ?? '';
+    for (let attempt = failedBefore ? 2 : 1; attempt <= this.options.maxAttempts; attempt += 1) {
       try {
         let work: TransactionalWork<Tx> | void;
         try {

@@ -375,11 +375,28 @@ export function journalContract(implementation: string, open: () => Promise<Jour
             aggregateType: 'batch',
             version: index + 1,
             position: expect.any(Number),
+            cursor: expect.any(String),
           });
         });
         expectStrictlyIncreasing(appended.events.map((event) => event.position));
         expect(typeof result.cursor).toBe('string');
         expect(await journal.readStream('batch-1')).toEqual(appended.events);
+      });
+
+      it('gives every event a cursor that orders it in the feed, the same in appends, stream reads and feed reads', async () => {
+        const first = await journal.append({ writes: [write('cursor-a', 0, newEvents(2), 'cursor')] });
+        const second = await journal.append({ writes: [write('cursor-b', 0, newEvents(1), 'cursor')] });
+        const appended = [...nth(first.streams, 0).events, ...nth(second.streams, 0).events];
+        const fed = (await journal.readAll(null, 100)).events.filter((event) => event.streamId.startsWith('cursor-'));
+        expect(fed.map((event) => event.cursor)).toEqual(appended.map((event) => event.cursor));
+        expect((await journal.readStream('cursor-a')).map((event) => event.cursor)).toEqual(appended.slice(0, 2).map((event) => event.cursor));
+        const cursors = appended.map((event) => event.cursor!);
+        expect(journal.compareCursors(cursors[0]!, cursors[1]!)).toBeLessThan(0);
+        expect(journal.compareCursors(cursors[2]!, cursors[1]!)).toBeGreaterThan(0);
+        expect(journal.compareCursors(cursors[1]!, cursors[1]!)).toBe(0);
+        expect(first.cursor).toBe(cursors[1]);
+        expect(() => journal.compareCursors('not a cursor', cursors[0]!)).toThrow(/not a cursor/);
+        expect(await journal.headPosition()).toBeGreaterThanOrEqual(Math.max(...appended.map((event) => event.position)));
       });
 
       it('continues a stream from its expected version with later positions', async () => {
