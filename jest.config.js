@@ -1,7 +1,8 @@
 /**
  * Jest runs in ESM mode (Nest 12 is ESM-only): see DESIGN.md, "Notes from the field".
  * Projects: `unit` (specs beside the code, in-memory and SQLite), `contract` (every port
- * implementation against one suite), `e2e` (HTTP through supertest).
+ * implementation against one suite), `e2e` (HTTP through supertest), `reliability` (the fault
+ * harness: it restarts PostgreSQL and RabbitMQ, so scripts/test.mjs runs it alone, after the others).
  */
 const moduleNameMapper = {
   '^@chronicle/(core|typeorm|nestjs|testing)$': '<rootDir>/libs/$1/src/index.ts',
@@ -24,5 +25,6 @@ export default {
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
     { ...common, displayName: 'integration', testMatch: ['<rootDir>/test/**/*.int-spec.ts'] },
     { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+    { ...common, displayName: 'reliability', testMatch: ['<rootDir>/test/reliability/**/*.reliability-spec.ts'] },
   ],
 };

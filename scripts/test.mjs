@@ -69,26 +69,50 @@ if (missing.length > 0) {
   );
 }
 
-const resultsFile = join(mkdtempSync(join(tmpdir(), 'chronicle-jest-')), 'results.json');
-const jest = spawn(
-  process.execPath,
-  ['node_modules/jest/bin/jest.js', '--json', `--outputFile=${resultsFile}`, ...process.argv.slice(2)],
-  { env, stdio: 'inherit' },
-);
-const code = await new Promise((resolve) => jest.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+// Phases: the ordinary projects in one jest run, then the reliability harness alone (it restarts
+// PostgreSQL and RabbitMQ, so nothing else may run beside it). Extra arguments narrow the first
+// phase and leave the harness out; `--reliability-only` runs just the harness.
+const argv = process.argv.slice(2);
+const reliabilityOnly = argv.includes('--reliability-only');
+const userArgs = argv.filter((arg) => arg !== '--reliability-only');
+const phases = [];
+if (!reliabilityOnly) {
+  const selects = userArgs.includes('--selectProjects');
+  phases.push({ name: 'tests', args: [...(selects ? [] : ['--selectProjects', 'unit', 'integration', 'e2e']), ...userArgs] });
+}
+let reliabilitySkipped;
+if (reliabilityOnly || userArgs.length === 0) {
+  const reliabilityMissing = [postgres, rabbit].filter(Boolean);
+  if (reliabilityMissing.length > 0 && !required) {
+    reliabilitySkipped = `the reliability harness needs PostgreSQL and RabbitMQ: ${reliabilityMissing.join('; ')}`;
+  } else {
+    phases.push({ name: 'reliability harness', args: ['--selectProjects', 'reliability', '--runInBand', ...(reliabilityOnly ? userArgs : [])] });
+  }
+}
 
-let summary;
-try {
-  const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
-  summary = {
-    passed: results.numPassedTests,
-    failed: results.numFailedTests + results.numRuntimeErrorTestSuites,
-    skipped: results.numPendingTests + results.numTodoTests,
-  };
-} catch {
-  summary = undefined;
+const total = { passed: 0, failed: 0, skipped: reliabilitySkipped ? 1 : 0 };
+let ok = true;
+for (const phase of phases) {
+  if (phases.length > 1) console.log(`\n--- ${phase.name} ---`);
+  const resultsFile = join(mkdtempSync(join(tmpdir(), 'chronicle-jest-')), 'results.json');
+  const jest = spawn(process.execPath, ['node_modules/jest/bin/jest.js', '--json', `--outputFile=${resultsFile}`, ...phase.args], {
+    env,
+    stdio: 'inherit',
+  });
+  const code = await new Promise((resolve) => jest.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+  try {
+    const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
+    total.passed += results.numPassedTests;
+    total.failed += results.numFailedTests + results.numRuntimeErrorTestSuites;
+    total.skipped += results.numPendingTests + results.numTodoTests;
+    if (code !== 0 || results.numFailedTests + results.numRuntimeErrorTestSuites > 0) ok = false;
+  } catch {
+    console.log(`jest wrote no results for the ${phase.name}`);
+    total.failed += 1;
+    ok = false;
+  }
 }
 if (missing.length > 0 && !required) banner(['Skipped because of missing services:', ...missing]);
-if (summary) console.log(`${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`);
-else console.log('0 passed, 1 failed (jest wrote no results)');
-process.exit(code === 0 && summary && summary.failed === 0 ? 0 : 1);
+if (reliabilitySkipped) banner([`SKIPPED ${reliabilitySkipped}`]);
+console.log(`${total.passed} passed, ${total.failed} failed, ${total.skipped} skipped`);
+process.exit(ok ? 0 : 1);

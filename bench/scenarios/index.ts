@@ -1,17 +1,21 @@
 import { commandsPostgres, commandsSqlite } from './command-throughput.js';
+import { feedCatchUp } from './feed-catch-up.js';
 import { memory } from './memory.js';
 import { outboxLatency } from './outbox-latency.js';
 import { recovery } from './recovery.js';
 import { relayThroughput } from './relay-throughput.js';
+import { transfers } from './transfers.js';
 import type { Scenario } from './scenario.js';
 
 /**
- * Every scenario, in run order.
+ * Every scenario, in run order: each is a module beside this one exporting a `Scenario`; the
+ * runner, the JSON, the report and the summary pick it up from this list, and its targets are its
+ * `TargetCheck`s.
  *
- * Extension point (issue item 6, projections and sagas): add a module beside these that exports a
- * `Scenario` — e.g. `projection-lag.ts` (events/s applied by a @Projection and its lag behind the
- * feed) and `saga-throughput.ts` (transfers/s through a @Saga) — and list it here. The runner,
- * the JSON, the report and the summary pick it up; its targets go in its `TargetCheck`s. Until
- * those features exist there is deliberately no scenario and no figure for them.
+ * 1–2 commands through the CommandBus (PostgreSQL, SQLite) against a hand-written transaction;
+ * 3 recovery of a long aggregate with and without snapshots; 4a/4b the outbox (commit-to-handler
+ * latency, relay throughput); 5 memory under many aggregates; 6a feed catch-up into a no-op
+ * subscription and a TypeORM projection against a hand-written keyset reader; 6b transfers end to
+ * end through the demo application's saga against a hand-written transaction.
  */
-export const SCENARIOS: readonly Scenario[] = [commandsPostgres, commandsSqlite, recovery, outboxLatency, relayThroughput, memory];
+export const SCENARIOS: readonly Scenario[] = [commandsPostgres, commandsSqlite, recovery, outboxLatency, relayThroughput, memory, feedCatchUp, transfers];

@@ -1,9 +1,9 @@
-import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
+import { launchDemo, type DemoProcess } from '../support/demo-process.js';
 import { expectInOrderAndComplete, recordExchange, waitUntil } from '../support/outbox-test-apps.js';
 import { AMQP_URL, POSTGRES_URL, createSchema, postgresUnavailableReason, rabbitMqUnavailableReason, servicesRequired, uniqueSchemaName } from '../support/services.js';
 
@@ -12,42 +12,7 @@ import { AMQP_URL, POSTGRES_URL, createSchema, postgresUnavailableReason, rabbit
  * SIGKILL, and SIGTERM drains the commands in flight before the process ends.
  */
 
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface DemoProcess {
-  child: ChildProcess;
-  url: string;
-  output: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function launch(env: Record<string, string>): Promise<DemoProcess> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['dist/apps/demo/src/main.js'], {
-    env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', PORT: String(port), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
-  );
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  while (!output.includes('Chronicle demo bank on')) {
-    if (child.exitCode !== null) throw new Error(`The demo exited at start:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`The demo did not start in 30 s:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { child, url, output: () => output, exited };
-}
+const launch = (env: Record<string, string>): Promise<DemoProcess> => launchDemo(env);
 
 type Outcome = { key: string; amount: number; status: number | 'unknown' };
 

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -5,6 +6,9 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import type { DemoConfig } from './config/demo-config.js';
 import { ChronicleExceptionFilter } from './http/chronicle-exception.filter.js';
+import { answerClientError } from './http/client-error.handler.js';
+import { checkJsonShape } from './http/json-shape.middleware.js';
+import { requireJsonBody } from './http/require-json.middleware.js';
 
 /** Builds the demo application (not yet listening): used by `main.ts` and by the end-to-end tests. */
 export async function createDemoApp(config: DemoConfig, options: { logger?: false } = {}): Promise<INestApplication> {
@@ -12,7 +16,12 @@ export async function createDemoApp(config: DemoConfig, options: { logger?: fals
     bodyParser: false,
     ...(options.logger === false ? { logger: false } : {}),
   });
+  // Requests Node's parser refuses (431, 400) get the same JSON errors as the others.
+  (app.getHttpServer() as Server).on('clientError', answerClientError);
+  // In this order: refuse non-JSON bodies, parse JSON, check the parsed body's shape.
+  app.use(requireJsonBody);
   app.useBodyParser('json', { limit: '64kb', strict: true });
+  app.use(checkJsonShape);
   // The ETag of an account is its version, set by the controller; Express's body hash is not.
   app.set('etag', false);
   app.useGlobalFilters(new ChronicleExceptionFilter());

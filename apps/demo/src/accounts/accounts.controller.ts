@@ -2,6 +2,8 @@ import { applyDecorators, Body, Controller, Get, Headers, HttpCode, Param, Post,
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { POSITION_HEADER, readCommandHeaders } from '../http/command-headers.js';
+import { IdParamPipe } from '../http/id-param.pipe.js';
+import { NoBodyPipe } from '../http/no-body.pipe.js';
 import { AccountsService, type AccountWrite } from './accounts.service.js';
 import { AccountSummaryDto } from './dto/account-summary.dto.js';
 import { ListAccountsQuery } from './dto/list-accounts.query.js';
@@ -9,6 +11,8 @@ import { AccountEventDto } from './dto/account-event.dto.js';
 import { AccountViewDto } from './dto/account-view.dto.js';
 import { AmountDto } from './dto/amount.dto.js';
 import { OpenAccountDto } from './dto/open-account.dto.js';
+
+const ACCOUNT_ID = new IdParamPipe('account');
 
 const idempotencyKey = ApiHeader({
   name: 'Idempotency-Key',
@@ -53,7 +57,7 @@ export class AccountsController {
   @ifMatch
   async deposit(
     @Res({ passthrough: true }) response: Response,
-    @Param('id') id: string,
+    @Param('id', ACCOUNT_ID) id: string,
     @Body() body: AmountDto,
     @Headers('idempotency-key') key?: string,
     @Headers('if-match') match?: string,
@@ -69,7 +73,7 @@ export class AccountsController {
   @ifMatch
   async withdraw(
     @Res({ passthrough: true }) response: Response,
-    @Param('id') id: string,
+    @Param('id', ACCOUNT_ID) id: string,
     @Body() body: AmountDto,
     @Headers('idempotency-key') key?: string,
     @Headers('if-match') match?: string,
@@ -85,7 +89,8 @@ export class AccountsController {
   @ifMatch
   async close(
     @Res({ passthrough: true }) response: Response,
-    @Param('id') id: string,
+    @Param('id', ACCOUNT_ID) id: string,
+    @Body(NoBodyPipe) _body: undefined,
     @Headers('idempotency-key') key?: string,
     @Headers('if-match') match?: string,
   ): Promise<AccountViewDto> {
@@ -103,7 +108,7 @@ export class AccountsController {
   @Get(':id')
   @ApiOperation({ summary: 'An account, reflecting every write acknowledged before the request' })
   @ApiResponse({ status: 200, type: AccountViewDto, headers: { ETag: { description: 'the version, quoted' } } })
-  async get(@Param('id') id: string, @Res({ passthrough: true }) response: Response): Promise<AccountViewDto> {
+  async get(@Param('id', ACCOUNT_ID) id: string, @Res({ passthrough: true }) response: Response): Promise<AccountViewDto> {
     const view = await this.accounts.get(id);
     response.setHeader('ETag', `"${view.version}"`);
     return view;
@@ -112,7 +117,7 @@ export class AccountsController {
   @Get(':id/events')
   @ApiOperation({ summary: "An account's stored events, oldest first" })
   @ApiResponse({ status: 200, type: [AccountEventDto] })
-  events(@Param('id') id: string): Promise<AccountEventDto[]> {
+  events(@Param('id', ACCOUNT_ID) id: string): Promise<AccountEventDto[]> {
     return this.accounts.events(id);
   }
 }

@@ -1,4 +1,4 @@
-import { Inject, Injectable, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { BadRequestException, Inject, Injectable, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { CommandBus } from '@nestjs/cqrs';
@@ -46,6 +46,7 @@ export class AccountsService {
    */
   async list(query: ListAccountsQuery): Promise<AccountSummaryDto[]> {
     if (query.after !== undefined) {
+      await this.checkPosition(query.after);
       try {
         await this.subscriptions.waitForProjection('balances', query.after, this.config.readYourWritesTimeoutMs ?? 5_000);
       } catch (error) {
@@ -60,6 +61,25 @@ export class AccountsService {
       skip: query.offset ?? 0,
     });
     return rows.map((row) => ({ id: row.id, owner: row.owner, balance: row.balance, closed: row.closed }));
+  }
+
+  /**
+   * Refuses an `after` that no write of this service can have returned, instead of waiting the
+   * whole timeout for it (a 503 that a retry cannot cure): one in another database's cursor
+   * format, or one past the newest position in the journal.
+   */
+  private async checkPosition(after: string): Promise<void> {
+    try {
+      this.journal.compareCursors(after, after);
+    } catch {
+      throw new BadRequestException(`after=${after} is not a Chronicle-Position of this service: pass the Chronicle-Position header of a write.`);
+    }
+    // Both cursor formats end in the event's global position.
+    const position = BigInt(after.slice(after.lastIndexOf(':') + 1));
+    const newest = await this.journal.headPosition();
+    if (position > BigInt(newest)) {
+      throw new BadRequestException(`after=${after} is ahead of the journal, whose newest position is ${newest}: pass the Chronicle-Position header of a write.`);
+    }
   }
 
   open(owner: string, headers: CommandHeaders): Promise<AccountWrite> {

@@ -91,14 +91,30 @@ function body(statusCode: number, message: string | string[]): ErrorBody {
   return { statusCode, error, message };
 }
 
-/** body-parser's errors carry a `type`. */
+/** body-parser's errors carry a `type`; a body that does not inflate carries zlib's `Z_…` code. */
 function bodyParserFailure(exception: unknown): ErrorBody | undefined {
-  const type = (exception as { type?: unknown })?.type;
-  if (type === 'entity.parse.failed') return body(HttpStatus.BAD_REQUEST, 'The request body is not valid JSON.');
+  const { type, code, body: text } = (exception ?? {}) as { type?: unknown; code?: unknown; body?: unknown };
+  if (type === 'entity.parse.failed') {
+    // The parser is strict: `null`, `"text"` or `42` are JSON, but not a JSON object.
+    return body(HttpStatus.BAD_REQUEST, typeof text === 'string' && isJson(text) ? 'The request body must be a JSON object.' : 'The request body is not valid JSON.');
+  }
   if (type === 'entity.too.large') return body(HttpStatus.PAYLOAD_TOO_LARGE, 'The request body is larger than 64 KiB.');
-  if (type === 'encoding.unsupported' || type === 'charset.unsupported') return body(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'The request body encoding is not supported.');
+  if (type === 'encoding.unsupported') return body(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'The request body encoding is not supported: send it uncompressed, or gzip, deflate or br.');
+  if (type === 'charset.unsupported') return body(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'The request body charset is not supported: send UTF-8.');
   if (type === 'request.aborted') return body(HttpStatus.BAD_REQUEST, 'The request was aborted.');
+  if (typeof code === 'string' && code.startsWith('Z_')) {
+    return body(HttpStatus.BAD_REQUEST, 'The request body could not be decompressed: it does not match its Content-Encoding.');
+  }
   return undefined;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function databaseUnavailable(exception: unknown): boolean {

@@ -2,6 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Param, Post, Res } from '@nes
 import { ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { POSITION_HEADER, readCommandHeaders } from '../http/command-headers.js';
+import { IdParamPipe } from '../http/id-param.pipe.js';
 import { RequestTransferDto } from './dto/request-transfer.dto.js';
 import { TransferViewDto } from './dto/transfer-view.dto.js';
 import { TransfersService } from './transfers.service.js';
@@ -33,7 +34,7 @@ export class TransfersController {
   @ApiOperation({ summary: 'A transfer: pending, completed or failed (with a reason)' })
   @ApiResponse({ status: 200, type: TransferViewDto })
   @ApiResponse({ status: 404, description: 'unknown transfer' })
-  get(@Param('id') id: string): Promise<TransferViewDto> {
+  get(@Param('id', new IdParamPipe('transfer')) id: string): Promise<TransferViewDto> {
     return this.transfers.get(id);
   }
 }

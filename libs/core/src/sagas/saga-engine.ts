@@ -77,6 +77,15 @@ export class SagaEngine<Tx = unknown> implements SubscriptionHandler<Tx> {
     return (tx: Tx) => this.deps.store.save(change, tx);
   }
 
+  /** The instance an event concerns: events of different instances may be handled concurrently. */
+  partitionKey(event: object, envelope: RecordedEvent): string | undefined {
+    for (const candidate of [this.handlers.get(envelope.type), this.starts.get(envelope.type)]) {
+      const correlationId = candidate && associationOf(candidate.associate, event);
+      if (correlationId !== undefined) return correlationId;
+    }
+    return undefined;
+  }
+
   /** What an event does to its instance (undefined: nothing, e.g. an instance already finished). */
   async decide(event: object, envelope: RecordedEvent): Promise<SagaChange | undefined> {
     const start = this.starts.get(envelope.type);

@@ -16,4 +16,9 @@ export interface SubscriptionHandler<Tx = unknown> {
   /** Event type names the handler wants, or every event. Others pass by without being decoded. */
   readonly types: ReadonlySet<string> | '*';
   handle(event: object, envelope: RecordedEvent): Promise<TransactionalWork<Tx> | void>;
+  /**
+   * With the runner's `concurrency` above 1: events of different partitions may be handled at the
+   * same time (a saga's correlation id); undefined puts the event in a partition of its own.
+   */
+  partitionKey?(event: object, envelope: RecordedEvent): string | undefined;
 }

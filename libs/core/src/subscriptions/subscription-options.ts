@@ -8,12 +8,14 @@ export interface SubscriptionOptions {
   owner?: string;
   /** Events read per feed page. @default 500 */
   batchSize?: number;
-  /**
-   * Events handled per checkpoint transaction. Sagas use 1, so a second event for the same
-   * instance sees the state the first one saved.
-   * @default batchSize
-   */
+  /** Events handled per checkpoint transaction at most. @default batchSize */
   commitEvery?: number;
+  /**
+   * Events handled at once, for a handler with `partitionKey`: a transaction then holds at most one
+   * event per partition, handled concurrently, committed in feed order.
+   * @default 1
+   */
+  concurrency?: number;
   /** Lease of the subscription; renewed at half-life while the runner works. @default 10000 */
   leaseMs?: number;
   /** Failed deliveries of one event before it is parked. @default 5 */
@@ -40,12 +42,13 @@ export function resolveSubscriptionOptions(options: SubscriptionOptions): Resolv
     name,
     batchSize,
     commitEvery: options.commitEvery ?? batchSize,
+    concurrency: options.concurrency ?? 1,
     leaseMs: options.leaseMs ?? 10_000,
     maxAttempts: options.maxAttempts ?? 5,
     backoffInitialMs: options.backoffInitialMs ?? 100,
     backoffMaxMs: options.backoffMaxMs ?? 5_000,
   };
-  for (const key of ['batchSize', 'commitEvery', 'leaseMs', 'maxAttempts'] as const) {
+  for (const key of ['batchSize', 'commitEvery', 'concurrency', 'leaseMs', 'maxAttempts'] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {
       throw new ConfigurationError(`Subscription "${name}": ${key} must be a positive integer, got ${String(resolved[key])}.`);
     }

@@ -210,4 +210,40 @@ describe('SubscriptionRunner', () => {
     await live.drain();
     expect(handler.balances.get('w0')).toBe(10);
   });
+
+  it('handles events of different partitions concurrently, never two of one partition at once or in one transaction', async () => {
+    const { append, runner } = await setup();
+    for (let round = 0; round < 3; round++) {
+      for (const wallet of ['a', 'b', 'c', 'd']) {
+        await append(wallet, round === 0 ? ['wallet.opened', { walletId: wallet, owner: 'x' }] : ['wallet.credited', { walletId: wallet, amount: 1 }]);
+      }
+    }
+    const inFlight = new Map<string, number>();
+    let most = 0;
+    const order: string[] = [];
+    const perTransaction = new Map<InMemoryTransaction, Set<string>>();
+    const handler: SubscriptionHandler<InMemoryTransaction> = {
+      types: '*',
+      partitionKey: (event) => (event as { walletId: string }).walletId,
+      async handle(event, envelope) {
+        const wallet = (event as { walletId: string }).walletId;
+        if (inFlight.get(wallet)) throw new Error(`two events of ${wallet} at once`);
+        inFlight.set(wallet, 1);
+        most = Math.max(most, [...inFlight.values()].reduce((sum, n) => sum + n, 0));
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        inFlight.set(wallet, 0);
+        return async (tx) => {
+          const wallets = perTransaction.get(tx) ?? new Set<string>();
+          if (wallets.has(wallet)) throw new Error(`two events of ${wallet} in one transaction`);
+          perTransaction.set(tx, wallets.add(wallet));
+          tx.onCommit(() => order.push(`${envelope.streamId}@${envelope.version}`));
+        };
+      },
+    };
+    await runner(handler, { batchSize: 12, concurrency: 4, maxAttempts: 1 }).drain();
+    expect(most).toBe(4);
+    expect(perTransaction.size).toBe(3);
+    // Committed in feed order.
+    expect(order).toEqual(['a', 'b', 'c', 'd', 'a', 'b', 'c', 'd', 'a', 'b', 'c', 'd'].map((w, i) => `wallet-${w}@${Math.floor(i / 4) + 1}`));
+  });
 });

@@ -180,10 +180,9 @@ export class SubscriptionRunner<Tx = unknown> {
         return { active: true, handled: 0, parked: 0, caughtUp: true };
       }
       const step = { active: true, handled: 0, parked: 0, caughtUp: page.events.length < this.options.batchSize };
-      for (let start = 0; start < page.events.length; start += this.options.commitEvery) {
-        const chunk = page.events.slice(start, start + this.options.commitEvery);
-        const last = start + this.options.commitEvery >= page.events.length;
-        const to = last ? page.next : chunk[chunk.length - 1]!.cursor;
+      const chunks = this.chunksOf(page.events);
+      for (const [index, chunk] of chunks.entries()) {
+        const to = index === chunks.length - 1 ? page.next : chunk[chunk.length - 1]!.cursor;
         if (to === undefined || to === null) {
           throw new ConfigurationError(`The journal's feed returned events without cursors; subscription "${this.name}" cannot checkpoint them.`);
         }
@@ -334,6 +333,41 @@ export class SubscriptionRunner<Tx = unknown> {
     return progress;
   }
 
+  /**
+   * Cuts a page into the units of one transaction: at most `commitEvery` events and, for a handler
+   * with partitions, never two events of one partition (the second must see what the first saved).
+   */
+  private chunksOf(events: RecordedEvent[]): RecordedEvent[][] {
+    const chunks: RecordedEvent[][] = [];
+    let chunk: RecordedEvent[] = [];
+    let keys = new Set<string>();
+    for (const envelope of events) {
+      const key = this.partitioned && this.wants(envelope) ? this.partitionOf(envelope) : undefined;
+      if (chunk.length >= this.options.commitEvery || (key !== undefined && keys.has(key))) {
+        chunks.push(chunk);
+        chunk = [];
+        keys = new Set();
+      }
+      chunk.push(envelope);
+      if (key !== undefined) keys.add(key);
+    }
+    if (chunk.length > 0) chunks.push(chunk);
+    return chunks;
+  }
+
+  private get partitioned(): boolean {
+    return this.options.concurrency > 1 && typeof this.handler.partitionKey === 'function';
+  }
+
+  /** The event's partition; an event that cannot be decoded is its own. */
+  private partitionOf(envelope: RecordedEvent): string {
+    try {
+      return this.handler.partitionKey!(this.deps.serializer.deserialize(envelope), envelope) ?? `event:${envelope.eventId}`;
+    } catch {
+      return `event:${envelope.eventId}`;
+    }
+  }
+
   private wants(envelope: RecordedEvent): boolean {
     return this.handler.types === '*' || this.handler.types.has(envelope.type);
   }
@@ -375,6 +409,7 @@ export class SubscriptionRunner<Tx = unknown> {
     let failed = false;
     /** The event whose handler failed in this pass: that failure counts as its first attempt. */
     let failedEvent: { eventId: string; message: string } | undefined;
+    const deliveries: Array<{ envelope: RecordedEvent; event: object }> = [];
     for (const envelope of events) {
       if (!this.wants(envelope)) continue;
       const behind = held.get(envelope.streamId);
@@ -382,24 +417,32 @@ export class SubscriptionRunner<Tx = unknown> {
         park.push(this.parkRecord(envelope, 'held', `waits behind parked event ${behind}`, 0));
         continue;
       }
-      let event: object;
       try {
-        event = this.deps.serializer.deserialize(envelope);
+        deliveries.push({ envelope, event: this.deps.serializer.deserialize(envelope) });
       } catch (error) {
         park.push(this.parkRecord(envelope, 'failed', describe(error), 1));
         held.set(envelope.streamId, envelope.eventId);
-        continue;
-      }
-      try {
-        const work = await this.handler.handle(event, envelope);
-        if (work) works.push(work);
-        handled += 1;
-      } catch (error) {
-        failed = true;
-        failedEvent = { eventId: envelope.eventId, message: describe(error) };
-        break;
       }
     }
+    // Partitioned handlers (sagas) handle the chunk's events concurrently: the chunk holds at most
+    // one event per partition. The transactional work still runs in feed order.
+    const results: Array<TransactionalWork<Tx> | void> = new Array(deliveries.length);
+    let cursor = 0;
+    const worker = async (): Promise<void> => {
+      while (!failed && cursor < deliveries.length) {
+        const index = cursor++;
+        const { envelope, event } = deliveries[index]!;
+        try {
+          results[index] = await this.handler.handle(event, envelope);
+          handled += 1;
+        } catch (error) {
+          if (!failed) failedEvent = { eventId: envelope.eventId, message: describe(error) };
+          failed = true;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: this.partitioned ? Math.min(this.options.concurrency, deliveries.length) : 1 }, worker));
+    for (const work of results) if (work) works.push(work);
     if (!failed) {
       try {
         await this.commit({ to, park }, works.length === 0 ? undefined : async (tx) => {

@@ -67,6 +67,8 @@ export interface SubscriptionModuleOptions {
   leaseMs?: number;
   /** Wake subscriptions on PostgreSQL NOTIFY (the journal notifies on every write). @default true */
   listen?: boolean;
+  /** Saga instances whose events one saga handles at once. @default 16 */
+  sagaConcurrency?: number;
   /** Polling period of saga deadlines. @default 1000 */
   deadlinePollIntervalMs?: number;
   /** How long completed saga instances stay as tombstones (a redelivered start is ignored meanwhile). @default 604800000 (7 days) */

@@ -115,8 +115,10 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
       const runner = new SubscriptionRunner({ ...deps, logger: new Logger(`Saga ${engine.name}`) }, engine, {
         name: sagaSubscriptionName(engine.name),
         owner,
-        // One event per transaction: the next event of an instance must see the state this one saved.
-        commitEvery: 1,
+        // Instances are handled concurrently (their commands share group commits); a transaction
+        // holds at most one event per instance, so the next event of one sees what this one saved.
+        commitEvery: 64,
+        concurrency: settings.sagaConcurrency ?? 16,
         ...(settings.leaseMs === undefined ? {} : { leaseMs: settings.leaseMs }),
         ...(engine.options.maxAttempts === undefined ? {} : { maxAttempts: engine.options.maxAttempts }),
       });

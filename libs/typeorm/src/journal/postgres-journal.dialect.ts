@@ -24,12 +24,14 @@ const CURSOR = /^(\d+):(\d+)$/;
  * the streams table lock at its first write, before PostgreSQL gives it a transaction id (the
  * reason the stream row must be the unit's first write, and why anything else that writes these
  * tables must also write them first in its transaction). Running transactions and their relation
- * locks come from one `pg_locks` scan, read after the snapshot was taken.
+ * locks come from one `pg_locks` scan, read after the snapshot was taken. `held` compares the
+ * newest event's transaction id with xmin: one backward step on the (tx_id, position) index,
+ * where an EXISTS over `tx_id >= xmin` scanned the whole table on every page.
  */
 function boundCtes(tables: ChronicleTables, params: SqlParameters): string {
   return `WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
     held AS MATERIALIZED (
-      SELECT EXISTS (SELECT 1 FROM ${tables.events} h, snap WHERE h.tx_id >= pg_snapshot_xmin(snap.s)) AS yes
+      SELECT COALESCE((SELECT max(h.tx_id) FROM ${tables.events} h) >= pg_snapshot_xmin(snap.s), false) AS yes FROM snap
     ),
     locks AS MATERIALIZED (
       SELECT l.locktype, l.pid, l.transactionid FROM pg_locks l

@@ -1,6 +1,7 @@
 import { ApiPropertyOptional } from '@nestjs/swagger';
 import { Type } from 'class-transformer';
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
+import { IsPlainText } from '../../http/is-plain-text.decorator.js';
 
 /** Query of `GET /accounts`. */
 export class ListAccountsQuery {
@@ -8,6 +9,7 @@ export class ListAccountsQuery {
   @IsOptional()
   @IsString()
   @Length(1, 100)
+  @IsPlainText()
   owner?: string;
 
   @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })

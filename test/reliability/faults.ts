@@ -1,0 +1,55 @@
+import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import net from 'node:net';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+/** A fault the harness injected, with when it started and ended (epoch ms). */
+export interface InjectedFault {
+  name: string;
+  startedAt: number;
+  endedAt: number;
+  detail: string;
+}
+
+function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port, timeout: 1_000 });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('timeout', () => (socket.destroy(), resolve(false)));
+    socket.once('error', () => resolve(false));
+  });
+}
+
+async function waitForPort(port: number, open: boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await portOpen(port)) !== open) {
+    if (Date.now() > deadline) throw new Error(`${what} did not ${open ? 'come up' : 'go down'} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/**
+ * Restarts the local PostgreSQL cluster (fast shutdown: open transactions are rolled back and every
+ * connection is cut), and waits until it accepts connections again.
+ */
+export async function restartPostgres(): Promise<InjectedFault> {
+  const version = readdirSync('/etc/postgresql')[0];
+  if (!version) throw new Error('No PostgreSQL cluster under /etc/postgresql');
+  const startedAt = Date.now();
+  await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart', '-m', 'fast'], { timeout: 60_000 });
+  await run('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-t', '30'], { timeout: 35_000 });
+  return { name: 'PostgreSQL restart', startedAt, endedAt: Date.now(), detail: `pg_ctlcluster ${version} main restart -m fast` };
+}
+
+/** Stops RabbitMQ's application (the AMQP port closes), waits `downMs`, and starts it again. */
+export async function bounceRabbitMq(downMs: number): Promise<InjectedFault> {
+  const startedAt = Date.now();
+  await run('rabbitmqctl', ['stop_app'], { timeout: 60_000 });
+  await waitForPort(5672, false, 30_000, 'RabbitMQ');
+  await new Promise((resolve) => setTimeout(resolve, downMs));
+  await run('rabbitmqctl', ['start_app'], { timeout: 60_000 });
+  await waitForPort(5672, true, 60_000, 'RabbitMQ');
+  return { name: 'RabbitMQ outage', startedAt, endedAt: Date.now(), detail: `rabbitmqctl stop_app, ${downMs} ms down, start_app` };
+}
