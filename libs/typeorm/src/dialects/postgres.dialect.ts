@@ -10,7 +10,8 @@ export const postgresDialect: SqlDialect = {
   // `pg` parses json/jsonb itself; a string here is a JSON string value, not JSON text.
   decodeJson: (raw) => raw,
   encodeTimestamp: (date) => date,
-  decodeTimestamp: (raw) => (raw instanceof Date ? raw : new Date(String(raw))),
+  // Dates from timestamptz columns, or epoch milliseconds where a read selected them as float8.
+  decodeTimestamp: (raw) => (raw instanceof Date ? raw : typeof raw === 'number' ? new Date(raw) : new Date(String(raw))),
   decodeInteger: (raw) => (typeof raw === 'number' ? raw : Number(raw)),
   greatest: (a, b) => `GREATEST(${a}, ${b})`,
   isUniqueViolation(error: unknown, key: UniqueKey): boolean {

@@ -29,7 +29,7 @@ export interface EventRow {
  * serializer can report it naming the type, stream and version; metadata and tags are the
  * journal's own and fail here with the same error.
  */
-export function recordedEventFromRow(row: EventRow, dialect: SqlDialect): RecordedEvent {
+export function recordedEventFromRow(row: EventRow, dialect: SqlDialect, cursor?: string): RecordedEvent {
   const version = dialect.decodeInteger(row.version);
   const decodeOwn = (column: 'metadata' | 'tags'): unknown => {
     try {
@@ -45,7 +45,7 @@ export function recordedEventFromRow(row: EventRow, dialect: SqlDialect): Record
     payload = row.payload;
   }
   const tags = decodeOwn('tags');
-  return {
+  const event: RecordedEvent = {
     eventId: row.event_id,
     type: row.type,
     schemaVersion: dialect.decodeInteger(row.schema_version),
@@ -58,4 +58,6 @@ export function recordedEventFromRow(row: EventRow, dialect: SqlDialect): Record
     version,
     position: dialect.decodeInteger(row.position),
   };
+  if (cursor !== undefined) event.cursor = cursor;
+  return event;
 }

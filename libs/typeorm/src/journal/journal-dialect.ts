@@ -18,14 +18,21 @@ export interface JournalDialect {
   readonly sql: SqlDialect;
   /** The RETURNING list of the events insert: at least `position` and `event_id`. */
   readonly insertReturning: string;
-  /** Extra select-list entries every event read adds so that {@link cursorAt} works (may be ''). */
-  readonly cursorColumns: string;
+  /**
+   * The select list of every event read (alias `e`), in the shape `EventRow` names: the stored
+   * columns, and what {@link cursorAt} needs.
+   */
+  readonly eventColumns: string;
   /** The feed cursor at an inserted or read row (`position`, and on PostgreSQL `tx_id`). */
   cursorAt(row: { position: unknown; tx_id?: unknown }): FeedCursor;
   /** Orders two cursors (negative, 0, positive); throws for a cursor of another journal. */
   compareCursors(a: FeedCursor, b: FeedCursor): number;
-  /** The next feed page after a cursor (null: from the start), oldest first. */
-  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number): SqlStatement;
+  /**
+   * The next feed page after a cursor (null: from the start), oldest first. With `bound` (a value
+   * an earlier page returned in `feed_bound`), the page is read below that bound without working
+   * it out again: sound, because the bound only ever moves forward.
+   */
+  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string): SqlStatement;
   /** A condition on the events alias `e` that holds when the event carries `tag`. */
   tagCondition(params: SqlParameters, tag: string): string;
   /** The transaction holding the feed back, if any. */

@@ -61,7 +61,10 @@ function boundCtes(tables: ChronicleTables, params: SqlParameters): string {
 export const postgresJournalDialect: JournalDialect = {
   sql: postgresDialect,
   insertReturning: 'position, event_id, tx_id::text AS tx_id',
-  cursorColumns: ', e.tx_id::text AS tx_id',
+  // occurred_at as epoch milliseconds: pg's timestamptz parser costs about as much as the rest of
+  // the row, and the feed reads rows by the thousand.
+  eventColumns:
+    EVENT_COLUMNS.replace('e.occurred_at', '(extract(epoch FROM e.occurred_at) * 1000)::float8 AS occurred_at') + ', e.tx_id::text AS tx_id',
 
   cursorAt(row): FeedCursor {
     return `${String(row.tx_id)}:${String(row.position)}`;
@@ -77,18 +80,21 @@ export const postgresJournalDialect: JournalDialect = {
     return x[1] === y[1] ? 0 : x[1] < y[1] ? -1 : 1;
   },
 
-  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number): SqlStatement {
+  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string): SqlStatement {
     const params = new SqlParameters(postgresDialect);
-    const ctes = boundCtes(tables, params);
-    const conditions = ['e.tx_id < (SELECT xid FROM bound)'];
+    const ctes = bound === undefined ? `${boundCtes(tables, params)} ` : '';
+    const conditions = [bound === undefined ? 'e.tx_id < (SELECT xid FROM bound)' : `e.tx_id < ${params.add(bound)}::xid8`];
     if (after !== null) {
       const match = CURSOR.exec(after);
       if (!match) throw invalidFeedCursor(after, '"<transaction id>:<position>"');
       conditions.unshift(`(e.tx_id, e.position) > (${params.add(match[1])}::xid8, ${params.add(match[2])}::bigint)`);
     }
+    // Working the bound out costs more to plan than the page costs to read; a catch-up reads
+    // many full pages below one bound, so the bound is handed back for the next page.
+    const boundColumn = bound === undefined ? ', (SELECT xid FROM bound)::text AS feed_bound' : '';
     return {
       sql:
-        `${ctes} SELECT ${EVENT_COLUMNS}${this.cursorColumns} FROM ${tables.events} e ` +
+        `${ctes}SELECT ${this.eventColumns}${boundColumn} FROM ${tables.events} e ` +
         `WHERE ${conditions.join(' AND ')} ORDER BY e.tx_id, e.position LIMIT ${params.add(limit)}`,
       params: params.values,
     };

@@ -14,7 +14,7 @@ import type { JournalDialect, SqlStatement } from './journal-dialect.js';
 export const sqliteJournalDialect: JournalDialect = {
   sql: sqliteDialect,
   insertReturning: 'position, event_id',
-  cursorColumns: '',
+  eventColumns: EVENT_COLUMNS,
 
   cursorAt(row): FeedCursor {
     return String(row.position);
@@ -33,7 +33,7 @@ export const sqliteJournalDialect: JournalDialect = {
       condition = `WHERE e.position > ${params.add(Number(after))} `;
     }
     return {
-      sql: `SELECT ${EVENT_COLUMNS} FROM ${tables.events} e ${condition}ORDER BY e.position LIMIT ${params.add(limit)}`,
+      sql: `SELECT ${this.eventColumns} FROM ${tables.events} e ${condition}ORDER BY e.position LIMIT ${params.add(limit)}`,
       params: params.values,
     };
   },

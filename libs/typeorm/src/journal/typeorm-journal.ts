@@ -29,7 +29,7 @@ import { executeSql } from '../transactions/execute-sql.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
 import { runRead } from '../transactions/run-read.js';
 import type { EventRow } from './event-row.js';
-import { EVENT_COLUMNS, recordedEventFromRow } from './event-row.js';
+import { recordedEventFromRow } from './event-row.js';
 import type { JournalDialect } from './journal-dialect.js';
 import { postgresJournalDialect } from './postgres-journal.dialect.js';
 import { sqliteJournalDialect } from './sqlite-journal.dialect.js';
@@ -101,6 +101,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   private readonly participants: UnitOfWorkParticipant<EntityManager>[] = [];
   private readonly streamVersionKey: UniqueKey;
   private notifyChannel: string | undefined;
+  /** PostgreSQL: a feed bound a full page returned, reused while catch-ups read full pages below it. */
+  private feedBound: string | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -200,7 +202,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     if (limit === 0) return [];
     const params = new SqlParameters(this.sql);
     let sql =
-      `SELECT ${EVENT_COLUMNS}${this.dialect.cursorColumns} FROM ${this.tables.events} e WHERE e.stream_id = ${params.add(streamId)} ` +
+      `SELECT ${this.dialect.eventColumns} FROM ${this.tables.events} e WHERE e.stream_id = ${params.add(streamId)} ` +
       `AND e.version >= ${params.add(fromVersion)} ` +
       `AND e.version > COALESCE((SELECT s.deleted_up_to FROM ${this.tables.streams} s WHERE s.id = ${params.add(streamId)}), 0)`;
     if (toVersion !== undefined) sql += ` AND e.version <= ${params.add(toVersion)}`;
@@ -273,11 +275,17 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   /** {@inheritDoc Journal.readAll} */
   async readAll(after: FeedCursor | null, limit: number, options: ReadAllOptions<EntityManager> = {}): Promise<FeedPage> {
     if (!isNonNegativeInteger(limit)) throw invalidRequest(`limit ${limit} is not a non-negative integer`);
-    const { sql, params } = this.dialect.feedQuery(this.tables, after, limit);
     if (limit === 0) return { events: [], next: after };
-    const rows = options.tx
-      ? (await executeSql<EventRow>(options.tx, sql, params)).rows
-      : await this.read<EventRow>(sql, params);
+    const page = async (bound: string | undefined): Promise<Array<EventRow & { feed_bound?: string }>> => {
+      const { sql, params } = this.dialect.feedQuery(this.tables, after, limit, bound);
+      return options.tx ? (await executeSql<EventRow>(options.tx, sql, params)).rows : await this.read<EventRow>(sql, params);
+    };
+    const cached = this.feedBound;
+    let rows = await page(cached);
+    // A short page below a remembered bound may stop short of events committed since: read it
+    // again with a fresh bound, so a reader that believes it caught up really did.
+    if (cached !== undefined && rows.length < limit) rows = await page(undefined);
+    this.feedBound = rows.length === limit ? (rows[0]?.feed_bound ?? cached) : undefined;
     const lastRow = rows[rows.length - 1];
     return {
       events: rows.map((row) => this.decodeRow(row)),
@@ -303,7 +311,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     if (limit === 0) return [];
     const params = new SqlParameters(this.sql);
     let sql =
-      `SELECT ${EVENT_COLUMNS}${this.dialect.cursorColumns} FROM ${this.tables.events} e WHERE e.position > ${params.add(afterPosition)} ` +
+      `SELECT ${this.dialect.eventColumns} FROM ${this.tables.events} e WHERE e.position > ${params.add(afterPosition)} ` +
       `AND ${this.dialect.tagCondition(params, tag)} ORDER BY e.position`;
     if (limit !== undefined) sql += ` LIMIT ${params.add(limit)}`;
     const rows = await this.read<EventRow>(sql, params.values);
@@ -540,7 +548,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   }
 
   private decodeRow(row: EventRow): RecordedEvent {
-    return { ...recordedEventFromRow(row, this.sql), cursor: this.dialect.cursorAt(row) };
+    return recordedEventFromRow(row, this.sql, this.dialect.cursorAt(row));
   }
 
   private read<Row>(sql: string, params: unknown[]): Promise<Row[]> {
