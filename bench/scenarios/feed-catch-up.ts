@@ -26,7 +26,7 @@ type Store = 'postgres' | 'sqlite';
 type Variant = 'baseline' | 'chronicle' | 'baseline projection' | 'chronicle projection';
 
 /** The default page of a subscription (`SubscriptionOptions.batchSize`), and the larger one measured beside it. */
-const DEFAULT_BATCH = 500;
+const DEFAULT_BATCH = 1_000;
 const LARGE_BATCH = 5_000;
 /** The no-op target on PostgreSQL, at the default batch size. */
 const TARGET_EVENTS_PER_SEC = 100_000;

@@ -25,6 +25,7 @@ const errorResponses = applyDecorators(
   ApiResponse({ status: 404, description: 'unknown account' }),
   ApiResponse({ status: 409, description: 'stale If-Match' }),
   ApiResponse({ status: 413, description: 'body over 64 KiB' }),
+  ApiResponse({ status: 415, description: 'a body that is not application/json, or in an unsupported charset or encoding' }),
   ApiResponse({ status: 422, description: 'a broken rule: insufficient funds, a closed account, a reused Idempotency-Key' }),
   ApiResponse({ status: 503, description: 'overloaded or the database is unreachable' }),
 );

@@ -63,25 +63,6 @@ export class AccountsService {
     return rows.map((row) => ({ id: row.id, owner: row.owner, balance: row.balance, closed: row.closed }));
   }
 
-  /**
-   * Refuses an `after` that no write of this service can have returned, instead of waiting the
-   * whole timeout for it (a 503 that a retry cannot cure): one in another database's cursor
-   * format, or one past the newest position in the journal.
-   */
-  private async checkPosition(after: string): Promise<void> {
-    try {
-      this.journal.compareCursors(after, after);
-    } catch {
-      throw new BadRequestException(`after=${after} is not a Chronicle-Position of this service: pass the Chronicle-Position header of a write.`);
-    }
-    // Both cursor formats end in the event's global position.
-    const position = BigInt(after.slice(after.lastIndexOf(':') + 1));
-    const newest = await this.journal.headPosition();
-    if (position > BigInt(newest)) {
-      throw new BadRequestException(`after=${after} is ahead of the journal, whose newest position is ${newest}: pass the Chronicle-Position header of a write.`);
-    }
-  }
-
   open(owner: string, headers: CommandHeaders): Promise<AccountWrite> {
     // With a key, the id derives from it: a retry sends the very same command, and is answered
     // with the first outcome instead of opening a second account.
@@ -118,6 +99,25 @@ export class AccountsService {
       occurredAt: event.occurredAt.toISOString(),
       metadata: { ...event.metadata },
     }));
+  }
+
+  /**
+   * Refuses an `after` that no write of this service can have returned, instead of waiting the
+   * whole timeout for it (a 503 that a retry cannot cure): one in another database's cursor
+   * format, or one past the newest position in the journal.
+   */
+  private async checkPosition(after: string): Promise<void> {
+    try {
+      this.journal.compareCursors(after, after);
+    } catch {
+      throw new BadRequestException(`after=${after} is not a Chronicle-Position of this service: pass the Chronicle-Position header of a write.`);
+    }
+    // Both cursor formats end in the event's global position.
+    const position = BigInt(after.slice(after.lastIndexOf(':') + 1));
+    const newest = await this.journal.headPosition();
+    if (position > BigInt(newest)) {
+      throw new BadRequestException(`after=${after} is ahead of the journal, whose newest position is ${newest}: pass the Chronicle-Position header of a write.`);
+    }
   }
 
   /** Executes a command; the answer is the account as of the command's version (also for a replayed one). */

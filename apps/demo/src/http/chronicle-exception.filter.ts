@@ -1,4 +1,4 @@
-import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, type ExceptionFilter } from '@nestjs/common';
+import { ArgumentsHost, Catch, HttpException, HttpStatus, Logger, ServiceUnavailableException, type ExceptionFilter } from '@nestjs/common';
 import type { Response } from 'express';
 import {
   AggregateAlreadyExistsError,
@@ -34,6 +34,12 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const response = host.switchToHttp().getResponse<Response>();
+    // A failing GET /health is a 503 whose body is the health report: it says what is down.
+    const report = healthReport(exception);
+    if (report) {
+      if (!response.headersSent) response.status(HttpStatus.SERVICE_UNAVAILABLE).json(report);
+      return;
+    }
     const body = this.toBody(exception);
     if (body.statusCode >= 500 && body.statusCode !== HttpStatus.SERVICE_UNAVAILABLE) {
       this.logger.error(`Unhandled error: ${(exception as Error)?.message}`, (exception as Error)?.stack);
@@ -82,6 +88,13 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
   }
 }
 
+/** The report `@nestjs/terminus` throws in a 503 when a check is down: `{ status, info, error, details }`. */
+function healthReport(exception: unknown): object | undefined {
+  if (!(exception instanceof ServiceUnavailableException)) return undefined;
+  const answer = exception.getResponse();
+  return typeof answer === 'object' && answer !== null && 'status' in answer && 'details' in answer ? answer : undefined;
+}
+
 function body(statusCode: number, message: string | string[]): ErrorBody {
   const error = (HttpStatus[statusCode] ?? 'Error')
     .toLowerCase()
@@ -91,7 +104,10 @@ function body(statusCode: number, message: string | string[]): ErrorBody {
   return { statusCode, error, message };
 }
 
-/** body-parser's errors carry a `type`; a body that does not inflate carries zlib's `Z_…` code. */
+/**
+ * body-parser's errors carry a `type`; a body that does not inflate carries the decoder's code
+ * (`Z_…` from gzip and deflate, `ERR__ERROR_…` from brotli).
+ */
 function bodyParserFailure(exception: unknown): ErrorBody | undefined {
   const { type, code, body: text } = (exception ?? {}) as { type?: unknown; code?: unknown; body?: unknown };
   if (type === 'entity.parse.failed') {
@@ -102,7 +118,7 @@ function bodyParserFailure(exception: unknown): ErrorBody | undefined {
   if (type === 'encoding.unsupported') return body(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'The request body encoding is not supported: send it uncompressed, or gzip, deflate or br.');
   if (type === 'charset.unsupported') return body(HttpStatus.UNSUPPORTED_MEDIA_TYPE, 'The request body charset is not supported: send UTF-8.');
   if (type === 'request.aborted') return body(HttpStatus.BAD_REQUEST, 'The request was aborted.');
-  if (typeof code === 'string' && code.startsWith('Z_')) {
+  if (typeof code === 'string' && /^(Z_|ERR__ERROR_)/.test(code)) {
     return body(HttpStatus.BAD_REQUEST, 'The request body could not be decompressed: it does not match its Content-Encoding.');
   }
   return undefined;

@@ -17,7 +17,7 @@ export function answerClientError(error: Error & { code?: string }, socket: Dupl
   }
   const [statusCode, message] =
     error.code === 'HPE_HEADER_OVERFLOW'
-      ? [431, `The request line and headers are larger than ${Math.floor(maxHeaderSize / 1024)} KiB; ids in the path are at most 64 characters.`]
+      ? [431, `The request line and headers are larger than ${Math.floor(maxHeaderSize / 1024)} KiB (ids are at most 64 characters, an Idempotency-Key at most 200).`]
       : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
         ? [408, 'The request was not received in time.']
         : [400, `The request is not valid HTTP/1.1 (${error.code ?? 'unparsable'}): check the request line, the header names and values (no control characters) and the body framing.`];

@@ -1,4 +1,5 @@
 import { BadRequestException, Injectable, type PipeTransform } from '@nestjs/common';
+import { maxLength } from 'class-validator';
 import { PLAIN_TEXT } from './is-plain-text.decorator.js';
 
 /** The longest id the API takes, in the path or in a body (ids it makes are 36-character UUIDs). */
@@ -6,8 +7,8 @@ export const MAX_ID_LENGTH = 64;
 
 /**
  * Checks an id from the path before it reaches the database: at most {@link MAX_ID_LENGTH}
- * characters and plain text (PostgreSQL refuses NUL in a query parameter). Any other id is
- * looked up, and an unknown one is a 404.
+ * characters, counted as class-validator counts them in bodies, and plain text (PostgreSQL
+ * refuses NUL in a query parameter). Any other id is looked up; an unknown one is a 404.
  */
 @Injectable()
 export class IdParamPipe implements PipeTransform<string, string> {
@@ -15,8 +16,8 @@ export class IdParamPipe implements PipeTransform<string, string> {
   constructor(private readonly kind: string) {}
 
   transform(value: string): string {
-    if (value.length > MAX_ID_LENGTH) {
-      throw new BadRequestException(`The ${this.kind} id in the path must be at most ${MAX_ID_LENGTH} characters; it has ${value.length}.`);
+    if (!maxLength(value, MAX_ID_LENGTH)) {
+      throw new BadRequestException(`The ${this.kind} id in the path must be at most ${MAX_ID_LENGTH} characters.`);
     }
     if (!PLAIN_TEXT.test(value)) {
       throw new BadRequestException(`The ${this.kind} id in the path must not contain control characters (such as NUL) or unpaired surrogates.`);

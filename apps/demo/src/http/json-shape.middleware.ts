@@ -5,16 +5,20 @@ import type { NextFunction, Request, Response } from 'express';
 export const MAX_JSON_DEPTH = 32;
 
 /**
- * Keys that class-transformer drops without a word (a guard against prototype pollution), so
- * the validation pipe would never report them as unknown properties: refused here instead.
+ * Keys the validation pipe drops without a word, so it would never report them as unknown
+ * properties: Nest strips `__proto__`, `prototype` and `constructor` (against prototype
+ * pollution), and class-transformer skips every key whose value on a new instance is a function
+ * (`toString`, `valueOf`, `hasOwnProperty`…). Refused here instead, like any unknown property.
  */
-const DROPPED_KEYS = new Set(['__proto__', 'constructor']);
+function isDroppedKey(key: string): boolean {
+  return key === 'prototype' || key in Object.prototype;
+}
 
 /**
  * Checks the shape of a parsed JSON body and of the query before validation: the body is an
  * object (the JSON parser also lets arrays through), it nests at most {@link MAX_JSON_DEPTH}
  * levels (deeper bodies overflow the stack of the recursive transformer: a 500), and neither
- * holds a key the transformer would silently drop.
+ * holds a key the validation pipe would silently drop.
  */
 export function checkJsonShape(request: Request, _response: Response, next: NextFunction): void {
   try {
@@ -30,13 +34,15 @@ export function checkJsonShape(request: Request, _response: Response, next: Next
 
 /** Walks a parsed value without recursion (the point is not to overflow the stack). */
 function checkTree(root: object): void {
+  const dropped = new Set<string>();
   const pending: Array<{ value: object; depth: number }> = [{ value: root, depth: 1 }];
   for (let item = pending.pop(); item; item = pending.pop()) {
     if (item.depth > MAX_JSON_DEPTH) throw new BadRequestException(`The request nests more than ${MAX_JSON_DEPTH} levels deep.`);
     for (const key of Object.keys(item.value)) {
-      if (DROPPED_KEYS.has(key)) throw new BadRequestException([`property ${key} should not exist`]);
+      if (isDroppedKey(key)) dropped.add(key);
       const child: unknown = (item.value as Record<string, unknown>)[key];
       if (child !== null && typeof child === 'object') pending.push({ value: child, depth: item.depth + 1 });
     }
   }
+  if (dropped.size > 0) throw new BadRequestException([...dropped].map((key) => `property ${key} should not exist`));
 }

@@ -18,6 +18,7 @@ export class TransfersController {
   @ApiOperation({ summary: 'Request a transfer; it runs in the background (poll GET /transfers/:id)' })
   @ApiResponse({ status: 202, type: TransferViewDto })
   @ApiResponse({ status: 400, description: 'an invalid body or header' })
+  @ApiResponse({ status: 415, description: 'a body that is not application/json' })
   @ApiResponse({ status: 422, description: 'the same account on both sides, or a reused Idempotency-Key' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'A retry with the same key and body is the same transfer.' })
   async request(

@@ -14,7 +14,7 @@ export interface ProjectionOptions {
    * @default 'exactly-once'
    */
   delivery?: 'exactly-once' | 'at-least-once';
-  /** Events per feed page. @default 500 */
+  /** Events per feed page. @default 1000 */
   batchSize?: number;
   /** Failed deliveries of an event before it is parked. @default 5 */
   maxAttempts?: number;

@@ -6,9 +6,9 @@ export interface SubscriptionOptions {
   name: string;
   /** Identifies this runner in leases. @default host:pid:random */
   owner?: string;
-  /** Events read per feed page. @default 500 */
+  /** Events read per feed page. @default 1000 */
   batchSize?: number;
-  /** Events handled per checkpoint transaction at most. @default batchSize */
+  /** Events handled per checkpoint transaction at most. @default 500 (or batchSize, if smaller) */
   commitEvery?: number;
   /**
    * Events handled at once, for a handler with `partitionKey`: a transaction then holds at most one
@@ -37,11 +37,11 @@ export function resolveSubscriptionOptions(options: SubscriptionOptions): Resolv
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
     throw new ConfigurationError(`Subscription name ${JSON.stringify(name)} is invalid: use 1–150 letters, digits and . _ : @ -.`);
   }
-  const batchSize = options.batchSize ?? 500;
+  const batchSize = options.batchSize ?? 1_000;
   const resolved: ResolvedSubscriptionOptions = {
     name,
     batchSize,
-    commitEvery: options.commitEvery ?? batchSize,
+    commitEvery: options.commitEvery ?? Math.min(batchSize, 500),
     concurrency: options.concurrency ?? 1,
     leaseMs: options.leaseMs ?? 10_000,
     maxAttempts: options.maxAttempts ?? 5,

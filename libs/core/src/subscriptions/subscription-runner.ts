@@ -186,7 +186,7 @@ export class SubscriptionRunner<Tx = unknown> {
         if (to === undefined || to === null) {
           throw new ConfigurationError(`The journal's feed returned events without cursors; subscription "${this.name}" cannot checkpoint them.`);
         }
-        const done = await this.processChunk(chunk, to);
+        const done = await this.processChunk(chunk, to, index < chunks.length - 1);
         step.handled += done.handled;
         step.parked += done.parked;
         await this.ensureLease();
@@ -401,7 +401,11 @@ export class SubscriptionRunner<Tx = unknown> {
   }
 
   /** Handles a chunk in one transaction; on failure, one event at a time. */
-  private async processChunk(events: RecordedEvent[], to: FeedCursor): Promise<{ handled: number; parked: number }> {
+  /**
+   * `deferrable`: a chunk with nothing to write (no transactional work, nothing parked) that is not
+   * the page's last leaves the checkpoint where it is; the next chunk's step moves it past both.
+   */
+  private async processChunk(events: RecordedEvent[], to: FeedCursor, deferrable: boolean): Promise<{ handled: number; parked: number }> {
     const works: TransactionalWork<Tx>[] = [];
     const park: ParkedEvent[] = [];
     const held = new Map(this.held);
@@ -443,6 +447,10 @@ export class SubscriptionRunner<Tx = unknown> {
     };
     await Promise.all(Array.from({ length: this.partitioned ? Math.min(this.options.concurrency, deliveries.length) : 1 }, worker));
     for (const work of results) if (work) works.push(work);
+    if (!failed && deferrable && works.length === 0 && park.length === 0) {
+      this.noteProgress(events);
+      return { handled, parked: 0 };
+    }
     if (!failed) {
       try {
         await this.commit({ to, park }, works.length === 0 ? undefined : async (tx) => {
