@@ -99,10 +99,17 @@ describe('reliability: two instances, SIGKILL, a PostgreSQL restart and a Rabbit
       CHRONICLE_TRANSFER_STEP_TIMEOUT_MS: '2000',
     };
     const instances: DemoProcess[] = [];
+    /** Every process ever launched, for their logs. */
+    const launched: DemoProcess[] = [];
+    const launch = async (port?: number): Promise<DemoProcess> => {
+      const started = await launchDemo(env, port);
+      launched.push(started);
+      return started;
+    };
     const faults: InjectedFault[] = [];
     const answers: Answer[] = [];
     try {
-      instances.push(await launchDemo(env), await launchDemo(env));
+      instances.push(await launch(), await launch());
       const targets: Target[] = instances.map((instance) => ({ url: instance.url }));
       const deadline = Date.now() + 300_000;
 
@@ -131,7 +138,7 @@ describe('reliability: two instances, SIGKILL, a PostgreSQL restart and a Rabbit
             victim.child.kill('SIGKILL');
             await victim.exited;
             await new Promise((resolve) => setTimeout(resolve, 1_000));
-            instances[1] = await launchDemo(env, victim.port);
+            instances[1] = await launch(victim.port);
             return { name: 'SIGKILL', startedAt, endedAt: Date.now(), detail: `instance on port ${victim.port} killed and restarted` };
           },
         ],
@@ -236,7 +243,8 @@ describe('reliability: two instances, SIGKILL, a PostgreSQL restart and a Rabbit
           `  faults: ${faults.map((fault) => `${fault.name} (${fault.detail}, ${fault.endedAt - fault.startedAt} ms)`).join('; ')}`,
           ...results.map((result) => `  ${result.ok ? 'OK  ' : 'FAIL'} ${result.name}: ${result.detail}${result.problems.length ? `\n         ${result.problems.join('\n         ')}` : ''}`),
         ].join('\n');
-        console.log(report);
+        const unhandled = launched.flatMap((instance) => instance.output().split('\n').filter((line) => /Unhandled error|ERROR/.test(line)));
+        console.log(unhandled.length > 0 ? `${report}\n  errors logged by the instances:\n    ${unhandled.slice(0, 40).join('\n    ')}` : report);
         expect(faults.map((fault) => fault.name).sort()).toEqual(['PostgreSQL restart', 'RabbitMQ outage', 'SIGKILL']);
         expect(results.filter((result) => !result.ok).map((result) => `${result.name}: ${result.problems.slice(0, 5).join('; ')}`)).toEqual([]);
       } finally {

@@ -19,9 +19,13 @@ export interface ErrorBody {
   message: string | string[];
 }
 
-/** Error codes and messages of database drivers that mean "the database is not reachable now". */
+/**
+ * Error codes and messages of database drivers that mean "the database is not reachable now".
+ * TypeORM's "Query runner already released" belongs here: it releases a runner whose connection
+ * broke mid-transaction (a database restart), and the transaction's next statement meets it.
+ */
 const UNAVAILABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', '57P01', '57P02', '57P03', '08000', '08001', '08003', '08006', '53300', 'SQLITE_BUSY']);
-const UNAVAILABLE_MESSAGES = /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|database is locked|Client has encountered a connection error|the database system is (starting up|shutting down)/i;
+const UNAVAILABLE_MESSAGES = /Query runner already released|Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|database is locked|Client has encountered a connection error|the database system is (starting up|shutting down)/i;
 
 /**
  * Maps every error to `{ statusCode, error, message }` without stacks or SQL: Chronicle's errors to
