@@ -278,21 +278,7 @@ export class SubscriptionRunner<Tx = unknown> {
       for (;;) {
         const page = await journal.readAll(position, this.options.batchSize, { tx });
         progress.read += page.events.length;
-        const deliverable: Array<{ envelope: RecordedEvent; event: object }> = [];
-        for (const envelope of page.events) {
-          if (!this.wants(envelope)) continue;
-          const behind = held.get(envelope.streamId);
-          if (behind !== undefined) {
-            park.push(this.parkRecord(envelope, 'held', `waits behind parked event ${behind}`, 0));
-            continue;
-          }
-          try {
-            deliverable.push({ envelope, event: this.deps.serializer.deserialize(envelope) });
-          } catch (error) {
-            park.push(this.parkRecord(envelope, 'failed', describe(error), 1));
-            held.set(envelope.streamId, envelope.eventId);
-          }
-        }
+        const deliverable = this.triage(page.events, held, park);
         const runOne = async ({ envelope, event }: { envelope: RecordedEvent; event: object }): Promise<void> => {
           const work = await this.handler.handle(event, envelope);
           if (work) await work(tx);
@@ -368,6 +354,30 @@ export class SubscriptionRunner<Tx = unknown> {
     }
   }
 
+  /**
+   * The events of a batch the handler wants, decoded; the others stay behind: an event of a held
+   * stream is parked behind its stream's parked event, one that cannot be decoded is parked at once
+   * (and holds its stream). `held` and `park` are updated in place.
+   */
+  private triage(events: RecordedEvent[], held: Map<string, string>, park: ParkedEvent[]): Array<{ envelope: RecordedEvent; event: object }> {
+    const deliveries: Array<{ envelope: RecordedEvent; event: object }> = [];
+    for (const envelope of events) {
+      if (!this.wants(envelope)) continue;
+      const behind = held.get(envelope.streamId);
+      if (behind !== undefined) {
+        park.push(this.parkRecord(envelope, 'held', `waits behind parked event ${behind}`, 0));
+        continue;
+      }
+      try {
+        deliveries.push({ envelope, event: this.deps.serializer.deserialize(envelope) });
+      } catch (error) {
+        park.push(this.parkRecord(envelope, 'failed', describe(error), 1));
+        held.set(envelope.streamId, envelope.eventId);
+      }
+    }
+    return deliveries;
+  }
+
   private wants(envelope: RecordedEvent): boolean {
     return this.handler.types === '*' || this.handler.types.has(envelope.type);
   }
@@ -413,21 +423,7 @@ export class SubscriptionRunner<Tx = unknown> {
     let failed = false;
     /** The event whose handler failed in this pass: that failure counts as its first attempt. */
     let failedEvent: { eventId: string; message: string } | undefined;
-    const deliveries: Array<{ envelope: RecordedEvent; event: object }> = [];
-    for (const envelope of events) {
-      if (!this.wants(envelope)) continue;
-      const behind = held.get(envelope.streamId);
-      if (behind !== undefined) {
-        park.push(this.parkRecord(envelope, 'held', `waits behind parked event ${behind}`, 0));
-        continue;
-      }
-      try {
-        deliveries.push({ envelope, event: this.deps.serializer.deserialize(envelope) });
-      } catch (error) {
-        park.push(this.parkRecord(envelope, 'failed', describe(error), 1));
-        held.set(envelope.streamId, envelope.eventId);
-      }
-    }
+    const deliveries = this.triage(events, held, park);
     // Partitioned handlers (sagas) handle the chunk's events concurrently: the chunk holds at most
     // one event per partition. The transactional work still runs in feed order.
     const results: Array<TransactionalWork<Tx> | void> = new Array(deliveries.length);

@@ -19,6 +19,7 @@ import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definiti
 import type { EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
 import { OutboxExplorer } from './outbox.explorer.js';
 import type { OutboxWakeUps } from './outbox-wake-ups.js';
+import { IntervalJobs } from '../scheduling/interval-jobs.js';
 
 /**
  * Runs the outbox relay of this instance: one polling job per handler in `@nestjs/schedule`'s
@@ -30,7 +31,7 @@ import type { OutboxWakeUps } from './outbox-wake-ups.js';
 export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger(OutboxRelayService.name);
   private relay: OutboxRelay | undefined;
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly jobs: IntervalJobs;
   private readonly draining = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private backfilling: Promise<void> | undefined;
@@ -42,9 +43,11 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     @Inject(CHRONICLE_OUTBOX_STORE) private readonly store: OutboxStore,
     @Inject(CHRONICLE_JOURNAL) private readonly journal: Journal,
     @Inject(EVENT_SOURCING_MODULE_OPTIONS) private readonly options: EventSourcingModuleOptions,
-    @Optional() private readonly schedulerRegistry?: SchedulerRegistry,
+    @Optional() schedulerRegistry?: SchedulerRegistry,
     @Optional() @Inject(CHRONICLE_OUTBOX_WAKE_UPS) private readonly wakeUps?: OutboxWakeUps | null,
-  ) {}
+  ) {
+    this.jobs = new IntervalJobs(schedulerRegistry);
+  }
 
   /** The relay, once the application has started (undefined when no handler exists). */
   get current(): OutboxRelay | undefined {
@@ -68,23 +71,13 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
       this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack);
     });
     const pollMs = settings.pollIntervalMs ?? 1_000;
-    for (const name of this.relay.handlerNames()) {
-      const timer = setInterval(() => this.wake(name), pollMs);
-      this.timers.set(`${OUTBOX_RELAY_JOB_PREFIX}${name}`, timer);
-    }
+    for (const name of this.relay.handlerNames()) this.jobs.add(`${OUTBOX_RELAY_JOB_PREFIX}${name}`, pollMs, () => this.wake(name));
     const pruneMs = settings.pruneIntervalMs ?? 3_600_000;
     if (pruneMs > 0) {
       const retentionMs = settings.retentionMs ?? 604_800_000;
-      this.timers.set(
-        PRUNE_OUTBOX_JOB,
-        setInterval(() => {
-          void this.relay?.prune(retentionMs).catch((error: unknown) => this.logger.error(`Pruning the outbox failed: ${(error as Error).message}`));
-        }, pruneMs),
-      );
-    }
-    for (const [name, timer] of this.timers) {
-      timer.unref();
-      this.schedulerRegistry?.addInterval(name, timer);
+      this.jobs.add(PRUNE_OUTBOX_JOB, pruneMs, () => {
+        void this.relay?.prune(retentionMs).catch((error: unknown) => this.logger.error(`Pruning the outbox failed: ${(error as Error).message}`));
+      });
     }
     if (this.wakeUps && settings.listen !== false) {
       try {
@@ -101,11 +94,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    for (const [name, timer] of this.timers) {
-      clearInterval(timer);
-      if (this.schedulerRegistry?.doesExist('interval', name)) this.schedulerRegistry.deleteInterval(name);
-    }
-    this.timers.clear();
+    this.jobs.clear();
     await this.wakeUps?.stop().catch(() => undefined);
     await Promise.allSettled([...this.draining.values()]);
     await this.relay?.stop();

@@ -40,6 +40,7 @@ import type { EventSourcingModuleOptions } from '../options/event-sourcing-modul
 import type { PostgresOutboxWakeUps } from '../outbox/postgres-outbox-wake-ups.js';
 import { ProjectionExplorer } from '../projections/projection.explorer.js';
 import { SagaExplorer } from '../sagas/saga.explorer.js';
+import { IntervalJobs } from '../scheduling/interval-jobs.js';
 
 /** A projection as this instance runs it. */
 export interface RunningProjection {
@@ -70,7 +71,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
   private readonly logger = new Logger(SubscriptionsService.name);
   private readonly projections = new Map<string, RunningProjection>();
   private readonly sagas = new Map<string, RunningSaga>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly jobs: IntervalJobs;
   private deadlines: SagaDeadlineRunner | undefined;
   private started = false;
   private stopping = false;
@@ -84,9 +85,11 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
     @Inject(CHRONICLE_SAGA_STORE) private readonly sagaStore: SagaStore,
     @Inject(EVENT_SOURCING_MODULE_OPTIONS) private readonly options: EventSourcingModuleOptions,
     @Optional() private readonly commandBus?: CommandBus,
-    @Optional() private readonly schedulerRegistry?: SchedulerRegistry,
+    @Optional() schedulerRegistry?: SchedulerRegistry,
     @Optional() @Inject(CHRONICLE_SUBSCRIPTION_WAKE_UPS) private readonly wakeUps?: PostgresOutboxWakeUps | null,
-  ) {}
+  ) {
+    this.jobs = new IntervalJobs(schedulerRegistry);
+  }
 
   async onApplicationBootstrap(): Promise<void> {
     const settings = this.options.subscriptions ?? {};
@@ -138,33 +141,21 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
     }
     this.gateway.addListener({ afterCommit: () => this.wakeAll() });
     const pollMs = settings.pollIntervalMs ?? 1_000;
-    for (const runner of this.runners()) {
-      this.timers.set(`${SUBSCRIPTION_JOB_PREFIX}${runner.name}`, setInterval(() => void runner.wake(), pollMs));
-    }
+    for (const runner of this.runners()) this.jobs.add(`${SUBSCRIPTION_JOB_PREFIX}${runner.name}`, pollMs, () => void runner.wake());
     if (this.deadlines) {
       const deadlines = this.deadlines;
-      this.timers.set(
-        SAGA_DEADLINES_JOB,
-        setInterval(() => {
-          void deadlines.runOnce().catch((error: unknown) => this.logger.error(`Firing saga deadlines failed: ${(error as Error).message}`));
-        }, settings.deadlinePollIntervalMs ?? 1_000),
-      );
+      this.jobs.add(SAGA_DEADLINES_JOB, settings.deadlinePollIntervalMs ?? 1_000, () => {
+        void deadlines.runOnce().catch((error: unknown) => this.logger.error(`Firing saga deadlines failed: ${(error as Error).message}`));
+      });
       const pruneMs = settings.pruneIntervalMs ?? 3_600_000;
       if (pruneMs > 0) {
         const retentionMs = settings.sagaRetentionMs ?? 604_800_000;
-        this.timers.set(
-          PRUNE_SAGAS_JOB,
-          setInterval(() => {
-            void this.sagaStore
-              .pruneCompleted(new Date(Date.now() - retentionMs))
-              .catch((error: unknown) => this.logger.error(`Pruning saga tombstones failed: ${(error as Error).message}`));
-          }, pruneMs),
-        );
+        this.jobs.add(PRUNE_SAGAS_JOB, pruneMs, () => {
+          void this.sagaStore
+            .pruneCompleted(new Date(Date.now() - retentionMs))
+            .catch((error: unknown) => this.logger.error(`Pruning saga tombstones failed: ${(error as Error).message}`));
+        });
       }
-    }
-    for (const [name, timer] of this.timers) {
-      timer.unref();
-      this.schedulerRegistry?.addInterval(name, timer);
     }
     if (this.wakeUps && settings.listen !== false) {
       try {
@@ -181,11 +172,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
-    for (const [name, timer] of this.timers) {
-      clearInterval(timer);
-      if (this.schedulerRegistry?.doesExist('interval', name)) this.schedulerRegistry.deleteInterval(name);
-    }
-    this.timers.clear();
+    this.jobs.clear();
     await this.wakeUps?.stop().catch(() => undefined);
     await this.deadlines?.stop();
     await Promise.allSettled(this.runners().map((runner) => runner.stop()));
