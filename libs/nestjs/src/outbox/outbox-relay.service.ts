@@ -20,6 +20,7 @@ import type { EventSourcingModuleOptions } from '../options/event-sourcing-modul
 import { OutboxExplorer } from './outbox.explorer.js';
 import type { OutboxWakeUps } from './outbox-wake-ups.js';
 import { IntervalJobs } from '../scheduling/interval-jobs.js';
+import { startWakeUps } from '../scheduling/start-wake-ups.js';
 
 /**
  * Runs the outbox relay of this instance: one polling job per handler in `@nestjs/schedule`'s
@@ -79,16 +80,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
         void this.relay?.prune(retentionMs).catch((error: unknown) => this.logger.error(`Pruning the outbox failed: ${(error as Error).message}`));
       });
     }
-    if (this.wakeUps && settings.listen !== false) {
-      try {
-        await this.wakeUps.start(
-          () => this.wakeAll(),
-          () => this.wakeAll(),
-        );
-      } catch (error) {
-        this.logger.warn(`Outbox wake-ups are off (${(error as Error).message}); polling every ${pollMs} ms.`);
-      }
-    }
+    if (settings.listen !== false) await startWakeUps(this.wakeUps, () => this.wakeAll(), this.logger, 'Outbox', pollMs);
     this.wakeAll();
   }
 

@@ -41,6 +41,7 @@ import type { PostgresOutboxWakeUps } from '../outbox/postgres-outbox-wake-ups.j
 import { ProjectionExplorer } from '../projections/projection.explorer.js';
 import { SagaExplorer } from '../sagas/saga.explorer.js';
 import { IntervalJobs } from '../scheduling/interval-jobs.js';
+import { startWakeUps } from '../scheduling/start-wake-ups.js';
 
 /** A projection as this instance runs it. */
 export interface RunningProjection {
@@ -157,16 +158,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
         });
       }
     }
-    if (this.wakeUps && settings.listen !== false) {
-      try {
-        await this.wakeUps.start(
-          () => this.wakeAll(),
-          () => this.wakeAll(),
-        );
-      } catch (error) {
-        this.logger.warn(`Subscription wake-ups are off (${(error as Error).message}); polling every ${pollMs} ms.`);
-      }
-    }
+    if (settings.listen !== false) await startWakeUps(this.wakeUps, () => this.wakeAll(), this.logger, 'Subscription', pollMs);
     this.wakeAll();
   }
 
