@@ -4,9 +4,11 @@ import type { NewEvent } from '@chronicle/core';
 import {
   createChronicleEntities,
   runChronicleMigrations,
+  TypeOrmCheckpointStore,
   TypeOrmInbox,
   TypeOrmJournal,
   TypeOrmOutboxStore,
+  TypeOrmSagaStore,
   TypeOrmSnapshotStore,
   type ChronicleEntityOptions,
 } from '@chronicle/typeorm';
@@ -124,18 +126,135 @@ async function readsBackThroughEntities(dataSource: DataSource, options: Chronic
   expect(await manager.find(entities.inbox)).toEqual([{ consumer: 'consumer-1', messageId: 'msg-1', processedAt: OCCURRED_AT }]);
 }
 
+/** Writes through the checkpoint and saga stores (on migrated tables), then reads their tables back through the entities. */
+async function readsSubscriptionTablesBack(dataSource: DataSource, options: ChronicleEntityOptions): Promise<void> {
+  const entities = createChronicleEntities(options);
+  const tables = { ...(options.schema === undefined ? {} : { schema: options.schema }), ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }) };
+  const clock = { now: () => OCCURRED_AT };
+  const checkpoints = new TypeOrmCheckpointStore(dataSource, { ...tables, clock });
+  const sagas = new TypeOrmSagaStore(dataSource, { ...tables, clock });
+
+  await checkpoints.acquire('projection:balances', 'runner-1', 1_000);
+  await checkpoints.advance({
+    name: 'projection:balances',
+    owner: 'runner-1',
+    from: null,
+    to: '42',
+    lastError: 'parked',
+    park: [
+      {
+        subscription: 'projection:balances',
+        eventId: 'evt-1',
+        streamId: 'wallet-1',
+        version: 3,
+        position: 5_000_000_001,
+        type: 'wallet.credited',
+        reason: 'failed',
+        error: 'boom',
+        attempts: 2,
+        parkedAt: OCCURRED_AT,
+        redriveRequestedAt: null,
+      },
+    ],
+  });
+  await sagas.save({
+    instance: {
+      sagaName: 'transfer',
+      correlationId: 'tr-1',
+      state: { step: 'debited', amount: 12.5 },
+      stateVersion: 2,
+      version: 1,
+      status: 'active',
+      startedAt: OCCURRED_AT,
+      updatedAt: OCCURRED_AT,
+      endedAt: null,
+    },
+    expectedVersion: 0,
+    schedule: [
+      {
+        id: 'transfer:tr-1:expire',
+        sagaName: 'transfer',
+        correlationId: 'tr-1',
+        name: 'expire',
+        dueAt: new Date(OCCURRED_AT.getTime() + 60_000),
+        payload: { reason: 'timeout' },
+        attempts: 0,
+        lastError: null,
+      },
+    ],
+  });
+
+  const manager = dataSource.manager;
+  expect(await manager.find(entities.checkpoint)).toEqual([
+    {
+      name: 'projection:balances',
+      position: '42',
+      leaseOwner: 'runner-1',
+      leaseUntil: new Date(OCCURRED_AT.getTime() + 1_000),
+      lastError: 'parked',
+      updatedAt: OCCURRED_AT,
+    },
+  ]);
+  expect(await manager.find(entities.parkedEvent)).toEqual([
+    {
+      subscription: 'projection:balances',
+      eventId: 'evt-1',
+      streamId: 'wallet-1',
+      version: 3,
+      position: 5_000_000_001,
+      type: 'wallet.credited',
+      reason: 'failed',
+      error: 'boom',
+      attempts: 2,
+      parkedAt: OCCURRED_AT,
+      redriveRequestedAt: null,
+    },
+  ]);
+  expect(await manager.find(entities.sagaState)).toEqual([
+    {
+      sagaName: 'transfer',
+      correlationId: 'tr-1',
+      state: { step: 'debited', amount: 12.5 },
+      stateVersion: 2,
+      version: 1,
+      status: 'active',
+      startedAt: OCCURRED_AT,
+      updatedAt: OCCURRED_AT,
+      endedAt: null,
+    },
+  ]);
+  expect(await manager.find(entities.sagaDeadline)).toEqual([
+    {
+      id: 'transfer:tr-1:expire',
+      sagaName: 'transfer',
+      correlationId: 'tr-1',
+      name: 'expire',
+      dueAt: new Date(OCCURRED_AT.getTime() + 60_000),
+      payload: { reason: 'timeout' },
+      attempts: 0,
+      lastError: null,
+      leaseOwner: null,
+      leaseUntil: null,
+      firedAt: null,
+      parkedAt: null,
+      createdAt: OCCURRED_AT,
+    },
+  ]);
+}
+
 describe('Chronicle entities on SQLite', () => {
-  it('map the journal, command, snapshot, outbox and inbox tables (custom prefix) for reading through TypeORM', async () => {
+  it('map every table (journal, commands, snapshots, outbox, inbox, checkpoints, parked events, sagas; custom prefix) for reading through TypeORM', async () => {
     const options: ChronicleEntityOptions = { type: 'better-sqlite3', tablePrefix: 'es_' };
     const dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: createChronicleEntities(options).all });
     await dataSource.initialize();
     cleanups.push(() => dataSource.destroy());
     await readsBackThroughEntities(dataSource, options);
+    await readsSubscriptionTablesBack(dataSource, options);
   });
 });
 
 await describePostgres('Chronicle entities on PostgreSQL', () => {
-  it('map the journal, command, snapshot, outbox and inbox tables (custom schema) for reading through TypeORM', async () => {
+  it('map every table (journal, commands, snapshots, outbox, inbox, checkpoints, parked events, sagas; custom schema) for reading through TypeORM', async () => {
     const schema = uniqueSchemaName('chr_ent');
     cleanups.push(await createSchema(schema));
     const options: ChronicleEntityOptions = { type: 'postgres', schema };
@@ -143,5 +262,6 @@ await describePostgres('Chronicle entities on PostgreSQL', () => {
     await dataSource.initialize();
     cleanups.push(() => dataSource.destroy());
     await readsBackThroughEntities(dataSource, options);
+    await readsSubscriptionTablesBack(dataSource, options);
   });
 });
