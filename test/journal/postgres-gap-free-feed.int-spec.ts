@@ -127,6 +127,18 @@ await describePostgres('PostgreSQL journal: gap-free global feed (guarantee 5)',
     expect(await reader.feedBlocker()).toBeUndefined();
   });
 
+  it('a catch-up reading full pages below a remembered bound still sees events committed after it, at its end', async () => {
+    await journal.append({ writes: [write('early', 0, 10)] });
+    const first = await reader.readAll(null, 5);
+    expect(first.events).toHaveLength(5);
+    // Committed after the full page above: above the bound it handed on to the next page.
+    const late = eventsOf(await journal.append({ writes: [write('late', 0, 3)] }));
+    const second = await reader.readAll(first.next, 5);
+    expect(idsOf(second.events)).toHaveLength(5);
+    const third = await reader.readAll(second.next, 5);
+    expect(idsOf(third.events)).toEqual(idsOf(late));
+  });
+
   it('moves past a hole left by a rolled-back unit without waiting on any timer', async () => {
     const failure = new Error('rolled back on purpose');
     const gate = holdStream(journal, 'doomed', { failAfterGate: failure });

@@ -1,5 +1,5 @@
 import { CheckpointLeaseLostError } from '../errors/checkpoint-lease-lost.error.js';
-import type { Checkpoint, CheckpointAdvance, CheckpointReset, CheckpointStore, ParkedEvent } from '../ports/checkpoint-store.port.js';
+import type { Checkpoint, CheckpointAdvance, CheckpointReset, CheckpointStore, ParkedEvent, ParkedQuery } from '../ports/checkpoint-store.port.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
 import { compareCodePoints } from './code-point-order.js';
 import type { InMemoryTransaction } from './in-memory-transaction.js';
@@ -133,9 +133,10 @@ export class InMemoryCheckpointStore implements CheckpointStore<InMemoryTransact
     return [...this.checkpoints.values()].sort((a, b) => compareCodePoints(a.name, b.name)).map(copyCheckpoint);
   }
 
-  async parked(name: string, options: { streamId?: string; limit?: number } = {}): Promise<ParkedEvent[]> {
+  async parked(name: string, options: ParkedQuery = {}): Promise<ParkedEvent[]> {
     const events = [...this.parkedOf(name).values()]
       .filter((event) => options.streamId === undefined || event.streamId === options.streamId)
+      .filter((event) => !options.redriveRequested || event.redriveRequestedAt !== null)
       .sort(byStreamAndVersion);
     return events.slice(0, options.limit ?? events.length).map((event) => copyParked(event));
   }

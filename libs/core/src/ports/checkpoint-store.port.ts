@@ -37,6 +37,15 @@ export interface ParkedEvent {
   redriveRequestedAt: Date | null;
 }
 
+/** Which parked events {@link CheckpointStore.parked} returns. */
+export interface ParkedQuery {
+  /** Only this stream's. */
+  streamId?: string;
+  /** Only those a re-drive was requested for (what a runner polls for). */
+  redriveRequested?: boolean;
+  limit?: number;
+}
+
 /** One step of a subscription: where it was, where it is now, and what it set aside or re-drove. */
 export interface CheckpointAdvance {
   name: string;
@@ -90,7 +99,7 @@ export interface CheckpointStore<Tx = unknown> {
   load(name: string): Promise<Checkpoint | undefined>;
   list(): Promise<Checkpoint[]>;
   /** Parked events of a subscription, by stream and version. */
-  parked(name: string, options?: { streamId?: string; limit?: number }): Promise<ParkedEvent[]>;
+  parked(name: string, options?: ParkedQuery): Promise<ParkedEvent[]>;
   /** Marks the parked events of one stream (or of every stream) for re-delivery; returns how many. */
   requestRedrive(name: string, streamId?: string): Promise<number>;
   /**

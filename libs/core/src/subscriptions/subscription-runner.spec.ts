@@ -246,4 +246,23 @@ describe('SubscriptionRunner', () => {
     // Committed in feed order.
     expect(order).toEqual(['a', 'b', 'c', 'd', 'a', 'b', 'c', 'd', 'a', 'b', 'c', 'd'].map((w, i) => `wallet-${w}@${Math.floor(i / 4) + 1}`));
   });
+
+  it('moves the checkpoint once past a stretch of chunks with nothing to write, and still reaches the end of the page', async () => {
+    const { append, runner, store } = await setup();
+    for (const wallet of ['a', 'b', 'c', 'd', 'e']) await append(wallet, ['wallet.opened', { walletId: wallet, owner: 'x' }]);
+    await append('e', ['wallet.credited', { walletId: 'e', amount: 4 }]);
+    const handler = new BalancesHandler();
+    handler.types.delete('wallet.opened');
+    const steps: Array<string | null> = [];
+    const advance = store.advance.bind(store);
+    store.advance = (step, work) => {
+      steps.push(step.to);
+      return advance(step, work);
+    };
+    await runner(handler, { batchSize: 6, commitEvery: 2 }).drain();
+    // Chunks [1,2] and [3,4] have nothing to write; the chunk holding the credit commits past all.
+    expect(steps).toEqual(['6']);
+    expect(handler.seen).toEqual(['wallet-e@2']);
+    expect((await store.load('balances'))?.position).toBe('6');
+  });
 });

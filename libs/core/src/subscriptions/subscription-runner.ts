@@ -585,10 +585,10 @@ export class SubscriptionRunner<Tx = unknown> {
     if (now - this.lastRedriveCheck < REDRIVE_CHECK_MS) return;
     this.lastRedriveCheck = now;
     if (this.held.size === 0) return;
-    const parked = await this.deps.store.parked(this.name);
-    const streams = new Set(parked.filter((event) => event.redriveRequestedAt !== null).map((event) => event.streamId));
-    for (const streamId of streams) {
-      const queue = parked.filter((event) => event.streamId === streamId);
+    // Usually nothing is requested: one small query, not a read of everything parked.
+    const requested = await this.deps.store.parked(this.name, { redriveRequested: true });
+    for (const streamId of new Set(requested.map((event) => event.streamId))) {
+      const queue = await this.deps.store.parked(this.name, { streamId });
       let cleared = true;
       for (const entry of queue) {
         const [envelope] = await this.deps.journal.readStream(entry.streamId, { fromVersion: entry.version, toVersion: entry.version });

@@ -4,6 +4,7 @@ import type {
   FeedCursor,
   ListSagasOptions,
   ParkedEvent,
+  ParkedQuery,
   RebuildProgress,
   SagaDeadline,
   SagaInstance,
@@ -50,7 +51,7 @@ export class SubscriptionAdmin {
   }
 
   /** The parked events of a subscription, by stream and version. */
-  async parked(subscription: string, options: { streamId?: string; limit?: number } = {}): Promise<ParkedEvent[]> {
+  async parked(subscription: string, options: ParkedQuery = {}): Promise<ParkedEvent[]> {
     this.subscriptions.runner(subscription);
     return this.checkpoints.parked(subscription, options);
   }

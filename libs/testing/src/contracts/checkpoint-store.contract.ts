@@ -362,6 +362,7 @@ export function checkpointStoreContract<Tx>(implementation: string, open: () => 
 
         expect(await store.requestRedrive('projection:balances', 'wallet-1')).toBe(2);
         expect((await store.parked('projection:balances')).map((event) => event.redriveRequestedAt)).toEqual([requestedAt, requestedAt, null]);
+        expect((await store.parked('projection:balances', { redriveRequested: true })).map((event) => event.eventId)).toEqual(['e1', 'e2']);
         expect(await store.requestRedrive('projection:balances', 'wallet-9')).toBe(0);
         expect(await store.requestRedrive('projection:none')).toBe(0);
         expect(await store.requestRedrive('projection:balances')).toBe(3);

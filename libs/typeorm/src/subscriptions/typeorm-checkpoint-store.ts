@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { ChronicleError, CheckpointLeaseLostError, systemClock } from '@chronicle/core';
-import type { Checkpoint, CheckpointAdvance, CheckpointReset, CheckpointStore, Clock, ParkedEvent } from '@chronicle/core';
+import type { Checkpoint, CheckpointAdvance, CheckpointReset, CheckpointStore, Clock, ParkedEvent, ParkedQuery } from '@chronicle/core';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import type { SqlDialect } from '../dialects/sql-dialect.js';
@@ -127,7 +127,7 @@ export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
     if (bare && this.sql.name === 'postgres') {
       // A step with nothing else to write is one statement: atomic on its own, one round trip
       // instead of three (a subscription passing events it does not handle, a no-op catch-up).
-      const rows = await runRead(this.dataSource, async (manager) => (await executeSql(manager, sql, params.values)).rows);
+      const { rows } = await executeSql(this.dataSource.manager, sql, params.values);
       if (rows.length === 0) throw new CheckpointLeaseLostError(step.name, step.owner);
       return undefined;
     }
@@ -180,10 +180,11 @@ export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
   }
 
   /** {@inheritDoc CheckpointStore.parked} */
-  async parked(name: string, options: { streamId?: string; limit?: number } = {}): Promise<ParkedEvent[]> {
+  async parked(name: string, options: ParkedQuery = {}): Promise<ParkedEvent[]> {
     const params = new SqlParameters(this.sql);
     let sql = `SELECT ${PARKED_COLUMNS} FROM ${this.tables.parkedEvents} WHERE subscription = ${params.add(name)}`;
     if (options.streamId !== undefined) sql += ` AND stream_id = ${params.add(options.streamId)}`;
+    if (options.redriveRequested) sql += ' AND redrive_requested_at IS NOT NULL';
     sql += ' ORDER BY stream_id, version, event_id';
     if (options.limit !== undefined) sql += ` LIMIT ${params.add(Math.max(0, Math.floor(options.limit)))}`;
     const rows = await runRead(this.dataSource, async (manager) => (await executeSql<ParkedRow>(manager, sql, params.values)).rows);
