@@ -27,7 +27,7 @@ class RawAppender {
   private stderr = '';
 
   constructor(schema: string, streamId: string, expectedVersion: number, count: number, flags: string[] = []) {
-    for (const step of ['ready', 'holding', 'done']) {
+    for (const step of ['ready', 'holding', 'streamed', 'done']) {
       this.steps.set(step, new Promise((resolve) => this.resolvers.set(step, resolve)));
     }
     this.child = spawn(
@@ -47,7 +47,7 @@ class RawAppender {
     });
   }
 
-  async reached(step: 'ready' | 'holding'): Promise<void> {
+  async reached(step: 'ready' | 'holding' | 'streamed'): Promise<void> {
     await this.steps.get(step);
   }
 
@@ -199,6 +199,28 @@ await describePostgres('PostgreSQL journal: two OS processes append to one strea
       version += wonBy;
       expect(await storedVersions('contested')).toEqual({ versions: oneTo(version), rows: version, distinct: version });
       expect(await journal.streamVersion('contested')).toBe(version);
+    }
+  });
+
+  it('a unit that waits for a stream row the other process holds has written no event the other process needs next', async () => {
+    // The other process writes the stream row, then pauses before its events. The journal's unit
+    // for the same new stream must wait at the stream row, not first insert an event row the
+    // other process would then wait for (a deadlock, which PostgreSQL would break by failing one).
+    for (let round = 0; round < 3; round++) {
+      const streamId = `paused-${round}`;
+      const other = new RawAppender(schema, streamId, 0, 2, ['pause']);
+      await other.reached('streamed');
+      const mine = journal.append({ writes: [write(streamId, 0, 1)] }).then(
+        () => ({ won: true as const }),
+        (error: unknown) => ({ won: false as const, error }),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      other.proceed();
+      const [ours, theirs] = await Promise.all([mine, other.done()]);
+      expect(theirs).toMatchObject({ outcome: 'won' });
+      expect(ours.won).toBe(false);
+      if (!ours.won) expect(ours.error).toMatchObject({ name: 'ConcurrencyError', streamId, expectedVersion: 0, actualVersion: 2 });
+      expect(await storedVersions(streamId)).toEqual({ versions: [1, 2], rows: 2, distinct: 2 });
     }
   });
 

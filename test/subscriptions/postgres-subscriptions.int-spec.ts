@@ -180,7 +180,11 @@ await describePostgres('PostgreSQL subscriptions: checkpoints, leases, parking a
     const b = runnerOn(await database.openAnother(), 'instance-b', { leaseMs: 600, batchSize: 7 });
     let writing = true;
     const writer = (async () => {
-      for (let i = 0; writing; i++) await appendTo(`s${i % 13}`, 1 + (i % 3));
+      // Paced, so the volume does not grow with the speed of appends (the drain below is timed).
+      for (let i = 0; writing; i++) {
+        await appendTo(`s${i % 13}`, 1 + (i % 3));
+        await new Promise((resolve) => setTimeout(resolve, 3));
+      }
     })();
     const loops = [a, b].map(async ({ runner }) => {
       const until = Date.now() + 1_500;

@@ -25,6 +25,7 @@ export * from './transactions/run-in-transaction.js';
 export * from './transactions/run-read.js';
 // Adapters
 export * from './journal/typeorm-journal.js';
+export * from './journal/append-statement-participant.js';
 export * from './snapshots/typeorm-snapshot-store.js';
 export * from './outbox/outbox-notify-channel.js';
 export * from './outbox/typeorm-outbox-store.js';

@@ -21,6 +21,7 @@ import type {
   UnitOfWorkParticipant,
 } from '@chronicle/core';
 import { dialectOf } from '../dialects/dialect-of.js';
+import { driverErrorOf } from '../dialects/driver-error.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import type { SqlDialect, UniqueKey } from '../dialects/sql-dialect.js';
 import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js';
@@ -33,6 +34,8 @@ import { recordedEventFromRow } from './event-row.js';
 import type { JournalDialect } from './journal-dialect.js';
 import { postgresJournalDialect } from './postgres-journal.dialect.js';
 import { sqliteJournalDialect } from './sqlite-journal.dialect.js';
+import { isAppendStatementParticipant, type AppendStatementParticipant } from './append-statement-participant.js';
+import { oneStatementAppend, type OneStatementAppendRow } from './postgres-one-statement-append.js';
 
 /** Options of {@link TypeOrmJournal}. */
 export interface TypeOrmJournalOptions extends ChronicleTableOptions {
@@ -43,6 +46,7 @@ export interface TypeOrmJournalOptions extends ChronicleTableOptions {
 // Ten parameters per event: 500 rows stay far below both drivers' parameter limits.
 const EVENT_INSERT_CHUNK = 500;
 const DEFAULT_LIST_LIMIT = 1000;
+const UNIQUE_VIOLATION = '23505';
 
 interface StreamRow {
   id: string;
@@ -81,7 +85,10 @@ function isNonNegativeInteger(value: unknown): value is number {
 /**
  * The event journal over TypeORM, on PostgreSQL and SQLite (better-sqlite3).
  *
- * `append` runs one transaction: the stream rows first, in stream-id order (the lock order that
+ * `append` on PostgreSQL is one autocommit statement when every participant can join it
+ * ({@link AppendStatementParticipant}, as the outbox store does) and no stream appears twice in the
+ * unit: see {@link oneStatementAppend}. Otherwise, and to name the conflict when that statement
+ * found one, it runs one transaction: the stream rows first, in stream-id order (the lock order that
  * keeps concurrent multi-stream appends from deadlocking, and the first write, so PostgreSQL
  * assigns the transaction id there), then the events in multi-row inserts, then the command
  * records, then the participants with the transaction's EntityManager. Expected conflicts are
@@ -137,16 +144,20 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   /** {@inheritDoc Journal.append} */
   async append(request: AppendRequest): Promise<AppendResult> {
     this.validate(request);
+    // Stable sort: two writes to one stream keep their order, so the second can expect the first's version.
+    const ordered = [...request.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+    // SQLite: no await before the write lock is asked for, so units take it in call order.
+    if (this.canAppendInOneStatement(ordered)) {
+      const inOneStatement = await this.appendInOneStatement(request, ordered);
+      if (inOneStatement) return inOneStatement;
+    }
     return runInTransaction(this.dataSource, async (manager) => {
       const now = this.clock.now();
-      // Stable sort: two writes to one stream keep their order, so the second can expect the first's version.
-      const ordered = [...request.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
       await this.advanceStreams(manager, ordered, now);
 
-      const pending = new Map<NewEvent, PendingEvent>();
-      for (const write of ordered) {
-        write.events.forEach((event, index) =>
-          pending.set(event, {
+      const pending = ordered.flatMap((write) =>
+        write.events.map(
+          (event, index): PendingEvent => ({
             write,
             event,
             version: write.expectedVersion + index + 1,
@@ -154,45 +165,84 @@ export class TypeOrmJournal implements Journal<EntityManager> {
             metadata: this.sql.encodeJson(event.metadata ?? {}),
             tags: this.sql.encodeJson(event.tags),
           }),
-        );
-      }
-      const inserted = await this.insertEvents(manager, [...pending.values()]);
-
-      // The result hands back the request's own payload, metadata and tags: what is stored lives
-      // in the database, so sharing them costs nothing, and parsing them back on the hot path would.
-      const streams: AppendedStream[] = request.writes.map((write) => ({
-        streamId: write.streamId,
-        aggregateType: write.aggregateType,
-        fromVersion: write.expectedVersion + 1,
-        toVersion: write.expectedVersion + write.events.length,
-        events: write.events.map((event): RecordedEvent => {
-          const stored = pending.get(event);
-          return {
-            eventId: event.eventId,
-            type: event.type,
-            schemaVersion: event.schemaVersion,
-            payload: event.payload,
-            metadata: event.metadata ?? {},
-            tags: event.tags,
-            occurredAt: new Date(event.occurredAt.getTime()),
-            streamId: write.streamId,
-            aggregateType: write.aggregateType,
-            version: stored?.version ?? 0,
-            position: inserted.get(event.eventId)?.position ?? 0,
-            cursor: inserted.get(event.eventId)?.cursor,
-          };
-        }),
-      }));
-      let last: { position: number; cursor: FeedCursor } | undefined;
-      for (const row of inserted.values()) {
-        if (!last || row.position > last.position) last = row;
-      }
-      const result: AppendResult = { streams, ...(last ? { cursor: last.cursor } : {}) };
-
+        ),
+      );
+      const inserted = await this.insertEvents(manager, pending);
+      const result = this.appendResult(request, inserted);
       await this.recordCommands(manager, request.commands ?? []);
       for (const participant of this.participants) await participant.participate(manager, request, result);
       return result;
     });
+  }
+
+  /**
+   * Whether the unit can be one autocommit statement ({@link oneStatementAppend}): PostgreSQL,
+   * every participant writes inside it, and no stream appears twice.
+   */
+  private canAppendInOneStatement(ordered: readonly StreamWrite[]): boolean {
+    if (this.sql.name !== 'postgres' || !this.participants.every(isAppendStatementParticipant)) return false;
+    for (let index = 1; index < ordered.length; index++) if (ordered[index]!.streamId === ordered[index - 1]!.streamId) return false;
+    return true;
+  }
+
+  /**
+   * The unit as one statement; undefined when the statement found a conflict (it then wrote
+   * nothing): the transactional path writes the unit again and names the conflict precisely.
+   */
+  private async appendInOneStatement(request: AppendRequest, ordered: readonly StreamWrite[]): Promise<AppendResult | undefined> {
+    const participants = this.participants.filter(isAppendStatementParticipant);
+    const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel);
+    let rows: OneStatementAppendRow[];
+    try {
+      rows = await this.read<OneStatementAppendRow>(sql, params);
+    } catch (error) {
+      // A stream created or a command id recorded by another unit meanwhile (or an event id
+      // stored already): nothing was written, and the transaction names which.
+      if (driverErrorOf(error)?.code === UNIQUE_VIOLATION) return undefined;
+      throw error;
+    }
+    if (!rows[0]?.ok) return undefined;
+    const inserted = new Map<string, { position: number; cursor: FeedCursor }>();
+    for (const row of rows) {
+      if (row.event_id === null) continue;
+      inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
+    }
+    return this.appendResult(request, inserted);
+  }
+
+  /**
+   * The result of an append. It hands back the request's own payload, metadata and tags: what is
+   * stored lives in the database, so sharing them costs nothing, and parsing them back on the hot
+   * path would.
+   */
+  private appendResult(request: AppendRequest, inserted: ReadonlyMap<string, { position: number; cursor: FeedCursor }>): AppendResult {
+    const streams: AppendedStream[] = request.writes.map((write) => ({
+      streamId: write.streamId,
+      aggregateType: write.aggregateType,
+      fromVersion: write.expectedVersion + 1,
+      toVersion: write.expectedVersion + write.events.length,
+      events: write.events.map(
+        (event, index): RecordedEvent => ({
+          eventId: event.eventId,
+          type: event.type,
+          schemaVersion: event.schemaVersion,
+          payload: event.payload,
+          metadata: event.metadata ?? {},
+          tags: event.tags,
+          occurredAt: new Date(event.occurredAt.getTime()),
+          streamId: write.streamId,
+          aggregateType: write.aggregateType,
+          version: write.expectedVersion + index + 1,
+          position: inserted.get(event.eventId)?.position ?? 0,
+          cursor: inserted.get(event.eventId)?.cursor,
+        }),
+      ),
+    }));
+    let last: { position: number; cursor: FeedCursor } | undefined;
+    for (const row of inserted.values()) {
+      if (!last || row.position > last.position) last = row;
+    }
+    return { streams, ...(last ? { cursor: last.cursor } : {}) };
   }
 
   /** {@inheritDoc Journal.readStream} */

@@ -32,6 +32,7 @@ import { MAX_NOTIFY_CHANNEL_BYTES, outboxNotifyChannel } from './outbox-notify-c
 import type { OutboxRow } from './outbox-row.js';
 import { OUTBOX_COLUMNS, outboxEntryFromRow } from './outbox-row.js';
 import { postgresOutboxDialect } from './postgres-outbox.dialect.js';
+import type { AppendStatementPart, AppendStatementParticipant } from '../journal/append-statement-participant.js';
 import { sqliteOutboxDialect } from './sqlite-outbox.dialect.js';
 
 const { checkDate, checkError, checkIds, checkOwner, checkPositiveInteger, checkSubscription, invalidRequest, unknownHandler } = outboxRequestChecks;
@@ -88,7 +89,7 @@ interface StatsRow {
  * has not expired. A claim never returns an entry under an unexpired lease, whoever holds it.
  * All times come from the injected clock, passed to the database as parameters.
  */
-export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
+export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendStatementParticipant {
   /** The PostgreSQL channel notified when a transaction wrote entries (unused on SQLite). */
   readonly notifyChannel: string;
   private readonly dialect: OutboxDialect;
@@ -159,6 +160,53 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager> {
       this.notifyChannel,
     );
     if (written.inserted > 0 && !written.notified) await this.dialect.notify(manager, this.notifyChannel);
+  }
+
+  /**
+   * {@inheritDoc AppendStatementParticipant.appendStatementParts}
+   *
+   * The entries of the unit (what `participate` inserts), as one INSERT that takes the events'
+   * stored columns from the journal's CTE of inserted events, so payload and metadata are not
+   * sent twice; then, when it inserted anything, the wake-up NOTIFY. PostgreSQL only.
+   */
+  appendStatementParts(request: AppendRequest, params: SqlParameters, events: string, uniquePrefix: string): AppendStatementPart[] {
+    const subscriptions = [...this.subscriptions.values()];
+    if (subscriptions.length === 0 || this.sql.name !== 'postgres') return [];
+    const items = subscriptions
+      .flatMap((subscription) =>
+        request.writes.flatMap((write) =>
+          write.events
+            .filter((event) => outboxSubscriptionReceives(subscription, event.type))
+            .map((event) => ({ handler: subscription.handler, eventId: event.eventId, aggregateId: outboxAggregateId(write.streamId, write.aggregateType) })),
+        ),
+      )
+      .map((item) => ({ ...item, id: uuidv7() }))
+      .sort((a, b) => compareBytes(a.handler, b.handler) || compareBytes(a.eventId, b.eventId));
+    if (items.length === 0) return [];
+    const array = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
+    const now = params.add(this.clock.now());
+    const entries = `${uniquePrefix}outbox_entries`;
+    return [
+      {
+        name: entries,
+        // In (handler, event id) order, like `insertEntries`: concurrent inserts of overlapping
+        // pairs (a backfill) wait for each other in one order. No ON CONFLICT: an entry a
+        // backfill wrote meanwhile is a unique violation, which aborts the statement, and the
+        // journal writes the unit again as a transaction, through `participate`, which skips it.
+        // (Speculative insertion would cost every entry an extra index probe and WAL record.)
+        sql:
+          `INSERT INTO ${this.tables.outbox} (${INSERT_COLUMNS}) ` +
+          'SELECT u.id, u.handler, e.aggregate_type, u.aggregate_id, e.stream_id, e.version, e.event_id, e.type, e.schema_version, ' +
+          `e.payload, e.metadata, e.occurred_at, ${now}, ${now} FROM unnest(` +
+          `${array(items.map((item) => item.id), 'uuid')}, ${array(items.map((item) => item.handler), 'text')}, ` +
+          `${array(items.map((item) => item.eventId), 'text')}, ${array(items.map((item) => item.aggregateId), 'text')}) WITH ORDINALITY ` +
+          `AS u(id, handler, event_id, aggregate_id, ord) JOIN ${events} e ON e.event_id = u.event_id ORDER BY u.ord RETURNING 1`,
+      },
+      {
+        name: `${uniquePrefix}outbox_woke`,
+        sql: `SELECT pg_notify(${params.add(this.notifyChannel)}, '') FROM (SELECT 1 FROM ${entries} LIMIT 1) x`,
+      },
+    ];
   }
 
   /** {@inheritDoc OutboxStore.handlerState} */
