@@ -26,11 +26,13 @@ export interface OutboxDialect {
    */
   claim(tables: ChronicleTables, request: OutboxClaimRequest): SqlStatement;
   /**
-   * An UPDATE of the outbox rows matching `where`, returning their ids. `build` adds the SET
-   * parameters before the WHERE ones (SQLite binds by position) and returns both clauses; both
-   * name columns unqualified.
+   * An UPDATE of the outbox rows matching `where` (and, when `ids` is given, whose id is one of
+   * them), returning their ids. `build` adds the SET parameters before the WHERE ones (SQLite
+   * binds by position) and returns the clauses; they name columns unqualified. `ids` is the list
+   * as the dialect takes it: a `uuid[]` parameter on PostgreSQL, a parenthesized list of
+   * placeholders on SQLite.
    */
-  updateWhere(tables: ChronicleTables, build: () => { set: string; where: string }): string;
+  updateWhere(tables: ChronicleTables, build: () => { set: string; where: string; ids?: string }): string;
   /** Tells listeners that entries were written (PostgreSQL NOTIFY, sent at commit); a no-op on SQLite. */
   notify(manager: EntityManager, channel: string): Promise<void>;
 }

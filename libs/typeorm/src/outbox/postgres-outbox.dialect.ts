@@ -131,16 +131,29 @@ export const postgresOutboxDialect: OutboxDialect = {
   claim: claimStatement,
 
   updateWhere(tables, build): string {
-    const { set, where } = build();
+    const { set, where, ids } = build();
     // Rows are locked in (stream, version) order first: two fenced updates over overlapping rows
-    // then wait for each other in one order, never in a cycle. The lock re-checks `where` on the
-    // latest row version, so a lease that changed hands meanwhile is not touched.
-    // The sort keys are expressions no index provides, on purpose: sorting by the plain columns
-    // lets the planner walk the claim index (handler, stream_id, version) over the handler's whole
-    // pending backlog to avoid a sort, instead of fetching the few rows by primary key.
+    // then wait for each other in one order, never in a cycle. The sort keys are expressions no
+    // index provides, on purpose: sorting by the plain columns lets the planner walk the claim
+    // index (handler, stream_id, version) over the handler's whole pending backlog to avoid a sort.
+    const order = "ORDER BY stream_id || '', version + 0 FOR UPDATE";
+    if (ids === undefined) {
+      // The lock re-checks `where` on the latest row version, so a lease that changed hands
+      // meanwhile is not touched.
+      return `UPDATE ${tables.outbox} o SET ${set} FROM (SELECT id FROM ${tables.outbox} WHERE ${where} ${order}) l WHERE o.id = l.id RETURNING o.id`;
+    }
+    // Named rows are fetched by primary key only, locked, and `where` is checked on the values
+    // the lock returned (under READ COMMITTED, the latest versions); the UPDATE then finds them
+    // by primary key too. Any condition on `handler` or `published_at` where the planner can use
+    // it lets it walk the claim index over the handler's whole backlog instead, and it does
+    // whenever its statistics are older than the backlog (the usual case when a backlog builds up
+    // during an outage): the relay then slows down as the backlog grows. OFFSET 0 keeps `where`
+    // from being pushed into the locking scan. Locking a named row that fails `where` (another
+    // owner took it over) only waits, in the same order as every other fenced update.
     return (
-      `UPDATE ${tables.outbox} o SET ${set} FROM (SELECT id FROM ${tables.outbox} WHERE ${where} ` +
-      "ORDER BY stream_id || '', version + 0 FOR UPDATE) l WHERE o.id = l.id RETURNING o.id"
+      `UPDATE ${tables.outbox} o SET ${set} FROM (SELECT id FROM (` +
+      `SELECT id, handler, lease_owner, lease_until, published_at, dead_lettered_at FROM ${tables.outbox} ` +
+      `WHERE id = ANY (${ids}) ${order} OFFSET 0) locked WHERE ${where}) l WHERE o.id = l.id RETURNING o.id`
     );
   },
 

@@ -58,8 +58,8 @@ export const sqliteOutboxDialect: OutboxDialect = {
   claim: claimStatement,
 
   updateWhere(tables, build): string {
-    const { set, where } = build();
-    return `UPDATE ${tables.outbox} SET ${set} WHERE ${where} RETURNING id`;
+    const { set, where, ids } = build();
+    return `UPDATE ${tables.outbox} SET ${set} WHERE ${where}${ids === undefined ? '' : ` AND id IN ${ids}`} RETURNING id`;
   },
 
   notify(): Promise<void> {

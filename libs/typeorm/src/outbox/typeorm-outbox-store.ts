@@ -362,13 +362,8 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
       const params = new SqlParameters(this.sql);
       const sql = this.dialect.updateWhere(this.tables, () => ({
         set: `dead_lettered_at = NULL, attempts = 0, next_attempt_at = ${params.add(now)}, lease_owner = NULL, lease_until = NULL`,
-        where:
-          `handler = ${params.add(handler)} AND dead_lettered_at IS NOT NULL AND published_at IS NULL` +
-          (wanted === undefined
-            ? ''
-            : this.sql.name === 'postgres'
-              ? ` AND id = ANY(${params.add(wanted)}::uuid[])`
-              : ` AND id IN (${wanted.map((id) => params.add(id)).join(', ')})`),
+        where: `handler = ${params.add(handler)} AND dead_lettered_at IS NOT NULL AND published_at IS NULL`,
+        ...(wanted === undefined ? {} : { ids: this.idList(params, wanted) }),
       }));
       return (await executeSql(manager, sql, params.values)).rows.length;
     });
@@ -530,15 +525,16 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
         set: set(params),
         where:
           `handler = ${params.add(handler)} AND lease_owner = ${params.add(owner)} ` +
-          `AND lease_until > ${params.add(this.sql.encodeTimestamp(now))} AND published_at IS NULL AND dead_lettered_at IS NULL` +
-          (wanted === undefined
-            ? ''
-            : this.sql.name === 'postgres'
-              ? ` AND id = ANY(${params.add(wanted)}::uuid[])`
-              : ` AND id IN (${wanted.map((id) => params.add(id)).join(', ')})`),
+          `AND lease_until > ${params.add(this.sql.encodeTimestamp(now))} AND published_at IS NULL AND dead_lettered_at IS NULL`,
+        ...(wanted === undefined ? {} : { ids: this.idList(params, wanted) }),
       }));
       return (await executeSql(manager, sql, params.values)).rows.length;
     });
+  }
+
+  /** Entry ids as {@link OutboxDialect.updateWhere} takes them. */
+  private idList(params: SqlParameters, ids: readonly string[]): string {
+    return this.sql.name === 'postgres' ? `${params.add(ids)}::uuid[]` : `(${ids.map((id) => params.add(id)).join(', ')})`;
   }
 
   private read<Row>(sql: string, params: unknown[]): Promise<Row[]> {
