@@ -68,7 +68,7 @@ export function resolveCommandGatewayOptions(options: CommandGatewayOptions = {}
       enabled: options.groupCommit?.enabled ?? true,
       maxBatchSize: options.groupCommit?.maxBatchSize ?? 256,
       windowMs: options.groupCommit?.windowMs ?? 0,
-      maxConcurrentBatches: options.groupCommit?.maxConcurrentBatches ?? 2,
+      maxConcurrentBatches: options.groupCommit?.maxConcurrentBatches ?? 4,
     },
   };
   for (const [key, value] of [

