@@ -23,6 +23,7 @@ export * from './transactions/async-mutex.js';
 export * from './transactions/sqlite-write-lock.js';
 export * from './transactions/run-in-transaction.js';
 export * from './transactions/run-read.js';
+export * from './transactions/run-autocommit.js';
 // Adapters
 export * from './journal/typeorm-journal.js';
 export * from './journal/append-statement-participant.js';

@@ -28,6 +28,7 @@ import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js
 import { resolveChronicleTables } from '../table-options.js';
 import { executeSql } from '../transactions/execute-sql.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
+import { runAutocommit } from '../transactions/run-autocommit.js';
 import { runRead } from '../transactions/run-read.js';
 import type { EventRow } from './event-row.js';
 import { recordedEventFromRow } from './event-row.js';
@@ -194,7 +195,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel);
     let rows: OneStatementAppendRow[];
     try {
-      rows = await this.read<OneStatementAppendRow>(sql, params);
+      rows = await runAutocommit<OneStatementAppendRow>(this.dataSource, sql, params);
     } catch (error) {
       // A stream created or a command id recorded by another unit meanwhile (or an event id
       // stored already): nothing was written, and the transaction names which.
