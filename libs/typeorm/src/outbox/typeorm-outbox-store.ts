@@ -26,6 +26,7 @@ import { resolveChronicleTables } from '../table-options.js';
 import { outboxRequestChecks } from '@chronicle/core';
 import { executeSql } from '../transactions/execute-sql.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
+import { runAutocommit } from '../transactions/run-autocommit.js';
 import { runRead } from '../transactions/run-read.js';
 import type { OutboxDialect } from './outbox-dialect.js';
 import { MAX_NOTIFY_CHANNEL_BYTES, outboxNotifyChannel } from './outbox-notify-channel.js';
@@ -271,7 +272,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
       limit: options.limit,
       cursor,
     });
-    const rows = await runInTransaction(this.dataSource, async (manager) => (await executeSql<OutboxRow>(manager, sql, params)).rows);
+    const rows = await runAutocommit<OutboxRow>(this.dataSource, sql, params);
     const entries = rows.map((row) => outboxEntryFromRow(row, this.sql)).sort(byAggregateThenVersion);
     const next = nextCursor(entries, cursor);
     if (next !== undefined) this.cursors.set(handler, next);
@@ -358,15 +359,13 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     const wanted = ids === undefined ? undefined : usableIds(ids);
     if (wanted !== undefined && wanted.length === 0) return 0;
     const now = this.sql.encodeTimestamp(this.clock.now());
-    return runInTransaction(this.dataSource, async (manager) => {
-      const params = new SqlParameters(this.sql);
-      const sql = this.dialect.updateWhere(this.tables, () => ({
-        set: `dead_lettered_at = NULL, attempts = 0, next_attempt_at = ${params.add(now)}, lease_owner = NULL, lease_until = NULL`,
-        where: `handler = ${params.add(handler)} AND dead_lettered_at IS NOT NULL AND published_at IS NULL`,
-        ...(wanted === undefined ? {} : { ids: this.idList(params, wanted) }),
-      }));
-      return (await executeSql(manager, sql, params.values)).rows.length;
-    });
+    const params = new SqlParameters(this.sql);
+    const sql = this.dialect.updateWhere(this.tables, () => ({
+      set: `dead_lettered_at = NULL, attempts = 0, next_attempt_at = ${params.add(now)}, lease_owner = NULL, lease_until = NULL`,
+      where: `handler = ${params.add(handler)} AND dead_lettered_at IS NOT NULL AND published_at IS NULL`,
+      ...(wanted === undefined ? {} : { ids: this.idList(params, wanted) }),
+    }));
+    return (await runAutocommit(this.dataSource, sql, params.values)).length;
   }
 
   /** {@inheritDoc OutboxStore.stats} Registered handlers and handlers with entries, by name. */
@@ -519,17 +518,15 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   ): Promise<number> {
     const wanted = ids === undefined ? undefined : usableIds(ids);
     if (wanted !== undefined && wanted.length === 0) return 0;
-    return runInTransaction(this.dataSource, async (manager) => {
-      const params = new SqlParameters(this.sql);
-      const sql = this.dialect.updateWhere(this.tables, () => ({
-        set: set(params),
-        where:
-          `handler = ${params.add(handler)} AND lease_owner = ${params.add(owner)} ` +
-          `AND lease_until > ${params.add(this.sql.encodeTimestamp(now))} AND published_at IS NULL AND dead_lettered_at IS NULL`,
-        ...(wanted === undefined ? {} : { ids: this.idList(params, wanted) }),
-      }));
-      return (await executeSql(manager, sql, params.values)).rows.length;
-    });
+    const params = new SqlParameters(this.sql);
+    const sql = this.dialect.updateWhere(this.tables, () => ({
+      set: set(params),
+      where:
+        `handler = ${params.add(handler)} AND lease_owner = ${params.add(owner)} ` +
+        `AND lease_until > ${params.add(this.sql.encodeTimestamp(now))} AND published_at IS NULL AND dead_lettered_at IS NULL`,
+      ...(wanted === undefined ? {} : { ids: this.idList(params, wanted) }),
+    }));
+    return (await runAutocommit(this.dataSource, sql, params.values)).length;
   }
 
   /** Entry ids as {@link OutboxDialect.updateWhere} takes them. */
