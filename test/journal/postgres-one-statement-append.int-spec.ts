@@ -64,13 +64,19 @@ await describePostgres('TypeOrmJournal on PostgreSQL: a unit of work as one stat
 
   const table = (name: string): string => `"${schema}"."${DEFAULT_TABLE_PREFIX}${name}"`;
 
-  async function open(options: { logger?: Logger; outbox?: boolean; participant?: UnitOfWorkParticipant } = {}) {
+  async function open(
+    options: { logger?: Logger; outbox?: boolean; participant?: UnitOfWorkParticipant; poolSize?: number; preparedStatements?: boolean } = {},
+  ) {
+    const poolSize = options.poolSize ?? (options.logger ? 4 : 10);
     const dataSource = options.logger
-      ? new DataSource({ type: 'postgres', url: POSTGRES_URL, poolSize: 4, logging: ['query'], logger: options.logger })
-      : new DataSource({ type: 'postgres', url: POSTGRES_URL, poolSize: 10 });
+      ? new DataSource({ type: 'postgres', url: POSTGRES_URL, poolSize, logging: ['query'], logger: options.logger })
+      : new DataSource({ type: 'postgres', url: POSTGRES_URL, poolSize });
     await dataSource.initialize();
     opened.push(dataSource);
-    const journal = new TypeOrmJournal(dataSource, database.tables);
+    const journal = new TypeOrmJournal(dataSource, {
+      ...database.tables,
+      ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
+    });
     const store = new TypeOrmOutboxStore(dataSource, database.tables);
     if (options.outbox !== false) {
       await store.subscribe([{ handler: 'audit', events: '*', startFrom: 'now' }, { handler: 'deposits', events: ['Deposited'], startFrom: 'now' }]);
@@ -124,6 +130,19 @@ await describePostgres('TypeOrmJournal on PostgreSQL: a unit of work as one stat
     expect(await count('commands')).toBe(2);
     // "audit" takes every event, "deposits" only Deposited ones: 9 + 6 entries for the 9 events.
     expect(await count('outbox')).toBe(9 + 6);
+  });
+
+  it('prepares the statement once per connection, and sends it unprepared when told to', async () => {
+    const prepared = `SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'chronicle\\_%'`;
+    const byDefault = await open({ poolSize: 1 });
+    for (let round = 0; round < 3; round++) await byDefault.journal.append({ writes: [write(`p-${round}`, 0, 1)] });
+    // One connection, one shape of unit (one stream, no command): one statement, prepared once.
+    expect(((await byDefault.dataSource.query(prepared)) as Array<{ n: number }>)[0]!.n).toBe(1);
+
+    const unprepared = await open({ poolSize: 1, preparedStatements: false });
+    await unprepared.journal.append({ writes: [write('u-1', 0, 1)] });
+    expect(((await unprepared.dataSource.query(prepared)) as Array<{ n: number }>)[0]!.n).toBe(0);
+    expect(await unprepared.journal.streamVersion('u-1')).toBe(1);
   });
 
   it('stores exactly what the transactional path stores', async () => {

@@ -90,6 +90,13 @@ export interface EventSourcingModuleOptions {
    * @default true
    */
   migrationsRun?: boolean;
+  /**
+   * PostgreSQL: write each unit of work with a named prepared statement, parsed and planned once
+   * per pooled connection. Turn off behind a connection pooler that cannot keep prepared
+   * statements (PgBouncer in transaction mode before 1.21, or without `max_prepared_statements`).
+   * @default true
+   */
+  preparedStatements?: boolean;
   /** Queue bounds, cache size and recovery permits of the command gateway. */
   gateway?: CommandGatewayOptions;
   /**

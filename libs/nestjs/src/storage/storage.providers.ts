@@ -52,7 +52,10 @@ export function createStorageProviders(extras: EventSourcingModuleExtras): Facto
         if (options.storage === 'in-memory') return new InMemoryJournal();
         const source = requireDataSource(dataSource, extras);
         if (options.migrationsRun !== false) await runChronicleMigrations(source, extras.tables);
-        return new TypeOrmJournal(source, extras.tables);
+        return new TypeOrmJournal(source, {
+          ...extras.tables,
+          ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
+        });
       },
     },
     {

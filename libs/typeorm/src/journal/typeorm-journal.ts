@@ -42,6 +42,14 @@ import { oneStatementAppend, type OneStatementAppendRow } from './postgres-one-s
 export interface TypeOrmJournalOptions extends ChronicleTableOptions {
   /** Time source of the streams' bookkeeping timestamps. @default systemClock */
   clock?: Clock;
+  /**
+   * PostgreSQL: the one-statement append is a named prepared statement, parsed and planned once
+   * per pooled connection instead of once per unit of work (about a millisecond less per command
+   * at low load, measured). Turn off behind a connection pooler that cannot keep prepared
+   * statements: PgBouncer in transaction mode before 1.21, or without `max_prepared_statements`.
+   * @default true
+   */
+  preparedStatements?: boolean;
 }
 
 // Ten parameters per event: 500 rows stay far below both drivers' parameter limits.
@@ -109,6 +117,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   private readonly participants: UnitOfWorkParticipant<EntityManager>[] = [];
   private readonly streamVersionKey: UniqueKey;
   private notifyChannel: string | undefined;
+  private readonly preparedStatements: boolean;
   /** PostgreSQL: a feed bound a full page returned, reused while catch-ups read full pages below it. */
   private feedBound: string | undefined;
 
@@ -120,6 +129,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     this.dialect = this.sql.name === 'postgres' ? postgresJournalDialect : sqliteJournalDialect;
     this.tables = resolveChronicleTables(options, this.sql);
     this.clock = options.clock ?? systemClock;
+    this.preparedStatements = options.preparedStatements ?? true;
     this.streamVersionKey = {
       constraint: this.tables.name('events_stream_version_uq'),
       table: this.tables.name('events'),
@@ -195,7 +205,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel);
     let rows: OneStatementAppendRow[];
     try {
-      rows = await runAutocommit<OneStatementAppendRow>(this.dataSource, sql, params);
+      rows = await runAutocommit<OneStatementAppendRow>(this.dataSource, sql, params, { prepare: this.preparedStatements });
     } catch (error) {
       // A stream created or a command id recorded by another unit meanwhile (or an event id
       // stored already): nothing was written, and the transaction names which.
