@@ -23,9 +23,10 @@ export interface OneStatementAppendRow {
  *   changed meanwhile is waited for, then returned in its latest version, so `checked` compares
  *   every expected version with the version the stream really has, under the lock.
  * - `checked`: one boolean, true when every existing stream is at its expected version and every
- *   stream expected to be new has no row. Every write below is gated on it by an uncorrelated
- *   scalar subquery, which PostgreSQL evaluates once, before the write's first row: nothing is
- *   written unless all checks passed, and the row locks of `locked` come before any other.
+ *   stream expected to be new has no row. The stream writes below are gated on it by an
+ *   uncorrelated scalar subquery, which PostgreSQL evaluates once, before the write's first row
+ *   (and the later writes on `moved`, which needs them): nothing is written unless all checks
+ *   passed, and the row locks of `locked` come before any other.
  * - `advanced`, `created`: the stream rows moved to their new versions, or created. A stream
  *   created by another unit after this statement's snapshot makes `created` fail with a unique
  *   violation, which aborts the whole statement.
