@@ -126,6 +126,43 @@ async function readsBackThroughEntities(dataSource: DataSource, options: Chronic
   expect(await manager.find(entities.inbox)).toEqual([{ consumer: 'consumer-1', messageId: 'msg-1', processedAt: OCCURRED_AT }]);
 }
 
+const PARKED = {
+  subscription: 'projection:balances',
+  eventId: 'evt-1',
+  streamId: 'wallet-1',
+  version: 3,
+  position: 5_000_000_001,
+  type: 'wallet.credited',
+  reason: 'failed' as const,
+  error: 'boom',
+  attempts: 2,
+  parkedAt: OCCURRED_AT,
+  redriveRequestedAt: null,
+};
+
+const SAGA_INSTANCE = {
+  sagaName: 'transfer',
+  correlationId: 'tr-1',
+  state: { step: 'debited', amount: 12.5 },
+  stateVersion: 2,
+  version: 1,
+  status: 'active' as const,
+  startedAt: OCCURRED_AT,
+  updatedAt: OCCURRED_AT,
+  endedAt: null,
+};
+
+const DEADLINE = {
+  id: 'transfer:tr-1:expire',
+  sagaName: 'transfer',
+  correlationId: 'tr-1',
+  name: 'expire',
+  dueAt: new Date(OCCURRED_AT.getTime() + 60_000),
+  payload: { reason: 'timeout' },
+  attempts: 0,
+  lastError: null,
+};
+
 /** Writes through the checkpoint and saga stores (on migrated tables), then reads their tables back through the entities. */
 async function readsSubscriptionTablesBack(dataSource: DataSource, options: ChronicleEntityOptions): Promise<void> {
   const entities = createChronicleEntities(options);
@@ -141,47 +178,12 @@ async function readsSubscriptionTablesBack(dataSource: DataSource, options: Chro
     from: null,
     to: '42',
     lastError: 'parked',
-    park: [
-      {
-        subscription: 'projection:balances',
-        eventId: 'evt-1',
-        streamId: 'wallet-1',
-        version: 3,
-        position: 5_000_000_001,
-        type: 'wallet.credited',
-        reason: 'failed',
-        error: 'boom',
-        attempts: 2,
-        parkedAt: OCCURRED_AT,
-        redriveRequestedAt: null,
-      },
-    ],
+    park: [PARKED],
   });
   await sagas.save({
-    instance: {
-      sagaName: 'transfer',
-      correlationId: 'tr-1',
-      state: { step: 'debited', amount: 12.5 },
-      stateVersion: 2,
-      version: 1,
-      status: 'active',
-      startedAt: OCCURRED_AT,
-      updatedAt: OCCURRED_AT,
-      endedAt: null,
-    },
+    instance: SAGA_INSTANCE,
     expectedVersion: 0,
-    schedule: [
-      {
-        id: 'transfer:tr-1:expire',
-        sagaName: 'transfer',
-        correlationId: 'tr-1',
-        name: 'expire',
-        dueAt: new Date(OCCURRED_AT.getTime() + 60_000),
-        payload: { reason: 'timeout' },
-        attempts: 0,
-        lastError: null,
-      },
-    ],
+    schedule: [DEADLINE],
   });
 
   const manager = dataSource.manager;
@@ -195,44 +197,11 @@ async function readsSubscriptionTablesBack(dataSource: DataSource, options: Chro
       updatedAt: OCCURRED_AT,
     },
   ]);
-  expect(await manager.find(entities.parkedEvent)).toEqual([
-    {
-      subscription: 'projection:balances',
-      eventId: 'evt-1',
-      streamId: 'wallet-1',
-      version: 3,
-      position: 5_000_000_001,
-      type: 'wallet.credited',
-      reason: 'failed',
-      error: 'boom',
-      attempts: 2,
-      parkedAt: OCCURRED_AT,
-      redriveRequestedAt: null,
-    },
-  ]);
-  expect(await manager.find(entities.sagaState)).toEqual([
-    {
-      sagaName: 'transfer',
-      correlationId: 'tr-1',
-      state: { step: 'debited', amount: 12.5 },
-      stateVersion: 2,
-      version: 1,
-      status: 'active',
-      startedAt: OCCURRED_AT,
-      updatedAt: OCCURRED_AT,
-      endedAt: null,
-    },
-  ]);
+  expect(await manager.find(entities.parkedEvent)).toEqual([PARKED]);
+  expect(await manager.find(entities.sagaState)).toEqual([SAGA_INSTANCE]);
   expect(await manager.find(entities.sagaDeadline)).toEqual([
     {
-      id: 'transfer:tr-1:expire',
-      sagaName: 'transfer',
-      correlationId: 'tr-1',
-      name: 'expire',
-      dueAt: new Date(OCCURRED_AT.getTime() + 60_000),
-      payload: { reason: 'timeout' },
-      attempts: 0,
-      lastError: null,
+      ...DEADLINE,
       leaseOwner: null,
       leaseUntil: null,
       firedAt: null,
