@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { CheckpointLeaseLostError, type Checkpoint, type CheckpointStore, type ParkedEvent } from '@chronicle/core';
+import { failureOf } from './failure-of.js';
 
 /** What a `CheckpointStore` implementation hands the contract suite for one test. */
 export interface CheckpointStoreContractHarness<Tx = unknown> {
@@ -47,15 +48,6 @@ function parked(eventId: string, streamId: string, version: number, overrides: P
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-async function failureOf(operation: Promise<unknown>): Promise<unknown> {
-  try {
-    await operation;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the operation to fail, but it succeeded');
 }
 
 function sorted(values: readonly string[]): string[] {

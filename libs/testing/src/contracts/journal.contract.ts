@@ -13,6 +13,7 @@ import {
   type StreamWrite,
   type UnitOfWorkParticipant,
 } from '@chronicle/core';
+import { failureOf } from './failure-of.js';
 
 /** What a `Journal` implementation hands the contract suite for one test. */
 export interface JournalContractHarness {
@@ -89,16 +90,6 @@ function nth<T>(items: readonly T[], index: number): T {
 
 function eventsOf(result: AppendResult): RecordedEvent[] {
   return result.streams.flatMap((stream) => stream.events);
-}
-
-/** The rejection of an operation that must fail; a success fails the test. */
-async function failureOf(operation: Promise<unknown>): Promise<unknown> {
-  try {
-    await operation;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the operation to fail, but it succeeded');
 }
 
 function expectConcurrencyError(error: unknown, streamId: string, expectedVersion: number, actualVersion: number): void {

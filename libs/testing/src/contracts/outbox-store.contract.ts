@@ -14,6 +14,7 @@ import {
   type OutboxSubscription,
   type RecordedEvent,
 } from '@chronicle/core';
+import { failureOf } from './failure-of.js';
 
 /** What an `OutboxStore` implementation hands the contract suite for one test. */
 export interface OutboxStoreContractHarness {
@@ -90,15 +91,6 @@ function versionsByStream(entries: readonly OutboxEntry[]): Map<string, number[]
 function claimedAt(entry: OutboxEntry, leaseMs = LEASE_MS): number {
   if (entry.leaseUntil === undefined) throw new Error(`entry ${entry.id} carries no lease`);
   return entry.leaseUntil.getTime() - leaseMs;
-}
-
-async function failureOf(operation: Promise<unknown>): Promise<unknown> {
-  try {
-    await operation;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the operation to fail, but it succeeded');
 }
 
 /**

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { SagaConcurrencyError, type SagaChange, type SagaDeadline, type SagaInstance, type SagaStore } from '@chronicle/core';
+import { failureOf } from './failure-of.js';
 
 /** What a `SagaStore` implementation hands the contract suite for one test. */
 export interface SagaStoreContractHarness<Tx = unknown> {
@@ -60,15 +61,6 @@ function idsOf(deadlines: readonly SagaDeadline[]): string[] {
 
 function later(base: Date, ms: number): Date {
   return new Date(base.getTime() + ms);
-}
-
-async function failureOf(operation: Promise<unknown>): Promise<unknown> {
-  try {
-    await operation;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the operation to fail, but it succeeded');
 }
 
 /**
