@@ -1,7 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { checkpointStoreContract, type CheckpointStoreContractHarness } from '@chronicle/testing';
+import { checkpointStoreContract, type CheckpointStoreContractHarness, manualClock } from '@chronicle/testing';
 import { runRead, TypeOrmCheckpointStore } from '@chronicle/typeorm';
-import { manualClock } from '../support/manual-clock.js';
 import { openSqliteFile, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
 /** The store over one database with a manual clock, and a marker table standing in for a read model. */

@@ -1,6 +1,5 @@
-import { outboxStoreContract } from '@chronicle/testing';
+import { outboxStoreContract, manualClock } from '@chronicle/testing';
 import { TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
-import { manualClock } from '../support/manual-clock.js';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema } from '../support/typeorm-test-data-sources.js';
 

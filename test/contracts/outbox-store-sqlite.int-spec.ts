@@ -1,6 +1,5 @@
-import { outboxStoreContract, type OutboxStoreContractHarness } from '@chronicle/testing';
+import { outboxStoreContract, type OutboxStoreContractHarness, manualClock } from '@chronicle/testing';
 import { TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
-import { manualClock } from '../support/manual-clock.js';
 import { openSqliteFile, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
 /** The journal and store over one database, sharing a manual clock, with the store in the unit of work. */

@@ -1,7 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { sagaStoreContract } from '@chronicle/testing';
+import { sagaStoreContract, manualClock } from '@chronicle/testing';
 import { runInTransaction, TypeOrmSagaStore } from '@chronicle/typeorm';
-import { manualClock } from '../support/manual-clock.js';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema } from '../support/typeorm-test-data-sources.js';
 

@@ -1,7 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { sagaStoreContract, type SagaStoreContractHarness } from '@chronicle/testing';
+import { sagaStoreContract, type SagaStoreContractHarness, manualClock } from '@chronicle/testing';
 import { runInTransaction, TypeOrmSagaStore } from '@chronicle/typeorm';
-import { manualClock } from '../support/manual-clock.js';
 import { openSqliteFile, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
 /** The store over one database with a manual clock; units of work are Chronicle transactions. */

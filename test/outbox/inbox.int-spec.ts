@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { manualClock, type ManualClock } from '@chronicle/testing';
 import type { DataSource, EntityManager } from 'typeorm';
 import { ChronicleError } from '@chronicle/core';
 import { runInTransaction, TypeOrmInbox } from '@chronicle/typeorm';
-import { manualClock, type ManualClock } from '../support/manual-clock.js';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, openSqliteFile, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 

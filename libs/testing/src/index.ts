@@ -5,3 +5,4 @@ export * from './contracts/checkpoint-store.contract.js';
 export * from './contracts/saga-store.contract.js';
 export * from './fixtures/aggregate.fixture.js';
 export * from './fixtures/saga.fixture.js';
+export * from './fixtures/manual-clock.js';

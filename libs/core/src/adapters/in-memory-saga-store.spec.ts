@@ -1,18 +1,6 @@
-import { sagaStoreContract } from '@chronicle/testing';
-import type { Clock } from '../ports/clock.port.js';
+import { sagaStoreContract, manualClock } from '@chronicle/testing';
 import { InMemorySagaStore } from './in-memory-saga-store.js';
 import type { InMemoryTransaction } from './in-memory-transaction.js';
-
-/** A clock that stands still until told to move. */
-function manualClock(): Clock & { advance(ms: number): void } {
-  let now = Date.UTC(2025, 0, 1, 12, 0, 0, 0);
-  return {
-    now: () => new Date(now),
-    advance: (ms) => {
-      now += ms;
-    },
-  };
-}
 
 /** Runs `work` in a unit of work whose `onCommit` changes apply only when it resolves. */
 async function inTransaction<T>(work: (tx: InMemoryTransaction) => Promise<T>): Promise<T> {
