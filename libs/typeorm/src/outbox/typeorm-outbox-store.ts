@@ -149,14 +149,10 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
 
   /** {@inheritDoc UnitOfWorkParticipant.participate} */
   async participate(manager: EntityManager, _request: AppendRequest, result: AppendResult): Promise<void> {
-    const subscriptions = [...this.subscriptions.values()];
-    if (subscriptions.length === 0) return;
-    const events = result.streams.flatMap((stream) => stream.events);
+    if (this.subscriptions.size === 0) return;
     const written = await this.insertEntries(
       manager,
-      subscriptions.flatMap((subscription) =>
-        events.filter((event) => outboxSubscriptionReceives(subscription, event.type)).map((event) => ({ handler: subscription.handler, event })),
-      ),
+      this.routed(result.streams.flatMap((stream) => stream.events)),
       undefined,
       this.notifyChannel,
     );
@@ -171,18 +167,11 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
    * sent twice; then, when it inserted anything, the wake-up NOTIFY. PostgreSQL only.
    */
   appendStatementParts(request: AppendRequest, params: SqlParameters, events: string, uniquePrefix: string): AppendStatementPart[] {
-    const subscriptions = [...this.subscriptions.values()];
-    if (subscriptions.length === 0 || this.sql.name !== 'postgres') return [];
-    const items = subscriptions
-      .flatMap((subscription) =>
-        request.writes.flatMap((write) =>
-          write.events
-            .filter((event) => outboxSubscriptionReceives(subscription, event.type))
-            .map((event) => ({ handler: subscription.handler, eventId: event.eventId, aggregateId: outboxAggregateId(write.streamId, write.aggregateType) })),
-        ),
-      )
-      .map((item) => ({ ...item, id: uuidv7() }))
-      .sort((a, b) => compareBytes(a.handler, b.handler) || compareBytes(a.eventId, b.eventId));
+    if (this.subscriptions.size === 0 || this.sql.name !== 'postgres') return [];
+    const unitEvents = request.writes.flatMap((write) =>
+      write.events.map((event) => ({ eventId: event.eventId, type: event.type, aggregateId: outboxAggregateId(write.streamId, write.aggregateType) })),
+    );
+    const items = this.inInsertOrder(this.routed(unitEvents));
     if (items.length === 0) return [];
     const array = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
     const now = params.add(this.clock.now());
@@ -190,8 +179,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return [
       {
         name: entries,
-        // In (handler, event id) order, like `insertEntries`: concurrent inserts of overlapping
-        // pairs (a backfill) wait for each other in one order. No ON CONFLICT: an entry a
+        // In insert order, like `insertEntries`. No ON CONFLICT: an entry a
         // backfill wrote meanwhile is a unique violation, which aborts the statement, and the
         // journal writes the unit again as a transaction, through `participate`, which skips it.
         // (Speculative insertion would cost every entry an extra index probe and WAL record.)
@@ -200,7 +188,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
           'SELECT u.id, u.handler, e.aggregate_type, u.aggregate_id, e.stream_id, e.version, e.event_id, e.type, e.schema_version, ' +
           `e.payload, e.metadata, e.occurred_at, ${now}, ${now} FROM unnest(` +
           `${array(items.map((item) => item.id), 'uuid')}, ${array(items.map((item) => item.handler), 'text')}, ` +
-          `${array(items.map((item) => item.eventId), 'text')}, ${array(items.map((item) => item.aggregateId), 'text')}) WITH ORDINALITY ` +
+          `${array(items.map((item) => item.event.eventId), 'text')}, ${array(items.map((item) => item.event.aggregateId), 'text')}) WITH ORDINALITY ` +
           `AS u(id, handler, event_id, aggregate_id, ord) JOIN ${events} e ON e.event_id = u.event_id ORDER BY u.ord RETURNING 1`,
       },
       {
@@ -434,10 +422,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     notifyChannel?: string,
   ): Promise<{ inserted: number; notified: boolean }> {
     if (items.length === 0) return { inserted: 0, notified: false };
-    // Ids are taken in the order given (stream, then version), so they sort like the events did.
-    const sorted = items
-      .map((item) => ({ ...item, id: uuidv7() }))
-      .sort((a, b) => compareBytes(a.handler, b.handler) || compareBytes(a.event.eventId, b.event.eventId));
+    const sorted = this.inInsertOrder(items);
     const timestamp = this.sql.encodeTimestamp(now);
     if (this.sql.name === 'postgres') {
       // One statement of constant text whatever the batch size (a column array per field), which
@@ -527,6 +512,24 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
       ...(wanted === undefined ? {} : { ids: this.idList(params, wanted) }),
     }));
     return (await runAutocommit(this.dataSource, sql, params.values)).length;
+  }
+
+  /** One entry per event and handler subscribed to its type, by subscription, then in the events' order. */
+  private routed<E extends { type: string }>(events: readonly E[]): Array<{ handler: string; event: E }> {
+    return [...this.subscriptions.values()].flatMap((subscription) =>
+      events.filter((event) => outboxSubscriptionReceives(subscription, event.type)).map((event) => ({ handler: subscription.handler, event })),
+    );
+  }
+
+  /**
+   * Entries with their ids, in insert order: (handler, event id), so concurrent inserts of
+   * overlapping pairs wait for each other in one order. Ids are taken in the order given (stream,
+   * then version), so they sort like the events did.
+   */
+  private inInsertOrder<E extends { eventId: string }>(items: readonly { handler: string; event: E }[]): Array<{ handler: string; event: E; id: string }> {
+    return items
+      .map((item) => ({ ...item, id: uuidv7() }))
+      .sort((a, b) => compareBytes(a.handler, b.handler) || compareBytes(a.event.eventId, b.event.eventId));
   }
 
   /** Entry ids as {@link OutboxDialect.updateWhere} takes them. */
