@@ -10,7 +10,7 @@ import {
   type StreamWrite,
   type UnitOfWorkParticipant,
 } from '@chronicle/core';
-import { DEFAULT_TABLE_PREFIX, TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
+import { DEFAULT_TABLE_PREFIX, PostgresNotificationListener, TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -143,6 +143,30 @@ await describePostgres('TypeOrmJournal on PostgreSQL: a unit of work as one stat
     await unprepared.journal.append({ writes: [write('u-1', 0, 1)] });
     expect(((await unprepared.dataSource.query(prepared)) as Array<{ n: number }>)[0]!.n).toBe(0);
     expect(await unprepared.journal.streamVersion('u-1')).toBe(1);
+  });
+
+  it('notifies the journal channel once for a unit that wrote events, and not for one that lost', async () => {
+    const { journal, dataSource } = await open({ outbox: false });
+    const channel = `${schema}.feed`;
+    journal.enableNotifications(channel);
+    const received: string[] = [];
+    const listener = new PostgresNotificationListener(dataSource, {
+      channel,
+      onNotification: (payload) => received.push(payload),
+      logger: { log: () => undefined, warn: () => undefined, error: () => undefined },
+    });
+    await listener.start();
+    try {
+      await journal.append({ writes: [write('n-1', 0, 2), write('n-2', 0, 1)] });
+      const stale = journal.append({ writes: [write('n-1', 0, 1)] });
+      await expect(stale).rejects.toBeInstanceOf(ConcurrencyError);
+      const until = Date.now() + 2_000;
+      while (received.length === 0 && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(received).toEqual(['']);
+    } finally {
+      await listener.stop();
+    }
   });
 
   it('stores exactly what the transactional path stores', async () => {
