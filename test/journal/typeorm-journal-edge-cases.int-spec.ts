@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { ChronicleError, EventDecodingError, type NewEvent, type StreamWrite } from '@chronicle/core';
+import { AUTO_EARLY_FLUSH_SIZE, ChronicleError, CommitBatcher, EventDecodingError, type NewEvent, type StreamWrite } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
@@ -85,6 +85,21 @@ function edgeCases(open: () => Promise<TestDatabase>): void {
     expect(await journal.streamInfo('marks')).toMatchObject({ version: 3, deletedUpTo: 3 });
     await journal.deleteStream('never-written');
     expect(await journal.streamInfo('never-written')).toBeUndefined();
+  });
+
+  it('gets early group-commit batches on PostgreSQL, whose appends run in the server, and end-of-turn batches on SQLite', async () => {
+    await setUp();
+    const sizes: number[] = [];
+    const append = journal.append.bind(journal);
+    journal.append = (request) => {
+      sizes.push(request.writes.length);
+      return append(request);
+    };
+    const batcher = new CommitBatcher(journal);
+    const results = await Promise.all(Array.from({ length: 70 }, (_, i) => batcher.append({ writes: [write(`batched-${i}`, 0)] })));
+    expect(results.map((result) => result.streams[0]?.streamId)).toEqual(Array.from({ length: 70 }, (_, i) => `batched-${i}`));
+    const postgres = database.dataSource.options.type === 'postgres';
+    expect(sizes).toEqual(postgres ? [AUTO_EARLY_FLUSH_SIZE, AUTO_EARLY_FLUSH_SIZE, 70 - 2 * AUTO_EARLY_FLUSH_SIZE] : [70]);
   });
 
   it('lets two writes of one unit extend the same stream in order', async () => {

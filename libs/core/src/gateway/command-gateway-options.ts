@@ -69,6 +69,7 @@ export function resolveCommandGatewayOptions(options: CommandGatewayOptions = {}
       maxBatchSize: options.groupCommit?.maxBatchSize ?? 256,
       windowMs: options.groupCommit?.windowMs ?? 0,
       maxConcurrentBatches: options.groupCommit?.maxConcurrentBatches ?? 4,
+      earlyFlushSize: options.groupCommit?.earlyFlushSize ?? 'auto',
     },
   };
   for (const [key, value] of [
@@ -80,6 +81,10 @@ export function resolveCommandGatewayOptions(options: CommandGatewayOptions = {}
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
       throw new ConfigurationError(`Command gateway option ${key} must be an integer ≥ ${min}, got ${String(value)}.`);
     }
+  }
+  const { earlyFlushSize } = resolved.groupCommit;
+  if (earlyFlushSize !== 'auto' && (typeof earlyFlushSize !== 'number' || !Number.isInteger(earlyFlushSize) || earlyFlushSize < 0)) {
+    throw new ConfigurationError(`Command gateway option groupCommit.earlyFlushSize must be 'auto' or an integer ≥ 0, got ${String(earlyFlushSize)}.`);
   }
   const { windowMs } = resolved.groupCommit;
   if (!Number.isInteger(windowMs) || windowMs < 0) {

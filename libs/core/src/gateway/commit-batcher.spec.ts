@@ -2,7 +2,8 @@ import { InMemoryJournal } from '../adapters/in-memory-journal.js';
 import { ConcurrencyError } from '../errors/concurrency.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
 import type { AppendRequest, CommandRecord } from '../ports/journal.port.js';
-import { CommitBatcher } from './commit-batcher.js';
+import { resolveCommandGatewayOptions } from './command-gateway-options.js';
+import { AUTO_EARLY_FLUSH_SIZE, CommitBatcher } from './commit-batcher.js';
 
 function unit(streamId: string, expectedVersion = 0, commandId?: string): AppendRequest {
   const command: CommandRecord | undefined = commandId
@@ -23,6 +24,8 @@ function unit(streamId: string, expectedVersion = 0, commandId?: string): Append
 
 /** A journal that counts the units of work it is asked to write. */
 class CountingJournal extends InMemoryJournal {
+  /** Stands for a journal whose appends run in a database server (PostgreSQL's says true). */
+  appendsOverlap = false;
   calls: number[] = [];
   failNext: Error | undefined;
   override async append(request: AppendRequest) {
@@ -94,6 +97,41 @@ describe('CommitBatcher', () => {
     expect(await journal.streamVersion('a')).toBe(0);
     // The batcher keeps working afterwards.
     await expect(batcher.append(unit('c'))).resolves.toBeDefined();
+  });
+
+  it("with earlyFlushSize, starts a batch while the turn still produces units, so the database works while the rest are prepared", async () => {
+    const journal = new CountingJournal();
+    const batcher = new CommitBatcher(journal, { earlyFlushSize: 3, maxConcurrentBatches: 2 });
+    const pending = Array.from({ length: 3 }, (_, i) => batcher.append(unit(`s${i}`)));
+    // The third unit started the batch at once, inside this turn.
+    expect(journal.calls).toEqual([3]);
+    pending.push(...Array.from({ length: 4 }, (_, i) => batcher.append(unit(`t${i}`))));
+    // Three more filled the second slot; the seventh waits for the end of the turn and a free slot.
+    expect(journal.calls).toEqual([3, 3]);
+    const results = await Promise.all(pending);
+    expect(journal.calls).toEqual([3, 3, 1]);
+    expect(results.map((result) => result.streams[0]!.streamId)).toEqual(['s0', 's1', 's2', 't0', 't1', 't2', 't3']);
+  });
+
+  it("with earlyFlushSize 'auto' (the default), writes early only when the journal's appends overlap with this process", async () => {
+    const inProcess = new CountingJournal();
+    const late = new CommitBatcher(inProcess);
+    await Promise.all(Array.from({ length: 70 }, (_, i) => late.append(unit(`b${i}`))));
+    // One batch of all 70, written at the end of the turn.
+    expect(inProcess.calls).toEqual([70]);
+
+    const server = new CountingJournal();
+    server.appendsOverlap = true;
+    const early = new CommitBatcher(server);
+    await Promise.all(Array.from({ length: 70 }, (_, i) => early.append(unit(`c${i}`))));
+    expect(server.calls).toEqual([AUTO_EARLY_FLUSH_SIZE, AUTO_EARLY_FLUSH_SIZE, 70 - 2 * AUTO_EARLY_FLUSH_SIZE]);
+  });
+
+  it('refuses an earlyFlushSize that is neither auto nor a non-negative integer', () => {
+    for (const earlyFlushSize of [-1, 1.5, Number.NaN]) {
+      expect(() => resolveCommandGatewayOptions({ groupCommit: { earlyFlushSize } })).toThrow(/groupCommit\.earlyFlushSize must be 'auto' or an integer ≥ 0/);
+    }
+    expect(resolveCommandGatewayOptions({}).groupCommit.earlyFlushSize).toBe('auto');
   });
 
   it('with a window, gathers units that arrive across turns of the event loop', async () => {

@@ -144,6 +144,14 @@ export interface UnitOfWorkParticipant<Tx = unknown> {
  *   position order.
  */
 export interface Journal<Tx = unknown> {
+  /**
+   * Whether an append runs mostly outside this Node thread (in a database server), so that a
+   * unit written early lets the server work on it while this process prepares the next. Group
+   * commit starts batches early only then (`groupCommit.earlyFlushSize: 'auto'`). Absent or false
+   * for a journal that writes on this thread (SQLite through better-sqlite3, in memory), where
+   * writing early only makes more, smaller transactions.
+   */
+  readonly appendsOverlap?: boolean;
   append(request: AppendRequest): Promise<AppendResult>;
   /** Events of one stream in version order, skipping logically deleted ones. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;

@@ -110,6 +110,8 @@ function isNonNegativeInteger(value: unknown): value is number {
  * unit of work (see `runInTransaction`).
  */
 export class TypeOrmJournal implements Journal<EntityManager> {
+  /** {@inheritDoc Journal.appendsOverlap} True on PostgreSQL; on SQLite appends run on this thread. */
+  readonly appendsOverlap: boolean;
   private readonly dialect: JournalDialect;
   private readonly sql: SqlDialect;
   private readonly tables: ChronicleTables;
@@ -127,6 +129,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   ) {
     this.sql = dialectOf(dataSource);
     this.dialect = this.sql.name === 'postgres' ? postgresJournalDialect : sqliteJournalDialect;
+    this.appendsOverlap = this.sql.name === 'postgres';
     this.tables = resolveChronicleTables(options, this.sql);
     this.clock = options.clock ?? systemClock;
     this.preparedStatements = options.preparedStatements ?? true;
