@@ -64,6 +64,13 @@ describe('EventSerializer', () => {
     expect(event.eventId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('gives events time-ordered ids (UUIDv7), so id indexes grow at their right edge', () => {
+    const ids = Array.from({ length: 1000 }, () => serializer.serialize(new ParcelShipped('p1', 'dhl', 500), {}, new Date()).eventId);
+    for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
   it('round-trips an event into an instance of its class', () => {
     const written = serializer.serialize(new ParcelShipped('p1', 'dhl', 500), {}, new Date());
     const read = serializer.deserialize<ParcelShipped>(stored({ payload: written.payload }));

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { v7 as uuidv7 } from 'uuid';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { EventDecodingError } from '../errors/event-decoding.error.js';
 import type { EventMetadata as Metadata } from './event-metadata.js';
@@ -25,7 +25,11 @@ export class EventSerializer {
     const { metadata: eventMeta } = registration;
     const tags = [...(eventMeta.tags?.(event) ?? []), ...extraTags];
     return {
-      eventId: randomUUID(),
+      // Time-ordered (UUIDv7): the journal's and the outbox's unique indexes on the event id then
+      // grow at their right edge instead of dirtying a random leaf page per event. Measured on the
+      // bench's 64-caller write with an outbox handler: SQLite commits took half as long (WAL
+      // pages written), PostgreSQL wrote about a seventh more commands per second.
+      eventId: uuidv7(),
       type: eventMeta.type,
       schemaVersion: eventMeta.version,
       // A JSON round trip, so every store (in-memory included) holds exactly what PostgreSQL would.
