@@ -36,8 +36,8 @@ export interface GroupCommitOptions {
    * first part early lets the two overlap. `'auto'` is 32 when the journal's appends run in a
    * database server (`Journal.appendsOverlap`: PostgreSQL) and 0, off, otherwise (SQLite, in
    * memory), where writing early only makes more, smaller transactions. On this project's 2-core
-   * benchmark machine, 32 wrote about a sixth more commands per second at 64 callers on
-   * PostgreSQL than 0, and 16 less than 32 (see BENCHMARKS.md).
+   * benchmark machine, 32 wrote 13–20 % more commands per second at 64 callers on PostgreSQL than
+   * 0, and 16 less than 32 (A/B runs described in the README's Benchmarks section).
    * @default 'auto'
    */
   earlyFlushSize?: number | 'auto';
