@@ -1,5 +1,5 @@
 /**
- * Jest runs in ESM mode (Nest 12 is ESM-only): see DESIGN.md, "Notes from the field".
+ * Jest runs in ESM mode (Nest 12 is ESM-only): see docs/design.md, "Notes from the field".
  * Projects: `unit` (specs beside the code, in-memory and SQLite), `contract` (every port
  * implementation against one suite), `e2e` (HTTP through supertest), `reliability` (the fault
  * harness: it restarts PostgreSQL and RabbitMQ, so scripts/test.mjs runs it alone, after the others).

@@ -13,7 +13,7 @@ import { execute, generateOperations, type Answer, type Operation, type Outcome,
 /**
  * The reliability harness: two demo processes on one PostgreSQL and one RabbitMQ, a seeded random
  * workload from concurrent clients, and faults while it runs (SIGKILL of an instance, a PostgreSQL
- * restart, a RabbitMQ outage); then the invariants of DESIGN.md, checked on the database and on
+ * restart, a RabbitMQ outage); then the invariants of docs/design.md, checked on the database and on
  * what reached the broker. `RELIABILITY_SEED`, `RELIABILITY_COMMANDS` and `RELIABILITY_CLIENTS`
  * set the run; the seed is printed so a failure can be replayed.
  */
