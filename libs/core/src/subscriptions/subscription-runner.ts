@@ -539,9 +539,10 @@ export class SubscriptionRunner<Tx = unknown> {
       }
     };
     await Promise.all(Array.from({ length: this.partitioned ? Math.min(this.options.concurrency, deliveries.length) : 1 }, worker));
-    // Fenced off mid-chunk: the chunk is dropped, its transactional work never runs.
+    // Fenced off mid-chunk: the chunk is dropped, its transactional work never runs. Otherwise the
+    // checkpoint transaction starts with at least half a lease left (renewed here when due).
     if (fenced !== undefined) throw fenced;
-    if (this.fence.signal.aborted) throw new CheckpointLeaseLostError(this.name, this.owner);
+    await this.holdLease();
     for (const work of results) if (work) works.push(work);
     if (!failed && deferrable && works.length === 0 && park.length === 0) {
       this.noteProgress(events);
