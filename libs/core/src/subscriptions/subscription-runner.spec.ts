@@ -47,7 +47,7 @@ function newEvent(type: string, payload: unknown) {
   return { eventId: randomUUID(), type, schemaVersion: 1, payload, metadata: {}, tags: [], occurredAt: new Date() };
 }
 
-async function setup(time: Clock = clock()) {
+async function setup(time: ReturnType<typeof clock> = clock()) {
   const journal = new InMemoryJournal();
   const catalog = new AggregateCatalog([Wallet]);
   const serializer = new EventSerializer(catalog.events);
@@ -268,7 +268,7 @@ describe('SubscriptionRunner', () => {
 
   describe('leases through long work (jest fake timers drive the clock, the timers and the handlers)', () => {
     /** The faked `Date`: the store's leases, the runner's checks and its renewal timer share one time. */
-    const fakeTime: Clock = { now: () => new Date() };
+    const fakeTime: ReturnType<typeof clock> = { now: () => new Date(), advance: (ms) => jest.setSystemTime(Date.now() + ms) };
     afterEach(() => {
       jest.useRealTimers();
     });

@@ -206,7 +206,14 @@ export class SubscriptionRunner<Tx = unknown> {
         const done = await this.processChunk(chunk, to, index < chunks.length - 1);
         step.handled += done.handled;
         step.parked += done.parked;
-        await this.holdLease();
+        try {
+          await this.holdLease();
+        } catch (error) {
+          if (!(error instanceof CheckpointLeaseLostError)) throw error;
+          // The chunks committed so far stand; the next holder continues after them.
+          this.loseLease(String(this.fence.signal.reason ?? 'its lease was taken over'));
+          return { ...step, active: false };
+        }
       }
       this.caughtUp = step.caughtUp;
       return step;
@@ -435,9 +442,8 @@ export class SubscriptionRunner<Tx = unknown> {
 
   /**
    * Renews the lease (one renewal at a time; callers share the one in flight). Not held any more:
-   * the step is fenced off. A store failure leaves the
-   * lease as it was; the next check retries, and once the lease has run out unrenewed the step
-   * stops, because another runner may hold it by then.
+   * the step is fenced off. A store failure leaves the lease as it was; the next check retries,
+   * and once the lease has run out unrenewed the step stops, because another runner may hold it.
    */
   private renewLease(): Promise<void> {
     this.renewing ??= (async () => {
