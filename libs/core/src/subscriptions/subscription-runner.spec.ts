@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { afterEach, jest } from '@jest/globals';
 import { InMemoryCheckpointStore } from '../adapters/in-memory-checkpoint-store.js';
 import { InMemoryJournal } from '../adapters/in-memory-journal.js';
 import type { InMemoryTransaction } from '../adapters/in-memory-transaction.js';
@@ -46,11 +47,10 @@ function newEvent(type: string, payload: unknown) {
   return { eventId: randomUUID(), type, schemaVersion: 1, payload, metadata: {}, tags: [], occurredAt: new Date() };
 }
 
-async function setup() {
+async function setup(time: ReturnType<typeof clock> = clock()) {
   const journal = new InMemoryJournal();
   const catalog = new AggregateCatalog([Wallet]);
   const serializer = new EventSerializer(catalog.events);
-  const time = clock();
   const store = new InMemoryCheckpointStore(time);
   const append = async (wallet: string, ...events: Array<[string, unknown]>) => {
     const version = await journal.streamVersion(`wallet-${wallet}`);
@@ -264,5 +264,108 @@ describe('SubscriptionRunner', () => {
     expect(steps).toEqual(['6']);
     expect(handler.seen).toEqual(['wallet-e@2']);
     expect((await store.load('balances'))?.position).toBe('6');
+  });
+
+  describe('leases through long work (jest fake timers drive the clock, the timers and the handlers)', () => {
+    /** The faked `Date`: the store's leases, the runner's checks and its renewal timer share one time. */
+    const fakeTime: ReturnType<typeof clock> = { now: () => new Date(), advance: (ms) => jest.setSystemTime(Date.now() + ms) };
+    afterEach(() => {
+      jest.useRealTimers();
+    });
+
+    /** Wraps a handler so that each call first takes `durations[call]` ms of (fake) time. */
+    function slow(inner: BalancesHandler, durations: (call: number) => number): SubscriptionHandler<InMemoryTransaction> & { calls: number } {
+      return {
+        types: inner.types,
+        calls: 0,
+        async handle(event, envelope) {
+          const ms = durations(this.calls);
+          this.calls += 1;
+          await new Promise((resolve) => setTimeout(resolve, ms));
+          return inner.handle(event, envelope);
+        },
+      };
+    }
+
+    async function walletsOpened(append: (wallet: string, ...events: Array<[string, unknown]>) => Promise<unknown>, count: number): Promise<void> {
+      for (let i = 0; i < count; i++) await append(`w${i}`, ['wallet.opened', { walletId: `w${i}`, owner: 'x' }]);
+    }
+
+    /** Advances fake time in steps until `step` settles; `between` runs after each. */
+    async function runUntilSettled<T>(step: Promise<T>, between: () => Promise<void> = async () => undefined): Promise<{ result: T; elapsed: number }> {
+      let settled = false;
+      void step.then(() => (settled = true), () => (settled = true));
+      const start = Date.now();
+      while (!settled) {
+        await jest.advanceTimersByTimeAsync(100);
+        await between();
+      }
+      return { result: await step, elapsed: Date.now() - start };
+    }
+
+    it('keeps the lease through one call and one chunk slower than the lease: a standby polling all along never takes over', async () => {
+      jest.useFakeTimers({ now: Date.UTC(2025, 0, 1) });
+      const { append, runner, store } = await setup(fakeTime);
+      await walletsOpened(append, 10);
+      const projected = new BalancesHandler();
+      // The first call alone takes two and a half leases; the chunk takes five.
+      const handler = slow(projected, (call) => (call === 0 ? 2_500 : 300));
+      const standbyHandler = new BalancesHandler();
+      const holder = runner(handler, { owner: 'one', leaseMs: 1_000, batchSize: 10 });
+      const standby = runner(standbyHandler, { owner: 'two', leaseMs: 1_000, batchSize: 10 });
+      let takeovers = 0;
+      const { result } = await runUntilSettled(holder.runOnce(), async () => {
+        if ((await standby.runOnce()).active) takeovers += 1;
+      });
+      expect(result).toMatchObject({ active: true, handled: 10 });
+      expect(takeovers).toBe(0);
+      expect(standbyHandler.calls).toBe(0);
+      expect(handler.calls).toBe(10);
+      expect(projected.seen).toHaveLength(10);
+      expect((await store.load('balances'))?.position).toBe('10');
+      expect(holder.isActive).toBe(true);
+    });
+
+    it('a runner whose renewal finds the lease taken makes no further handler call and leaves the checkpoint where it was', async () => {
+      jest.useFakeTimers({ now: Date.UTC(2025, 0, 1) });
+      const { append, runner, store } = await setup(fakeTime);
+      await walletsOpened(append, 10);
+      const projected = new BalancesHandler();
+      const handler = slow(projected, () => 300);
+      const holder = runner(handler, { owner: 'one', leaseMs: 1_000, batchSize: 10 });
+      const step = holder.runOnce();
+      await jest.advanceTimersByTimeAsync(100);
+      // The lease changes hands under the runner (as after a pause longer than the lease).
+      await store.release('balances', 'one');
+      expect(await store.acquire('balances', 'two', 60_000)).toBeDefined();
+      const { result } = await runUntilSettled(step);
+      expect(result.active).toBe(false);
+      // Calls at 0 and 300 ms; the renewal at half-life (500 ms) finds the lease taken, so the call
+      // in flight is the last one.
+      expect(handler.calls).toBe(2);
+      expect(projected.seen).toEqual([]);
+      expect(holder.isActive).toBe(false);
+      expect(await store.load('balances')).toMatchObject({ position: null, leaseOwner: 'two' });
+    });
+
+    it('a lost lease ends a backoff wait at once instead of retrying after it', async () => {
+      jest.useFakeTimers({ now: Date.UTC(2025, 0, 1) });
+      const { append, runner, store } = await setup(fakeTime);
+      await walletsOpened(append, 1);
+      const projected = new BalancesHandler();
+      projected.failing.add('wallet-w0');
+      const holder = runner(projected, { owner: 'one', leaseMs: 1_000, backoffInitialMs: 5_000, backoffMaxMs: 5_000, maxAttempts: 5 });
+      const step = holder.runOnce();
+      await jest.advanceTimersByTimeAsync(100);
+      await store.release('balances', 'one');
+      await store.acquire('balances', 'two', 60_000);
+      const { result, elapsed } = await runUntilSettled(step);
+      expect(result.active).toBe(false);
+      // It stops at the renewal (half-life, 500 ms in), not when the 5 s wait is over.
+      expect(elapsed).toBeLessThan(1_000);
+      // The chunk's call and the first retry's; none after the wait.
+      expect(projected.calls).toBe(2);
+      expect(await store.parked('balances')).toEqual([]);
+    });
   });
 });

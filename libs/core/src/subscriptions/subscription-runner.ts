@@ -68,6 +68,8 @@ function describe(error: unknown): string {
 
 const REDRIVE_CHECK_MS = 1_000;
 const PARKED_COUNT_LIMIT = 1_000;
+/** Shortest wait before a renewal is retried after a failed one. */
+const RENEWAL_RETRY_MIN_MS = 10;
 
 /**
  * Delivers the global feed to one handler from a stored checkpoint, exactly where it left off.
@@ -75,6 +77,13 @@ const PARKED_COUNT_LIMIT = 1_000;
  * - One active runner per subscription across processes: a lease on the checkpoint row, taken
  *   over when it expires; every step is fenced by owner and position, so a runner that lost the
  *   lease cannot move the checkpoint (its step rolls back with `CheckpointLeaseLostError`).
+ * - The lease holds through long work: while a step runs, a timer renews it at half-life (a
+ *   handler slower than the lease does not hand the subscription to a standby mid-chunk), and
+ *   before each handler call the runner renews it if it is due and checks it still holds it. A
+ *   renewal that finds the lease taken fences the step off: no further handler call, the chunk is
+ *   dropped, the checkpoint stays. Nothing waits for a renewal inside a checkpoint transaction, so
+ *   a renewal queued behind that transaction (the row lock on PostgreSQL, the write lock on
+ *   SQLite) cannot deadlock it.
  * - Batches: events are read a page at a time and handled `commitEvery` per transaction; the
  *   handler's transactional work commits with the checkpoint (exactly once).
  * - Failures: a batch that fails is redone one event at a time; an event that keeps failing is
@@ -103,6 +112,12 @@ export class SubscriptionRunner<Tx = unknown> {
   private again = false;
   private stopped = false;
   private readonly stopSignal = new AbortController();
+  /** Aborted when a renewal finds the lease taken: ends backoff waits and stops handler calls. */
+  private fence = new AbortController();
+  /** The renewal in flight, shared by the timer and the checks before handler calls. */
+  private renewing: Promise<void> | undefined;
+  /** The renewal timer of the step in progress. */
+  private keepAlive: ReturnType<typeof setTimeout> | undefined;
 
   constructor(
     private readonly deps: {
@@ -172,6 +187,8 @@ export class SubscriptionRunner<Tx = unknown> {
   /** One step: take or renew the lease, re-drive what was asked for, handle one page. */
   async runOnce(): Promise<SubscriptionStepResult> {
     if (this.stopped || !(await this.ensureLease())) return { active: false, handled: 0, parked: 0, caughtUp: true };
+    this.fence = new AbortController();
+    this.startKeepAlive();
     try {
       await this.redriveIfRequested();
       const page = await this.deps.journal.readAll(this.position, this.options.batchSize);
@@ -189,17 +206,25 @@ export class SubscriptionRunner<Tx = unknown> {
         const done = await this.processChunk(chunk, to, index < chunks.length - 1);
         step.handled += done.handled;
         step.parked += done.parked;
-        await this.ensureLease();
-        if (!this.active) return { ...step, active: false };
+        try {
+          await this.holdLease();
+        } catch (error) {
+          if (!(error instanceof CheckpointLeaseLostError)) throw error;
+          // The chunks committed so far stand; the next holder continues after them.
+          this.loseLease(String(this.fence.signal.reason ?? 'its lease was taken over'));
+          return { ...step, active: false };
+        }
       }
       this.caughtUp = step.caughtUp;
       return step;
     } catch (error) {
       if (error instanceof CheckpointLeaseLostError) {
-        this.loseLease('its checkpoint moved under it');
+        this.loseLease(this.fence.signal.aborted ? String(this.fence.signal.reason) : 'its checkpoint moved under it');
         return { active: false, handled: 0, parked: 0, caughtUp: true };
       }
       throw error;
+    } finally {
+      await this.stopKeepAlive();
     }
   }
 
@@ -410,6 +435,76 @@ export class SubscriptionRunner<Tx = unknown> {
     this.leaseUntil = 0;
   }
 
+  /** When the lease is due for renewal: at half-life. */
+  private get renewAt(): number {
+    return this.leaseUntil - this.options.leaseMs / 2;
+  }
+
+  /**
+   * Renews the lease (one renewal at a time; callers share the one in flight). Not held any more:
+   * the step is fenced off. A store failure leaves the lease as it was; the next check retries,
+   * and once the lease has run out unrenewed the step stops, because another runner may hold it.
+   */
+  private renewLease(): Promise<void> {
+    this.renewing ??= (async () => {
+      try {
+        const checkpoint = await this.deps.store.acquire(this.name, this.owner, this.options.leaseMs);
+        // Ownership only: the position may be read before or after a commit of this runner that is
+        // in flight, so it proves nothing here; the step's own fencing checks it.
+        if (!checkpoint) return this.fenceOff('another runner took its lease over');
+        this.leaseUntil = checkpoint.leaseUntil?.getTime() ?? 0;
+      } catch (error) {
+        this.logger.warn(`Subscription "${this.name}" (${this.owner}) could not renew its lease, retrying: ${describe(error)}`);
+      } finally {
+        this.renewing = undefined;
+      }
+    })();
+    return this.renewing;
+  }
+
+  private fenceOff(reason: string): void {
+    if (!this.fence.signal.aborted) this.fence.abort(reason);
+  }
+
+  /**
+   * The check before a handler call (and between chunks), never made inside a checkpoint
+   * transaction: renews the lease when it is due, and throws `CheckpointLeaseLostError` when the
+   * runner cannot tell it still holds it, so a fenced-off runner stops its side effects here.
+   */
+  private async holdLease(): Promise<void> {
+    if (!this.fence.signal.aborted && this.clock.now().getTime() >= this.renewAt) await this.renewLease();
+    if (!this.fence.signal.aborted && this.clock.now().getTime() >= this.leaseUntil) this.fenceOff('its lease ran out before it could renew it');
+    if (this.fence.signal.aborted || !this.active) throw new CheckpointLeaseLostError(this.name, this.owner);
+  }
+
+  /**
+   * Renews the lease at half-life while a step runs, beside the handlers: a single handler call
+   * slower than the lease keeps it too. The renewal is never awaited inside a transaction; on
+   * SQLite it waits for the write lock like any other statement and runs when the step's
+   * transaction ends.
+   */
+  private startKeepAlive(): void {
+    const fence = this.fence;
+    const schedule = (): void => {
+      const due = this.renewAt - this.clock.now().getTime();
+      const retry = Math.max(RENEWAL_RETRY_MIN_MS, this.options.leaseMs / 10);
+      this.keepAlive = setTimeout(() => {
+        void this.renewLease().then(() => {
+          if (this.keepAlive !== undefined && this.fence === fence && !fence.signal.aborted) schedule();
+        });
+      }, Math.max(due, retry));
+      this.keepAlive.unref?.();
+    };
+    schedule();
+  }
+
+  /** Ends the step's renewals; a renewal in flight is awaited (the step's transaction is over). */
+  private async stopKeepAlive(): Promise<void> {
+    clearTimeout(this.keepAlive);
+    this.keepAlive = undefined;
+    await this.renewing;
+  }
+
   /** Handles a chunk in one transaction; on failure, one event at a time. */
   /**
    * `deferrable`: a chunk with nothing to write (no transactional work, nothing parked) that is not
@@ -428,8 +523,16 @@ export class SubscriptionRunner<Tx = unknown> {
     // one event per partition. The transactional work still runs in feed order.
     const results: Array<TransactionalWork<Tx> | void> = new Array(deliveries.length);
     let cursor = 0;
+    let fenced: unknown;
     const worker = async (): Promise<void> => {
-      while (!failed && cursor < deliveries.length) {
+      while (!failed && fenced === undefined && cursor < deliveries.length) {
+        try {
+          await this.holdLease();
+        } catch (error) {
+          fenced ??= error;
+          return;
+        }
+        if (failed || fenced !== undefined || cursor >= deliveries.length) return;
         const index = cursor++;
         const { envelope, event } = deliveries[index]!;
         try {
@@ -442,6 +545,10 @@ export class SubscriptionRunner<Tx = unknown> {
       }
     };
     await Promise.all(Array.from({ length: this.partitioned ? Math.min(this.options.concurrency, deliveries.length) : 1 }, worker));
+    // Fenced off mid-chunk: the chunk is dropped, its transactional work never runs. Otherwise the
+    // checkpoint transaction starts with at least half a lease left (renewed here when due).
+    if (fenced !== undefined) throw fenced;
+    await this.holdLease();
     for (const work of results) if (work) works.push(work);
     if (!failed && deferrable && works.length === 0 && park.length === 0) {
       this.noteProgress(events);
@@ -507,6 +614,7 @@ export class SubscriptionRunner<Tx = unknown> {
   ): Promise<{ message: string; attempts: number } | undefined> {
     let message = failedBefore?.message ?? '';
     for (let attempt = failedBefore ? 2 : 1; attempt <= this.options.maxAttempts; attempt += 1) {
+      await this.holdLease();
       try {
         let work: TransactionalWork<Tx> | void;
         try {
@@ -526,7 +634,6 @@ export class SubscriptionRunner<Tx = unknown> {
             `${this.options.maxAttempts}), retrying in ${delay} ms: ${message}`,
         );
         await this.sleep(delay);
-        if (!(await this.ensureLease())) throw new CheckpointLeaseLostError(this.name, this.owner);
       }
     }
     this.logger.error(
@@ -633,18 +740,32 @@ export class SubscriptionRunner<Tx = unknown> {
     };
   }
 
+  /** Waits `ms`; a stop ends the wait with `Stopped`, a lost lease with `CheckpointLeaseLostError`. */
   private sleep(ms: number): Promise<void> {
+    const stop = this.stopSignal.signal;
+    const fence = this.fence.signal;
     return new Promise((resolve, reject) => {
-      if (this.stopSignal.signal.aborted) return reject(new Stopped());
+      if (stop.aborted) return reject(new Stopped());
+      if (fence.aborted) return reject(new CheckpointLeaseLostError(this.name, this.owner));
+      const done = (): void => {
+        clearTimeout(timer);
+        stop.removeEventListener('abort', onStop);
+        fence.removeEventListener('abort', onFence);
+      };
       const timer = setTimeout(() => {
-        this.stopSignal.signal.removeEventListener('abort', onAbort);
+        done();
         resolve();
       }, ms);
-      const onAbort = (): void => {
-        clearTimeout(timer);
+      const onStop = (): void => {
+        done();
         reject(new Stopped());
       };
-      this.stopSignal.signal.addEventListener('abort', onAbort, { once: true });
+      const onFence = (): void => {
+        done();
+        reject(new CheckpointLeaseLostError(this.name, this.owner));
+      };
+      stop.addEventListener('abort', onStop, { once: true });
+      fence.addEventListener('abort', onFence, { once: true });
     });
   }
 }

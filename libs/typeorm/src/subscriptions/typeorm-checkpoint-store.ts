@@ -79,20 +79,24 @@ export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
    * acquirers exactly one wins.
    */
   async acquire(name: string, owner: string, leaseMs: number): Promise<Checkpoint | undefined> {
-    const now = this.clock.now();
-    const at = this.sql.encodeTimestamp(now);
-    const until = this.sql.encodeTimestamp(new Date(now.getTime() + leaseMs));
-    // Placeholders are positional on SQLite: each is added where it appears in the text. The
-    // alias lets the conflict clause tell the stored row from `excluded` (PostgreSQL); RETURNING
-    // stays unqualified because SQLite does not resolve the alias there.
-    const params = new SqlParameters(this.sql);
-    const sql =
-      `INSERT INTO ${this.tables.checkpoints} AS c (${CHECKPOINT_COLUMNS}) ` +
-      `VALUES (${params.add(name)}, NULL, ${params.add(owner)}, ${params.add(until)}, NULL, ${params.add(at)}) ` +
-      'ON CONFLICT (name) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until ' +
-      `WHERE c.lease_owner IS NULL OR c.lease_owner = ${params.add(owner)} OR c.lease_until IS NULL OR c.lease_until <= ${params.add(at)} ` +
-      `RETURNING ${CHECKPOINT_COLUMNS}`;
-    const [row] = await runInTransaction(this.dataSource, async (manager) => (await executeSql<CheckpointRow>(manager, sql, params.values)).rows);
+    const [row] = await runInTransaction(this.dataSource, async (manager) => {
+      // The time is read once the transaction has begun: on SQLite a renewal may have waited for
+      // the write lock behind a long checkpoint transaction, and its lease counts from now.
+      const now = this.clock.now();
+      const at = this.sql.encodeTimestamp(now);
+      const until = this.sql.encodeTimestamp(new Date(now.getTime() + leaseMs));
+      // Placeholders are positional on SQLite: each is added where it appears in the text. The
+      // alias lets the conflict clause tell the stored row from `excluded` (PostgreSQL); RETURNING
+      // stays unqualified because SQLite does not resolve the alias there.
+      const params = new SqlParameters(this.sql);
+      const sql =
+        `INSERT INTO ${this.tables.checkpoints} AS c (${CHECKPOINT_COLUMNS}) ` +
+        `VALUES (${params.add(name)}, NULL, ${params.add(owner)}, ${params.add(until)}, NULL, ${params.add(at)}) ` +
+        'ON CONFLICT (name) DO UPDATE SET lease_owner = excluded.lease_owner, lease_until = excluded.lease_until ' +
+        `WHERE c.lease_owner IS NULL OR c.lease_owner = ${params.add(owner)} OR c.lease_until IS NULL OR c.lease_until <= ${params.add(at)} ` +
+        `RETURNING ${CHECKPOINT_COLUMNS}`;
+      return (await executeSql<CheckpointRow>(manager, sql, params.values)).rows;
+    });
     return row && this.checkpointFromRow(row);
   }
 
