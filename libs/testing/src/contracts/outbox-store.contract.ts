@@ -815,13 +815,13 @@ export function outboxStoreContract(implementation: string, open: () => Promise<
 
       it('backfills an event at the highest version it holds, and refuses one past it by name', async () => {
         const last = harness.maxStoredVersion ?? Number.MAX_SAFE_INTEGER;
-        const [event] = await append('tall', 1);
+        const event = nth(await append('tall', 1), 0);
         await store.subscribe([everything('replay', 'beginning')]);
         if (last < Number.MAX_SAFE_INTEGER) {
-          const past = { ...nth([event], 0), eventId: randomUUID(), version: last + 1 };
+          const past = { ...event, eventId: randomUUID(), version: last + 1 };
           expectInvalidArgument(await failureOf(store.backfill('replay', [past], 'c', true)), 'events[0].version', last + 1);
         }
-        expect(await store.backfill('replay', [{ ...nth([event], 0), version: last, position: Number.MAX_SAFE_INTEGER }], 'c', true)).toBe(1);
+        expect(await store.backfill('replay', [{ ...event, version: last, position: Number.MAX_SAFE_INTEGER }], 'c', true)).toBe(1);
         expect((await store.claim('replay', 'owner-1', claimOptions())).map((entry) => entry.version)).toEqual([last]);
       });
     });

@@ -104,6 +104,9 @@ function invalidRequest(reason: string): ChronicleError {
  * reads stop below the oldest running transaction; on SQLite positions are assigned in commit
  * order. Participants and callers on SQLite must not await another Chronicle operation inside a
  * unit of work (see `runInTransaction`).
+ *
+ * Versions are int4 on PostgreSQL, so a stream there ends at version 2^31 - 1 (`maxStoredVersion`);
+ * version arguments past it never reach SQL: they read past the end, delete everything, or conflict.
  */
 export class TypeOrmJournal implements Journal<EntityManager> {
   /** {@inheritDoc Journal.appendsOverlap} True on PostgreSQL; on SQLite appends run on this thread. */
