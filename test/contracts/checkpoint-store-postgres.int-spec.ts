@@ -14,6 +14,8 @@ await describePostgres('TypeOrmCheckpointStore on PostgreSQL', () => {
     return {
       store: new TypeOrmCheckpointStore(database.dataSource, { ...database.tables, clock }),
       openSecond: async () => new TypeOrmCheckpointStore(await database.openAnother(), { ...database.tables, clock }),
+      // Version columns are int4 on PostgreSQL.
+      maxStoredVersion: 2 ** 31 - 1,
       now: () => clock.now(),
       advanceTime: async (ms) => clock.advance(ms),
       writeMarker: async (tx, marker) => {

@@ -17,6 +17,8 @@ await describePostgres('TypeOrmOutboxStore on PostgreSQL', () => {
     return {
       ...open(),
       openSecond: async () => open(await database.openAnother()),
+      // Version columns are int4 on PostgreSQL.
+      maxStoredVersion: 2 ** 31 - 1,
       advanceTime: async (ms) => clock.advance(ms),
       close: () => database.close(),
     };

@@ -12,6 +12,8 @@ await describePostgres('TypeOrmSagaStore on PostgreSQL', () => {
     return {
       store: new TypeOrmSagaStore(database.dataSource, { ...database.tables, clock }),
       openSecond: async () => new TypeOrmSagaStore(await database.openAnother(), { ...database.tables, clock }),
+      // Version columns are int4 on PostgreSQL.
+      maxStoredVersion: 2 ** 31 - 1,
       now: () => clock.now(),
       advanceTime: async (ms) => clock.advance(ms),
       transaction: (work) => runInTransaction(database.dataSource, work),

@@ -6,6 +6,11 @@ import { openPostgresSchema } from '../support/typeorm-test-data-sources.js';
 await describePostgres('TypeOrmSnapshotStore on PostgreSQL', () => {
   snapshotStoreContract('TypeOrmSnapshotStore on PostgreSQL, a fresh schema per test', async () => {
     const database = await openPostgresSchema();
-    return { store: new TypeOrmSnapshotStore(database.dataSource, database.tables), close: () => database.close() };
+    return {
+      store: new TypeOrmSnapshotStore(database.dataSource, database.tables),
+      // Version columns are int4 on PostgreSQL.
+      maxStoredVersion: 2 ** 31 - 1,
+      close: () => database.close(),
+    };
   });
 });

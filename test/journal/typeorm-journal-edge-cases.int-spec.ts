@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { AUTO_EARLY_FLUSH_SIZE, ChronicleError, CommitBatcher, EventDecodingError, type NewEvent, type StreamWrite } from '@chronicle/core';
+import {
+  AUTO_EARLY_FLUSH_SIZE,
+  ChronicleError,
+  CommitBatcher,
+  ConcurrencyError,
+  EventDecodingError,
+  InvalidArgumentError,
+  type NewEvent,
+  type StreamWrite,
+} from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
@@ -39,17 +48,17 @@ function edgeCases(open: () => Promise<TestDatabase>): void {
 
   it('refuses a malformed request naming the problem, and writes nothing', async () => {
     await setUp();
-    const cases: Array<[StreamWrite, RegExp]> = [
-      [write('', 0), /writes\[1\]\.streamId is empty/],
-      [write('s', -1), /writes\[1\]\.expectedVersion -1 is not a non-negative integer/],
-      [write('s', 0, []), /writes\[1\] \(stream "s"\) has no events/],
-      [write('s', 0, [event({ schemaVersion: 0 })]), /events\[0\]\.schemaVersion 0 is not a positive integer/],
-      [write('s', 0, [event({ occurredAt: new Date(Number.NaN) })]), /events\[0\]\.occurredAt is not a valid Date/],
+    const cases: Array<[StreamWrite, string, RegExp]> = [
+      [write('', 0), 'InvalidAppendRequest', /writes\[1\]\.streamId is empty/],
+      [write('s', -1), 'InvalidArgumentError', /writes\[1\]\.expectedVersion must be a safe integer >= 0 .*, got -1\./],
+      [write('s', 0, []), 'InvalidAppendRequest', /writes\[1\] \(stream "s"\) has no events/],
+      [write('s', 0, [event({ schemaVersion: 0 })]), 'InvalidAppendRequest', /events\[0\]\.schemaVersion 0 is not a positive integer/],
+      [write('s', 0, [event({ occurredAt: new Date(Number.NaN) })]), 'InvalidAppendRequest', /events\[0\]\.occurredAt is not a valid Date/],
     ];
-    for (const [bad, message] of cases) {
+    for (const [bad, code, message] of cases) {
       const error = await failureOf(journal.append({ writes: [write('fine', await journal.streamVersion('fine')), bad] }));
       expect(error).toBeInstanceOf(ChronicleError);
-      expect(error).toMatchObject({ code: 'InvalidAppendRequest', message: expect.stringMatching(message) });
+      expect(error).toMatchObject({ code, message: expect.stringMatching(message) });
     }
     expect(await journal.listStreams()).toEqual([]);
     expect((await journal.readAll(null, 10)).events).toEqual([]);
@@ -100,6 +109,31 @@ function edgeCases(open: () => Promise<TestDatabase>): void {
     expect(results.map((result) => result.streams[0]?.streamId)).toEqual(Array.from({ length: 70 }, (_, i) => `batched-${i}`));
     const postgres = database.dataSource.options.type === 'postgres';
     expect(sizes).toEqual(postgres ? [AUTO_EARLY_FLUSH_SIZE, AUTO_EARLY_FLUSH_SIZE, 70 - 2 * AUTO_EARLY_FLUSH_SIZE] : [70]);
+  });
+
+  it('fills a stream up to the last version its dialect stores, then refuses another event by name and writes nothing', async () => {
+    await setUp();
+    // PostgreSQL's version columns are int4; SQLite's hold every safe integer.
+    const last = database.dataSource.options.type === 'postgres' ? 2 ** 31 - 1 : Number.MAX_SAFE_INTEGER;
+    await journal.append({ writes: [write('full', 0)] });
+    const streams = `${database.tables.schema ? `"${database.tables.schema}".` : ''}chronicle_streams`;
+    // Reaching the last version by appending would take billions of events: the row is moved there.
+    await database.dataSource.query(`UPDATE ${streams} SET version = ${last - 2} WHERE id = 'full'`);
+    await journal.append({ writes: [write('full', last - 2, [event(), event()])] });
+    expect((await journal.readStream('full', { fromVersion: last - 1 })).map((recorded) => recorded.version)).toEqual([last - 1, last]);
+    expect((await journal.readStream('full', { fromVersion: last, toVersion: Number.MAX_SAFE_INTEGER })).map((recorded) => recorded.version)).toEqual([last]);
+
+    const full = await failureOf(journal.append({ writes: [write('full', last)] }));
+    expect(full).toBeInstanceOf(InvalidArgumentError);
+    expect(full).toMatchObject({ argument: 'writes[0].events.length', value: 1, message: expect.stringContaining(`at most 0 for stream "full" at version ${last}`) });
+    const stale = await failureOf(journal.append({ writes: [write('full', last - 1)] }));
+    expect(stale).toBeInstanceOf(ConcurrencyError);
+    expect(stale).toMatchObject({ expectedVersion: last - 1, actualVersion: last });
+    expect(await journal.streamVersion('full')).toBe(last);
+    expect((await journal.readAll(null, 10)).events).toHaveLength(3);
+
+    await journal.deleteStream('full', Number.MAX_SAFE_INTEGER);
+    expect(await journal.streamInfo('full')).toMatchObject({ version: last, deletedUpTo: last });
   });
 
   it('lets two writes of one unit extend the same stream in order', async () => {

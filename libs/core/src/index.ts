@@ -16,6 +16,7 @@ export * from './errors/publisher-unavailable.error.js';
 export * from './errors/checkpoint-lease-lost.error.js';
 export * from './errors/projection-wait-timeout.error.js';
 export * from './errors/saga-concurrency.error.js';
+export * from './errors/invalid-argument.error.js';
 // Events
 export * from './events/json.js';
 export * from './events/event-metadata.js';
@@ -53,6 +54,9 @@ export * from './ports/clock.port.js';
 export * from './ports/outbox-store.port.js';
 export * from './ports/checkpoint-store.port.js';
 export * from './ports/saga-store.port.js';
+export * from './ports/integer-argument.js';
+export * from './sagas/saga-change-checks.js';
+export * from './subscriptions/parked-event-checks.js';
 // Outbox
 export * from './outbox/outbox-message.js';
 export * from './outbox/outbox-publisher.js';

@@ -1,6 +1,8 @@
 import { CheckpointLeaseLostError } from '../errors/checkpoint-lease-lost.error.js';
 import type { Checkpoint, CheckpointAdvance, CheckpointReset, CheckpointStore, ParkedEvent, ParkedQuery } from '../ports/checkpoint-store.port.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
+import { checkIntegerArgument } from '../ports/integer-argument.js';
+import { checkParkedEvents } from '../subscriptions/parked-event-checks.js';
 import { compareCodePoints } from './code-point-order.js';
 import type { InMemoryTransaction } from './in-memory-transaction.js';
 
@@ -91,6 +93,7 @@ export class InMemoryCheckpointStore implements CheckpointStore<InMemoryTransact
   }
 
   async advance<T = void>(step: CheckpointAdvance, work?: (tx: InMemoryTransaction) => Promise<T>): Promise<T | undefined> {
+    checkParkedEvents('step.park', step.park);
     this.fence(step);
     const staging = new Staging();
     let result: T | undefined;
@@ -134,6 +137,7 @@ export class InMemoryCheckpointStore implements CheckpointStore<InMemoryTransact
   }
 
   async parked(name: string, options: ParkedQuery = {}): Promise<ParkedEvent[]> {
+    if (options.limit !== undefined) checkIntegerArgument('limit', options.limit, 0);
     const events = [...this.parkedOf(name).values()]
       .filter((event) => options.streamId === undefined || event.streamId === options.streamId)
       .filter((event) => !options.redriveRequested || event.redriveRequestedAt !== null)
@@ -157,6 +161,7 @@ export class InMemoryCheckpointStore implements CheckpointStore<InMemoryTransact
     let result: CheckpointReset;
     try {
       result = await work(staging);
+      checkParkedEvents('reset park', result.park);
     } catch (error) {
       staging.end();
       throw error;

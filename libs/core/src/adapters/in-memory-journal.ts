@@ -1,6 +1,7 @@
 import { ConcurrencyError } from '../errors/concurrency.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
 import type { EventMetadata } from '../events/event-metadata.js';
+import { checkIntegerArgument } from '../ports/integer-argument.js';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event.js';
 import type {
   AppendedStream,
@@ -101,7 +102,9 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
 
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    if (options.limit !== undefined) checkCount('limit', options.limit);
+    if (options.limit !== undefined) checkIntegerArgument('limit', options.limit, 0);
+    if (options.fromVersion !== undefined) checkIntegerArgument('fromVersion', options.fromVersion, 0);
+    if (options.toVersion !== undefined) checkIntegerArgument('toVersion', options.toVersion, 0);
     const stream = this.streams.get(streamId);
     if (stream === undefined) return [];
     const from = Math.max(options.fromVersion ?? 1, stream.deletedUpTo + 1, 1);
@@ -130,7 +133,7 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
    * Deleting a stream that was never written does nothing.
    */
   async deleteStream(streamId: string, upToVersion?: number): Promise<void> {
-    if (upToVersion !== undefined) checkCount('upToVersion', upToVersion);
+    if (upToVersion !== undefined) checkIntegerArgument('upToVersion', upToVersion, 0);
     await this.exclusive(async () => {
       const stream = this.streams.get(streamId);
       if (stream === undefined) return;
@@ -141,7 +144,7 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
 
   async listStreams(options: ListStreamsOptions = {}): Promise<string[]> {
     const limit = options.limit ?? DEFAULT_LIST_LIMIT;
-    checkCount('limit', limit);
+    checkIntegerArgument('limit', limit, 0);
     const { after, aggregateType } = options;
     const ids: string[] = [];
     for (const [streamId, stream] of this.streams) {
@@ -153,7 +156,7 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
   }
 
   async readAll(after: FeedCursor | null, limit: number): Promise<FeedPage> {
-    checkCount('limit', limit);
+    checkIntegerArgument('limit', limit, 0);
     const start = after === null ? 0 : parseCursor(after);
     const events = this.log.slice(start, start + limit).map(decode);
     const last = events[events.length - 1];
@@ -171,8 +174,8 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
   async readByTag(tag: string, options: { afterPosition?: number; limit?: number } = {}): Promise<RecordedEvent[]> {
     const afterPosition = options.afterPosition ?? 0;
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
-    checkCount('afterPosition', afterPosition);
-    if (options.limit !== undefined) checkCount('limit', options.limit);
+    checkIntegerArgument('afterPosition', afterPosition, 0);
+    if (options.limit !== undefined) checkIntegerArgument('limit', options.limit, 0);
     const found: RecordedEvent[] = [];
     for (const event of this.byTag.get(tag) ?? []) {
       if (found.length >= limit) break;
@@ -225,8 +228,8 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
     // A unit may write one stream twice; the second write then expects the first one's result.
     const versions = new Map<string, number>();
     let position = this.log.length;
-    const streams = request.writes.map((write) => {
-      checkWrite(write);
+    const streams = request.writes.map((write, index) => {
+      checkWrite(write, index);
       const actual = versions.get(write.streamId) ?? this.streams.get(write.streamId)?.version ?? 0;
       if (actual !== write.expectedVersion) throw new ConcurrencyError(write.streamId, write.expectedVersion, actual);
       const events = write.events.map((event, index) =>
@@ -360,25 +363,17 @@ function decodeCommand(stored: StoredCommand): CommandRecord {
   return { ...(JSON.parse(stored.json) as Omit<CommandRecord, 'recordedAt'>), recordedAt: new Date(stored.recordedAt) };
 }
 
-function checkWrite(write: StreamWrite): void {
+function checkWrite(write: StreamWrite, index: number): void {
   if (typeof write.streamId !== 'string' || write.streamId === '') {
     throw new TypeError('A stream write needs a non-empty streamId.');
   }
   if (typeof write.aggregateType !== 'string' || write.aggregateType === '') {
     throw new TypeError(`The write to stream "${write.streamId}" needs a non-empty aggregateType.`);
   }
-  if (!Number.isInteger(write.expectedVersion) || write.expectedVersion < 0) {
-    throw new RangeError(
-      `The write to stream "${write.streamId}" needs expectedVersion as an integer >= 0, got ${String(write.expectedVersion)}.`,
-    );
-  }
+  checkIntegerArgument(`writes[${index}].expectedVersion`, write.expectedVersion, 0);
   if (!Array.isArray(write.events) || write.events.length === 0) {
     throw new RangeError(`The write to stream "${write.streamId}" has no events; a write appends at least one.`);
   }
-}
-
-function checkCount(name: string, value: number): void {
-  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${name} must be an integer >= 0, got ${String(value)}.`);
 }
 
 function checkDate(name: string, value: Date): number {

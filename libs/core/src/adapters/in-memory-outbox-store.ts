@@ -4,6 +4,7 @@ import type { EventMetadata } from '../events/event-metadata.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { outboxAggregateId, outboxSubscriptionReceives } from '../outbox/outbox-routing.js';
 import {
+  checkBackfillEvents,
   checkDate,
   checkError,
   checkIds,
@@ -163,6 +164,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
     const record = this.handlers.get(handler);
     if (subscription === undefined || record === undefined) throw unknownHandler(handler);
     if (!Array.isArray(events)) throw invalidRequest('backfill events must be an array');
+    checkBackfillEvents(events);
     const now = this.now();
     const prepared = events
       .filter((event) => outboxSubscriptionReceives(subscription, event.type))

@@ -1,7 +1,9 @@
 import { SagaConcurrencyError } from '../errors/saga-concurrency.error.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
 import type { JsonValue } from '../events/json.js';
+import { checkIntegerArgument } from '../ports/integer-argument.js';
 import type { ListSagasOptions, SagaChange, SagaDeadline, SagaInstance, SagaStore } from '../ports/saga-store.port.js';
+import { checkSagaChange } from '../sagas/saga-change-checks.js';
 import { compareCodePoints } from './code-point-order.js';
 import type { InMemoryTransaction } from './in-memory-transaction.js';
 
@@ -55,6 +57,7 @@ export class InMemorySagaStore implements SagaStore<InMemoryTransaction> {
   }
 
   async save(change: SagaChange, tx?: InMemoryTransaction): Promise<void> {
+    checkSagaChange(change);
     const { instance } = change;
     const current = this.instances.get(key(instance.sagaName, instance.correlationId));
     if ((current?.version ?? 0) !== change.expectedVersion) {
@@ -95,16 +98,18 @@ export class InMemorySagaStore implements SagaStore<InMemoryTransaction> {
   }
 
   async list(sagaName: string, options: ListSagasOptions = {}): Promise<SagaInstance[]> {
+    const limit = checkIntegerArgument('limit', options.limit ?? 100, 0);
     return [...this.instances.values()]
       .filter((instance) => instance.sagaName === sagaName)
       .filter((instance) => options.status === undefined || instance.status === options.status)
       .filter((instance) => options.after === undefined || compareCodePoints(instance.correlationId, options.after) > 0)
       .sort((a, b) => compareCodePoints(a.correlationId, b.correlationId))
-      .slice(0, options.limit ?? 100)
+      .slice(0, limit)
       .map(copyInstance);
   }
 
   async claimDue(owner: string, leaseMs: number, limit: number): Promise<SagaDeadline[]> {
+    checkIntegerArgument('limit', limit, 0);
     const now = this.clock.now();
     const due = [...this.deadlineRows.values()]
       .filter((d) => !d.firedAt && !d.parkedAt && d.dueAt <= now && (!d.leaseUntil || d.leaseUntil <= now || d.leaseOwner === owner))

@@ -1,3 +1,4 @@
+import { checkIntegerArgument } from '../ports/integer-argument.js';
 import type { Snapshot, SnapshotStore } from '../ports/snapshot-store.port.js';
 
 /** A snapshot as kept in memory: state as JSON text, so no caller can reach the stored object. */
@@ -19,14 +20,10 @@ export class InMemorySnapshotStore implements SnapshotStore {
   private readonly streams = new Map<string, StoredSnapshot[]>();
 
   async save(snapshot: Snapshot, keep: number): Promise<void> {
-    if (!Number.isInteger(keep) || keep < 1) {
-      throw new RangeError(`keep must be an integer >= 1 (the snapshot being saved counts), got ${String(keep)}.`);
-    }
-    if (!Number.isInteger(snapshot.version) || snapshot.version < 0) {
-      throw new RangeError(
-        `The snapshot of stream "${snapshot.streamId}" needs an integer version >= 0, got ${String(snapshot.version)}.`,
-      );
-    }
+    // keep >= 1: the snapshot being saved counts.
+    checkIntegerArgument('keep', keep, 1);
+    checkIntegerArgument('snapshot.version', snapshot.version, 0);
+    checkIntegerArgument('snapshot.schemaVersion', snapshot.schemaVersion, 0);
     const takenAt = snapshot.takenAt instanceof Date ? snapshot.takenAt.getTime() : Number.NaN;
     if (Number.isNaN(takenAt)) {
       throw new TypeError(`The snapshot of stream "${snapshot.streamId}" needs takenAt as a valid Date.`);
@@ -46,7 +43,7 @@ export class InMemorySnapshotStore implements SnapshotStore {
   }
 
   async load(streamId: string, options: { maxVersion?: number } = {}): Promise<Snapshot | undefined> {
-    const maxVersion = options.maxVersion ?? Number.POSITIVE_INFINITY;
+    const maxVersion = options.maxVersion === undefined ? Number.POSITIVE_INFINITY : checkIntegerArgument('maxVersion', options.maxVersion, 0);
     const snapshots = this.streams.get(streamId) ?? [];
     for (let index = snapshots.length - 1; index >= 0; index--) {
       const stored = snapshots[index];

@@ -1,5 +1,7 @@
 import { ChronicleError } from '../errors/chronicle.error.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
+import { checkIntegerArgument } from '../ports/integer-argument.js';
 import type { OutboxSubscription } from '../ports/outbox-store.port.js';
 
 // Argument checks shared by every OutboxStore implementation, so they refuse the same input
@@ -42,11 +44,20 @@ export function checkIds(ids: readonly string[]): void {
   if (!Array.isArray(ids) || ids.some((id) => typeof id !== 'string')) throw invalidRequest('ids must be an array of entry ids');
 }
 
-/** Checks a count that must be a positive integer. */
+/** Checks a count that must be a positive safe integer (`InvalidArgumentError` otherwise). */
 export function checkPositiveInteger(name: string, value: number | undefined): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalidRequest(`${name} must be a positive integer, got ${String(value)}`);
-  }
+  checkIntegerArgument(name, value, 1);
+}
+
+/**
+ * Checks the versions and positions of backfilled events: safe integers >= 1 (they come from the
+ * journal), the version at most `maxStoredVersion`, the largest the store's column holds.
+ */
+export function checkBackfillEvents(events: readonly RecordedEvent[], maxStoredVersion = Number.MAX_SAFE_INTEGER, maximumReason?: string): void {
+  events.forEach((event, index) => {
+    checkIntegerArgument(`events[${index}].version`, event.version, 1, maxStoredVersion, maximumReason);
+    checkIntegerArgument(`events[${index}].position`, event.position, 1);
+  });
 }
 
 /** Checks an error description and returns it. */

@@ -77,7 +77,10 @@ export interface CheckpointReset {
  * - `advance` moves a checkpoint only from the position the runner read and only for the lease
  *   holder, in one transaction with the runner's `work` and the parked events: a runner that lost
  *   its lease, or raced another, gets `CheckpointLeaseLostError` and nothing of the step is kept;
- * - parked events survive restarts and stay until re-driven or the checkpoint is reset.
+ * - parked events survive restarts and stay until re-driven or the checkpoint is reset;
+ * - limits, and parked events' versions, positions and attempts, take any safe integer in range
+ *   (a version at most what the store's columns hold); anything else fails with
+ *   `InvalidArgumentError` before anything changes.
  */
 export interface CheckpointStore<Tx = unknown> {
   /**

@@ -140,6 +140,10 @@ export interface UnitOfWorkParticipant<Tx = unknown> {
  * - a write whose expected version is not the stream's version fails with `ConcurrencyError`
  *   (expected and actual), whichever connection or process wrote first, and writes nothing;
  * - a command record whose id exists already fails the unit with `DuplicateCommandError`;
+ * - every version, position and limit argument takes any safe integer in its range (a version past
+ *   the end of every stream reads nothing, deletes everything, or conflicts); anything else (a
+ *   string, NaN, a fraction, a negative, a value past `Number.MAX_SAFE_INTEGER`) fails with
+ *   `InvalidArgumentError` naming the argument before anything is read or written;
  * - `readAll` never skips an event that is committed, even when transactions commit out of
  *   position order.
  */

@@ -84,6 +84,8 @@ export interface ClaimOptions {
  *   point order) then version. An aggregate whose head is leased (by anyone, until the lease
  *   expires), dead-lettered or backing off gives nothing;
  * - claims by concurrent relays never overlap (`FOR UPDATE SKIP LOCKED` on PostgreSQL);
+ * - limits take any safe integer >= 1, and backfilled events any safe version and position the
+ *   store's columns hold; anything else fails with `InvalidArgumentError` before anything changes;
  * - every change to a claimed entry is fenced: it applies only while the caller holds an
  *   unexpired lease on it; `markFailed`, `deadLetter` and `release` give the lease up;
  * - an expired lease makes the entries claimable again (at-least-once after a crash);

@@ -62,7 +62,10 @@ export interface ListSagasOptions {
  * - `save` succeeds only from the version the instance was loaded at (`SagaConcurrencyError`
  *   otherwise), and a new instance only once per (saga, correlation id);
  * - a change's deadlines, cancellations and fired mark commit with the instance or not at all;
- * - a deadline is handed to one claimer at a time (a lease), and fires until marked fired.
+ * - a deadline is handed to one claimer at a time (a lease), and fires until marked fired;
+ * - limits and expected versions take any safe integer (an expected version no instance is at is
+ *   a `SagaConcurrencyError`), stored versions any the store's columns hold; anything else fails
+ *   with `InvalidArgumentError` before anything changes.
  */
 export interface SagaStore<Tx = unknown> {
   load(sagaName: string, correlationId: string): Promise<SagaInstance | undefined>;

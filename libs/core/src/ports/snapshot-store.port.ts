@@ -15,6 +15,10 @@ export interface Snapshot {
 /**
  * Stores aggregate snapshots. Snapshots are a cache of the journal: losing one costs a longer
  * replay, never data, so saving happens after the command's commit and may fail harmlessly.
+ *
+ * `maxVersion` and `keep` take any safe integer (`keep` >= 1); a snapshot's version any the
+ * store's columns hold (on PostgreSQL at most 2^31 - 1, the highest version a stream reaches
+ * there). Anything else fails with `InvalidArgumentError` before anything is read or written.
  */
 export interface SnapshotStore {
   /** Saves a snapshot and keeps only the newest `keep` of its stream. */

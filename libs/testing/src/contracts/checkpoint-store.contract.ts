@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { CheckpointLeaseLostError, type Checkpoint, type CheckpointStore, type ParkedEvent } from '@chronicle/core';
 import { failureOf } from './failure-of.js';
+import { BAD_INTEGERS, expectInvalidArgument, LARGE_INTEGERS } from './integer-arguments.js';
 
 /** What a `CheckpointStore` implementation hands the contract suite for one test. */
 export interface CheckpointStoreContractHarness<Tx = unknown> {
@@ -8,6 +9,11 @@ export interface CheckpointStoreContractHarness<Tx = unknown> {
   store: CheckpointStore<Tx>;
   /** Another store over the same database, as a second process would open it (omit for in-memory). */
   openSecond?: () => Promise<CheckpointStore<Tx>>;
+  /**
+   * The highest version the store's columns hold (PostgreSQL: 2^31 - 1, an int4 column); a parked
+   * event past it is refused with `InvalidArgumentError`. @default Number.MAX_SAFE_INTEGER
+   */
+  maxStoredVersion?: number;
   /** The stores' "now". Their clock must stand still unless {@link advanceTime} moves it: the suite compares times exactly. */
   now(): Date;
   /** Moves the stores' "now" forward (for lease expiry), e.g. a controllable Clock. */
@@ -473,6 +479,48 @@ export function checkpointStoreContract<Tx>(implementation: string, open: () => 
             throw new Error('later failure');
           }),
         ).rejects.toThrow('later failure');
+        expect(await harness.readMarkers()).toEqual([]);
+      });
+    });
+
+    describe('integer arguments', () => {
+      it.each(LARGE_INTEGERS)('parks events at the highest stored version and at position %d, and lists them with that limit', async (large) => {
+        const last = harness.maxStoredVersion ?? Number.MAX_SAFE_INTEGER;
+        await acquired('projection:wide', 'runner-1');
+        const events = [
+          parked('e1', 'wide-a', last, { subscription: 'projection:wide', position: large }),
+          parked('e2', 'wide-b', 1, { subscription: 'projection:wide', position: Number.MAX_SAFE_INTEGER }),
+        ];
+        await store.advance({ name: 'projection:wide', owner: 'runner-1', from: null, to: '1', park: events });
+        expect(await store.parked('projection:wide', { limit: large })).toEqual(events);
+        expect(await store.parked('projection:wide', { streamId: 'wide-a', limit: large })).toEqual(events.slice(0, 1));
+      });
+
+      it('refuses a parked event past the highest stored version by name, keeping nothing of the step', async () => {
+        const last = harness.maxStoredVersion ?? Number.MAX_SAFE_INTEGER;
+        if (last === Number.MAX_SAFE_INTEGER) return;
+        await acquired('projection:tall', 'runner-1');
+        const step = { name: 'projection:tall', owner: 'runner-1', from: null, to: '9', park: [parked('e1', 's', last + 1, { position: 1 })] };
+        expectInvalidArgument(await failureOf(store.advance(step, (tx) => harness.writeMarker(tx, 'tall'))), 'step.park[0].version', last + 1);
+        expect(await store.load('projection:tall')).toMatchObject({ position: null });
+        expect(await harness.readMarkers()).toEqual([]);
+      });
+
+      it.each(BAD_INTEGERS)('refuses %p as a parked version, position, attempts or limit by name, keeping nothing', async (bad) => {
+        await acquired('projection:guarded', 'runner-1');
+        expectInvalidArgument(await failureOf(store.parked('projection:guarded', { limit: bad })), 'limit', bad);
+        for (const field of ['version', 'position', 'attempts'] as const) {
+          const park = [parked('fine', 's', 1), parked('bad', 's', 2, { position: 2, [field]: bad })];
+          const step = { name: 'projection:guarded', owner: 'runner-1', from: null, to: '3', park };
+          expectInvalidArgument(await failureOf(store.advance(step, (tx) => harness.writeMarker(tx, 'step'))), `step.park[1].${field}`, bad);
+          const rebuild = store.reset('projection:guarded', async (tx) => {
+            await harness.writeMarker(tx, 'rebuild');
+            return { position: '3', park };
+          });
+          expectInvalidArgument(await failureOf(rebuild), `reset park[1].${field}`, bad);
+        }
+        expect(await store.load('projection:guarded')).toMatchObject({ position: null, leaseOwner: 'runner-1' });
+        expect(await store.parked('projection:guarded')).toEqual([]);
         expect(await harness.readMarkers()).toEqual([]);
       });
     });

@@ -14,6 +14,7 @@ import {
   type UnitOfWorkParticipant,
 } from '@chronicle/core';
 import { failureOf } from './failure-of.js';
+import { BAD_INTEGERS, expectInvalidArgument, LARGE_INTEGERS } from './integer-arguments.js';
 
 /** What a `Journal` implementation hands the contract suite for one test. */
 export interface JournalContractHarness {
@@ -1026,6 +1027,75 @@ export function journalContract(implementation: string, open: () => Promise<Jour
         const result = await journal.append(request);
         expect(nth(result.streams, 0)).toMatchObject({ fromVersion: 2, toVersion: 3 });
         expect(await journal.findCommand(record.commandId)).toEqual(record);
+      });
+    });
+
+    describe('integer arguments', () => {
+      const streamId = 'wide-1';
+      let written: RecordedEvent[];
+
+      beforeEach(async () => {
+        written = eventsOf(await journal.append({ writes: [write(streamId, 0, [newEvent({ tags: ['wide'] }), newEvent(), newEvent()])] }));
+      });
+
+      it.each(LARGE_INTEGERS)('deletes everything with upToVersion %d, and the next append continues the numbering', async (upTo) => {
+        await journal.deleteStream(streamId, upTo);
+        expect(await journal.readStream(streamId)).toEqual([]);
+        expect(await journal.streamInfo(streamId)).toMatchObject({ version: 3, deletedUpTo: 3 });
+        await journal.append({ writes: [write(streamId, 3, 1)] });
+        expect(versionsOf(await journal.readStream(streamId))).toEqual([4]);
+      });
+
+      it.each(LARGE_INTEGERS)('reads a stream with %d as a bound or a limit: past the end, or no bound at all', async (large) => {
+        expect(await journal.readStream(streamId, { toVersion: large })).toEqual(written);
+        expect(await journal.readStream(streamId, { fromVersion: 2, toVersion: large, limit: large })).toEqual(written.slice(1));
+        expect(await journal.readStream(streamId, { fromVersion: large })).toEqual([]);
+        expect(await journal.readStream(streamId, { fromVersion: large, toVersion: large })).toEqual([]);
+        expect(await journal.readStream('never-written', { fromVersion: large, toVersion: large })).toEqual([]);
+      });
+
+      it.each(LARGE_INTEGERS)('reads the feed, tags and stream list with %d as a position or a limit', async (large) => {
+        expect((await journal.readAll(null, large)).events).toEqual(written);
+        expect(await journal.readByTag('wide', { limit: large })).toEqual(written.slice(0, 1));
+        expect(await journal.readByTag('wide', { afterPosition: large })).toEqual([]);
+        expect(await journal.listStreams({ limit: large })).toEqual([streamId]);
+      });
+
+      it.each(LARGE_INTEGERS)('treats an expected version of %d as a conflict, naming both versions, and writes nothing', async (large) => {
+        const record = commandRecord();
+        const error = await failureOf(journal.append({ writes: [write(streamId, large, 1)], commands: [record] }));
+        expectConcurrencyError(error, streamId, large, 3);
+        const created = await failureOf(journal.append({ writes: [write('wide-new', large, 2)] }));
+        expectConcurrencyError(created, 'wide-new', large, 0);
+        expect(await journal.streamInfo('wide-new')).toBeUndefined();
+        expect(await journal.findCommand(record.commandId)).toBeUndefined();
+        expect(await readWholeFeed(journal)).toEqual(written);
+      });
+
+      it.each(BAD_INTEGERS)('refuses %p as a version, position or limit with InvalidArgumentError naming it', async (bad) => {
+        const refusals: Array<[string, Promise<unknown>]> = [
+          ['fromVersion', journal.readStream(streamId, { fromVersion: bad })],
+          ['toVersion', journal.readStream(streamId, { toVersion: bad })],
+          ['limit', journal.readStream(streamId, { limit: bad })],
+          ['upToVersion', journal.deleteStream(streamId, bad)],
+          ['limit', journal.listStreams({ limit: bad })],
+          ['limit', journal.readAll(null, bad)],
+          ['afterPosition', journal.readByTag('wide', { afterPosition: bad })],
+          ['limit', journal.readByTag('wide', { limit: bad })],
+        ];
+        for (const [argument, call] of refusals) expectInvalidArgument(await failureOf(call), argument, bad);
+        expect(await journal.streamInfo(streamId)).toMatchObject({ version: 3, deletedUpTo: 0 });
+      });
+
+      it.each(BAD_INTEGERS)('refuses %p as an expected version and writes nothing, not even the other writes of the unit', async (bad) => {
+        const record = commandRecord();
+        const error = await failureOf(
+          journal.append({ writes: [write('wide-0', 0, 1), write(streamId, bad, 1)], commands: [record] }),
+        );
+        expectInvalidArgument(error, 'writes[1].expectedVersion', bad);
+        expect(await journal.streamInfo('wide-0')).toBeUndefined();
+        expect(await journal.findCommand(record.commandId)).toBeUndefined();
+        expect(await readWholeFeed(journal)).toEqual(written);
       });
     });
 

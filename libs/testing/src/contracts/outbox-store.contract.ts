@@ -15,6 +15,7 @@ import {
   type RecordedEvent,
 } from '@chronicle/core';
 import { failureOf } from './failure-of.js';
+import { BAD_INTEGERS, expectInvalidArgument, LARGE_INTEGERS } from './integer-arguments.js';
 
 /** What an `OutboxStore` implementation hands the contract suite for one test. */
 export interface OutboxStoreContractHarness {
@@ -24,6 +25,11 @@ export interface OutboxStoreContractHarness {
   store: OutboxStore;
   /** Another store + journal over the same database, as a second process would open them (omit for in-memory). */
   openSecond?: () => Promise<{ journal: Journal; store: OutboxStore }>;
+  /**
+   * The highest version the store's columns hold (PostgreSQL: 2^31 - 1, an int4 column); a
+   * backfilled event past it is refused with `InvalidArgumentError`. @default Number.MAX_SAFE_INTEGER
+   */
+  maxStoredVersion?: number;
   /**
    * Moves the store's notion of "now" forward (for lease expiry and backoff), e.g. a controllable
    * Clock. The stores' clock must stand still otherwise: the suite compares times exactly.
@@ -771,6 +777,52 @@ export function outboxStoreContract(implementation: string, open: () => Promise<
 
         expect(keysOf(await store.claim('relay', 'owner-2', claimOptions()))).toEqual(['pruned@3']);
         expect(idsOf(await store.deadLetters('relay'))).toEqual([parked?.id]);
+      });
+    });
+
+    describe('integer arguments', () => {
+      it.each(LARGE_INTEGERS)('claims and lists dead letters with limit %d', async (large) => {
+        await store.subscribe([everything()]);
+        await append('wide', 2);
+        const claimed = await store.claim('relay', 'owner-1', claimOptions(large));
+        expect(keysOf(claimed)).toEqual(['wide@1', 'wide@2']);
+        expect(await store.deadLetter('relay', 'owner-1', nth(claimed, 0).id, 'parked')).toBe(true);
+        expect(idsOf(await store.deadLetters('relay', large))).toEqual([nth(claimed, 0).id]);
+        expect(idsOf(await store.deadLetters(undefined, large))).toEqual([nth(claimed, 0).id]);
+      });
+
+      it.each([...BAD_INTEGERS, 0])('refuses %p as a claim or dead-letter limit with InvalidArgumentError, leasing nothing', async (bad) => {
+        await store.subscribe([everything()]);
+        await append('guarded', 2);
+        expectInvalidArgument(await failureOf(store.claim('relay', 'owner-1', claimOptions(bad))), 'limit', bad);
+        expectInvalidArgument(await failureOf(store.deadLetters('relay', bad)), 'limit', bad);
+        expect(keysOf(await store.claim('relay', 'owner-2', claimOptions()))).toEqual(['guarded@1', 'guarded@2']);
+      });
+
+      it.each(BAD_INTEGERS)('refuses a backfilled event with version or position %p by name, enqueuing nothing', async (bad) => {
+        const past = await append('history', 2);
+        await store.subscribe([everything('replay', 'beginning')]);
+        for (const [field, argument] of [
+          ['version', 'events[1].version'],
+          ['position', 'events[1].position'],
+        ] as const) {
+          const events = [nth(past, 0), { ...nth(past, 1), [field]: bad }];
+          expectInvalidArgument(await failureOf(store.backfill('replay', events, 'cursor-2', true)), argument, bad);
+        }
+        expect(await store.handlerState('replay')).toMatchObject({ backfillCursor: null });
+        expect(await store.backfill('replay', past, 'cursor-2', true)).toBe(2);
+      });
+
+      it('backfills an event at the highest version it holds, and refuses one past it by name', async () => {
+        const last = harness.maxStoredVersion ?? Number.MAX_SAFE_INTEGER;
+        const event = nth(await append('tall', 1), 0);
+        await store.subscribe([everything('replay', 'beginning')]);
+        if (last < Number.MAX_SAFE_INTEGER) {
+          const past = { ...event, eventId: randomUUID(), version: last + 1 };
+          expectInvalidArgument(await failureOf(store.backfill('replay', [past], 'c', true)), 'events[0].version', last + 1);
+        }
+        expect(await store.backfill('replay', [{ ...event, version: last, position: Number.MAX_SAFE_INTEGER }], 'c', true)).toBe(1);
+        expect((await store.claim('replay', 'owner-1', claimOptions())).map((entry) => entry.version)).toEqual([last]);
       });
     });
 

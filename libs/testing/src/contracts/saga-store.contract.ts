@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { SagaConcurrencyError, type SagaChange, type SagaDeadline, type SagaInstance, type SagaStore } from '@chronicle/core';
 import { failureOf } from './failure-of.js';
+import { BAD_INTEGERS, expectInvalidArgument, LARGE_INTEGERS } from './integer-arguments.js';
 
 /** What a `SagaStore` implementation hands the contract suite for one test. */
 export interface SagaStoreContractHarness<Tx = unknown> {
@@ -8,6 +9,11 @@ export interface SagaStoreContractHarness<Tx = unknown> {
   store: SagaStore<Tx>;
   /** Another store over the same database, as a second process would open it (omit for in-memory). */
   openSecond?: () => Promise<SagaStore<Tx>>;
+  /**
+   * The highest version the store's columns hold (PostgreSQL: 2^31 - 1, an int4 column); an
+   * instance saved past it is refused with `InvalidArgumentError`. @default Number.MAX_SAFE_INTEGER
+   */
+  maxStoredVersion?: number;
   /** The stores' "now". Their clock must stand still unless {@link advanceTime} moves it: the suite compares times exactly. */
   now(): Date;
   /** Moves the stores' "now" forward (for due times and lease expiry), e.g. a controllable Clock. */
@@ -432,6 +438,58 @@ export function sagaStoreContract<Tx>(implementation: string, open: () => Promis
         await store.dropDeadline('order-saga:unknown', 'worker-1');
         await harness.advanceTime(LEASE_MS);
         await claim('worker-2', ['order-saga:order-1:remind']);
+      });
+    });
+
+    describe('integer arguments', () => {
+      it.each(LARGE_INTEGERS)('lists instances and claims deadlines with limit %d', async (large) => {
+        const now = harness.now();
+        await start('order-saga', 'a', [deadline('order-saga', 'a', 'due', later(now, -1_000))]);
+        await start('order-saga', 'b');
+        expect((await store.list('order-saga', { limit: large })).map((each) => each.correlationId)).toEqual(['a', 'b']);
+        await claim('worker-1', ['order-saga:a:due'], large);
+      });
+
+      it.each(LARGE_INTEGERS)('treats an expected version of %d as a conflict and changes nothing', async (large) => {
+        await start('order-saga', 'order-1');
+        const change: SagaChange = {
+          instance: instance('order-saga', 'order-1', { version: 2, state: { step: 'moved' } }),
+          expectedVersion: large,
+          schedule: [deadline('order-saga', 'order-1', 'remind', later(harness.now(), 1_000))],
+        };
+        const error = await failureOf(store.save(change));
+        expect(error).toBeInstanceOf(SagaConcurrencyError);
+        expect(error).toMatchObject({ correlationId: 'order-1', expectedVersion: large });
+        expect(await store.load('order-saga', 'order-1')).toEqual(instance('order-saga', 'order-1'));
+        expect(await store.deadlines('order-saga', 'order-1')).toEqual([]);
+      });
+
+      it('saves an instance at the highest version it holds, and refuses one past it by name', async () => {
+        const last = harness.maxStoredVersion ?? Number.MAX_SAFE_INTEGER;
+        await store.save({ instance: instance('order-saga', 'tall', { version: last, stateVersion: last }), expectedVersion: 0 });
+        expect(await store.load('order-saga', 'tall')).toEqual(instance('order-saga', 'tall', { version: last, stateVersion: last }));
+        if (last < Number.MAX_SAFE_INTEGER) {
+          const past = failureOf(store.save({ instance: instance('order-saga', 'taller', { version: last + 1 }), expectedVersion: 0 }));
+          expectInvalidArgument(await past, 'change.instance.version', last + 1);
+          expect(await store.load('order-saga', 'taller')).toBeUndefined();
+        }
+      });
+
+      it.each(BAD_INTEGERS)('refuses %p as a version or limit with InvalidArgumentError naming it, and changes nothing', async (bad) => {
+        await start('order-saga', 'order-1');
+        const moved = (overrides: Partial<SagaInstance>, expectedVersion = 1): SagaChange => ({
+          instance: instance('order-saga', 'order-1', { version: 2, state: { step: 'moved' }, ...overrides }),
+          expectedVersion,
+          schedule: [deadline('order-saga', 'order-1', 'remind', later(harness.now(), -1_000))],
+        });
+        expectInvalidArgument(await failureOf(store.save(moved({}, bad))), 'change.expectedVersion', bad);
+        expectInvalidArgument(await failureOf(store.save(moved({ version: bad }))), 'change.instance.version', bad);
+        expectInvalidArgument(await failureOf(store.save(moved({ stateVersion: bad }))), 'change.instance.stateVersion', bad);
+        expectInvalidArgument(await failureOf(harness.transaction((tx) => store.save(moved({ version: bad }), tx))), 'change.instance.version', bad);
+        expectInvalidArgument(await failureOf(store.list('order-saga', { limit: bad })), 'limit', bad);
+        expectInvalidArgument(await failureOf(store.claimDue('worker-1', LEASE_MS, bad)), 'limit', bad);
+        expect(await store.load('order-saga', 'order-1')).toEqual(instance('order-saga', 'order-1'));
+        expect(await store.deadlines('order-saga', 'order-1')).toEqual([]);
       });
     });
 

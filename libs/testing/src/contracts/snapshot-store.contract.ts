@@ -1,10 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { JsonObject, Snapshot, SnapshotStore } from '@chronicle/core';
+import { failureOf } from './failure-of.js';
+import { BAD_INTEGERS, expectInvalidArgument, LARGE_INTEGERS } from './integer-arguments.js';
 
 /** What a `SnapshotStore` implementation hands the contract suite for one test. */
 export interface SnapshotStoreContractHarness {
   /** A store over a fresh, empty database. */
   store: SnapshotStore;
+  /**
+   * The highest version the store's columns hold (PostgreSQL: 2^31 - 1, an int4 column); a
+   * snapshot past it is refused with `InvalidArgumentError`. @default Number.MAX_SAFE_INTEGER
+   */
+  maxStoredVersion?: number;
   /** Closes everything the harness opened. */
   close(): Promise<void>;
 }
@@ -143,6 +150,41 @@ export function snapshotStoreContract(implementation: string, open: () => Promis
 
       await store.save(snapshot('acc-6', 4), KEEP_ALL);
       expect(await versionOf(store, 'acc-6')).toBe(4);
+    });
+
+    it.each(LARGE_INTEGERS)('loads the newest snapshot with maxVersion %d, past every version a stream has', async (large) => {
+      for (const version of [3, 5]) await store.save(snapshot('wide', version), KEEP_ALL);
+      expect(await store.load('wide', { maxVersion: large })).toEqual(snapshot('wide', 5));
+      expect(await store.load('never-saved', { maxVersion: large })).toBeUndefined();
+    });
+
+    it('stores a snapshot at the highest version it holds, and refuses one past it by name', async () => {
+      const last = harness.maxStoredVersion ?? Number.MAX_SAFE_INTEGER;
+      await store.save(snapshot('last', last), KEEP_ALL);
+      expect(await store.load('last', { maxVersion: Number.MAX_SAFE_INTEGER })).toEqual(snapshot('last', last));
+      if (last < Number.MAX_SAFE_INTEGER) {
+        expectInvalidArgument(await failureOf(store.save(snapshot('last', last + 1), KEEP_ALL)), 'snapshot.version', last + 1);
+        expect(await versionOf(store, 'last')).toBe(last);
+      }
+    });
+
+    it('keeps every snapshot with keep Number.MAX_SAFE_INTEGER', async () => {
+      for (const version of [1, 2, 3]) await store.save(snapshot('kept', version), Number.MAX_SAFE_INTEGER);
+      expect(await versionOf(store, 'kept', 1)).toBe(1);
+    });
+
+    it.each(BAD_INTEGERS)('refuses %p as a version, maxVersion or keep with InvalidArgumentError naming it, and saves nothing', async (bad) => {
+      await store.save(snapshot('guarded', 2), KEEP_ALL);
+      expectInvalidArgument(await failureOf(store.load('guarded', { maxVersion: bad })), 'maxVersion', bad);
+      expectInvalidArgument(await failureOf(store.save(snapshot('guarded', 3), bad)), 'keep', bad);
+      expectInvalidArgument(await failureOf(store.save(snapshot('guarded', bad), KEEP_ALL)), 'snapshot.version', bad);
+      expectInvalidArgument(await failureOf(store.save(snapshot('guarded', 4, { schemaVersion: bad }), KEEP_ALL)), 'snapshot.schemaVersion', bad);
+      expect(await store.load('guarded')).toEqual(snapshot('guarded', 2));
+    });
+
+    it('refuses keep 0: the snapshot being saved counts', async () => {
+      expectInvalidArgument(await failureOf(store.save(snapshot('none', 1), 0)), 'keep', 0);
+      expect(await store.load('none')).toBeUndefined();
     });
 
     it('treats quotes, backslashes, SQL, unicode and long stream ids as plain data', async () => {

@@ -31,6 +31,15 @@ export interface SqlDialect {
   decodeTimestamp(raw: unknown): Date;
   /** A stored integer (PostgreSQL returns int8 as a string) as a number. */
   decodeInteger(raw: unknown): number;
+  /**
+   * The largest value a version column holds (stream, event, snapshot, outbox, parked-event and
+   * saga versions): no stream on this dialect can reach a higher version. Version arguments above
+   * it are honoured by the adapters without binding them (a read past it is past the end); a
+   * version to be stored above it is refused with `InvalidArgumentError`.
+   */
+  readonly maxStoredVersion: number;
+  /** Why {@link maxStoredVersion} is the largest, for error messages. */
+  readonly maxStoredVersionReason: string;
   /** SQL for the larger of two expressions. */
   greatest(a: string, b: string): string;
   /** Whether `error` is a violation of the given unique key (and not of another constraint). */

@@ -31,6 +31,9 @@ export const sqliteDialect: SqlDialect = {
     return new Date(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(text) ? `${text.replace(' ', 'T')}Z` : text);
   },
   decodeInteger: (raw) => (typeof raw === 'number' ? raw : Number(raw)),
+  // SQLite integers are 64-bit: every safe integer fits.
+  maxStoredVersion: Number.MAX_SAFE_INTEGER,
+  maxStoredVersionReason: 'the largest safe integer',
   greatest: (a, b) => `max(${a}, ${b})`,
   isUniqueViolation(error: unknown, key: UniqueKey): boolean {
     const driverError = driverErrorOf(error);

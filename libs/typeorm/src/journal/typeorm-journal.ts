@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { ChronicleError, ConcurrencyError, DuplicateCommandError, systemClock } from '@chronicle/core';
+import { ChronicleError, checkIntegerArgument, ConcurrencyError, DuplicateCommandError, InvalidArgumentError, systemClock } from '@chronicle/core';
 import type {
   AppendedStream,
   AppendRequest,
@@ -87,10 +87,6 @@ function invalidRequest(reason: string): ChronicleError {
   return new ChronicleError(`Append request is invalid: ${reason}. Nothing was written.`, { code: 'InvalidAppendRequest' });
 }
 
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === 'number' && Number.isInteger(value) && value >= 0;
-}
-
 /**
  * The event journal over TypeORM, on PostgreSQL and SQLite (better-sqlite3).
  *
@@ -108,6 +104,9 @@ function isNonNegativeInteger(value: unknown): value is number {
  * reads stop below the oldest running transaction; on SQLite positions are assigned in commit
  * order. Participants and callers on SQLite must not await another Chronicle operation inside a
  * unit of work (see `runInTransaction`).
+ *
+ * Versions are int4 on PostgreSQL, so a stream there ends at version 2^31 - 1 (`maxStoredVersion`);
+ * version arguments past it never reach SQL: they read past the end, delete everything, or conflict.
  */
 export class TypeOrmJournal implements Journal<EntityManager> {
   /** {@inheritDoc Journal.appendsOverlap} True on PostgreSQL; on SQLite appends run on this thread. */
@@ -157,7 +156,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
 
   /** {@inheritDoc Journal.append} */
   async append(request: AppendRequest): Promise<AppendResult> {
-    this.validate(request);
+    const pastLastVersion = this.validate(request);
+    if (pastLastVersion >= 0) return this.refusePastLastVersion(request.writes[pastLastVersion]!, pastLastVersion);
     // Stable sort: two writes to one stream keep their order, so the second can expect the first's version.
     const ordered = [...request.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
     // SQLite: no await before the write lock is asked for, so units take it in call order.
@@ -262,14 +262,18 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   /** {@inheritDoc Journal.readStream} */
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const { fromVersion = 1, toVersion, limit } = options;
-    if (limit !== undefined && !isNonNegativeInteger(limit)) throw invalidRequest(`limit ${limit} is not a non-negative integer`);
-    if (limit === 0) return [];
+    checkIntegerArgument('fromVersion', fromVersion, 0);
+    if (toVersion !== undefined) checkIntegerArgument('toVersion', toVersion, 0);
+    if (limit !== undefined) checkIntegerArgument('limit', limit, 0);
+    // No stream reaches a version past the column's range (see maxStoredVersion): reading from
+    // there is past the end, and a bound past it is no bound. Neither is bound as a parameter.
+    if (limit === 0 || fromVersion > this.sql.maxStoredVersion) return [];
     const params = new SqlParameters(this.sql);
     let sql =
       `SELECT ${this.dialect.eventColumns} FROM ${this.tables.events} e WHERE e.stream_id = ${params.add(streamId)} ` +
       `AND e.version >= ${params.add(fromVersion)} ` +
       `AND e.version > COALESCE((SELECT s.deleted_up_to FROM ${this.tables.streams} s WHERE s.id = ${params.add(streamId)}), 0)`;
-    if (toVersion !== undefined) sql += ` AND e.version <= ${params.add(toVersion)}`;
+    if (toVersion !== undefined && toVersion < this.sql.maxStoredVersion) sql += ` AND e.version <= ${params.add(toVersion)}`;
     sql += ' ORDER BY e.version';
     if (limit !== undefined) sql += ` LIMIT ${params.add(limit)}`;
     const rows = await this.read<EventRow>(sql, params.values);
@@ -299,17 +303,15 @@ export class TypeOrmJournal implements Journal<EntityManager> {
 
   /** {@inheritDoc Journal.deleteStream} */
   async deleteStream(streamId: string, upToVersion?: number): Promise<void> {
-    if (upToVersion !== undefined && !isNonNegativeInteger(upToVersion)) {
-      throw invalidRequest(`upToVersion ${upToVersion} is not a non-negative integer`);
-    }
+    if (upToVersion !== undefined) checkIntegerArgument('upToVersion', upToVersion, 0);
+    // Past the column's range means "everything": the stream's version is the most it can delete.
+    const upTo = upToVersion === undefined || upToVersion >= this.sql.maxStoredVersion ? undefined : upToVersion;
     await runInTransaction(this.dataSource, async (manager) => {
       const params = new SqlParameters(this.sql);
       // Never beyond the stream's version (the next append continues the numbering) and never
       // backwards (a deletion is not undone by a narrower one).
       const target =
-        upToVersion === undefined
-          ? 'version'
-          : `CASE WHEN ${params.add(upToVersion)} < version THEN ${params.add(upToVersion)} ELSE version END`;
+        upTo === undefined ? 'version' : `CASE WHEN ${params.add(upTo)} < version THEN ${params.add(upTo)} ELSE version END`;
       const updatedAt = params.add(this.sql.encodeTimestamp(this.clock.now()));
       await executeSql(
         manager,
@@ -322,8 +324,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
 
   /** {@inheritDoc Journal.listStreams} */
   async listStreams(options: ListStreamsOptions = {}): Promise<string[]> {
-    const limit = options.limit ?? DEFAULT_LIST_LIMIT;
-    if (!isNonNegativeInteger(limit)) throw invalidRequest(`limit ${limit} is not a non-negative integer`);
+    const limit = checkIntegerArgument('limit', options.limit ?? DEFAULT_LIST_LIMIT, 0);
     const params = new SqlParameters(this.sql);
     const conditions: string[] = [];
     if (options.aggregateType !== undefined) conditions.push(`aggregate_type = ${params.add(options.aggregateType)}`);
@@ -338,7 +339,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
 
   /** {@inheritDoc Journal.readAll} */
   async readAll(after: FeedCursor | null, limit: number, options: ReadAllOptions<EntityManager> = {}): Promise<FeedPage> {
-    if (!isNonNegativeInteger(limit)) throw invalidRequest(`limit ${limit} is not a non-negative integer`);
+    checkIntegerArgument('limit', limit, 0);
     if (limit === 0) return { events: [], next: after };
     const page = async (bound: string | undefined): Promise<Array<EventRow & { feed_bound?: string }>> => {
       const { sql, params } = this.dialect.feedQuery(this.tables, after, limit, bound);
@@ -371,7 +372,9 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   /** {@inheritDoc Journal.readByTag} */
   async readByTag(tag: string, options: { afterPosition?: number; limit?: number } = {}): Promise<RecordedEvent[]> {
     const { afterPosition = 0, limit } = options;
-    if (limit !== undefined && !isNonNegativeInteger(limit)) throw invalidRequest(`limit ${limit} is not a non-negative integer`);
+    // Positions are int8 on PostgreSQL: every safe integer binds.
+    checkIntegerArgument('afterPosition', afterPosition, 0);
+    if (limit !== undefined) checkIntegerArgument('limit', limit, 0);
     if (limit === 0) return [];
     const params = new SqlParameters(this.sql);
     let sql =
@@ -419,21 +422,26 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     });
   }
 
-  /** Rejects malformed requests before any statement runs, naming what is wrong. */
-  private validate(request: AppendRequest): void {
+  /**
+   * Rejects malformed requests before any statement runs, naming what is wrong. Returns the index
+   * of the first write that would take its stream past the last version the dialect stores (-1
+   * when none does): checked here, once per write, so the append statements never bind a version
+   * out of the column's range.
+   */
+  private validate(request: AppendRequest): number {
     if (!Array.isArray(request.writes)) throw invalidRequest('writes must be an array');
+    let pastLastVersion = -1;
     request.writes.forEach((write, index) => {
       const where = `writes[${index}]`;
       if (typeof write.streamId !== 'string' || write.streamId.length === 0) throw invalidRequest(`${where}.streamId is empty`);
       if (typeof write.aggregateType !== 'string' || write.aggregateType.length === 0) {
         throw invalidRequest(`${where}.aggregateType is empty (stream "${write.streamId}")`);
       }
-      if (!isNonNegativeInteger(write.expectedVersion)) {
-        throw invalidRequest(`${where}.expectedVersion ${String(write.expectedVersion)} is not a non-negative integer`);
-      }
+      checkIntegerArgument(`${where}.expectedVersion`, write.expectedVersion, 0);
       if (!Array.isArray(write.events) || write.events.length === 0) {
         throw invalidRequest(`${where} (stream "${write.streamId}") has no events; a write needs at least one`);
       }
+      if (pastLastVersion < 0 && write.expectedVersion + write.events.length > this.sql.maxStoredVersion) pastLastVersion = index;
       write.events.forEach((event, eventIndex) => {
         const at = `${where}.events[${eventIndex}]`;
         if (typeof event.eventId !== 'string' || event.eventId.length === 0) throw invalidRequest(`${at}.eventId is empty`);
@@ -455,6 +463,23 @@ export class TypeOrmJournal implements Journal<EntityManager> {
         throw invalidRequest(`commands[${index}].commandId is empty`);
       }
     });
+    return pastLastVersion;
+  }
+
+  /**
+   * Refuses a write whose new version would not fit the version column, writing nothing. A stream
+   * that is not at the expected version (every stream, when the expected version is itself past
+   * the column's range) is a plain conflict; one that is there has no room left.
+   */
+  private async refusePastLastVersion(write: StreamWrite, index: number): Promise<never> {
+    const actual = await this.streamVersion(write.streamId);
+    if (actual !== write.expectedVersion) throw new ConcurrencyError(write.streamId, write.expectedVersion, actual);
+    const room = this.sql.maxStoredVersion - actual;
+    throw new InvalidArgumentError(
+      `writes[${index}].events.length`,
+      write.events.length,
+      `at most ${room} for stream "${write.streamId}" at version ${actual} (${this.sql.maxStoredVersion} is ${this.sql.maxStoredVersionReason})`,
+    );
   }
 
   /**

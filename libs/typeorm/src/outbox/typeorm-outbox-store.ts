@@ -36,7 +36,7 @@ import { postgresOutboxDialect } from './postgres-outbox.dialect.js';
 import type { AppendStatementPart, AppendStatementParticipant } from '../journal/append-statement-participant.js';
 import { sqliteOutboxDialect } from './sqlite-outbox.dialect.js';
 
-const { checkDate, checkError, checkIds, checkOwner, checkPositiveInteger, checkSubscription, invalidRequest, unknownHandler } = outboxRequestChecks;
+const { checkBackfillEvents, checkDate, checkError, checkIds, checkOwner, checkPositiveInteger, checkSubscription, invalidRequest, unknownHandler } = outboxRequestChecks;
 
 /** Options of {@link TypeOrmOutboxStore}. */
 export interface TypeOrmOutboxStoreOptions extends ChronicleTableOptions {
@@ -226,6 +226,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     const subscription = this.subscriptions.get(handler);
     if (subscription === undefined) throw unknownHandler(handler);
     if (!Array.isArray(events)) throw invalidRequest('backfill events must be an array');
+    checkBackfillEvents(events, this.sql.maxStoredVersion, this.sql.maxStoredVersionReason);
     const matching = events.filter((event) => outboxSubscriptionReceives(subscription, event.type));
     return runInTransaction(this.dataSource, async (manager) => {
       const now = this.clock.now();

@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { SagaConcurrencyError, systemClock } from '@chronicle/core';
+import { checkIntegerArgument, checkSagaChange, SagaConcurrencyError, systemClock } from '@chronicle/core';
 import type { Clock, JsonValue, ListSagasOptions, SagaChange, SagaDeadline, SagaInstance, SagaStatus, SagaStore } from '@chronicle/core';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
@@ -91,6 +91,13 @@ export class TypeOrmSagaStore implements SagaStore<EntityManager> {
    * With `tx`, every statement runs on it: never a Chronicle transaction of its own.
    */
   async save(change: SagaChange, tx?: EntityManager): Promise<void> {
+    // An expected version past the column's range is one no instance is at: a conflict, as on any
+    // store, without binding it. A version to store must fit the column.
+    const { instance, expectedVersion } = change;
+    if (checkIntegerArgument('change.expectedVersion', expectedVersion, 0) > this.sql.maxStoredVersion) {
+      throw new SagaConcurrencyError(instance.sagaName, instance.correlationId, expectedVersion);
+    }
+    checkSagaChange(change, this.sql.maxStoredVersion, this.sql.maxStoredVersionReason);
     if (tx) await this.saveIn(tx, change);
     else await runInTransaction(this.dataSource, (manager) => this.saveIn(manager, change));
   }
@@ -115,7 +122,7 @@ export class TypeOrmSagaStore implements SagaStore<EntityManager> {
     let sql = `SELECT ${INSTANCE_COLUMNS} FROM ${this.tables.sagaStates} WHERE saga_name = ${params.add(sagaName)}`;
     if (options.status !== undefined) sql += ` AND status = ${params.add(options.status)}`;
     if (options.after !== undefined) sql += ` AND correlation_id > ${params.add(options.after)}`;
-    sql += ` ORDER BY correlation_id LIMIT ${params.add(Math.max(0, Math.floor(options.limit ?? DEFAULT_LIST_LIMIT)))}`;
+    sql += ` ORDER BY correlation_id LIMIT ${params.add(checkIntegerArgument('limit', options.limit ?? DEFAULT_LIST_LIMIT, 0))}`;
     const rows = await runRead(this.dataSource, async (manager) => (await executeSql<InstanceRow>(manager, sql, params.values)).rows);
     return rows.map((row) => this.instanceFromRow(row));
   }
@@ -126,6 +133,7 @@ export class TypeOrmSagaStore implements SagaStore<EntityManager> {
    * owner's, earliest first; returned by due time, then id.
    */
   async claimDue(owner: string, leaseMs: number, limit: number): Promise<SagaDeadline[]> {
+    checkIntegerArgument('limit', limit, 0);
     const now = this.clock.now();
     const at = this.sql.encodeTimestamp(now);
     const params = new SqlParameters(this.sql);
@@ -134,7 +142,7 @@ export class TypeOrmSagaStore implements SagaStore<EntityManager> {
     const due =
       `SELECT id FROM ${t} WHERE fired_at IS NULL AND parked_at IS NULL AND due_at <= ${params.add(at)} ` +
       `AND (lease_until IS NULL OR lease_until <= ${params.add(at)} OR lease_owner = ${params.add(owner)}) ` +
-      `ORDER BY due_at, id LIMIT ${params.add(Math.max(0, Math.floor(limit)))}`;
+      `ORDER BY due_at, id LIMIT ${params.add(limit)}`;
     // PostgreSQL: rows another claimer holds are skipped, and a row changed since the snapshot is
     // re-checked as locked (READ COMMITTED), so a deadline leased meanwhile is not taken again.
     const sql =

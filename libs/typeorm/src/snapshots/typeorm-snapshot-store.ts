@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { ChronicleError } from '@chronicle/core';
+import { checkIntegerArgument } from '@chronicle/core';
 import type { Snapshot, SnapshotStore } from '@chronicle/core';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
@@ -41,12 +41,11 @@ export class TypeOrmSnapshotStore implements SnapshotStore {
 
   /** {@inheritDoc SnapshotStore.save} */
   async save(snapshot: Snapshot, keep: number): Promise<void> {
-    if (!Number.isInteger(keep) || keep < 1) {
-      throw new ChronicleError(
-        `Snapshot of stream "${snapshot.streamId}" not saved: keep must be a positive integer, got ${keep}.`,
-        { code: 'InvalidSnapshotRetention' },
-      );
-    }
+    // keep >= 1: the snapshot being saved counts. A version past the column's range is one no
+    // stream of this journal reaches, so such a snapshot could never be used: refused.
+    checkIntegerArgument('keep', keep, 1);
+    checkIntegerArgument('snapshot.version', snapshot.version, 0, this.sql.maxStoredVersion, this.sql.maxStoredVersionReason);
+    checkIntegerArgument('snapshot.schemaVersion', snapshot.schemaVersion, 0, this.sql.maxStoredVersion, this.sql.maxStoredVersionReason);
     await runInTransaction(this.dataSource, async (manager) => {
       const upsert = new SqlParameters(this.sql);
       await executeSql(
@@ -85,7 +84,11 @@ export class TypeOrmSnapshotStore implements SnapshotStore {
     let sql =
       `SELECT stream_id, version, aggregate_type, schema_version, state, taken_at FROM ${this.tables.snapshots} ` +
       `WHERE stream_id = ${params.add(streamId)}`;
-    if (options.maxVersion !== undefined) sql += ` AND version <= ${params.add(options.maxVersion)}`;
+    if (options.maxVersion !== undefined) checkIntegerArgument('maxVersion', options.maxVersion, 0);
+    // Past the column's range (see maxStoredVersion) is no bound at all: not bound as a parameter.
+    if (options.maxVersion !== undefined && options.maxVersion < this.sql.maxStoredVersion) {
+      sql += ` AND version <= ${params.add(options.maxVersion)}`;
+    }
     sql += ' ORDER BY version DESC LIMIT 1';
     const [row] = await runRead(this.dataSource, async (manager) => (await executeSql<SnapshotRow>(manager, sql, params.values)).rows);
     if (!row) return undefined;

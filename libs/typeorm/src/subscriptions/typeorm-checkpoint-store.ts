@@ -1,5 +1,5 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { ChronicleError, CheckpointLeaseLostError, systemClock } from '@chronicle/core';
+import { ChronicleError, CheckpointLeaseLostError, checkIntegerArgument, checkParkedEvents, systemClock } from '@chronicle/core';
 import type { Checkpoint, CheckpointAdvance, CheckpointReset, CheckpointStore, Clock, ParkedEvent, ParkedQuery } from '@chronicle/core';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
@@ -120,6 +120,7 @@ export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
    * rethrows what `work` throws; either way the whole step rolls back.
    */
   async advance<T = void>(step: CheckpointAdvance, work?: (tx: EntityManager) => Promise<T>): Promise<T | undefined> {
+    checkParkedEvents('step.park', step.park, this.sql.maxStoredVersion, this.sql.maxStoredVersionReason);
     const now = this.clock.now();
     const params = new SqlParameters(this.sql);
     let sql = `UPDATE ${this.tables.checkpoints} SET position = ${params.add(step.to)}, updated_at = ${params.add(this.sql.encodeTimestamp(now))}`;
@@ -190,7 +191,7 @@ export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
     if (options.streamId !== undefined) sql += ` AND stream_id = ${params.add(options.streamId)}`;
     if (options.redriveRequested) sql += ' AND redrive_requested_at IS NOT NULL';
     sql += ' ORDER BY stream_id, version, event_id';
-    if (options.limit !== undefined) sql += ` LIMIT ${params.add(Math.max(0, Math.floor(options.limit)))}`;
+    if (options.limit !== undefined) sql += ` LIMIT ${params.add(checkIntegerArgument('limit', options.limit, 0))}`;
     const rows = await runRead(this.dataSource, async (manager) => (await executeSql<ParkedRow>(manager, sql, params.values)).rows);
     return rows.map((row) => this.parkedFromRow(row));
   }
@@ -224,6 +225,8 @@ export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
       const forget = new SqlParameters(this.sql);
       await executeSql(manager, `DELETE FROM ${this.tables.parkedEvents} WHERE subscription = ${forget.add(name)}`, forget.values);
       const result = await work(manager);
+      // Checked before its writes: a refused park rolls the whole rebuild back.
+      checkParkedEvents('reset park', result.park, this.sql.maxStoredVersion, this.sql.maxStoredVersionReason);
       const done = new SqlParameters(this.sql);
       await executeSql(
         manager,
