@@ -78,7 +78,8 @@ const userArgs = argv.filter((arg) => arg !== '--reliability-only');
 const phases = [];
 if (!reliabilityOnly) {
   const selects = userArgs.includes('--selectProjects');
-  phases.push({ name: 'tests', args: [...(selects ? [] : ['--selectProjects', 'unit', 'integration', 'e2e']), ...userArgs] });
+  // The user's arguments go first: jest reads the words after --selectProjects as project names.
+  phases.push({ name: 'tests', args: [...userArgs, ...(selects ? [] : ['--selectProjects', 'unit', 'integration', 'e2e'])] });
 }
 let reliabilitySkipped;
 if (reliabilityOnly || userArgs.length === 0) {
