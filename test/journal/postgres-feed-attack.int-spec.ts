@@ -134,6 +134,8 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
     return query;
   };
 
+  const commandsTable = (): string => `"${database.tables.schema ?? 'public'}"."${database.tables.tablePrefix ?? 'chronicle_'}commands"`;
+
   const client = async (): Promise<pg.Client> => {
     const opened = await connect();
     clients.push(opened);
@@ -216,4 +218,172 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
     await Promise.all(waiting);
     expect(await reader.feedBlocker()).toBeUndefined();
   });
+
+  it(
+    'under writers on both append paths and sessions waiting on their rows, readers paging 1 and 2 events see every committed event exactly once',
+    async () => {
+      const hotRows = 3;
+      const writersPerPath = 3;
+      const appendsPerWriter = 100;
+      // Transactional path: a participant that writes an application row after the events,
+      // sometimes inside a savepoint (released, or rolled back and written again), sometimes
+      // keeping the transaction open a while.
+      const transactional = new TypeOrmJournal(database.dataSource, database.tables);
+      let units = 0;
+      transactional.addParticipant({
+        participate: async (tx: EntityManager) => {
+          const unit = units++;
+          const update = `UPDATE ${appTable} SET n = n + 1 WHERE id = $1`;
+          const row = 1 + (unit % hotRows);
+          if (unit % 4 === 1) {
+            await tx.query('SAVEPOINT attack');
+            await tx.query(update, [row]);
+            await tx.query('ROLLBACK TO SAVEPOINT attack');
+            await tx.query(update, [row]);
+          } else if (unit % 4 === 2) {
+            await tx.query('SAVEPOINT attack');
+            await tx.query(update, [row]);
+            await tx.query('RELEASE SAVEPOINT attack');
+          } else {
+            await tx.query(update, [row]);
+          }
+          await delay(unit % 25 === 0 ? 40 : randomInt(4));
+        },
+      });
+      // One-statement path: no participant; every unit records a command.
+      const direct = new TypeOrmJournal(await database.openAnother(), database.tables);
+      const readers = [
+        { journal: new TypeOrmJournal(await database.openAnother(), database.tables), limit: 1, seen: [] as RecordedEvent[] },
+        { journal: new TypeOrmJournal(await database.openAnother(), database.tables), limit: 2, seen: [] as RecordedEvent[] },
+      ];
+
+      const committed: RecordedEvent[] = [];
+      const announcedCommands: CommandRecord[] = [];
+      let writersDone = false;
+      const writers = Array.from({ length: writersPerPath * 2 }, async (_, worker) => {
+        const onePath = worker % 2 === 0;
+        const target = onePath ? direct : transactional;
+        const versions = { main: 0, side: 0 };
+        for (let index = 0; index < appendsPerWriter; index++) {
+          const main = write(`w${worker}`, versions.main, 1 + (index % 3));
+          versions.main += main.events.length;
+          const writes = [main];
+          // Every fifth unit writes a second stream: the multi-stream statements of both paths.
+          if (index % 5 === 0) {
+            const side = write(`w${worker}-side`, versions.side, 2);
+            versions.side += side.events.length;
+            writes.push(side);
+          }
+          const commands = onePath ? [command(main.streamId)] : [];
+          announcedCommands.push(...commands);
+          committed.push(...eventsOf(await target.append({ writes, commands })));
+          if (index % 10 === 0) await delay(1);
+        }
+      });
+
+      // Sessions that hold no journal lock and wait on the appenders, or take row locks on
+      // the rows the appenders need.
+      const attackerClients = await Promise.all(Array.from({ length: 4 }, () => client()));
+      const attackerPids = await Promise.all(attackerClients.map(backendPid));
+      const [updater, locker, holder, squatter] = attackerClients as [pg.Client, pg.Client, pg.Client, pg.Client];
+      const attacks = [
+        // Updates a hot row: waits on whichever unit of work wrote it.
+        (async () => {
+          for (let round = 0; !writersDone && round < 100_000; round++) {
+            await updater.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = $1`, [1 + (round % hotRows)]);
+            await delay(1);
+          }
+        })(),
+        // Locks a hot row FOR UPDATE and keeps it a moment: waits on units, and units wait on it.
+        (async () => {
+          for (let round = 0; !writersDone && round < 100_000; round++) {
+            await locker.query('BEGIN');
+            await locker.query(`SELECT n FROM ${appTable} WHERE id = $1 FOR UPDATE`, [1 + (round % hotRows)]);
+            await delay(round % 10 === 0 ? 5 : 0);
+            await locker.query('COMMIT');
+            await delay(1);
+          }
+        })(),
+        // A long transaction with an id (it wrote a row of its own) that never touches the journal.
+        (async () => {
+          for (let round = 0; !writersDone && round < 100_000; round++) {
+            await holder.query('BEGIN');
+            await holder.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = $1`, [hotRows + 1 + (round % 5)]);
+            await delay(30);
+            await holder.query('COMMIT');
+          }
+        })(),
+        // A retried command recorded by hand: waits on the first attempt's command row, never keeps it.
+        (async () => {
+          for (let round = 0; !writersDone && round < 100_000; round++) {
+            const recent = announcedCommands[announcedCommands.length - 1];
+            if (recent) {
+              await squatter.query('BEGIN');
+              await squatter.query(
+                `INSERT INTO ${commandsTable()} (command_id, fingerprint, stream_id, aggregate_type, outcome, recorded_at) ` +
+                  `VALUES ($1, 'retry', $2, 'attack', '{}'::jsonb, now()) ON CONFLICT (command_id) DO NOTHING`,
+                [recent.commandId, recent.streamId],
+              );
+              await squatter.query('ROLLBACK');
+            }
+            await delay(1);
+          }
+        })(),
+      ];
+
+      // Counts the moments an attacker waited on a transaction: else the run proved nothing.
+      const observer = await client();
+      let attackerWaits = 0;
+      const watching = (async () => {
+        for (let round = 0; !writersDone && round < 100_000; round++) {
+          const { rows } = await observer.query<{ waits: number }>(
+            "SELECT count(*)::int AS waits FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted AND pid = ANY ($1)",
+            [attackerPids],
+          );
+          attackerWaits += rows[0]?.waits ?? 0;
+          await delay(2);
+        }
+      })();
+
+      const follow = async (reader: (typeof readers)[number]): Promise<void> => {
+        let cursor: string | null = null;
+        for (;;) {
+          const finished = writersDone;
+          const page = await reader.journal.readAll(cursor, reader.limit);
+          reader.seen.push(...page.events);
+          cursor = page.next;
+          if (page.events.length === 0) {
+            if (finished) return;
+            await delay(1);
+          }
+        }
+      };
+      const following = readers.map(follow);
+      await Promise.all(writers);
+      writersDone = true;
+      await Promise.all([...attacks, watching, ...following]);
+
+      const expected = idsOf(committed).sort();
+      let perWriter = 0;
+      for (let index = 0; index < appendsPerWriter; index++) perWriter += 1 + (index % 3) + (index % 5 === 0 ? 2 : 0);
+      expect(expected).toHaveLength(writersPerPath * 2 * perWriter);
+      for (const reader of readers) {
+        const seenIds = idsOf(reader.seen);
+        const seenSet = new Set(seenIds);
+        const missed = expected.filter((id) => !seenSet.has(id));
+        expect({ limit: reader.limit, missed: missed.length, duplicates: seenIds.length - seenSet.size }).toEqual({
+          limit: reader.limit,
+          missed: 0,
+          duplicates: 0,
+        });
+        expect([...seenIds].sort()).toEqual(expected);
+        // Per stream: versions 1..n, in order.
+        const byStream = new Map<string, number[]>();
+        for (const recorded of reader.seen) byStream.set(recorded.streamId, [...(byStream.get(recorded.streamId) ?? []), recorded.version]);
+        for (const versions of byStream.values()) expect(versions).toEqual(Array.from({ length: versions.length }, (_, index) => index + 1));
+      }
+      expect(attackerWaits).toBeGreaterThan(0);
+    },
+    90_000,
+  );
 });
