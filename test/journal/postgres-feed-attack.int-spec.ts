@@ -219,6 +219,33 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
     expect(await reader.feedBlocker()).toBeUndefined();
   });
 
+  it('a transaction waiting for its lock on the journal tables holds the feed back: it may write events once it has the lock', async () => {
+    const direct = new TypeOrmJournal(database.dataSource, database.tables);
+    const reader = new TypeOrmJournal(await database.openAnother(), database.tables);
+    const streams = `"${database.tables.schema ?? 'public'}"."${database.tables.tablePrefix ?? 'chronicle_'}streams"`;
+    const [late, blocker, observer] = [await client(), await client(), await client()];
+    const latePid = await backendPid(late);
+    // An id first (an application row), a journal lock later: not how Chronicle appends, but
+    // nothing tells the bound what this session will do once its lock is granted.
+    await late.query('BEGIN');
+    await late.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = 1`);
+    const [{ xid }] = (await late.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows as [{ xid: string }];
+    const later = eventsOf(await direct.append({ writes: [write('later', 0)] }));
+
+    await blocker.query('BEGIN');
+    await blocker.query(`LOCK TABLE ${streams} IN SHARE MODE`);
+    const locking = pending(late.query(`LOCK TABLE ${streams} IN ROW EXCLUSIVE MODE`));
+    await waitUntilBlocked(observer, latePid);
+
+    expect(await reader.readAll(null, 2)).toEqual({ events: [], next: null });
+    expect(await reader.feedBlocker()).toMatchObject({ transactionId: xid, pid: latePid });
+
+    await blocker.query('COMMIT');
+    await locking;
+    await late.query('COMMIT');
+    expect(idsOf((await reader.readAll(null, 2)).events)).toEqual(idsOf(later));
+  });
+
   it(
     'under writers on both append paths and sessions waiting on their rows, readers paging 1 and 2 events see every committed event exactly once',
     async () => {
