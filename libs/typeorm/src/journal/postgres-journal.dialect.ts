@@ -24,6 +24,10 @@ const CURSOR = /^(\d+):(\d+)$/;
  * the bound later: a journal append takes the streams table lock at its first write, before
  * PostgreSQL gives it a transaction id (the reason the stream row must be the unit's first write,
  * and why anything else that writes these tables must also write them first in its transaction).
+ * Rolling back to a savepoint drops the locks taken after it while the transaction keeps its id,
+ * so a journal write must not sit in a savepoint that is rolled back while its transaction goes
+ * on. Chronicle's appends never do (each is its own transaction), and a participant's savepoints
+ * come after the journal's locks, which they leave in place.
  *
  * Only the transaction's owner can make it irrelevant, never another session:
  * - `locks` keeps, of the `transactionid` rows of `pg_locks`, only the owner's: the granted
