@@ -3,7 +3,7 @@ import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import pg from 'pg';
 import type { EntityManager } from 'typeorm';
 import type { AppendResult, CommandRecord, NewEvent, RecordedEvent, StreamWrite } from '@chronicle/core';
-import { TypeOrmJournal } from '@chronicle/typeorm';
+import { TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -274,11 +274,19 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
           } else {
             await tx.query(update, [row]);
           }
-          await delay(unit % 25 === 0 ? 40 : randomInt(4));
+          await delay(unit % 10 === 0 ? 25 : randomInt(4));
         },
       });
-      // One-statement path: no participant; every unit records a command.
-      const direct = new TypeOrmJournal(await database.openAnother(), database.tables);
+      // One-statement path: the outbox as its only participant (it writes inside the statement);
+      // every unit records a command.
+      const directSource = await database.openAnother();
+      const direct = new TypeOrmJournal(directSource, database.tables);
+      const outbox = new TypeOrmOutboxStore(directSource, database.tables);
+      await outbox.subscribe([{ handler: 'audit', events: '*', startFrom: 'now' }]);
+      direct.addParticipant(outbox);
+      const transactionalOutbox = new TypeOrmOutboxStore(database.dataSource, database.tables);
+      await transactionalOutbox.subscribe([{ handler: 'audit', events: '*', startFrom: 'now' }]);
+      transactional.addParticipant(transactionalOutbox);
       const readers = [
         { journal: new TypeOrmJournal(await database.openAnother(), database.tables), limit: 1, seen: [] as RecordedEvent[] },
         { journal: new TypeOrmJournal(await database.openAnother(), database.tables), limit: 2, seen: [] as RecordedEvent[] },
@@ -310,17 +318,20 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
 
       // Sessions that hold no journal lock and wait on the appenders, or take row locks on
       // the rows the appenders need.
-      const attackerClients = await Promise.all(Array.from({ length: 4 }, () => client()));
+      const attackerClients = await Promise.all(Array.from({ length: 5 }, () => client()));
       const attackerPids = await Promise.all(attackerClients.map(backendPid));
-      const [updater, locker, holder, squatter] = attackerClients as [pg.Client, pg.Client, pg.Client, pg.Client];
+      const [updaters, [locker, holder, squatter]] = [attackerClients.slice(0, 2), attackerClients.slice(2)] as [
+        pg.Client[],
+        [pg.Client, pg.Client, pg.Client],
+      ];
       const attacks = [
-        // Updates a hot row: waits on whichever unit of work wrote it.
-        (async () => {
+        // Update the hot rows: each waits on whichever unit of work wrote the row.
+        ...updaters.map(async (updater, offset) => {
           for (let round = 0; !writersDone && round < 100_000; round++) {
-            await updater.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = $1`, [1 + (round % hotRows)]);
+            await updater.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = $1`, [1 + ((round + offset) % hotRows)]);
             await delay(1);
           }
-        })(),
+        }),
         // Locks a hot row FOR UPDATE and keeps it a moment: waits on units, and units wait on it.
         (async () => {
           for (let round = 0; !writersDone && round < 100_000; round++) {
@@ -409,6 +420,11 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
         for (const recorded of reader.seen) byStream.set(recorded.streamId, [...(byStream.get(recorded.streamId) ?? []), recorded.version]);
         for (const versions of byStream.values()) expect(versions).toEqual(Array.from({ length: versions.length }, (_, index) => index + 1));
       }
+      // Both paths wrote their outbox entries with their events.
+      const [outboxRows] = (await database.dataSource.query(
+        `SELECT count(*)::int AS n FROM "${database.tables.schema ?? 'public'}"."${database.tables.tablePrefix ?? 'chronicle_'}outbox"`,
+      )) as [{ n: number }];
+      expect(outboxRows.n).toBe(expected.length);
       expect(attackerWaits).toBeGreaterThan(0);
     },
     90_000,
