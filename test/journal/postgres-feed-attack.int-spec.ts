@@ -3,7 +3,7 @@ import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import pg from 'pg';
 import type { EntityManager } from 'typeorm';
 import type { AppendResult, CommandRecord, NewEvent, RecordedEvent, StreamWrite } from '@chronicle/core';
-import { TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
+import { DEFAULT_TABLE_PREFIX, TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -134,7 +134,8 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
     return query;
   };
 
-  const commandsTable = (): string => `"${database.tables.schema ?? 'public'}"."${database.tables.tablePrefix ?? 'chronicle_'}commands"`;
+  /** A Chronicle table of this test's schema, quoted. */
+  const table = (base: string): string => `"${database.tables.schema ?? 'public'}"."${database.tables.tablePrefix ?? DEFAULT_TABLE_PREFIX}${base}"`;
 
   const client = async (): Promise<pg.Client> => {
     const opened = await connect();
@@ -222,7 +223,7 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
   it('a transaction waiting for its lock on the journal tables holds the feed back: it may write events once it has the lock', async () => {
     const direct = new TypeOrmJournal(database.dataSource, database.tables);
     const reader = new TypeOrmJournal(await database.openAnother(), database.tables);
-    const streams = `"${database.tables.schema ?? 'public'}"."${database.tables.tablePrefix ?? 'chronicle_'}streams"`;
+    const streams = table('streams');
     const [late, blocker, observer] = [await client(), await client(), await client()];
     const latePid = await backendPid(late);
     // An id first (an application row), a journal lock later: not how Chronicle appends, but
@@ -358,7 +359,7 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
             if (recent) {
               await squatter.query('BEGIN');
               await squatter.query(
-                `INSERT INTO ${commandsTable()} (command_id, fingerprint, stream_id, aggregate_type, outcome, recorded_at) ` +
+                `INSERT INTO ${table('commands')} (command_id, fingerprint, stream_id, aggregate_type, outcome, recorded_at) ` +
                   `VALUES ($1, 'retry', $2, 'attack', '{}'::jsonb, now()) ON CONFLICT (command_id) DO NOTHING`,
                 [recent.commandId, recent.streamId],
               );
@@ -422,7 +423,7 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
       }
       // Both paths wrote their outbox entries with their events.
       const [outboxRows] = (await database.dataSource.query(
-        `SELECT count(*)::int AS n FROM "${database.tables.schema ?? 'public'}"."${database.tables.tablePrefix ?? 'chronicle_'}outbox"`,
+        `SELECT count(*)::int AS n FROM ${table('outbox')}`,
       )) as [{ n: number }];
       expect(outboxRows.n).toBe(expected.length);
       expect(attackerWaits).toBeGreaterThan(0);
