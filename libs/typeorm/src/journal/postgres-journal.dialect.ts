@@ -11,22 +11,44 @@ import type { JournalDialect, SqlStatement } from './journal-dialect.js';
 const CURSOR = /^(\d+):(\d+)$/;
 
 /**
- * The feed's upper bound on transaction ids, as CTEs `snap`, `held`, `locks` and `bound`.
+ * The feed's upper bound on transaction ids, as CTEs `snap`, `held`, `locks`, `owners` and `bound`.
  *
  * The sound bound is the statement snapshot's xmin: every transaction below it has finished, so
  * no event can still appear below it, and a cursor taken from rows under it never skips one.
  * But xmin is cluster-wide: any long write transaction anywhere (another schema, another app)
  * would hold this feed back. So when xmin does hold events back (`held`), the bound is refined to
- * the oldest snapshot transaction that is *relevant*: one that has finished since the snapshot
- * (its events may be invisible to it), or that still runs and holds a lock stronger than a plain
- * read's on this journal's streams or events table. A transaction that still runs without such a
- * lock has not written events, and cannot write any below the bound later: a journal append takes
- * the streams table lock at its first write, before PostgreSQL gives it a transaction id (the
- * reason the stream row must be the unit's first write, and why anything else that writes these
- * tables must also write them first in its transaction). Running transactions and their relation
- * locks come from one `pg_locks` scan, read after the snapshot was taken. `held` compares the
- * newest event's transaction id with xmin: one backward step on the (tx_id, position) index,
- * where an EXISTS over `tx_id >= xmin` scanned the whole table on every page.
+ * the oldest snapshot transaction that is *relevant*. Every snapshot transaction is relevant
+ * unless all of this is known of it: its own session still holds its id, it has not finished,
+ * and that session holds or waits for no lock stronger than a plain read's on this journal's
+ * streams or events table. Such a transaction has not written events, and cannot write any below
+ * the bound later: a journal append takes the streams table lock at its first write, before
+ * PostgreSQL gives it a transaction id (the reason the stream row must be the unit's first write,
+ * and why anything else that writes these tables must also write them first in its transaction).
+ * Rolling back to a savepoint drops the locks taken after it while the transaction keeps its id,
+ * so a journal write must not sit in a savepoint that is rolled back while its transaction goes
+ * on. Chronicle's appends never do (each is its own transaction), and a participant's savepoints
+ * come after the journal's locks, which they leave in place.
+ *
+ * Only the transaction's owner can make it irrelevant, never another session:
+ * - `locks` keeps, of the `transactionid` rows of `pg_locks`, only the owner's: the granted
+ *   `ExclusiveLock` a backend takes on its own id. A session that waits on the transaction (it
+ *   updates or locks a row the transaction wrote, inserts a key it inserted, creates a logical
+ *   replication slot) has a not-granted `ShareLock` row on the same id, and is granted that
+ *   `ShareLock` for a moment once the owner ends; read as the owner, such a session (holding no
+ *   journal lock) made an appending transaction look irrelevant, and readers passed its events.
+ * - A relation lock counts whether granted or not: a transaction waiting to lock the journal
+ *   tables may write events as soon as it gets the lock.
+ * - A prepared transaction's locks have no pid (they belong to no session), so it has no owner
+ *   row and stays relevant until it is committed or rolled back.
+ * - `owners.running` asks `pg_xact_status` after `pg_locks` was read (it is computed per row of
+ *   the join with `locks`): a transaction that committed after the snapshot releases its relation
+ *   locks before its id lock, one lock partition at a time, so the lock scan alone may see its id
+ *   without its journal lock; its events, invisible to this snapshot, would be passed.
+ *
+ * Running transactions and their relation locks come from one `pg_locks` scan, read after the
+ * snapshot was taken. `held` compares the newest event's transaction id with xmin: one backward
+ * step on the (tx_id, position) index, where an EXISTS over `tx_id >= xmin` scanned the whole
+ * table on every page.
  */
 function boundCtes(tables: ChronicleTables, params: SqlParameters): string {
   return `WITH snap AS MATERIALIZED (SELECT pg_current_snapshot() AS s),
@@ -36,17 +58,22 @@ function boundCtes(tables: ChronicleTables, params: SqlParameters): string {
     locks AS MATERIALIZED (
       SELECT l.locktype, l.pid, l.transactionid FROM pg_locks l
       WHERE (SELECT yes FROM held) AND l.pid IS NOT NULL AND (
-        l.locktype = 'transactionid'
+        (l.locktype = 'transactionid' AND l.granted AND l.mode = 'ExclusiveLock')
         OR (l.locktype = 'relation' AND l.mode <> 'AccessShareLock'
           AND l.database = (SELECT d.oid FROM pg_database d WHERE d.datname = current_database())
           AND l.relation IN (to_regclass(${params.add(tables.streams)}), to_regclass(${params.add(tables.events)})))
       )
     ),
+    owners AS MATERIALIZED (
+      SELECT x.xid, t.pid, pg_xact_status(x.xid) = 'in progress' AS running
+      FROM snap CROSS JOIN pg_snapshot_xip(snap.s) AS x(xid)
+      JOIN locks t ON t.locktype = 'transactionid' AND t.transactionid = xid(x.xid)
+    ),
     bound AS MATERIALIZED (
       SELECT CASE WHEN NOT (SELECT yes FROM held) THEN pg_snapshot_xmin(snap.s) ELSE COALESCE(
         (SELECT min(x.xid) FROM pg_snapshot_xip(snap.s) AS x(xid) WHERE NOT EXISTS (
-          SELECT 1 FROM locks t WHERE t.locktype = 'transactionid' AND t.transactionid = xid(x.xid)
-            AND NOT EXISTS (SELECT 1 FROM locks r WHERE r.locktype = 'relation' AND r.pid = t.pid))),
+          SELECT 1 FROM owners o WHERE o.xid = x.xid AND o.running
+            AND NOT EXISTS (SELECT 1 FROM locks r WHERE r.locktype = 'relation' AND r.pid = o.pid))),
         pg_snapshot_xmax(snap.s)) END AS xid
       FROM snap
     )`;
@@ -120,7 +147,7 @@ export const postgresJournalDialect: JournalDialect = {
       `${boundCtes(tables, params)}
        SELECT b.xid::text AS transaction_id, t.pid, a.xact_start, a.state, a.query
        FROM bound b CROSS JOIN snap
-       LEFT JOIN locks t ON t.locktype = 'transactionid' AND t.transactionid = xid(b.xid)
+       LEFT JOIN owners t ON t.xid = b.xid
        LEFT JOIN pg_stat_activity a ON a.pid = t.pid
        WHERE b.xid < pg_snapshot_xmax(snap.s)
          AND EXISTS (SELECT 1 FROM ${tables.events} e WHERE e.tx_id >= b.xid)

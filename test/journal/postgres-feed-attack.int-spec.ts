@@ -1,0 +1,433 @@
+import { randomInt, randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, expect, it } from '@jest/globals';
+import pg from 'pg';
+import type { EntityManager } from 'typeorm';
+import type { AppendResult, CommandRecord, NewEvent, RecordedEvent, StreamWrite } from '@chronicle/core';
+import { DEFAULT_TABLE_PREFIX, TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
+import { describePostgres, POSTGRES_URL } from '../support/services.js';
+import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
+
+/*
+ * The PostgreSQL feed under attack: sessions that hold no journal lock but wait on appending
+ * transactions (a row a unit of work wrote, a command id it recorded) must never move the feed's
+ * bound past those transactions. In pg_locks such a session has a not-granted ShareLock on the
+ * appender's transaction id; only the appender's own granted ExclusiveLock may say whether it is
+ * still in flight.
+ */
+
+function event(label: string): NewEvent {
+  return {
+    eventId: randomUUID(),
+    type: 'attack.tested',
+    schemaVersion: 1,
+    payload: { label },
+    metadata: {},
+    tags: [],
+    occurredAt: new Date(),
+  };
+}
+
+function write(streamId: string, expectedVersion: number, count = 1): StreamWrite {
+  return {
+    streamId,
+    aggregateType: 'attack',
+    expectedVersion,
+    events: Array.from({ length: count }, (_, index) => event(`${streamId}#${expectedVersion + index + 1}`)),
+  };
+}
+
+function command(streamId: string): CommandRecord {
+  return {
+    commandId: randomUUID(),
+    fingerprint: 'attack',
+    streamId,
+    aggregateType: 'attack',
+    outcome: { kind: 'accepted', fromVersion: 1, toVersion: 1 },
+    recordedAt: new Date(),
+  };
+}
+
+function idsOf(events: readonly { eventId: string }[]): string[] {
+  return events.map((recorded) => recorded.eventId);
+}
+
+function eventsOf(result: AppendResult): RecordedEvent[] {
+  return result.streams.flatMap((stream) => stream.events);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function connect(): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: POSTGRES_URL });
+  await client.connect();
+  return client;
+}
+
+async function backendPid(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+  return rows[0]!.pid;
+}
+
+/**
+ * Resolves once session `waiter` waits on a lock (PostgreSQL's own view: `pg_blocking_pids`). A
+ * second waiter on one row may wait on the first waiter's tuple lock rather than on the owner.
+ */
+async function waitUntilBlocked(observer: pg.Client, waiter: number): Promise<void> {
+  for (let attempt = 0; attempt < 500; attempt++) {
+    const { rows } = await observer.query<{ blocked: boolean }>('SELECT cardinality(pg_blocking_pids($1)) > 0 AS blocked', [waiter]);
+    if (rows[0]?.blocked) return;
+    await delay(10);
+  }
+  throw new Error(`session ${waiter} never waited on a lock`);
+}
+
+/** A latch a participant waits on, so a test decides when the unit of work may commit. */
+interface Gate {
+  entered: Promise<{ xid: string; pid: number }>;
+  open(): void;
+}
+
+/**
+ * Holds every unit whose first write targets `streamId` open after it wrote its events and then,
+ * as a participant, updated application row 1 of `appTable` (after the events, as the README
+ * asks), reporting that transaction's id and backend pid.
+ */
+function holdStream(journal: TypeOrmJournal, streamId: string, appTable: string): Gate {
+  let reportEntered!: (value: { xid: string; pid: number }) => void;
+  const entered = new Promise<{ xid: string; pid: number }>((resolve) => {
+    reportEntered = resolve;
+  });
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  journal.addParticipant({
+    participate: async (tx: EntityManager, request) => {
+      if (request.writes[0]?.streamId !== streamId) return;
+      await tx.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = 1`);
+      const [row] = (await tx.query('SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid')) as Array<{ xid: string; pid: number }>;
+      reportEntered({ xid: row?.xid ?? '', pid: row?.pid ?? 0 });
+      await gate;
+    },
+  });
+  return { entered, open };
+}
+
+await describePostgres('PostgreSQL journal: the feed under attack by sessions waiting on appenders (guarantee 5)', () => {
+  let database: TestDatabase;
+  let appTable: string;
+  const clients: pg.Client[] = [];
+  const gates: Gate[] = [];
+
+  /** A held unit of work, released by the test or, when the test failed first, after it. */
+  const hold = (journal: TypeOrmJournal, streamId: string): Gate => {
+    const gate = holdStream(journal, streamId, appTable);
+    gates.push(gate);
+    return gate;
+  };
+
+  /** A statement that will wait; a test that fails first leaves it to end with its connection. */
+  const pending = <T>(query: Promise<T>): Promise<T> => {
+    query.catch(() => undefined);
+    return query;
+  };
+
+  /** A Chronicle table of this test's schema, quoted. */
+  const table = (base: string): string => `"${database.tables.schema ?? 'public'}"."${database.tables.tablePrefix ?? DEFAULT_TABLE_PREFIX}${base}"`;
+
+  const client = async (): Promise<pg.Client> => {
+    const opened = await connect();
+    clients.push(opened);
+    return opened;
+  };
+
+  beforeEach(async () => {
+    database = await openPostgresSchema();
+    appTable = `"${database.tables.schema ?? 'public'}".app_rows`;
+    const setup = await client();
+    await setup.query(`CREATE TABLE ${appTable} (id int PRIMARY KEY, n bigint NOT NULL DEFAULT 0)`);
+    await setup.query(`INSERT INTO ${appTable} (id) SELECT generate_series(1, 10)`);
+  });
+
+  afterEach(async () => {
+    for (const gate of gates.splice(0)) gate.open();
+    for (const opened of clients.splice(0)) await opened.end().catch(() => undefined);
+    await database.close();
+  });
+
+  it.each([
+    ['UPDATE', (table: string) => `UPDATE ${table} SET n = n + 1 WHERE id = 1`],
+    ['SELECT … FOR UPDATE', (table: string) => `SELECT n FROM ${table} WHERE id = 1 FOR UPDATE`],
+  ])(
+    'a plain session waiting (%s) on a row an open unit of work wrote does not let readers pass that unit',
+    async (_, waiterSql) => {
+      const journal = new TypeOrmJournal(database.dataSource, database.tables);
+      // Without participants: the one-statement append, committing while the held unit is open.
+      const direct = new TypeOrmJournal(await database.openAnother(), database.tables);
+      const reader = new TypeOrmJournal(await database.openAnother(), database.tables);
+      const gate = hold(journal, 'held');
+      const held = pending(journal.append({ writes: [write('held', 0)] }));
+      const owner = await gate.entered;
+
+      const waiter = await client();
+      const waiterPid = await backendPid(waiter);
+      const waiting = pending(waiter.query(waiterSql(appTable)));
+      await waitUntilBlocked(await client(), waiterPid);
+
+      const later = eventsOf(await direct.append({ writes: [write('later', 0)] }));
+      // Every read while the held unit is open: nothing, for a cursor past `later` would skip it.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const page = await reader.readAll(null, 2);
+        expect(idsOf(page.events)).toEqual([]);
+        expect(page.next).toBeNull();
+      }
+
+      gate.open();
+      const heldEvents = eventsOf(await held);
+      await waiting;
+      const page = await reader.readAll(null, 10);
+      expect(idsOf(page.events)).toEqual([...idsOf(heldEvents), ...idsOf(later)]);
+    },
+  );
+
+  it('feedBlocker names the appending transaction and its own session, not the sessions waiting on it', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const direct = new TypeOrmJournal(await database.openAnother(), database.tables);
+    const reader = new TypeOrmJournal(await database.openAnother(), database.tables);
+    const gate = hold(journal, 'held');
+    const held = pending(journal.append({ writes: [write('held', 0)] }));
+    const owner = await gate.entered;
+
+    const observer = await client();
+    const waiters = [await client(), await client()];
+    const waiterPids = await Promise.all(waiters.map(backendPid));
+    const waiting = [
+      pending(waiters[0]!.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = 1`)),
+      pending(waiters[1]!.query(`SELECT n FROM ${appTable} WHERE id = 1 FOR UPDATE`)),
+    ];
+    for (const pid of waiterPids) await waitUntilBlocked(observer, pid);
+    await direct.append({ writes: [write('later', 0)] });
+
+    const blocker = await reader.feedBlocker();
+    expect(blocker).toMatchObject({ transactionId: owner.xid, pid: owner.pid, state: 'idle in transaction' });
+    expect(waiterPids).not.toContain(blocker?.pid);
+
+    gate.open();
+    await held;
+    await Promise.all(waiting);
+    expect(await reader.feedBlocker()).toBeUndefined();
+  });
+
+  it('a transaction waiting for its lock on the journal tables holds the feed back: it may write events once it has the lock', async () => {
+    const direct = new TypeOrmJournal(database.dataSource, database.tables);
+    const reader = new TypeOrmJournal(await database.openAnother(), database.tables);
+    const streams = table('streams');
+    const [late, blocker, observer] = [await client(), await client(), await client()];
+    const latePid = await backendPid(late);
+    // An id first (an application row), a journal lock later: not how Chronicle appends, but
+    // nothing tells the bound what this session will do once its lock is granted.
+    await late.query('BEGIN');
+    await late.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = 1`);
+    const [{ xid }] = (await late.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid')).rows as [{ xid: string }];
+    const later = eventsOf(await direct.append({ writes: [write('later', 0)] }));
+
+    await blocker.query('BEGIN');
+    await blocker.query(`LOCK TABLE ${streams} IN SHARE MODE`);
+    const locking = pending(late.query(`LOCK TABLE ${streams} IN ROW EXCLUSIVE MODE`));
+    await waitUntilBlocked(observer, latePid);
+
+    expect(await reader.readAll(null, 2)).toEqual({ events: [], next: null });
+    expect(await reader.feedBlocker()).toMatchObject({ transactionId: xid, pid: latePid });
+
+    await blocker.query('COMMIT');
+    await locking;
+    await late.query('COMMIT');
+    expect(idsOf((await reader.readAll(null, 2)).events)).toEqual(idsOf(later));
+  });
+
+  it(
+    'under writers on both append paths and sessions waiting on their rows, readers paging 1 and 2 events see every committed event exactly once',
+    async () => {
+      const hotRows = 3;
+      const writersPerPath = 3;
+      const appendsPerWriter = 100;
+      // Transactional path: a participant that writes an application row after the events,
+      // sometimes inside a savepoint (released, or rolled back and written again), sometimes
+      // keeping the transaction open a while.
+      const transactional = new TypeOrmJournal(database.dataSource, database.tables);
+      let units = 0;
+      transactional.addParticipant({
+        participate: async (tx: EntityManager) => {
+          const unit = units++;
+          const update = `UPDATE ${appTable} SET n = n + 1 WHERE id = $1`;
+          const row = 1 + (unit % hotRows);
+          if (unit % 4 === 1) {
+            await tx.query('SAVEPOINT attack');
+            await tx.query(update, [row]);
+            await tx.query('ROLLBACK TO SAVEPOINT attack');
+            await tx.query(update, [row]);
+          } else if (unit % 4 === 2) {
+            await tx.query('SAVEPOINT attack');
+            await tx.query(update, [row]);
+            await tx.query('RELEASE SAVEPOINT attack');
+          } else {
+            await tx.query(update, [row]);
+          }
+          await delay(unit % 10 === 0 ? 25 : randomInt(4));
+        },
+      });
+      // One-statement path: the outbox as its only participant (it writes inside the statement);
+      // every unit records a command.
+      const directSource = await database.openAnother();
+      const direct = new TypeOrmJournal(directSource, database.tables);
+      const outbox = new TypeOrmOutboxStore(directSource, database.tables);
+      await outbox.subscribe([{ handler: 'audit', events: '*', startFrom: 'now' }]);
+      direct.addParticipant(outbox);
+      const transactionalOutbox = new TypeOrmOutboxStore(database.dataSource, database.tables);
+      await transactionalOutbox.subscribe([{ handler: 'audit', events: '*', startFrom: 'now' }]);
+      transactional.addParticipant(transactionalOutbox);
+      const readers = [
+        { journal: new TypeOrmJournal(await database.openAnother(), database.tables), limit: 1, seen: [] as RecordedEvent[] },
+        { journal: new TypeOrmJournal(await database.openAnother(), database.tables), limit: 2, seen: [] as RecordedEvent[] },
+      ];
+
+      const committed: RecordedEvent[] = [];
+      const announcedCommands: CommandRecord[] = [];
+      let writersDone = false;
+      const writers = Array.from({ length: writersPerPath * 2 }, async (_, worker) => {
+        const onePath = worker % 2 === 0;
+        const target = onePath ? direct : transactional;
+        const versions = { main: 0, side: 0 };
+        for (let index = 0; index < appendsPerWriter; index++) {
+          const main = write(`w${worker}`, versions.main, 1 + (index % 3));
+          versions.main += main.events.length;
+          const writes = [main];
+          // Every fifth unit writes a second stream: the multi-stream statements of both paths.
+          if (index % 5 === 0) {
+            const side = write(`w${worker}-side`, versions.side, 2);
+            versions.side += side.events.length;
+            writes.push(side);
+          }
+          const commands = onePath ? [command(main.streamId)] : [];
+          announcedCommands.push(...commands);
+          committed.push(...eventsOf(await target.append({ writes, commands })));
+          if (index % 10 === 0) await delay(1);
+        }
+      });
+
+      // Sessions that hold no journal lock and wait on the appenders, or take row locks on
+      // the rows the appenders need.
+      const attackerClients = await Promise.all(Array.from({ length: 5 }, () => client()));
+      const attackerPids = await Promise.all(attackerClients.map(backendPid));
+      const [updaters, [locker, holder, squatter]] = [attackerClients.slice(0, 2), attackerClients.slice(2)] as [
+        pg.Client[],
+        [pg.Client, pg.Client, pg.Client],
+      ];
+      const attacks = [
+        // Update the hot rows: each waits on whichever unit of work wrote the row.
+        ...updaters.map(async (updater, offset) => {
+          for (let round = 0; !writersDone && round < 100_000; round++) {
+            await updater.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = $1`, [1 + ((round + offset) % hotRows)]);
+            await delay(1);
+          }
+        }),
+        // Locks a hot row FOR UPDATE and keeps it a moment: waits on units, and units wait on it.
+        (async () => {
+          for (let round = 0; !writersDone && round < 100_000; round++) {
+            await locker.query('BEGIN');
+            await locker.query(`SELECT n FROM ${appTable} WHERE id = $1 FOR UPDATE`, [1 + (round % hotRows)]);
+            await delay(round % 10 === 0 ? 5 : 0);
+            await locker.query('COMMIT');
+            await delay(1);
+          }
+        })(),
+        // A long transaction with an id (it wrote a row of its own) that never touches the journal.
+        (async () => {
+          for (let round = 0; !writersDone && round < 100_000; round++) {
+            await holder.query('BEGIN');
+            await holder.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = $1`, [hotRows + 1 + (round % 5)]);
+            await delay(30);
+            await holder.query('COMMIT');
+          }
+        })(),
+        // A retried command recorded by hand: waits on the first attempt's command row, never keeps it.
+        (async () => {
+          for (let round = 0; !writersDone && round < 100_000; round++) {
+            const recent = announcedCommands[announcedCommands.length - 1];
+            if (recent) {
+              await squatter.query('BEGIN');
+              await squatter.query(
+                `INSERT INTO ${table('commands')} (command_id, fingerprint, stream_id, aggregate_type, outcome, recorded_at) ` +
+                  `VALUES ($1, 'retry', $2, 'attack', '{}'::jsonb, now()) ON CONFLICT (command_id) DO NOTHING`,
+                [recent.commandId, recent.streamId],
+              );
+              await squatter.query('ROLLBACK');
+            }
+            await delay(1);
+          }
+        })(),
+      ];
+
+      // Counts the moments an attacker waited on a transaction: else the run proved nothing.
+      const observer = await client();
+      let attackerWaits = 0;
+      const watching = (async () => {
+        for (let round = 0; !writersDone && round < 100_000; round++) {
+          const { rows } = await observer.query<{ waits: number }>(
+            "SELECT count(*)::int AS waits FROM pg_locks WHERE locktype = 'transactionid' AND NOT granted AND pid = ANY ($1)",
+            [attackerPids],
+          );
+          attackerWaits += rows[0]?.waits ?? 0;
+          await delay(2);
+        }
+      })();
+
+      const follow = async (reader: (typeof readers)[number]): Promise<void> => {
+        let cursor: string | null = null;
+        for (;;) {
+          const finished = writersDone;
+          const page = await reader.journal.readAll(cursor, reader.limit);
+          reader.seen.push(...page.events);
+          cursor = page.next;
+          if (page.events.length === 0) {
+            if (finished) return;
+            await delay(1);
+          }
+        }
+      };
+      const following = readers.map(follow);
+      await Promise.all(writers);
+      writersDone = true;
+      await Promise.all([...attacks, watching, ...following]);
+
+      const expected = idsOf(committed).sort();
+      let perWriter = 0;
+      for (let index = 0; index < appendsPerWriter; index++) perWriter += 1 + (index % 3) + (index % 5 === 0 ? 2 : 0);
+      expect(expected).toHaveLength(writersPerPath * 2 * perWriter);
+      for (const reader of readers) {
+        const seenIds = idsOf(reader.seen);
+        const seenSet = new Set(seenIds);
+        const missed = expected.filter((id) => !seenSet.has(id));
+        expect({ limit: reader.limit, missed: missed.length, duplicates: seenIds.length - seenSet.size }).toEqual({
+          limit: reader.limit,
+          missed: 0,
+          duplicates: 0,
+        });
+        expect([...seenIds].sort()).toEqual(expected);
+        // Per stream: versions 1..n, in order.
+        const byStream = new Map<string, number[]>();
+        for (const recorded of reader.seen) byStream.set(recorded.streamId, [...(byStream.get(recorded.streamId) ?? []), recorded.version]);
+        for (const versions of byStream.values()) expect(versions).toEqual(Array.from({ length: versions.length }, (_, index) => index + 1));
+      }
+      // Both paths wrote their outbox entries with their events.
+      const [outboxRows] = (await database.dataSource.query(
+        `SELECT count(*)::int AS n FROM ${table('outbox')}`,
+      )) as [{ n: number }];
+      expect(outboxRows.n).toBe(expected.length);
+      expect(attackerWaits).toBeGreaterThan(0);
+    },
+    90_000,
+  );
+});
