@@ -78,7 +78,9 @@ const userArgs = argv.filter((arg) => arg !== '--reliability-only');
 const phases = [];
 if (!reliabilityOnly) {
   const selects = userArgs.includes('--selectProjects');
-  phases.push({ name: 'tests', args: [...(selects ? [] : ['--selectProjects', 'unit', 'integration', 'e2e']), ...userArgs] });
+  // The default projects go last: jest's --selectProjects takes every word after it, and would
+  // swallow a path or pattern given first (`npm test -- <path>` then ran every suite).
+  phases.push({ name: 'tests', args: [...userArgs, ...(selects ? [] : ['--selectProjects', 'unit', 'integration', 'e2e'])] });
 }
 let reliabilitySkipped;
 if (reliabilityOnly || userArgs.length === 0) {
