@@ -1,9 +1,9 @@
-import { spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { launchDemo, type DemoProcess } from '../support/demo-process.js';
+import { buildDemo, launchDemo, type DemoProcess } from '../support/demo-process.js';
 import { expectInOrderAndComplete, recordExchange, waitUntil } from '../support/outbox-test-apps.js';
 import { AMQP_URL, POSTGRES_URL, createSchema, postgresUnavailableReason, rabbitMqUnavailableReason, servicesRequired, uniqueSchemaName } from '../support/services.js';
 
@@ -72,9 +72,7 @@ if (!postgresMissing || servicesRequired()) {
 }
 
 describe('the demo as an OS process', () => {
-  beforeAll(() => {
-    execFileSync('npm', ['run', 'build'], { stdio: 'pipe', timeout: 180_000 });
-  }, 200_000);
+  beforeAll(() => buildDemo(), 300_000);
 
   describe.each(databases)('on %s', (_name, openDatabase) => {
     let database: Awaited<ReturnType<typeof openDatabase>>;
@@ -257,9 +255,7 @@ const rabbitMissing = (await postgresUnavailableReason()) ?? (await rabbitMqUnav
   let drop: () => Promise<void>;
   let env: Record<string, string>;
 
-  beforeAll(() => {
-    execFileSync('npm', ['run', 'build'], { stdio: 'pipe', timeout: 180_000 });
-  }, 200_000);
+  beforeAll(() => buildDemo(), 300_000);
   beforeEach(async () => {
     const schema = uniqueSchemaName('chr_relay');
     drop = await createSchema(schema);

@@ -84,6 +84,22 @@ export function transfersSuite(name: string, openDatabase: () => Promise<DemoDat
       ]);
     });
 
+    it("words a transfer to or from an unknown account in the API's terms, not the library's", async () => {
+      const a = await account('Ada', 50);
+      const nobody = '0190f7d2-0000-7000-8000-000000000001';
+      const toNobody = await transfer(a, nobody, 20);
+      expect(await settledTransfer(http, toNobody)).toEqual({
+        id: toNobody, from: a, to: nobody, amount: 20, status: 'failed',
+        reason: `The credit of ${nobody} was refused: Account ${nobody} does not exist.`,
+      });
+      const fromNobody = await transfer(nobody, a, 20);
+      expect(await settledTransfer(http, fromNobody)).toEqual({
+        id: fromNobody, from: nobody, to: a, amount: 20, status: 'failed',
+        reason: `The debit of ${nobody} was refused: Account ${nobody} does not exist.`,
+      });
+      expect(await balanceOf(a)).toBe(50);
+    });
+
     it('treats a retried request with the same Idempotency-Key as the same transfer', async () => {
       const [a, b] = [await account('Ada', 100), await account('Bob')];
       const first = await transfer(a, b, 40, 'transfer-once');

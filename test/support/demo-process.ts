@@ -1,5 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** A free TCP port on 127.0.0.1 (closed again before it is returned). */
 export async function freePort(): Promise<number> {
@@ -43,4 +47,32 @@ export async function launchDemo(env: Record<string, string>, port?: number): Pr
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return { child, url, port: listenOn, output: () => output, exited };
+}
+
+/**
+ * Compiles the demo (`npm run build`), one build at a time across the test processes of this
+ * checkout: jest runs test files in parallel workers, and two builds writing `dist/` at once can
+ * leave a half-written file for the other's demo to load.
+ */
+export async function buildDemo(): Promise<void> {
+  const lock = join(tmpdir(), `chronicle-build-${createHash('sha256').update(process.cwd()).digest('hex').slice(0, 16)}.lock`);
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      // A lock older than any build is left by a killed run.
+      const held = statSync(lock, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > 240_000) rmSync(lock, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`Another build held ${lock} for 5 minutes.`);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+  try {
+    execFileSync('npm', ['run', 'build'], { stdio: 'pipe', timeout: 180_000 });
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
 }

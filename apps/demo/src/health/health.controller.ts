@@ -1,5 +1,5 @@
 import { Controller, Get } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator, type HealthCheckResult } from '@nestjs/terminus';
 import { OutboxHealthIndicator, SubscriptionsHealthIndicator } from '@chronicle/nestjs';
 
@@ -20,6 +20,8 @@ export class HealthController {
   @Get()
   @HealthCheck()
   @ApiOperation({ summary: 'Database, outbox and projection/saga health (503 when one is down)' })
+  @ApiResponse({ status: 200, description: 'every check is up; the body is the health report' })
+  @ApiResponse({ status: 503, description: 'a check is down; the body is the health report, naming it' })
   check(): Promise<HealthCheckResult> {
     return this.health.check([
       () => this.database.pingCheck('database', { timeout: 2_000 }),

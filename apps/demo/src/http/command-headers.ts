@@ -6,6 +6,14 @@ import { BadRequestException } from '@nestjs/common';
  */
 export const POSITION_HEADER = 'Chronicle-Position';
 
+/** The OpenAPI description of {@link POSITION_HEADER}, for the responses of the writes that send it. */
+export const POSITION_HEADER_DOC = {
+  [POSITION_HEADER]: {
+    description: "The write's position in the journal's feed: pass it as `after` to GET /accounts to read this write.",
+    schema: { type: 'string', example: '42' },
+  },
+};
+
 /** What the command headers of a request say. */
 export interface CommandHeaders {
   /** `Idempotency-Key`: the command id. */

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { OnDeadline, Saga, StartsSaga, type SagaCommandOutcome, type SagaContext } from '@chronicle/core';
+import { AggregateNotFoundError, DomainRuleViolation, OnDeadline, Saga, StartsSaga, type SagaCommandOutcome, type SagaContext } from '@chronicle/core';
 import { DepositMoney } from '../accounts/commands/deposit-money.command.js';
 import { RefundMoney } from '../accounts/commands/refund-money.command.js';
 import { WithdrawMoney } from '../accounts/commands/withdraw-money.command.js';
@@ -68,7 +68,7 @@ export class MoneyTransferSaga {
           const outcome = await ctx.dispatch(new WithdrawMoney(state.from, state.amount), { key: 'debit' });
           if (this.unknown(outcome, ctx)) return;
           if (outcome.status === 'rejected') {
-            this.finish(state, 'failed', `The debit of ${state.from} was refused: ${outcome.error.message}`);
+            this.finish(state, 'failed', `The debit of ${state.from} was refused: ${refusal(state.from, outcome.error)}`);
           } else {
             state.step = 'credit';
           }
@@ -79,7 +79,7 @@ export class MoneyTransferSaga {
           if (this.unknown(outcome, ctx)) return;
           if (outcome.status === 'rejected') {
             state.step = 'refund';
-            state.reason = `The credit of ${state.to} was refused: ${outcome.error.message}`;
+            state.reason = `The credit of ${state.to} was refused: ${refusal(state.to, outcome.error)}`;
           } else {
             this.finish(state, 'completed');
           }
@@ -90,7 +90,7 @@ export class MoneyTransferSaga {
           if (this.unknown(outcome, ctx)) return;
           if (outcome.status === 'rejected') {
             // Not expected (a refund is accepted even by a closed account): keep the reason visible.
-            state.reason = `${state.reason ?? ''} The refund of ${state.from} was refused too: ${outcome.error.message}`.trim();
+            state.reason = `${state.reason ?? ''} The refund of ${state.from} was refused too: ${refusal(state.from, outcome.error)}`.trim();
           }
           this.finish(state, 'failed', state.reason);
           break;
@@ -119,4 +119,16 @@ export class MoneyTransferSaga {
     ctx.schedule(STEP_TIMEOUT, { afterMs: this.stepTimeoutMs });
     return true;
   }
+}
+
+/**
+ * Why a step was refused, as API clients read it in the transfer's `reason`: the demo's own words.
+ * The account aggregate's rules already speak to clients; a library rejection is matched by its
+ * code and worded here, so no library wording (or internal detail) reaches a client.
+ */
+function refusal(accountId: string, error: Error): string {
+  if ((error as { code?: unknown }).code === AggregateNotFoundError.CODE) return `Account ${accountId} does not exist.`;
+  if (error instanceof DomainRuleViolation) return error.message;
+  // The request was validated before the transfer was recorded: a command the account refuses as invalid is not expected.
+  return `the request is not valid for account ${accountId}.`;
 }

@@ -76,6 +76,20 @@ describe('CommandGateway', () => {
       expect(await countEvents(journal)).toBe(0);
     });
 
+    it('gives the missing and the existing aggregate a fixed code with its type and id, also when replayed, so an application can word them', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const missing = { code: 'AggregateNotFoundError', aggregateType: 'wallet', aggregateId: 'nope' };
+      const existing = { code: 'AggregateAlreadyExistsError', aggregateType: 'wallet', aggregateId: 'w1' };
+      expect([AggregateNotFoundError.CODE, AggregateAlreadyExistsError.CODE]).toEqual([missing.code, existing.code]);
+      await expect(gateway.execute(new Credit('nope', 5), { commandId: 'k1' })).rejects.toMatchObject(missing);
+      await expect(gateway.execute(new Credit('nope', 5), { commandId: 'k1' })).rejects.toMatchObject({ ...missing, replayed: true });
+      await expect(gateway.execute(new OpenWallet('w1', 'bob'), { commandId: 'k2' })).rejects.toMatchObject(existing);
+      await expect(gateway.execute(new OpenWallet('w1', 'bob'), { commandId: 'k2' })).rejects.toMatchObject({ ...existing, replayed: true });
+      // The code does not come from the class name, which a bundler may rename.
+      class Renamed extends AggregateNotFoundError {}
+      expect(new Renamed('wallet', 'x').code).toBe(missing.code);
+    });
+
     it('fails a creating command to an existing aggregate with AggregateAlreadyExistsError', async () => {
       await gateway.execute(new OpenWallet('w1', 'ann'));
       await expect(gateway.execute(new OpenWallet('w1', 'bob'))).rejects.toThrow(AggregateAlreadyExistsError);
