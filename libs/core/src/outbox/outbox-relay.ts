@@ -1,5 +1,4 @@
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { newLeaseOwnerId } from '../ports/lease-owner.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { PublisherUnavailableError } from '../errors/publisher-unavailable.error.js';
 import type { EventSerializer } from '../events/event-serializer.js';
@@ -21,7 +20,7 @@ export interface RelayedHandler {
 
 /** Relay-wide settings. */
 export interface OutboxRelayOptions {
-  /** Identifies this relay in leases. @default host:pid:random */
+  /** Identifies this relay in leases. @default newLeaseOwnerId() (host:pid:uuid8) */
   owner?: string;
   /** How long a claim holds; extended while a slow publish runs. @default 30000 */
   leaseMs?: number;
@@ -82,7 +81,7 @@ export class OutboxRelay {
     handlers: readonly RelayedHandler[],
     options: OutboxRelayOptions = {},
   ) {
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.owner = options.owner ?? newLeaseOwnerId();
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? consoleLogger(OutboxRelay.name);
     this.leaseMs = options.leaseMs ?? 30_000;

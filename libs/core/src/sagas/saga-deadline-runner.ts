@@ -1,5 +1,4 @@
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { newLeaseOwnerId } from '../ports/lease-owner.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
@@ -8,7 +7,7 @@ import type { SagaEngine } from './saga-engine.js';
 
 /** Options of {@link SagaDeadlineRunner}. */
 export interface SagaDeadlineRunnerOptions {
-  /** Identifies this runner in deadline leases. @default host:pid:random */
+  /** Identifies this runner in deadline leases. @default newLeaseOwnerId() (host:pid:uuid8) */
   owner?: string;
   /** How long a claimed deadline is this runner's. @default 30000 */
   leaseMs?: number;
@@ -54,7 +53,7 @@ export class SagaDeadlineRunner {
       if (this.engines.has(engine.name)) throw new ConfigurationError(`Saga name "${engine.name}" is used twice.`);
       this.engines.set(engine.name, engine);
     }
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.owner = options.owner ?? newLeaseOwnerId();
     this.leaseMs = options.leaseMs ?? 30_000;
     this.batchSize = options.batchSize ?? 50;
     this.maxAttempts = options.maxAttempts ?? 5;

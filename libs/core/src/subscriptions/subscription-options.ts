@@ -4,7 +4,7 @@ import { ConfigurationError } from '../errors/configuration.error.js';
 export interface SubscriptionOptions {
   /** Unique, stable name: the checkpoint is stored under it. */
   name: string;
-  /** Identifies this runner in leases. @default host:pid:random */
+  /** Identifies this runner in leases. @default newLeaseOwnerId() (host:pid:uuid8) */
   owner?: string;
   /** Events read per feed page. @default 1000 */
   batchSize?: number;

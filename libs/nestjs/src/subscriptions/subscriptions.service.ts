@@ -1,5 +1,3 @@
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -17,6 +15,7 @@ import {
   SagaDeadlineRunner,
   SagaEngine,
   SubscriptionRunner,
+  newLeaseOwnerId,
   projectionSubscriptionName,
   sagaSubscriptionName,
   withCommandMetadata,
@@ -94,7 +93,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
 
   async onApplicationBootstrap(): Promise<void> {
     const settings = this.options.subscriptions ?? {};
-    const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const owner = newLeaseOwnerId();
     const deps = { journal: this.journal, store: this.checkpoints, serializer: this.gateway.eventSerializer };
     for (const handler of this.projectionExplorer.explore()) {
       const runner = new SubscriptionRunner(
