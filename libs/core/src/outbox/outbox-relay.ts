@@ -28,6 +28,22 @@ export interface OutboxRelayOptions {
   backfillPageSize?: number;
 }
 
+/**
+ * The outbox relay's defaults, the one place they are written: the relay's own (`leaseMs`,
+ * `backfillPageSize`), and the schedule of whatever drives it (the Nest module today): how often
+ * each handler is polled when no wake-up arrives, how long published entries are kept, and how
+ * often the older ones are pruned.
+ */
+export const OUTBOX_RELAY_DEFAULTS = {
+  leaseMs: 30_000,
+  backfillPageSize: 500,
+  pollIntervalMs: 1_000,
+  /** 7 days. */
+  retentionMs: 604_800_000,
+  /** 1 hour. */
+  pruneIntervalMs: 3_600_000,
+} as const;
+
 /** What one batch did. */
 export interface RelayBatchResult {
   claimed: number;
@@ -84,8 +100,8 @@ export class OutboxRelay {
     this.owner = options.owner ?? newLeaseOwnerId();
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? consoleLogger(OutboxRelay.name);
-    this.leaseMs = options.leaseMs ?? 30_000;
-    this.backfillPageSize = options.backfillPageSize ?? 500;
+    this.leaseMs = options.leaseMs ?? OUTBOX_RELAY_DEFAULTS.leaseMs;
+    this.backfillPageSize = options.backfillPageSize ?? OUTBOX_RELAY_DEFAULTS.backfillPageSize;
     for (const handler of handlers) {
       const settings = resolveOutboxHandlerSettings(handler.settings);
       if (this.handlers.has(settings.name)) {

@@ -21,6 +21,18 @@ export interface SagaDeadlineRunnerOptions {
   clock?: Clock;
 }
 
+/**
+ * The saga deadline runner's defaults, the one place they are written, and how often whatever
+ * drives it (the Nest module today) looks for due deadlines.
+ */
+export const SAGA_DEADLINE_DEFAULTS = {
+  leaseMs: 30_000,
+  batchSize: 50,
+  maxAttempts: 5,
+  backoffInitialMs: 1_000,
+  pollIntervalMs: 1_000,
+} as const;
+
 function message(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
 }
@@ -54,10 +66,10 @@ export class SagaDeadlineRunner {
       this.engines.set(engine.name, engine);
     }
     this.owner = options.owner ?? newLeaseOwnerId();
-    this.leaseMs = options.leaseMs ?? 30_000;
-    this.batchSize = options.batchSize ?? 50;
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.backoffInitialMs = options.backoffInitialMs ?? 1_000;
+    this.leaseMs = options.leaseMs ?? SAGA_DEADLINE_DEFAULTS.leaseMs;
+    this.batchSize = options.batchSize ?? SAGA_DEADLINE_DEFAULTS.batchSize;
+    this.maxAttempts = options.maxAttempts ?? SAGA_DEADLINE_DEFAULTS.maxAttempts;
+    this.backoffInitialMs = options.backoffInitialMs ?? SAGA_DEADLINE_DEFAULTS.backoffInitialMs;
     this.logger = logger ?? consoleLogger(SagaDeadlineRunner.name);
     this.clock = options.clock ?? systemClock;
   }
