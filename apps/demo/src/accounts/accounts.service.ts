@@ -120,14 +120,17 @@ export class AccountsService {
     }
   }
 
-  /** Executes a command; the answer is the account as of the command's version (also for a replayed one). */
+  /**
+   * Executes a command; the answer is the account as of the command's version. A fresh outcome
+   * carries that state; a replayed one does not, so the account is rebuilt at the recorded version.
+   */
   private async run(command: OpenAccount | DepositMoney | WithdrawMoney | CloseAccount, headers: CommandHeaders): Promise<AccountWrite> {
-    const result: CommandResult = await this.commandBus.execute(
+    const result: CommandResult<object, Account> = await this.commandBus.execute(
       withCommandMetadata(command, { commandId: headers.idempotencyKey, expectedVersion: headers.expectedVersion }),
     );
-    const view = await this.gateway.readAt(Account, result.aggregateId, result.version);
-    if (!view) throw new Error(`Account ${result.aggregateId} has no version ${result.version} after a successful command.`);
-    return { view: toView(view.state, view.version), ...(result.cursor ? { position: result.cursor } : {}) };
+    const account = result.state ?? (await this.gateway.readAt(Account, result.aggregateId, result.version))?.state;
+    if (!account) throw new Error(`Account ${result.aggregateId} has no version ${result.version} after a successful command.`);
+    return { view: toView(account, result.version), ...(result.cursor ? { position: result.cursor } : {}) };
   }
 }
 

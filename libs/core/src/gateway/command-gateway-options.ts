@@ -1,5 +1,5 @@
 import { ConfigurationError } from '../errors/configuration.error.js';
-import type { GroupCommitOptions } from './commit-batcher.js';
+import { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions } from './commit-batcher.js';
 
 /** Tuning of the command gateway. Every bound turns overload into a named error instead of memory growth. */
 export interface CommandGatewayOptions {
@@ -48,6 +48,29 @@ export interface CommandGatewayOptions {
   groupCommit?: GroupCommitOptions;
 }
 
+/** The gateway's defaults (group commit's are `GROUP_COMMIT_DEFAULTS`). */
+export const COMMAND_GATEWAY_DEFAULTS = {
+  cacheSize: 10_000,
+  maxQueuePerAggregate: 1_000,
+  maxPendingCommands: 100_000,
+  maxConcurrentRecoveries: 16,
+  recoveryPermitTimeoutMs: 5_000,
+  replayPageSize: 1_000,
+  conflictRetries: 10,
+  recentOutcomes: 10_000,
+} as const satisfies Required<Omit<CommandGatewayOptions, 'groupCommit'>>;
+
+/**
+ * How long recorded command outcomes are kept for idempotent retries, and how often the older ones
+ * are pruned (`CommandGateway.pruneCommandOutcomes`, run on a schedule by the Nest module).
+ */
+export const COMMAND_OUTCOME_DEFAULTS = {
+  /** 7 days. */
+  retentionMs: 604_800_000,
+  /** 1 hour. */
+  pruneIntervalMs: 3_600_000,
+} as const;
+
 /** The options with their defaults filled in. */
 export type ResolvedCommandGatewayOptions = Required<Omit<CommandGatewayOptions, 'groupCommit'>> & {
   groupCommit: Required<GroupCommitOptions>;
@@ -56,20 +79,20 @@ export type ResolvedCommandGatewayOptions = Required<Omit<CommandGatewayOptions,
 /** Fills in the defaults and refuses values that cannot work. */
 export function resolveCommandGatewayOptions(options: CommandGatewayOptions = {}): ResolvedCommandGatewayOptions {
   const resolved: ResolvedCommandGatewayOptions = {
-    cacheSize: options.cacheSize ?? 10_000,
-    maxQueuePerAggregate: options.maxQueuePerAggregate ?? 1_000,
-    maxPendingCommands: options.maxPendingCommands ?? 100_000,
-    maxConcurrentRecoveries: options.maxConcurrentRecoveries ?? 16,
-    recoveryPermitTimeoutMs: options.recoveryPermitTimeoutMs ?? 5_000,
-    replayPageSize: options.replayPageSize ?? 1_000,
-    conflictRetries: options.conflictRetries ?? 10,
-    recentOutcomes: options.recentOutcomes ?? 10_000,
+    cacheSize: options.cacheSize ?? COMMAND_GATEWAY_DEFAULTS.cacheSize,
+    maxQueuePerAggregate: options.maxQueuePerAggregate ?? COMMAND_GATEWAY_DEFAULTS.maxQueuePerAggregate,
+    maxPendingCommands: options.maxPendingCommands ?? COMMAND_GATEWAY_DEFAULTS.maxPendingCommands,
+    maxConcurrentRecoveries: options.maxConcurrentRecoveries ?? COMMAND_GATEWAY_DEFAULTS.maxConcurrentRecoveries,
+    recoveryPermitTimeoutMs: options.recoveryPermitTimeoutMs ?? COMMAND_GATEWAY_DEFAULTS.recoveryPermitTimeoutMs,
+    replayPageSize: options.replayPageSize ?? COMMAND_GATEWAY_DEFAULTS.replayPageSize,
+    conflictRetries: options.conflictRetries ?? COMMAND_GATEWAY_DEFAULTS.conflictRetries,
+    recentOutcomes: options.recentOutcomes ?? COMMAND_GATEWAY_DEFAULTS.recentOutcomes,
     groupCommit: {
-      enabled: options.groupCommit?.enabled ?? true,
-      maxBatchSize: options.groupCommit?.maxBatchSize ?? 256,
-      windowMs: options.groupCommit?.windowMs ?? 0,
-      maxConcurrentBatches: options.groupCommit?.maxConcurrentBatches ?? 4,
-      earlyFlushSize: options.groupCommit?.earlyFlushSize ?? 'auto',
+      enabled: options.groupCommit?.enabled ?? GROUP_COMMIT_DEFAULTS.enabled,
+      maxBatchSize: options.groupCommit?.maxBatchSize ?? GROUP_COMMIT_DEFAULTS.maxBatchSize,
+      windowMs: options.groupCommit?.windowMs ?? GROUP_COMMIT_DEFAULTS.windowMs,
+      maxConcurrentBatches: options.groupCommit?.maxConcurrentBatches ?? GROUP_COMMIT_DEFAULTS.maxConcurrentBatches,
+      earlyFlushSize: options.groupCommit?.earlyFlushSize ?? GROUP_COMMIT_DEFAULTS.earlyFlushSize,
     },
   };
   for (const [key, value] of [

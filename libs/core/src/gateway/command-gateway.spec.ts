@@ -146,6 +146,55 @@ describe('CommandGateway', () => {
     });
   });
 
+  describe('the state a result carries', () => {
+    it('carries the aggregate as the command left it, as an instance of its class', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const result = await gateway.execute<object, Wallet>(new Credit('w1', 5));
+      expect(result.state).toBeInstanceOf(Wallet);
+      expect(result.state).toMatchObject({ owner: 'ann', balance: 5 });
+    });
+
+    it('carries the unchanged state after a command that decides nothing happens', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new Credit('w1', 4));
+      const result = await gateway.execute<object, Wallet>(new Touch('w1'));
+      expect(result).toMatchObject({ version: 2, events: [], state: { owner: 'ann', balance: 4 } });
+      expect(result.state).toBeInstanceOf(Wallet);
+    });
+
+    it('hands out a copy: changing it changes neither reads nor later decisions', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const result = await gateway.execute<object, Wallet>(new Credit('w1', 10));
+      result.state!.balance = 1_000;
+      expect((await gateway.read(Wallet, 'w1'))?.state.balance).toBe(10);
+      await expect(gateway.execute(new Debit('w1', 20))).rejects.toThrow(/insufficient funds: balance 10/);
+      expect(result.state!.balance).toBe(1_000);
+    });
+
+    it('keeps each result at its own version when later commands change the cached aggregate before it is read', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const first = await gateway.execute<object, Wallet>(new Credit('w1', 5));
+      const touched = await gateway.execute<object, Wallet>(new Touch('w1'));
+      const second = await gateway.execute<object, Wallet>(new Credit('w1', 7));
+      const [third] = await Promise.all([gateway.execute<object, Wallet>(new Credit('w1', 1)), gateway.execute(new Credit('w1', 2))]);
+      expect(first.state?.balance).toBe(5);
+      expect(touched.state?.balance).toBe(5);
+      expect(second.state?.balance).toBe(12);
+      expect(third?.state?.balance).toBe(13);
+    });
+
+    it('carries no state for a replayed outcome; readAt rebuilds it at the recorded version', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new Credit('w1', 5), { commandId: 'k1' });
+      await gateway.execute(new Credit('w1', 3));
+      const again = await gateway.execute<object, Wallet>(new Credit('w1', 5), { commandId: 'k1' });
+      expect(again).toMatchObject({ replayed: true, version: 2, state: undefined });
+      expect((await gateway.readAt(Wallet, 'w1', again.version))?.state).toMatchObject({ balance: 5 });
+      const restarted = await gatewayOver(journal).execute(new Credit('w1', 5), { commandId: 'k1' });
+      expect(restarted).toMatchObject({ replayed: true, state: undefined });
+    });
+  });
+
   describe('ordering and bounds', () => {
     afterEach(() => gates.clear());
 

@@ -28,6 +28,7 @@ import { KeyedQueue } from './keyed-queue.js';
 import { LruCache } from './lru-cache.js';
 import type { PostCommitListener } from './post-commit-listener.js';
 import { Semaphore } from './semaphore.js';
+import { StateCopy } from './state-copy.js';
 
 /** What the gateway works with. */
 export interface CommandGatewayDependencies {
@@ -51,6 +52,8 @@ export interface AggregateView<T extends object> {
 interface CacheEntry {
   aggregate: object;
   version: number;
+  /** The last result's copy of this aggregate, not made yet: it must be made before the aggregate changes. */
+  pending?: StateCopy;
 }
 
 /** A hydrated aggregate inside one command, and whether it was read from the database just now. */
@@ -151,8 +154,14 @@ export class CommandGateway {
     this.interceptors.push(interceptor);
   }
 
-  /** Executes a command and resolves with what it appended, or rejects with why it was refused. */
-  async execute<E extends object = object>(command: object, metadata: CommandMetadata = {}): Promise<CommandResult<E>> {
+  /**
+   * Executes a command and resolves with what it appended and the state it left the aggregate in,
+   * or rejects with why it was refused. A replayed outcome carries no state (see `CommandResult.state`).
+   */
+  async execute<E extends object = object, S extends object = object>(
+    command: object,
+    metadata: CommandMetadata = {},
+  ): Promise<CommandResult<E, S>> {
     if (this.closed) {
       throw new GatewayOverloadedError('shutting-down', command?.constructor?.name ?? 'command', 'the gateway is shutting down');
     }
@@ -169,7 +178,7 @@ export class CommandGateway {
       // A duplicate arriving while the first is still running waits for it, then gets its outcome.
       if (running) await running.catch(() => undefined);
       const known = this.recent.get(task.commandId);
-      if (known) return (await this.replay(known, task)) as CommandResult<E>;
+      if (known) return (await this.replay(known, task)) as CommandResult<E, S>;
     }
     if (this.pending >= this.options.maxPendingCommands) {
       throw new GatewayOverloadedError('gateway-queue-full', task.aggregateId, `${this.pending} commands are already pending`);
@@ -191,7 +200,7 @@ export class CommandGateway {
       );
     }
     try {
-      return (await execution) as CommandResult<E>;
+      return (await execution) as CommandResult<E, S>;
     } finally {
       this.pending--;
     }
@@ -362,7 +371,8 @@ export class CommandGateway {
     }
 
     copy.version = toVersion;
-    this.cache.set(streamId, { aggregate: copy.aggregate, version: toVersion });
+    const state = new StateCopy(definition, copy.aggregate);
+    this.cache.set(streamId, { aggregate: copy.aggregate, version: toVersion, pending: state });
     if (record) this.recent.set(task.commandId, record);
     this.snapshotIfDue(definition, streamId, copy.aggregate, fromVersion - 1, toVersion, now);
 
@@ -376,6 +386,9 @@ export class CommandGateway {
       cursor: appended.cursor,
       commandId: task.commandId,
       replayed: false,
+      get state() {
+        return state.value;
+      },
     };
     for (const listener of this.listeners) {
       try {
@@ -422,6 +435,9 @@ export class CommandGateway {
         return this.replay(await this.requireRecord(task), task);
       }
     }
+    // Nothing changed, but the caller still gets the state the command was decided on.
+    const state = copy.version === 0 ? undefined : new StateCopy(task.definition, copy.aggregate);
+    if (state) this.cache.set(task.streamId, { aggregate: copy.aggregate, version: copy.version, pending: state });
     return {
       aggregateType: task.definition.name,
       aggregateId: task.aggregateId,
@@ -430,6 +446,9 @@ export class CommandGateway {
       events: [],
       commandId: task.commandId,
       replayed: false,
+      get state() {
+        return state?.value;
+      },
     };
   }
 
@@ -459,6 +478,8 @@ export class CommandGateway {
       cursor: outcome.cursor ?? stored.at(-1)?.cursor,
       commandId: task.commandId,
       replayed: true,
+      // The record holds the outcome, not the state: `readAt(version)` rebuilds it when needed.
+      state: undefined,
     };
   }
 
@@ -482,7 +503,14 @@ export class CommandGateway {
   /** The cached copy of an aggregate, or a freshly recovered one. Never caches a missing aggregate. */
   private async checkout(definition: AggregateDefinition, streamId: string, aggregateId: string): Promise<WorkingCopy> {
     const cached = this.cache.get(streamId);
-    if (cached) return { ...cached, fresh: false };
+    if (cached) {
+      // The aggregate may change from here on: the last result's copy, if still owed, is made now.
+      if (cached.pending) {
+        cached.pending.freeze();
+        cached.pending = undefined;
+      }
+      return { aggregate: cached.aggregate, version: cached.version, fresh: false };
+    }
     const loaded = await this.withRecoveryPermit(aggregateId, () => this.loader.load(definition, streamId));
     if (loaded.version > 0) this.cache.set(streamId, loaded);
     return { ...loaded, fresh: true };

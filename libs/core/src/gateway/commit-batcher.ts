@@ -43,6 +43,15 @@ export interface GroupCommitOptions {
   earlyFlushSize?: number | 'auto';
 }
 
+/** The group-commit defaults, the one place they are written (the gateway and the batcher both read them). */
+export const GROUP_COMMIT_DEFAULTS = {
+  enabled: true,
+  maxBatchSize: 256,
+  windowMs: 0,
+  maxConcurrentBatches: 4,
+  earlyFlushSize: 'auto',
+} as const satisfies Required<GroupCommitOptions>;
+
 /** `earlyFlushSize: 'auto'` on a journal whose appends overlap with this process's work. */
 export const AUTO_EARLY_FLUSH_SIZE = 32;
 
@@ -73,10 +82,10 @@ export class CommitBatcher {
     private readonly journal: Journal,
     options: GroupCommitOptions = {},
   ) {
-    this.maxBatchSize = options.maxBatchSize ?? 256;
-    this.windowMs = options.windowMs ?? 0;
-    this.maxConcurrent = options.maxConcurrentBatches ?? 4;
-    const early = options.earlyFlushSize ?? 'auto';
+    this.maxBatchSize = options.maxBatchSize ?? GROUP_COMMIT_DEFAULTS.maxBatchSize;
+    this.windowMs = options.windowMs ?? GROUP_COMMIT_DEFAULTS.windowMs;
+    this.maxConcurrent = options.maxConcurrentBatches ?? GROUP_COMMIT_DEFAULTS.maxConcurrentBatches;
+    const early = options.earlyFlushSize ?? GROUP_COMMIT_DEFAULTS.earlyFlushSize;
     this.earlyFlushSize = early === 'auto' ? (journal.appendsOverlap === true ? AUTO_EARLY_FLUSH_SIZE : 0) : early;
   }
 

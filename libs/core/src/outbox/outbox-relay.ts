@@ -1,5 +1,4 @@
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { newLeaseOwnerId } from '../ports/lease-owner.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { PublisherUnavailableError } from '../errors/publisher-unavailable.error.js';
 import type { EventSerializer } from '../events/event-serializer.js';
@@ -21,13 +20,29 @@ export interface RelayedHandler {
 
 /** Relay-wide settings. */
 export interface OutboxRelayOptions {
-  /** Identifies this relay in leases. @default host:pid:random */
+  /** Identifies this relay in leases. @default newLeaseOwnerId() (host:pid:uuid8) */
   owner?: string;
   /** How long a claim holds; extended while a slow publish runs. @default 30000 */
   leaseMs?: number;
   /** Events read per backfill page. @default 500 */
   backfillPageSize?: number;
 }
+
+/**
+ * The outbox relay's defaults, the one place they are written: the relay's own (`leaseMs`,
+ * `backfillPageSize`), and the schedule of whatever drives it (the Nest module today): how often
+ * each handler is polled when no wake-up arrives, how long published entries are kept, and how
+ * often the older ones are pruned.
+ */
+export const OUTBOX_RELAY_DEFAULTS = {
+  leaseMs: 30_000,
+  backfillPageSize: 500,
+  pollIntervalMs: 1_000,
+  /** 7 days. */
+  retentionMs: 604_800_000,
+  /** 1 hour. */
+  pruneIntervalMs: 3_600_000,
+} as const;
 
 /** What one batch did. */
 export interface RelayBatchResult {
@@ -82,11 +97,11 @@ export class OutboxRelay {
     handlers: readonly RelayedHandler[],
     options: OutboxRelayOptions = {},
   ) {
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.owner = options.owner ?? newLeaseOwnerId();
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? consoleLogger(OutboxRelay.name);
-    this.leaseMs = options.leaseMs ?? 30_000;
-    this.backfillPageSize = options.backfillPageSize ?? 500;
+    this.leaseMs = options.leaseMs ?? OUTBOX_RELAY_DEFAULTS.leaseMs;
+    this.backfillPageSize = options.backfillPageSize ?? OUTBOX_RELAY_DEFAULTS.backfillPageSize;
     for (const handler of handlers) {
       const settings = resolveOutboxHandlerSettings(handler.settings);
       if (this.handlers.has(settings.name)) {

@@ -1,5 +1,4 @@
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { newLeaseOwnerId } from '../ports/lease-owner.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
@@ -8,7 +7,7 @@ import type { SagaEngine } from './saga-engine.js';
 
 /** Options of {@link SagaDeadlineRunner}. */
 export interface SagaDeadlineRunnerOptions {
-  /** Identifies this runner in deadline leases. @default host:pid:random */
+  /** Identifies this runner in deadline leases. @default newLeaseOwnerId() (host:pid:uuid8) */
   owner?: string;
   /** How long a claimed deadline is this runner's. @default 30000 */
   leaseMs?: number;
@@ -21,6 +20,18 @@ export interface SagaDeadlineRunnerOptions {
   /** Time source of retry times. @default systemClock */
   clock?: Clock;
 }
+
+/**
+ * The saga deadline runner's defaults, the one place they are written, and how often whatever
+ * drives it (the Nest module today) looks for due deadlines.
+ */
+export const SAGA_DEADLINE_DEFAULTS = {
+  leaseMs: 30_000,
+  batchSize: 50,
+  maxAttempts: 5,
+  backoffInitialMs: 1_000,
+  pollIntervalMs: 1_000,
+} as const;
 
 function message(error: unknown): string {
   return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
@@ -54,11 +65,11 @@ export class SagaDeadlineRunner {
       if (this.engines.has(engine.name)) throw new ConfigurationError(`Saga name "${engine.name}" is used twice.`);
       this.engines.set(engine.name, engine);
     }
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
-    this.leaseMs = options.leaseMs ?? 30_000;
-    this.batchSize = options.batchSize ?? 50;
-    this.maxAttempts = options.maxAttempts ?? 5;
-    this.backoffInitialMs = options.backoffInitialMs ?? 1_000;
+    this.owner = options.owner ?? newLeaseOwnerId();
+    this.leaseMs = options.leaseMs ?? SAGA_DEADLINE_DEFAULTS.leaseMs;
+    this.batchSize = options.batchSize ?? SAGA_DEADLINE_DEFAULTS.batchSize;
+    this.maxAttempts = options.maxAttempts ?? SAGA_DEADLINE_DEFAULTS.maxAttempts;
+    this.backoffInitialMs = options.backoffInitialMs ?? SAGA_DEADLINE_DEFAULTS.backoffInitialMs;
     this.logger = logger ?? consoleLogger(SagaDeadlineRunner.name);
     this.clock = options.clock ?? systemClock;
   }

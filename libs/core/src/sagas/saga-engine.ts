@@ -24,6 +24,22 @@ function associationOf(associate: SagaAssociation, event: object): string | unde
 }
 
 /**
+ * How a saga's subscription runs by default (the Nest module applies them today): instances handled
+ * at once (their commands share group commits), events per checkpoint transaction (a transaction
+ * holds at most one event per instance, so the next event of one sees what this one saved), how
+ * long completed instances stay as tombstones (a redelivered start is ignored meanwhile), and how
+ * often the older ones are pruned.
+ */
+export const SAGA_DEFAULTS = {
+  concurrency: 16,
+  commitEvery: 64,
+  /** 7 days. */
+  retentionMs: 604_800_000,
+  /** 1 hour. */
+  pruneIntervalMs: 3_600_000,
+} as const;
+
+/**
  * Runs one `@Saga` class: routes events to its instances (start, correlate, ignore), runs the
  * handlers with a {@link SagaContextImpl}, and turns their decisions into a `SagaChange` saved with
  * optimistic concurrency. As a subscription handler, the handler runs (and dispatches its

@@ -4,7 +4,7 @@ import { ConfigurationError } from '../errors/configuration.error.js';
 export interface SubscriptionOptions {
   /** Unique, stable name: the checkpoint is stored under it. */
   name: string;
-  /** Identifies this runner in leases. @default host:pid:random */
+  /** Identifies this runner in leases. @default newLeaseOwnerId() (host:pid:uuid8) */
   owner?: string;
   /** Events read per feed page. @default 1000 */
   batchSize?: number;
@@ -26,6 +26,22 @@ export interface SubscriptionOptions {
   backoffMaxMs?: number;
 }
 
+/**
+ * A subscription runner's defaults, the one place they are written, and how often whatever drives
+ * the runners (the Nest module today) wakes each one when no notification arrives.
+ */
+export const SUBSCRIPTION_DEFAULTS = {
+  batchSize: 1_000,
+  /** Capped at `batchSize`. */
+  commitEvery: 500,
+  concurrency: 1,
+  leaseMs: 10_000,
+  maxAttempts: 5,
+  backoffInitialMs: 100,
+  backoffMaxMs: 5_000,
+  pollIntervalMs: 1_000,
+} as const;
+
 /** Options with every default filled in. */
 export type ResolvedSubscriptionOptions = Required<Omit<SubscriptionOptions, 'owner'>>;
 
@@ -37,16 +53,16 @@ export function resolveSubscriptionOptions(options: SubscriptionOptions): Resolv
   if (typeof name !== 'string' || !NAME_PATTERN.test(name)) {
     throw new ConfigurationError(`Subscription name ${JSON.stringify(name)} is invalid: use 1–150 letters, digits and . _ : @ -.`);
   }
-  const batchSize = options.batchSize ?? 1_000;
+  const batchSize = options.batchSize ?? SUBSCRIPTION_DEFAULTS.batchSize;
   const resolved: ResolvedSubscriptionOptions = {
     name,
     batchSize,
-    commitEvery: options.commitEvery ?? Math.min(batchSize, 500),
-    concurrency: options.concurrency ?? 1,
-    leaseMs: options.leaseMs ?? 10_000,
-    maxAttempts: options.maxAttempts ?? 5,
-    backoffInitialMs: options.backoffInitialMs ?? 100,
-    backoffMaxMs: options.backoffMaxMs ?? 5_000,
+    commitEvery: options.commitEvery ?? Math.min(batchSize, SUBSCRIPTION_DEFAULTS.commitEvery),
+    concurrency: options.concurrency ?? SUBSCRIPTION_DEFAULTS.concurrency,
+    leaseMs: options.leaseMs ?? SUBSCRIPTION_DEFAULTS.leaseMs,
+    maxAttempts: options.maxAttempts ?? SUBSCRIPTION_DEFAULTS.maxAttempts,
+    backoffInitialMs: options.backoffInitialMs ?? SUBSCRIPTION_DEFAULTS.backoffInitialMs,
+    backoffMaxMs: options.backoffMaxMs ?? SUBSCRIPTION_DEFAULTS.backoffMaxMs,
   };
   for (const key of ['batchSize', 'commitEvery', 'concurrency', 'leaseMs', 'maxAttempts'] as const) {
     if (!Number.isInteger(resolved[key]) || resolved[key] < 1) {

@@ -1,5 +1,4 @@
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
+import { newLeaseOwnerId } from '../ports/lease-owner.js';
 import { CheckpointLeaseLostError } from '../errors/checkpoint-lease-lost.error.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { ProjectionWaitTimeoutError } from '../errors/projection-wait-timeout.error.js';
@@ -132,7 +131,7 @@ export class SubscriptionRunner<Tx = unknown> {
   ) {
     this.options = resolveSubscriptionOptions(options);
     this.name = this.options.name;
-    this.owner = options.owner ?? `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    this.owner = options.owner ?? newLeaseOwnerId();
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? consoleLogger(`Subscription ${this.name}`);
   }

@@ -10,7 +10,7 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import { CommandBus } from '@nestjs/cqrs';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { CommandGateway, ConfigurationError } from '@chronicle/core';
+import { COMMAND_OUTCOME_DEFAULTS, CommandGateway, ConfigurationError } from '@chronicle/core';
 import { CHRONICLE_EXTRAS, PRUNE_COMMAND_OUTCOMES_JOB } from '../constants/chronicle.constants.js';
 import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
 import type { EventSourcingModuleExtras, EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
@@ -57,7 +57,7 @@ export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap,
   }
 
   onApplicationBootstrap(): void {
-    const interval = this.options.pruneIntervalMs ?? 3_600_000;
+    const interval = this.options.pruneIntervalMs ?? COMMAND_OUTCOME_DEFAULTS.pruneIntervalMs;
     if (interval <= 0) return;
     this.pruneTimer = setInterval(() => this.pruneOnce(), interval);
     this.pruneTimer.unref();
@@ -78,7 +78,7 @@ export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap,
   /** One pruning pass; single-flight, so a slow pass is never overlapped by the next tick. */
   pruneOnce(): Promise<void> {
     this.pruning ??= this.gateway
-      .pruneCommandOutcomes(this.options.commandRetentionMs ?? 604_800_000)
+      .pruneCommandOutcomes(this.options.commandRetentionMs ?? COMMAND_OUTCOME_DEFAULTS.retentionMs)
       .then((count) => {
         if (count > 0) this.logger.log(`Pruned ${count} command outcomes past retention.`);
       })

@@ -7,7 +7,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { CommandGateway, OutboxRelay, type Journal, type OutboxStore, type RelayBatchResult } from '@chronicle/core';
+import { CommandGateway, OUTBOX_RELAY_DEFAULTS, OutboxRelay, type Journal, type OutboxStore, type RelayBatchResult } from '@chronicle/core';
 import {
   CHRONICLE_JOURNAL,
   CHRONICLE_OUTBOX_STORE,
@@ -71,11 +71,11 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     this.backfilling = this.relay.backfill().catch((error: unknown) => {
       this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack);
     });
-    const pollMs = settings.pollIntervalMs ?? 1_000;
+    const pollMs = settings.pollIntervalMs ?? OUTBOX_RELAY_DEFAULTS.pollIntervalMs;
     for (const name of this.relay.handlerNames()) this.jobs.add(`${OUTBOX_RELAY_JOB_PREFIX}${name}`, pollMs, () => this.wake(name));
-    const pruneMs = settings.pruneIntervalMs ?? 3_600_000;
+    const pruneMs = settings.pruneIntervalMs ?? OUTBOX_RELAY_DEFAULTS.pruneIntervalMs;
     if (pruneMs > 0) {
-      const retentionMs = settings.retentionMs ?? 604_800_000;
+      const retentionMs = settings.retentionMs ?? OUTBOX_RELAY_DEFAULTS.retentionMs;
       this.jobs.add(PRUNE_OUTBOX_JOB, pruneMs, () => {
         void this.relay?.prune(retentionMs).catch((error: unknown) => this.logger.error(`Pruning the outbox failed: ${(error as Error).message}`));
       });

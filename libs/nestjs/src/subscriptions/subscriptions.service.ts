@@ -1,5 +1,3 @@
-import { hostname } from 'node:os';
-import { randomUUID } from 'node:crypto';
 import {
   Inject,
   Injectable,
@@ -14,9 +12,13 @@ import {
   CommandGateway,
   ConfigurationError,
   ProjectionHandler,
+  SAGA_DEADLINE_DEFAULTS,
+  SAGA_DEFAULTS,
+  SUBSCRIPTION_DEFAULTS,
   SagaDeadlineRunner,
   SagaEngine,
   SubscriptionRunner,
+  newLeaseOwnerId,
   projectionSubscriptionName,
   sagaSubscriptionName,
   withCommandMetadata,
@@ -94,7 +96,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
 
   async onApplicationBootstrap(): Promise<void> {
     const settings = this.options.subscriptions ?? {};
-    const owner = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`;
+    const owner = newLeaseOwnerId();
     const deps = { journal: this.journal, store: this.checkpoints, serializer: this.gateway.eventSerializer };
     for (const handler of this.projectionExplorer.explore()) {
       const runner = new SubscriptionRunner(
@@ -121,8 +123,8 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
         owner,
         // Instances are handled concurrently (their commands share group commits); a transaction
         // holds at most one event per instance, so the next event of one sees what this one saved.
-        commitEvery: 64,
-        concurrency: settings.sagaConcurrency ?? 16,
+        commitEvery: SAGA_DEFAULTS.commitEvery,
+        concurrency: settings.sagaConcurrency ?? SAGA_DEFAULTS.concurrency,
         ...(settings.leaseMs === undefined ? {} : { leaseMs: settings.leaseMs }),
         ...(engine.options.maxAttempts === undefined ? {} : { maxAttempts: engine.options.maxAttempts }),
       });
@@ -141,16 +143,16 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
       this.deadlines = new SagaDeadlineRunner(this.sagaStore, [...this.sagas.values()].map((s) => s.engine), { owner }, new Logger(SagaDeadlineRunner.name));
     }
     this.gateway.addListener({ afterCommit: () => this.wakeAll() });
-    const pollMs = settings.pollIntervalMs ?? 1_000;
+    const pollMs = settings.pollIntervalMs ?? SUBSCRIPTION_DEFAULTS.pollIntervalMs;
     for (const runner of this.runners()) this.jobs.add(`${SUBSCRIPTION_JOB_PREFIX}${runner.name}`, pollMs, () => void runner.wake());
     if (this.deadlines) {
       const deadlines = this.deadlines;
-      this.jobs.add(SAGA_DEADLINES_JOB, settings.deadlinePollIntervalMs ?? 1_000, () => {
+      this.jobs.add(SAGA_DEADLINES_JOB, settings.deadlinePollIntervalMs ?? SAGA_DEADLINE_DEFAULTS.pollIntervalMs, () => {
         void deadlines.runOnce().catch((error: unknown) => this.logger.error(`Firing saga deadlines failed: ${(error as Error).message}`));
       });
-      const pruneMs = settings.pruneIntervalMs ?? 3_600_000;
+      const pruneMs = settings.pruneIntervalMs ?? SAGA_DEFAULTS.pruneIntervalMs;
       if (pruneMs > 0) {
-        const retentionMs = settings.sagaRetentionMs ?? 604_800_000;
+        const retentionMs = settings.sagaRetentionMs ?? SAGA_DEFAULTS.retentionMs;
         this.jobs.add(PRUNE_SAGAS_JOB, pruneMs, () => {
           void this.sagaStore
             .pruneCompleted(new Date(Date.now() - retentionMs))
