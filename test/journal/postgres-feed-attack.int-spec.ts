@@ -247,6 +247,50 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
     expect(idsOf((await reader.readAll(null, 2)).events)).toEqual(idsOf(later));
   });
 
+  it('a reader inside a REPEATABLE READ transaction never passes a unit that committed after its snapshot, whatever bound another page left behind', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const direct = new TypeOrmJournal(await database.openAnother(), database.tables);
+    // One journal for both reads: the bound a full page hands back is kept per journal.
+    const readerSource = await database.openAnother();
+    const reader = new TypeOrmJournal(readerSource, database.tables);
+    const gate = hold(journal, 'held');
+    const held = pending(journal.append({ writes: [write('held', 0)] }));
+    await gate.entered;
+    const later = eventsOf(await direct.append({ writes: [write('later', 0)] }));
+
+    // The transaction's snapshot is taken by its first statement, while `held` is still open.
+    const runner = readerSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction('REPEATABLE READ');
+    try {
+      await runner.query('SELECT 1');
+      gate.open();
+      const heldEvents = eventsOf(await held);
+      // A reader outside reads a full page (held's event, the lower transaction id): its bound is
+      // now past both units.
+      expect(idsOf((await reader.readAll(null, 1)).events)).toEqual(idsOf(heldEvents));
+
+      const seen: RecordedEvent[] = [];
+      let cursor: string | null = null;
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const page = await reader.readAll(cursor, 1, { tx: runner.manager });
+        seen.push(...page.events);
+        cursor = page.next;
+      }
+      await runner.commitTransaction();
+      // After the transaction, the same cursor reads on: every event exactly once.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const page = await reader.readAll(cursor, 1);
+        seen.push(...page.events);
+        cursor = page.next;
+      }
+      expect(idsOf(seen)).toEqual([...idsOf(heldEvents), ...idsOf(later)]);
+    } finally {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      await runner.release();
+    }
+  });
+
   it(
     'under writers on both append paths and sessions waiting on their rows, readers paging 1 and 2 events see every committed event exactly once',
     async () => {

@@ -110,7 +110,16 @@ export const postgresJournalDialect: JournalDialect = {
   feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string): SqlStatement {
     const params = new SqlParameters(postgresDialect);
     const ctes = bound === undefined ? `${boundCtes(tables, params)} ` : '';
-    const conditions = [bound === undefined ? 'e.tx_id < (SELECT xid FROM bound)' : `e.tx_id < ${params.add(bound)}::xid8`];
+    // A bound handed back by an earlier page holds for snapshots taken after it was worked out:
+    // under READ COMMITTED every statement's. A REPEATABLE READ or SERIALIZABLE transaction (a
+    // caller's `tx`) reads with the snapshot of its first statement, which may predate the bound
+    // and miss a unit below it that committed since: such a read gets no rows here and works its
+    // own bound out (the journal reads again when a page comes back short).
+    const conditions = [
+      bound === undefined
+        ? 'e.tx_id < (SELECT xid FROM bound)'
+        : `e.tx_id < ${params.add(bound)}::xid8 AND current_setting('transaction_isolation') = 'read committed'`,
+    ];
     if (after !== null) {
       const match = CURSOR.exec(after);
       if (!match) throw invalidFeedCursor(after, '"<transaction id>:<position>"');
