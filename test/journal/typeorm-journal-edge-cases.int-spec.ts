@@ -187,4 +187,21 @@ describe('TypeOrmJournal edge cases on SQLite', () => {
 
 await describePostgres('TypeOrmJournal edge cases on PostgreSQL', () => {
   edgeCases(() => openPostgresSchema());
+
+  it('refuses by name a cursor whose transaction id or position no feed reaches (past xid8, past int8), before any statement', async () => {
+    const database = await openPostgresSchema();
+    try {
+      const journal = new TypeOrmJournal(database.dataSource, database.tables);
+      await journal.append({ writes: [write('wide', 0)] });
+      for (const cursor of ['18446744073709551616:1', '1:9223372036854775808', '99999999999999999999:99999999999999999999']) {
+        const error = await failureOf(journal.readAll(cursor, 10));
+        expect(error).toBeInstanceOf(ChronicleError);
+        expect(error).toMatchObject({ code: 'InvalidFeedCursor', message: expect.stringContaining(`"${cursor}"`) });
+      }
+      // The largest of each still reads (past every event).
+      expect(await journal.readAll('18446744073709551615:9223372036854775807', 10)).toMatchObject({ events: [] });
+    } finally {
+      await database.close();
+    }
+  });
 });
