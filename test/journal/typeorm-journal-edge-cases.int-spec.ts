@@ -136,6 +136,21 @@ function edgeCases(open: () => Promise<TestDatabase>): void {
     expect(await journal.streamInfo('full')).toMatchObject({ version: last, deletedUpTo: last });
   });
 
+  it('stores a schemaVersion up to the largest its dialect holds, and refuses a larger one by name before writing anything', async () => {
+    await setUp();
+    // PostgreSQL's schema_version column is int4; SQLite's holds every safe integer.
+    const last = database.dataSource.options.type === 'postgres' ? 2 ** 31 - 1 : Number.MAX_SAFE_INTEGER;
+    await journal.append({ writes: [write('schemas', 0, [event({ schemaVersion: last })])] });
+    expect((await journal.readStream('schemas')).map((recorded) => recorded.schemaVersion)).toEqual([last]);
+    for (const bad of [last + 1, 2 ** 53, 1e21].filter((value) => value > last)) {
+      const error = await failureOf(journal.append({ writes: [write('fine', 0), write('schemas', 1, [event({ schemaVersion: bad })])] }));
+      expect(error).toBeInstanceOf(InvalidArgumentError);
+      expect(error).toMatchObject({ argument: 'writes[1].events[0].schemaVersion', value: bad });
+    }
+    expect(await journal.listStreams()).toEqual(['schemas']);
+    expect((await journal.readAll(null, 10)).events).toHaveLength(1);
+  });
+
   it('lets two writes of one unit extend the same stream in order', async () => {
     await setUp();
     const result = await journal.append({ writes: [write('twice', 0), write('twice', 1, [event(), event()])] });
@@ -172,4 +187,21 @@ describe('TypeOrmJournal edge cases on SQLite', () => {
 
 await describePostgres('TypeOrmJournal edge cases on PostgreSQL', () => {
   edgeCases(() => openPostgresSchema());
+
+  it('refuses by name a cursor whose transaction id or position no feed reaches (past xid8, past int8), before any statement', async () => {
+    const database = await openPostgresSchema();
+    try {
+      const journal = new TypeOrmJournal(database.dataSource, database.tables);
+      await journal.append({ writes: [write('wide', 0)] });
+      for (const cursor of ['18446744073709551616:1', '1:9223372036854775808', '99999999999999999999:99999999999999999999']) {
+        const error = await failureOf(journal.readAll(cursor, 10));
+        expect(error).toBeInstanceOf(ChronicleError);
+        expect(error).toMatchObject({ code: 'InvalidFeedCursor', message: expect.stringContaining(`"${cursor}"`) });
+      }
+      // The largest of each still reads (past every event).
+      expect(await journal.readAll('18446744073709551615:9223372036854775807', 10)).toMatchObject({ events: [] });
+    } finally {
+      await database.close();
+    }
+  });
 });

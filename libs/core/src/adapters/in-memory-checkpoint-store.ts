@@ -71,6 +71,7 @@ export class InMemoryCheckpointStore implements CheckpointStore<InMemoryTransact
   constructor(private readonly clock: Clock = systemClock) {}
 
   async acquire(name: string, owner: string, leaseMs: number): Promise<Checkpoint | undefined> {
+    checkIntegerArgument('leaseMs', leaseMs, 1);
     const now = this.clock.now();
     let checkpoint = this.checkpoints.get(name);
     if (!checkpoint) {

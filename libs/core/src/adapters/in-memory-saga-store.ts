@@ -109,6 +109,7 @@ export class InMemorySagaStore implements SagaStore<InMemoryTransaction> {
   }
 
   async claimDue(owner: string, leaseMs: number, limit: number): Promise<SagaDeadline[]> {
+    checkIntegerArgument('leaseMs', leaseMs, 1);
     checkIntegerArgument('limit', limit, 0);
     const now = this.clock.now();
     const due = [...this.deadlineRows.values()]

@@ -86,7 +86,8 @@ export interface CheckpointStore<Tx = unknown> {
   /**
    * Takes the lease of a subscription (creating its checkpoint at null the first time) when it is
    * free, expired or already this owner's, and extends it to `now + leaseMs`. Returns the
-   * checkpoint when this owner holds the lease, undefined when another does.
+   * checkpoint when this owner holds the lease, undefined when another does. `leaseMs` is a safe
+   * integer >= 1; anything else fails with `InvalidArgumentError` and leaves the lease as it was.
    */
   acquire(name: string, owner: string, leaseMs: number): Promise<Checkpoint | undefined>;
   /** Gives the lease up (when this owner holds it). */

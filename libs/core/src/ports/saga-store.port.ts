@@ -74,7 +74,7 @@ export interface SagaStore<Tx = unknown> {
   delete(sagaName: string, correlationId: string): Promise<void>;
   /** Instances of a saga by correlation id (in-flight ones with `status: 'active'`). */
   list(sagaName: string, options?: ListSagasOptions): Promise<SagaInstance[]>;
-  /** Leases up to `limit` deadlines due at `now` to `owner` for `leaseMs`. */
+  /** Leases up to `limit` deadlines due at `now` to `owner` for `leaseMs` (a safe integer >= 1). */
   claimDue(owner: string, leaseMs: number, limit: number): Promise<SagaDeadline[]>;
   /**
    * Gives a claimed deadline back after a failure, counting the attempt, to fire again at

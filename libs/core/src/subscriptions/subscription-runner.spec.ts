@@ -348,6 +348,33 @@ describe('SubscriptionRunner', () => {
       expect(await store.load('balances')).toMatchObject({ position: null, leaseOwner: 'two' });
     });
 
+    it('stop() mid-step ends the renewals with the step: no renewal after the lease is given back', async () => {
+      jest.useFakeTimers({ now: Date.UTC(2025, 0, 1) });
+      const { append, runner, store } = await setup(fakeTime);
+      await walletsOpened(append, 10);
+      const handler = slow(new BalancesHandler(), () => 300);
+      const holder = runner(handler, { owner: 'one', leaseMs: 1_000, batchSize: 10, commitEvery: 5 });
+      const renewals: number[] = [];
+      const acquire = store.acquire.bind(store);
+      store.acquire = async (...args) => {
+        renewals.push(Date.now());
+        return acquire(...args);
+      };
+      const draining = holder.wake();
+      await jest.advanceTimersByTimeAsync(700);
+      await runUntilSettled(holder.stop());
+      await draining;
+      const stoppedAt = Date.now();
+      // The page took three leases: it was renewed while it ran.
+      expect(renewals.length).toBeGreaterThan(3);
+      expect(await store.load('balances')).toMatchObject({ leaseOwner: null });
+      await jest.advanceTimersByTimeAsync(10_000);
+      expect(renewals.filter((at) => at > stoppedAt)).toEqual([]);
+      expect(await store.load('balances')).toMatchObject({ leaseOwner: null });
+      // The step in progress finished its page (stop() waits for it), and nothing after it.
+      expect(handler.calls).toBe(10);
+    });
+
     it('a lost lease ends a backoff wait at once instead of retrying after it', async () => {
       jest.useFakeTimers({ now: Date.UTC(2025, 0, 1) });
       const { append, runner, store } = await setup(fakeTime);

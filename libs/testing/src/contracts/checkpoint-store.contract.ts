@@ -523,6 +523,15 @@ export function checkpointStoreContract<Tx>(implementation: string, open: () => 
         expect(await store.parked('projection:guarded')).toEqual([]);
         expect(await harness.readMarkers()).toEqual([]);
       });
+
+      it.each([0, ...BAD_INTEGERS])('refuses a lease of %p ms with InvalidArgumentError naming leaseMs, and takes no lease', async (bad) => {
+        expectInvalidArgument(await failureOf(store.acquire('projection:leased', 'runner-1', bad)), 'leaseMs', bad);
+        await acquired('projection:held', 'runner-1');
+        expectInvalidArgument(await failureOf(store.acquire('projection:held', 'runner-1', bad)), 'leaseMs', bad);
+        // A refused renewal leaves the lease as it was, and a refused first claim leaves it free.
+        expect(await store.acquire('projection:held', 'runner-2', LEASE_MS)).toBeUndefined();
+        expect(await store.acquire('projection:leased', 'runner-2', LEASE_MS)).toMatchObject({ leaseOwner: 'runner-2' });
+      });
     });
 
     describe('load, list and delete', () => {

@@ -491,6 +491,14 @@ export function sagaStoreContract<Tx>(implementation: string, open: () => Promis
         expect(await store.load('order-saga', 'order-1')).toEqual(instance('order-saga', 'order-1'));
         expect(await store.deadlines('order-saga', 'order-1')).toEqual([]);
       });
+
+      it.each([0, ...BAD_INTEGERS])('refuses a lease of %p ms with InvalidArgumentError naming leaseMs, and claims nothing', async (bad) => {
+        const due = deadline('order-saga', 'order-1', 'remind', later(harness.now(), -1_000));
+        await start('order-saga', 'order-1', [due]);
+        expectInvalidArgument(await failureOf(store.claimDue('worker-1', bad, 10)), 'leaseMs', bad);
+        // Nothing was leased by the refused claim: another worker claims the deadline at once.
+        expect(idsOf(await store.claimDue('worker-2', LEASE_MS, 10))).toEqual([due.id]);
+      });
     });
 
     describe('list, delete and prune', () => {

@@ -9,6 +9,17 @@ import { invalidFeedCursor } from './invalid-feed-cursor.js';
 import type { JournalDialect, SqlStatement } from './journal-dialect.js';
 
 const CURSOR = /^(\d+):(\d+)$/;
+/** The largest transaction id (xid8) and position (int8) a cursor can carry. */
+const MAX_TX_ID = 2n ** 64n - 1n;
+const MAX_POSITION = 2n ** 63n - 1n;
+
+/** A cursor's transaction id and position, or `InvalidFeedCursor` (also past the columns' ranges, before SQL sees them). */
+function parseCursor(cursor: FeedCursor): readonly [bigint, bigint] {
+  const match = CURSOR.exec(cursor);
+  const parsed = match ? ([BigInt(match[1]!), BigInt(match[2]!)] as const) : undefined;
+  if (!parsed || parsed[0] > MAX_TX_ID || parsed[1] > MAX_POSITION) throw invalidFeedCursor(cursor, '"<transaction id>:<position>"');
+  return parsed;
+}
 
 /**
  * The feed's upper bound on transaction ids, as CTEs `snap`, `held`, `locks`, `owners` and `bound`.
@@ -98,11 +109,7 @@ export const postgresJournalDialect: JournalDialect = {
   },
 
   compareCursors(a: FeedCursor, b: FeedCursor): number {
-    const [x, y] = [a, b].map((cursor) => {
-      const match = CURSOR.exec(cursor);
-      if (!match) throw invalidFeedCursor(cursor, '"<transaction id>:<position>"');
-      return [BigInt(match[1]!), BigInt(match[2]!)] as const;
-    }) as [readonly [bigint, bigint], readonly [bigint, bigint]];
+    const [x, y] = [parseCursor(a), parseCursor(b)];
     if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;
     return x[1] === y[1] ? 0 : x[1] < y[1] ? -1 : 1;
   },
@@ -110,11 +117,19 @@ export const postgresJournalDialect: JournalDialect = {
   feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string): SqlStatement {
     const params = new SqlParameters(postgresDialect);
     const ctes = bound === undefined ? `${boundCtes(tables, params)} ` : '';
-    const conditions = [bound === undefined ? 'e.tx_id < (SELECT xid FROM bound)' : `e.tx_id < ${params.add(bound)}::xid8`];
+    // A bound handed back by an earlier page holds for snapshots taken after it was worked out:
+    // under READ COMMITTED every statement's. A REPEATABLE READ or SERIALIZABLE transaction (a
+    // caller's `tx`) reads with the snapshot of its first statement, which may predate the bound
+    // and miss a unit below it that committed since: such a read gets no rows here and works its
+    // own bound out (the journal reads again when a page comes back short).
+    const conditions = [
+      bound === undefined
+        ? 'e.tx_id < (SELECT xid FROM bound)'
+        : `e.tx_id < ${params.add(bound)}::xid8 AND current_setting('transaction_isolation') = 'read committed'`,
+    ];
     if (after !== null) {
-      const match = CURSOR.exec(after);
-      if (!match) throw invalidFeedCursor(after, '"<transaction id>:<position>"');
-      conditions.unshift(`(e.tx_id, e.position) > (${params.add(match[1])}::xid8, ${params.add(match[2])}::bigint)`);
+      const [txId, position] = parseCursor(after);
+      conditions.unshift(`(e.tx_id, e.position) > (${params.add(String(txId))}::xid8, ${params.add(String(position))}::bigint)`);
     }
     // Working the bound out costs more to plan than the page costs to read; a catch-up reads
     // many full pages below one bound, so the bound is handed back for the next page.

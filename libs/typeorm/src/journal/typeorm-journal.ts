@@ -449,6 +449,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
         if (!Number.isInteger(event.schemaVersion) || event.schemaVersion < 1) {
           throw invalidRequest(`${at}.schemaVersion ${String(event.schemaVersion)} is not a positive integer`);
         }
+        // The column's range (int4 on PostgreSQL), and exact in JavaScript: checked here, not by the driver.
+        checkIntegerArgument(`${at}.schemaVersion`, event.schemaVersion, 1, this.sql.maxStoredVersion, this.sql.maxStoredVersionReason);
         if (!(event.occurredAt instanceof Date) || Number.isNaN(event.occurredAt.getTime())) {
           throw invalidRequest(`${at}.occurredAt is not a valid Date`);
         }

@@ -133,6 +133,7 @@ export class TypeOrmSagaStore implements SagaStore<EntityManager> {
    * owner's, earliest first; returned by due time, then id.
    */
   async claimDue(owner: string, leaseMs: number, limit: number): Promise<SagaDeadline[]> {
+    checkIntegerArgument('leaseMs', leaseMs, 1);
     checkIntegerArgument('limit', limit, 0);
     const now = this.clock.now();
     const at = this.sql.encodeTimestamp(now);

@@ -79,6 +79,7 @@ export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
    * acquirers exactly one wins.
    */
   async acquire(name: string, owner: string, leaseMs: number): Promise<Checkpoint | undefined> {
+    checkIntegerArgument('leaseMs', leaseMs, 1);
     const [row] = await runInTransaction(this.dataSource, async (manager) => {
       // The time is read once the transaction has begun: on SQLite a renewal may have waited for
       // the write lock behind a long checkpoint transaction, and its lease counts from now.
