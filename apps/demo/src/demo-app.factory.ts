@@ -5,7 +5,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { AppModule } from './app.module.js';
 import type { DemoConfig } from './config/demo-config.js';
-import { ChronicleExceptionFilter } from './http/chronicle-exception.filter.js';
+import { DemoExceptionFilter } from './http/chronicle-exception.filter.js';
 import { answerClientError } from './http/client-error.handler.js';
 import { checkJsonShape } from './http/json-shape.middleware.js';
 import { requireJsonBody } from './http/require-json.middleware.js';
@@ -24,7 +24,7 @@ export async function createDemoApp(config: DemoConfig, options: { logger?: fals
   app.use(checkJsonShape);
   // The ETag of an account is its version, set by the controller; Express's body hash is not.
   app.set('etag', false);
-  app.useGlobalFilters(new ChronicleExceptionFilter());
+  app.useGlobalFilters(new DemoExceptionFilter());
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true, transform: false }));
   app.enableShutdownHooks();
   const document = SwaggerModule.createDocument(

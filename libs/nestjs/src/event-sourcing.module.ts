@@ -1,6 +1,5 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { TerminusModule } from '@nestjs/terminus';
 import { EventBus } from '@nestjs/cqrs';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { EntitySchema } from 'typeorm';
@@ -25,13 +24,11 @@ import {
 } from './constants/chronicle.constants.js';
 import { OutboxAdmin } from './outbox/outbox-admin.service.js';
 import { OutboxExplorer } from './outbox/outbox.explorer.js';
-import { OutboxHealthIndicator } from './outbox/outbox.health-indicator.js';
 import { OutboxMonitor } from './outbox/outbox-monitor.service.js';
 import { OutboxRelayService } from './outbox/outbox-relay.service.js';
 import { ProjectionExplorer } from './projections/projection.explorer.js';
 import { SagaExplorer } from './sagas/saga.explorer.js';
 import { SubscriptionAdmin } from './subscriptions/subscription-admin.service.js';
-import { SubscriptionsHealthIndicator } from './subscriptions/subscriptions.health-indicator.js';
 import { SubscriptionsService } from './subscriptions/subscriptions.service.js';
 import {
   ConfigurableEventSourcingModule,
@@ -54,7 +51,7 @@ import { createStorageProviders } from './storage/storage.providers.js';
  * imports: [
  *   TypeOrmModule.forRoot({ ...dataSourceOptions, autoLoadEntities: true }),
  *   CqrsModule.forRoot(),
- *   EventSourcingModule.forRoot({ aggregates: [Account], registerEntities: 'postgres' }),
+ *   EventSourcingModule.forRoot({ aggregates: [Account], registerEntities: true }),
  * ]
  * ```
  */
@@ -65,11 +62,12 @@ const entitySets = new Map<string, EntitySchema[]>();
  * list per DataSource, and a second `forRoot` (a test, a second app) must not add duplicates.
  */
 function entitiesFor(extras: EventSourcingModuleExtras): EntitySchema[] {
-  const type = extras.registerEntities!;
-  const key = JSON.stringify([type, extras.tables?.schema ?? null, extras.tables?.tablePrefix ?? null]);
+  const key = JSON.stringify([extras.tables?.schema ?? null, extras.tables?.tablePrefix ?? null]);
   let entities = entitySets.get(key);
   if (!entities) {
-    entities = createChronicleEntities({ ...extras.tables, type }).all;
+    // No driver named: the entities map onto whichever DataSource they join, which is only known
+    // once TypeORM builds it; the storage providers check the rest at start-up.
+    entities = createChronicleEntities({ ...extras.tables }).all;
     entitySets.set(key, entities);
   }
   return entities;
@@ -125,17 +123,14 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
       OutboxRelayService,
       OutboxAdmin,
       OutboxMonitor,
-      OutboxHealthIndicator,
       ProjectionExplorer,
       SagaExplorer,
       SubscriptionsService,
       SubscriptionAdmin,
-      SubscriptionsHealthIndicator,
       ...[...commandClasses].map(createAggregateCommandHandler),
     ];
     const imports = [
       DiscoveryModule,
-      TerminusModule,
       ...(extras.registerEntities ? [TypeOrmModule.forFeature(entitiesFor(extras), extras.dataSource)] : []),
     ];
     return {
@@ -153,13 +148,11 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
         OutboxRelayService,
         OutboxAdmin,
         OutboxMonitor,
-        OutboxHealthIndicator,
-        CHRONICLE_CHECKPOINT_STORE,
+          CHRONICLE_CHECKPOINT_STORE,
         CHRONICLE_SAGA_STORE,
         SubscriptionsService,
         SubscriptionAdmin,
-        SubscriptionsHealthIndicator,
-      ],
+        ],
     };
   }
 }

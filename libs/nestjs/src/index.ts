@@ -1,27 +1,39 @@
+// @chronicle/nestjs: the module, its options, decorators, injectable services and the exception
+// filter. Optional integrations live behind their own subpaths so that an application never loads
+// a package it did not install: @chronicle/nestjs/rabbitmq (amqplib),
+// @chronicle/nestjs/microservices (@nestjs/microservices), @chronicle/nestjs/terminus
+// (@nestjs/terminus). Nothing here imports amqplib, @nestjs/microservices, @nestjs/terminus,
+// NATS or pg, even transitively.
+// Module
 export * from './event-sourcing.module.js';
 export { EVENT_SOURCING_MODULE_OPTIONS } from './event-sourcing.module-definition.js';
 export * from './options/event-sourcing-module-options.interface.js';
-export * from './constants/chronicle.constants.js';
+export {
+  CHRONICLE_JOURNAL,
+  CHRONICLE_SNAPSHOT_STORE,
+  CHRONICLE_OUTBOX_STORE,
+  CHRONICLE_CHECKPOINT_STORE,
+  CHRONICLE_SAGA_STORE,
+  PRUNE_COMMAND_OUTCOMES_JOB,
+  PRUNE_OUTBOX_JOB,
+  PRUNE_SAGAS_JOB,
+  SAGA_DEADLINES_JOB,
+  OUTBOX_RELAY_JOB_PREFIX,
+  SUBSCRIPTION_JOB_PREFIX,
+} from './constants/chronicle.constants.js';
+// Commands
 export * from './commands/class-validator.interceptor.js';
-export * from './commands/aggregate-command-handler.factory.js';
-export * from './events/event-bus.bridge.js';
-export * from './lifecycle/chronicle-lifecycle.service.js';
+// HTTP
+export * from './http/chronicle-exception.filter.js';
+// Outbox
 export * from './outbox/outbox-handler.decorator.js';
-export * from './outbox/outbox.explorer.js';
 export * from './outbox/outbox-relay.service.js';
 export * from './outbox/outbox-admin.service.js';
 export * from './outbox/outbox-monitor.service.js';
-export * from './outbox/outbox.health-indicator.js';
-export * from './outbox/outbox-wake-ups.js';
 export * from './outbox/publishers/outbox-publish.error.js';
 export * from './outbox/publishers/outbox-message-body.js';
-export * from './outbox/publishers/rabbitmq-outbox.publisher.js';
-export * from './outbox/publishers/client-proxy-outbox.publisher.js';
 export * from './outbox/publishers/log-outbox.publisher.js';
-export * from './projections/projection.explorer.js';
-export * from './sagas/saga.explorer.js';
+// Projections and sagas
 export * from './subscriptions/subscriptions.service.js';
 export * from './subscriptions/subscription-admin.service.js';
-export * from './subscriptions/subscriptions.health-indicator.js';
-export * from './outbox/postgres-outbox-wake-ups.js';
 export * from './subscriptions/projection-rebuild.command.js';

@@ -1,6 +1,6 @@
 import type { ArgumentsHost } from '@nestjs/common';
 import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
-import { ChronicleExceptionFilter } from './chronicle-exception.filter.js';
+import { DemoExceptionFilter } from './chronicle-exception.filter.js';
 
 /** The answer the filter gives to an exception, through a fake HTTP response. */
 function answer(exception: unknown): { status: number; body: { statusCode: number; message: unknown } } {
@@ -11,17 +11,18 @@ function answer(exception: unknown): { status: number; body: { statusCode: numbe
       sent.status = code;
       return this;
     },
-    json(body: { statusCode: number; message: unknown }) {
-      sent.body = body;
+    setHeader() {},
+    send(text: string) {
+      sent.body = JSON.parse(text) as { statusCode: number; message: unknown };
       return this;
     },
   };
-  const host = { switchToHttp: () => ({ getResponse: () => response }) } as unknown as ArgumentsHost;
-  new ChronicleExceptionFilter().catch(exception, host);
+  const host = { getType: () => 'http', switchToHttp: () => ({ getResponse: () => response }) } as unknown as ArgumentsHost;
+  new DemoExceptionFilter().catch(exception, host);
   return sent;
 }
 
-describe('ChronicleExceptionFilter: an unreachable database is a 503', () => {
+describe('DemoExceptionFilter: an unreachable database is a 503', () => {
   it('maps a query runner released under a transaction (the database restarted mid-transaction) to 503, found by the reliability harness', () => {
     const { status, body } = answer(new QueryRunnerAlreadyReleasedError());
     expect(status).toBe(503);
