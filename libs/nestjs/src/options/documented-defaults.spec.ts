@@ -3,12 +3,12 @@ import { fileURLToPath } from 'node:url';
 import {
   COMMAND_GATEWAY_DEFAULTS,
   COMMAND_OUTCOME_DEFAULTS,
-  GROUP_COMMIT_DEFAULTS,
   OUTBOX_RELAY_DEFAULTS,
   SAGA_DEADLINE_DEFAULTS,
   SAGA_DEFAULTS,
   SUBSCRIPTION_DEFAULTS,
 } from '@chronicle/core';
+import { GROUP_COMMIT_DEFAULTS } from '../../../core/src/gateway/commit-batcher.js';
 
 const libs = fileURLToPath(new URL('../../../', import.meta.url));
 

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { afterEach, beforeEach, describe, expect, it, itEach } from './contract-runner.js';
 import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import { CheckpointLeaseLostError, type Checkpoint, type CheckpointStore, type ParkedEvent } from '@chronicle/core';
 import { failureOf } from './failure-of.js';
@@ -489,7 +489,7 @@ export function checkpointStoreContract<Tx>(implementation: string, open: () => 
     });
 
     describe('integer arguments', () => {
-      it.each(LARGE_INTEGERS)('parks events at the highest stored version and at position %d, and lists them with that limit', async (large) => {
+      itEach(LARGE_INTEGERS)('parks events at the highest stored version and at position %d, and lists them with that limit', async (large) => {
         const last = harness.maxStoredVersion ?? Number.MAX_SAFE_INTEGER;
         await acquired('projection:wide', 'runner-1');
         const events = [
@@ -511,7 +511,7 @@ export function checkpointStoreContract<Tx>(implementation: string, open: () => 
         expect(await harness.readMarkers()).toEqual([]);
       });
 
-      it.each(BAD_INTEGERS)('refuses %p as a parked version, position, attempts or limit by name, keeping nothing', async (bad) => {
+      itEach(BAD_INTEGERS)('refuses %p as a parked version, position, attempts or limit by name, keeping nothing', async (bad) => {
         await acquired('projection:guarded', 'runner-1');
         expectInvalidArgument(await failureOf(store.parked('projection:guarded', { limit: bad })), 'limit', bad);
         for (const field of ['version', 'position', 'attempts'] as const) {
@@ -529,7 +529,7 @@ export function checkpointStoreContract<Tx>(implementation: string, open: () => 
         expect(await harness.readMarkers()).toEqual([]);
       });
 
-      it.each([0, ...BAD_INTEGERS])('refuses a lease of %p ms with InvalidArgumentError naming leaseMs, and takes no lease', async (bad) => {
+      itEach([0, ...BAD_INTEGERS])('refuses a lease of %p ms with InvalidArgumentError naming leaseMs, and takes no lease', async (bad) => {
         expectInvalidArgument(await failureOf(store.acquire('projection:leased', 'runner-1', bad)), 'leaseMs', bad);
         await acquired('projection:held', 'runner-1');
         expectInvalidArgument(await failureOf(store.acquire('projection:held', 'runner-1', bad)), 'leaseMs', bad);

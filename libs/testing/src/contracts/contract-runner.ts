@@ -97,3 +97,15 @@ export const expect: ContractExpect = Object.assign((actual: unknown) => runner(
   any: (type: unknown) => runner().expect.any(type),
   stringMatching: (pattern: string | RegExp) => runner().expect.stringMatching(pattern),
 });
+/**
+ * One test per case, as Jest's and Vitest's `it.each` declare them (not every runner has it):
+ * `%d` and `%p` in the name stand for the case, strings quoted.
+ */
+export const itEach =
+  <T>(cases: readonly T[]) =>
+  (name: string, body: (value: T) => void | Promise<void>, timeoutMs?: number): void => {
+    for (const value of cases) {
+      const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+      it(name.replace(/%[dp]/, shown), () => body(value), timeoutMs);
+    }
+  };

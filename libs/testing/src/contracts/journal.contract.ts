@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { afterEach, beforeEach, describe, expect, it, itEach } from './contract-runner.js';
 import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import {
   ConcurrencyError,
@@ -1043,7 +1043,7 @@ export function journalContract(implementation: string, open: () => Promise<Jour
         written = eventsOf(await journal.append({ writes: [write(streamId, 0, [newEvent({ tags: ['wide'] }), newEvent(), newEvent()])] }));
       });
 
-      it.each(LARGE_INTEGERS)('deletes everything with upToVersion %d, and the next append continues the numbering', async (upTo) => {
+      itEach(LARGE_INTEGERS)('deletes everything with upToVersion %d, and the next append continues the numbering', async (upTo) => {
         await journal.deleteStream(streamId, upTo);
         expect(await journal.readStream(streamId)).toEqual([]);
         expect(await journal.streamInfo(streamId)).toMatchObject({ version: 3, deletedUpTo: 3 });
@@ -1051,7 +1051,7 @@ export function journalContract(implementation: string, open: () => Promise<Jour
         expect(versionsOf(await journal.readStream(streamId))).toEqual([4]);
       });
 
-      it.each(LARGE_INTEGERS)('reads a stream with %d as a bound or a limit: past the end, or no bound at all', async (large) => {
+      itEach(LARGE_INTEGERS)('reads a stream with %d as a bound or a limit: past the end, or no bound at all', async (large) => {
         expect(await journal.readStream(streamId, { toVersion: large })).toEqual(written);
         expect(await journal.readStream(streamId, { fromVersion: 2, toVersion: large, limit: large })).toEqual(written.slice(1));
         expect(await journal.readStream(streamId, { fromVersion: large })).toEqual([]);
@@ -1059,14 +1059,14 @@ export function journalContract(implementation: string, open: () => Promise<Jour
         expect(await journal.readStream('never-written', { fromVersion: large, toVersion: large })).toEqual([]);
       });
 
-      it.each(LARGE_INTEGERS)('reads the feed, tags and stream list with %d as a position or a limit', async (large) => {
+      itEach(LARGE_INTEGERS)('reads the feed, tags and stream list with %d as a position or a limit', async (large) => {
         expect((await journal.readAll(null, large)).events).toEqual(written);
         expect(await journal.readByTag('wide', { limit: large })).toEqual(written.slice(0, 1));
         expect(await journal.readByTag('wide', { afterPosition: large })).toEqual([]);
         expect(await journal.listStreams({ limit: large })).toEqual([streamId]);
       });
 
-      it.each(LARGE_INTEGERS)('treats an expected version of %d as a conflict, naming both versions, and writes nothing', async (large) => {
+      itEach(LARGE_INTEGERS)('treats an expected version of %d as a conflict, naming both versions, and writes nothing', async (large) => {
         const record = commandRecord();
         const error = await failureOf(journal.append({ writes: [write(streamId, large, 1)], commands: [record] }));
         expectConcurrencyError(error, streamId, large, 3);
@@ -1077,7 +1077,7 @@ export function journalContract(implementation: string, open: () => Promise<Jour
         expect(await readWholeFeed(journal)).toEqual(written);
       });
 
-      it.each(BAD_INTEGERS)('refuses %p as a version, position or limit with InvalidArgumentError naming it', async (bad) => {
+      itEach(BAD_INTEGERS)('refuses %p as a version, position or limit with InvalidArgumentError naming it', async (bad) => {
         const refusals: Array<[string, Promise<unknown>]> = [
           ['fromVersion', journal.readStream(streamId, { fromVersion: bad })],
           ['toVersion', journal.readStream(streamId, { toVersion: bad })],
@@ -1092,7 +1092,7 @@ export function journalContract(implementation: string, open: () => Promise<Jour
         expect(await journal.streamInfo(streamId)).toMatchObject({ version: 3, deletedUpTo: 0 });
       });
 
-      it.each(BAD_INTEGERS)('refuses %p as an expected version and writes nothing, not even the other writes of the unit', async (bad) => {
+      itEach(BAD_INTEGERS)('refuses %p as an expected version and writes nothing, not even the other writes of the unit', async (bad) => {
         const record = commandRecord();
         const error = await failureOf(
           journal.append({ writes: [write('wide-0', 0, 1), write(streamId, bad, 1)], commands: [record] }),

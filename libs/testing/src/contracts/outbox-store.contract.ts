@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { afterEach, beforeEach, describe, expect, it, itEach } from './contract-runner.js';
 import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import {
   ChronicleError,
@@ -786,7 +786,7 @@ export function outboxStoreContract(implementation: string, open: () => Promise<
     });
 
     describe('integer arguments', () => {
-      it.each(LARGE_INTEGERS)('claims and lists dead letters with limit %d', async (large) => {
+      itEach(LARGE_INTEGERS)('claims and lists dead letters with limit %d', async (large) => {
         await store.subscribe([everything()]);
         await append('wide', 2);
         const claimed = await store.claim('relay', 'owner-1', claimOptions(large));
@@ -796,7 +796,7 @@ export function outboxStoreContract(implementation: string, open: () => Promise<
         expect(idsOf(await store.deadLetters(undefined, large))).toEqual([nth(claimed, 0).id]);
       });
 
-      it.each([...BAD_INTEGERS, 0])('refuses %p as a claim or dead-letter limit with InvalidArgumentError, leasing nothing', async (bad) => {
+      itEach([...BAD_INTEGERS, 0])('refuses %p as a claim or dead-letter limit with InvalidArgumentError, leasing nothing', async (bad) => {
         await store.subscribe([everything()]);
         await append('guarded', 2);
         expectInvalidArgument(await failureOf(store.claim('relay', 'owner-1', claimOptions(bad))), 'limit', bad);
@@ -804,7 +804,7 @@ export function outboxStoreContract(implementation: string, open: () => Promise<
         expect(keysOf(await store.claim('relay', 'owner-2', claimOptions()))).toEqual(['guarded@1', 'guarded@2']);
       });
 
-      it.each(BAD_INTEGERS)('refuses a backfilled event with version or position %p by name, enqueuing nothing', async (bad) => {
+      itEach(BAD_INTEGERS)('refuses a backfilled event with version or position %p by name, enqueuing nothing', async (bad) => {
         const past = await append('history', 2);
         await store.subscribe([everything('replay', 'beginning')]);
         for (const [field, argument] of [

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { afterEach, beforeEach, describe, expect, it, itEach } from './contract-runner.js';
 import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import { SagaConcurrencyError, type SagaChange, type SagaDeadline, type SagaInstance, type SagaStore } from '@chronicle/core';
 import { failureOf } from './failure-of.js';
@@ -447,7 +447,7 @@ export function sagaStoreContract<Tx>(implementation: string, open: () => Promis
     });
 
     describe('integer arguments', () => {
-      it.each(LARGE_INTEGERS)('lists instances and claims deadlines with limit %d', async (large) => {
+      itEach(LARGE_INTEGERS)('lists instances and claims deadlines with limit %d', async (large) => {
         const now = harness.now();
         await start('order-saga', 'a', [deadline('order-saga', 'a', 'due', later(now, -1_000))]);
         await start('order-saga', 'b');
@@ -455,7 +455,7 @@ export function sagaStoreContract<Tx>(implementation: string, open: () => Promis
         await claim('worker-1', ['order-saga:a:due'], large);
       });
 
-      it.each(LARGE_INTEGERS)('treats an expected version of %d as a conflict and changes nothing', async (large) => {
+      itEach(LARGE_INTEGERS)('treats an expected version of %d as a conflict and changes nothing', async (large) => {
         await start('order-saga', 'order-1');
         const change: SagaChange = {
           instance: instance('order-saga', 'order-1', { version: 2, state: { step: 'moved' } }),
@@ -480,7 +480,7 @@ export function sagaStoreContract<Tx>(implementation: string, open: () => Promis
         }
       });
 
-      it.each(BAD_INTEGERS)('refuses %p as a version or limit with InvalidArgumentError naming it, and changes nothing', async (bad) => {
+      itEach(BAD_INTEGERS)('refuses %p as a version or limit with InvalidArgumentError naming it, and changes nothing', async (bad) => {
         await start('order-saga', 'order-1');
         const moved = (overrides: Partial<SagaInstance>, expectedVersion = 1): SagaChange => ({
           instance: instance('order-saga', 'order-1', { version: 2, state: { step: 'moved' }, ...overrides }),
@@ -497,7 +497,7 @@ export function sagaStoreContract<Tx>(implementation: string, open: () => Promis
         expect(await store.deadlines('order-saga', 'order-1')).toEqual([]);
       });
 
-      it.each([0, ...BAD_INTEGERS])('refuses a lease of %p ms with InvalidArgumentError naming leaseMs, and claims nothing', async (bad) => {
+      itEach([0, ...BAD_INTEGERS])('refuses a lease of %p ms with InvalidArgumentError naming leaseMs, and claims nothing', async (bad) => {
         const due = deadline('order-saga', 'order-1', 'remind', later(harness.now(), -1_000));
         await start('order-saga', 'order-1', [due]);
         expectInvalidArgument(await failureOf(store.claimDue('worker-1', bad, 10)), 'leaseMs', bad);

@@ -1,4 +1,4 @@
-import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { afterEach, beforeEach, describe, expect, it, itEach } from './contract-runner.js';
 import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import type { JsonObject, Snapshot, SnapshotStore } from '@chronicle/core';
 import { failureOf } from './failure-of.js';
@@ -157,7 +157,7 @@ export function snapshotStoreContract(implementation: string, open: () => Promis
       expect(await versionOf(store, 'acc-6')).toBe(4);
     });
 
-    it.each(LARGE_INTEGERS)('loads the newest snapshot with maxVersion %d, past every version a stream has', async (large) => {
+    itEach(LARGE_INTEGERS)('loads the newest snapshot with maxVersion %d, past every version a stream has', async (large) => {
       for (const version of [3, 5]) await store.save(snapshot('wide', version), KEEP_ALL);
       expect(await store.load('wide', { maxVersion: large })).toEqual(snapshot('wide', 5));
       expect(await store.load('never-saved', { maxVersion: large })).toBeUndefined();
@@ -178,7 +178,7 @@ export function snapshotStoreContract(implementation: string, open: () => Promis
       expect(await versionOf(store, 'kept', 1)).toBe(1);
     });
 
-    it.each(BAD_INTEGERS)('refuses %p as a version, maxVersion or keep with InvalidArgumentError naming it, and saves nothing', async (bad) => {
+    itEach(BAD_INTEGERS)('refuses %p as a version, maxVersion or keep with InvalidArgumentError naming it, and saves nothing', async (bad) => {
       await store.save(snapshot('guarded', 2), KEEP_ALL);
       expectInvalidArgument(await failureOf(store.load('guarded', { maxVersion: bad })), 'maxVersion', bad);
       expectInvalidArgument(await failureOf(store.save(snapshot('guarded', 3), bad)), 'keep', bad);
