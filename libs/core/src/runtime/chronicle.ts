@@ -119,7 +119,7 @@ export class Chronicle<Tx = unknown> {
     this.gateway = new CommandGateway(
       {
         catalog: this.catalog,
-        journal: storage.journal as ChronicleStorage['journal'],
+        journal: storage.journal,
         snapshots: storage.snapshots,
         clock,
         logger: this.loggerFor(CommandGateway.name),
@@ -135,7 +135,7 @@ export class Chronicle<Tx = unknown> {
       handlers.length === 0
         ? undefined
         : new OutboxRelay(
-            { store: storage.outbox as ChronicleStorage['outbox'], journal: storage.journal as ChronicleStorage['journal'], serializer, clock, logger: this.loggerFor(OutboxRelay.name) },
+            { store: storage.outbox, journal: storage.journal, serializer, clock, logger: this.loggerFor(OutboxRelay.name) },
             handlers,
             { owner: this.owner, leaseMs: this.options.outbox.leaseMs },
           );
@@ -182,7 +182,8 @@ export class Chronicle<Tx = unknown> {
       sagas.size === 0
         ? undefined
         : new SagaDeadlineRunner(
-            storage.sagas as ChronicleStorage['sagas'],
+            storage.sagas,
+            // The deadline runner never handles a transaction itself: the engines' Tx does not matter to it.
             [...sagas.values()] as unknown as SagaEngine<unknown>[],
             { owner: this.owner, clock },
             this.loggerFor(SagaDeadlineRunner.name),
