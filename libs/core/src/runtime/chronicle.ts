@@ -83,6 +83,7 @@ export class Chronicle<Tx = unknown> {
   private readonly jobs: BackgroundJobs;
   private readonly logger: ChronicleLogger;
   private readonly loggerFor: (context: string) => ChronicleLogger;
+  private readonly clock: Clock;
   private lifecycle: ChronicleState = 'created';
   private starting: Promise<void> | undefined;
   /** The start itself, without the clean-up of a failed one (which waits for it). */
@@ -103,6 +104,7 @@ export class Chronicle<Tx = unknown> {
     this.loggerFor = config.logger ?? consoleLogger;
     this.logger = this.loggerFor('Chronicle');
     const clock = config.clock ?? systemClock;
+    this.clock = clock;
     this.owner = newLeaseOwnerId();
     this.jobs = new BackgroundJobs(this.logger);
     this.catalog = new AggregateCatalog(config.aggregates, config.events ?? []);
@@ -295,7 +297,7 @@ export class Chronicle<Tx = unknown> {
           this.jobs.add({
             name: 'sagas:prune',
             everyMs: subscriptions.pruneIntervalMs,
-            run: () => this.storage.sagas.pruneCompleted(new Date(Date.now() - subscriptions.sagaRetentionMs)),
+            run: () => this.storage.sagas.pruneCompleted(new Date(this.clock.now().getTime() - subscriptions.sagaRetentionMs)),
           });
         }
       }
