@@ -89,3 +89,18 @@ export * from './adapters/in-memory-snapshot-store.js';
 export * from './adapters/in-memory-outbox-store.js';
 export * from './adapters/in-memory-checkpoint-store.js';
 export * from './adapters/in-memory-saga-store.js';
+// Runtime (framework-free composition root)
+/** `ChronicleStorage` (every store, wired) and `NotificationSource` (commit wake-ups): the shape every storage bundle has. */
+export * from './ports/chronicle-storage.port.js';
+/** `createInMemoryStorage()`: every store in memory, wired as one `ChronicleStorage`. */
+export * from './adapters/in-memory-storage.js';
+/** `@OutboxHandler` without Nest, and how a handler instance becomes the relay's `RelayedHandler`. */
+export * from './outbox/outbox-handler.decorator.js';
+/** `BackgroundJobs`: every timer and wake-up of a runtime, single-flight per job, stopped on an AbortSignal. */
+export * from './runtime/background-jobs.js';
+/** `ChronicleOptions` and their defaults, resolved once. */
+export * from './runtime/chronicle-options.js';
+/** `Chronicle`: the gateway, relay, runners and their jobs, with `start()` / `stop()`. */
+export * from './runtime/chronicle.js';
+/** `createChronicle(config)`: builds a framework-free Chronicle runtime. */
+export * from './runtime/create-chronicle.js';

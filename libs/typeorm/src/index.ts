@@ -34,3 +34,10 @@ export * from './subscriptions/typeorm-checkpoint-store.js';
 export * from './sagas/typeorm-saga-store.js';
 // Notifications
 export * from './notifications/postgres-notification-listener.js';
+// Storage bundle
+/** `commitNotifyChannel(tables)`: the one channel a storage bundle's commits notify (`chronicle_commits` by default). */
+export * from './notifications/commit-notify-channel.js';
+/** `PostgresCommitNotifications`: one LISTEN connection per instance, waking every listener (relay and subscriptions). */
+export * from './notifications/postgres-commit-notifications.js';
+/** `createTypeOrmStorage(dataSource, options)`: every store over one DataSource, wired, with `migrate()` and the notifications. */
+export * from './storage/create-typeorm-storage.js';

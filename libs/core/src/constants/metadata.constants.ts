@@ -11,3 +11,5 @@ export const PROJECTION_HANDLERS_METADATA = 'chronicle:projection:on';
 export const SAGA_METADATA = 'chronicle:saga';
 export const SAGA_HANDLERS_METADATA = 'chronicle:saga:handlers';
 export const SAGA_DEADLINE_HANDLERS_METADATA = 'chronicle:saga:deadlines';
+/** `@OutboxHandler`; the same key as the Nest module's decorator, so either decorator is read by both. */
+export const OUTBOX_HANDLER_METADATA = 'chronicle:outbox-handler';

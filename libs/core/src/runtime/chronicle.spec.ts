@@ -1,0 +1,169 @@
+import { jest } from '@jest/globals';
+import { createInMemoryStorage } from '../adapters/in-memory-storage.js';
+import { ConfigurationError } from '../errors/configuration.error.js';
+import { GatewayOverloadedError } from '../errors/gateway-overloaded.error.js';
+import { Credit, OpenWallet, SlowCredit, Wallet, WalletCredited, WalletOpened, gates } from '../gateway/fixtures/wallet.fixture.js';
+import type { ChronicleLogger } from '../logging/chronicle-logger.js';
+import { OutboxHandler } from '../outbox/outbox-handler.decorator.js';
+import type { OutboxMessage } from '../outbox/outbox-message.js';
+import type { OutboxPublisher } from '../outbox/outbox-publisher.js';
+import { On } from '../projections/on.decorator.js';
+import { Projection } from '../projections/projection.decorator.js';
+import type { SagaContext } from '../sagas/saga-context.js';
+import { StartsSaga } from '../sagas/saga-handler.decorator.js';
+import { Saga } from '../sagas/saga.decorator.js';
+import { createChronicle } from './create-chronicle.js';
+
+const silent = (): ChronicleLogger => ({ log: () => undefined, warn: () => undefined, error: () => undefined });
+
+@OutboxHandler({ name: 'recorder', events: [WalletOpened, WalletCredited] })
+class RecordingPublisher implements OutboxPublisher {
+  readonly published: string[] = [];
+  async publish(batch: readonly OutboxMessage[]): Promise<void> {
+    for (const message of batch) this.published.push(`${message.eventType}:${message.streamId}@${message.version}`);
+  }
+}
+
+@Projection({ name: 'balances' })
+class Balances {
+  readonly balances = new Map<string, number>();
+  @On(WalletOpened)
+  opened(event: WalletOpened): void {
+    this.balances.set(event.walletId, 0);
+  }
+  @On(WalletCredited)
+  credited(event: WalletCredited): void {
+    this.balances.set(event.walletId, (this.balances.get(event.walletId) ?? 0) + event.amount);
+  }
+}
+
+/** Every wallet opened gets a welcome credit of 5. */
+@Saga({ name: 'welcome' })
+class WelcomeSaga {
+  @StartsSaga(WalletOpened, { associate: 'walletId' })
+  async opened(event: WalletOpened, ctx: SagaContext): Promise<void> {
+    await ctx.dispatch(new Credit(event.walletId, 5));
+    ctx.complete();
+  }
+}
+
+function build(options: { pollIntervalMs?: number } = {}) {
+  const publisher = new RecordingPublisher();
+  const balances = new Balances();
+  const chronicle = createChronicle({
+    storage: createInMemoryStorage(),
+    aggregates: [Wallet],
+    outboxHandlers: [publisher],
+    projections: [balances],
+    sagas: [new WelcomeSaga()],
+    logger: silent,
+    options: {
+      outbox: { pollIntervalMs: options.pollIntervalMs ?? 20 },
+      subscriptions: { pollIntervalMs: options.pollIntervalMs ?? 20, deadlinePollIntervalMs: options.pollIntervalMs ?? 20 },
+    },
+  });
+  return { chronicle, publisher, balances };
+}
+
+async function eventually(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new Error(`never happened: ${what}`);
+}
+
+describe('createChronicle: lifecycle', () => {
+  afterEach(() => {
+    jest.useRealTimers();
+  });
+
+  it('starts and stops idempotently: a second call gets the same promise, a stopped runtime refuses to start', async () => {
+    const { chronicle } = build();
+    expect(chronicle.state).toBe('created');
+    const first = chronicle.start();
+    expect(chronicle.start()).toBe(first);
+    await first;
+    expect(chronicle.state).toBe('running');
+    const stop = chronicle.stop();
+    expect(chronicle.stop()).toBe(stop);
+    await stop;
+    expect(chronicle.state).toBe('stopped');
+    await expect(chronicle.start()).rejects.toBeInstanceOf(ConfigurationError);
+  });
+
+  it('holds no timer after stop (every interval the jobs created is cleared)', async () => {
+    jest.useFakeTimers({ advanceTimers: true });
+    const { chronicle } = build();
+    await chronicle.start();
+    // relay (1 handler) + outbox prune + projection + saga + deadlines + saga prune + command prune
+    expect(chronicle.timerCount).toBe(7);
+    await chronicle.execute(new OpenWallet('w1', 'ann'));
+    await chronicle.flush();
+    await chronicle.stop();
+    expect(chronicle.timerCount).toBe(0);
+    expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('drains on stop: a command in flight finishes and commits, a command after stop is refused', async () => {
+    const { chronicle } = build();
+    await chronicle.start();
+    await chronicle.execute(new OpenWallet('w2', 'bob'));
+    let open!: () => void;
+    gates.set('stop-drains', new Promise<void>((resolve) => (open = resolve)));
+    const inFlight = chronicle.execute(new SlowCredit('w2', 7, 'stop-drains'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const stopped = chronicle.stop();
+    await expect(chronicle.execute(new Credit('w2', 1))).rejects.toBeInstanceOf(GatewayOverloadedError);
+    let stopDone = false;
+    void stopped.then(() => (stopDone = true));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(stopDone).toBe(false);
+    open();
+    const result = await inFlight;
+    await stopped;
+    expect(result.version).toBeGreaterThanOrEqual(2);
+    const view = await chronicle.read(Wallet, 'w2');
+    expect(view?.state.balance).toBeGreaterThanOrEqual(7);
+  });
+});
+
+describe('createChronicle: background work', () => {
+  it('catches a projection up, runs the saga, and relays the outbox, woken by its own commits', async () => {
+    // Polling so slow that only the post-commit wake-ups can explain the progress.
+    const { chronicle, publisher, balances } = build({ pollIntervalMs: 600_000 });
+    await chronicle.start();
+    await chronicle.execute(new OpenWallet('w3', 'cy'));
+    await chronicle.execute(new Credit('w3', 10));
+    await eventually(() => balances.balances.get('w3') === 15, 'the projection to see the opening, the credit and the saga credit');
+    await eventually(() => publisher.published.length === 3, 'the relay to publish three events');
+    expect(publisher.published).toEqual(['wallet.opened:wallet-w3@1', 'wallet.credited:wallet-w3@2', 'wallet.credited:wallet-w3@3']);
+    expect((await chronicle.read(Wallet, 'w3'))?.state.balance).toBe(15);
+    await chronicle.stop();
+  });
+
+  it('catches a projection up on events written before it started (from its checkpoint)', async () => {
+    const storage = createInMemoryStorage();
+    const writer = createChronicle({ storage, aggregates: [Wallet], logger: silent });
+    await writer.start();
+    await writer.execute(new OpenWallet('w4', 'di'));
+    await writer.execute(new Credit('w4', 3));
+    await writer.stop();
+    const balances = new Balances();
+    const reader = createChronicle({ storage, aggregates: [Wallet], projections: [balances], logger: silent });
+    await reader.start();
+    await reader.flush();
+    expect(balances.balances.get('w4')).toBe(3);
+    await reader.stop();
+  });
+
+  it('refuses bad configuration with a named error before anything runs', () => {
+    expect(() => createChronicle({ storage: createInMemoryStorage(), aggregates: [Wallet], outboxHandlers: [{}] })).toThrow(ConfigurationError);
+    expect(() => createChronicle({ storage: createInMemoryStorage(), aggregates: [Wallet], projections: [new Balances(), new Balances()] })).toThrow(
+      /Projection name "balances" is used twice/,
+    );
+    expect(() => createChronicle({ storage: createInMemoryStorage(), aggregates: [Wallet], options: { outbox: { pollIntervalMs: 0 } } })).toThrow(
+      /outbox.pollIntervalMs/,
+    );
+  });
+});

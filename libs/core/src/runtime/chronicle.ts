@@ -1,0 +1,365 @@
+import { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
+import type { ClassType } from '../aggregates/class-type.js';
+import type { CommandMetadata } from '../commands/command-metadata.js';
+import type { CommandResult } from '../commands/command-result.js';
+import { ConfigurationError } from '../errors/configuration.error.js';
+import { GatewayOverloadedError } from '../errors/gateway-overloaded.error.js';
+import { CommandGateway, type AggregateView } from '../gateway/command-gateway.js';
+import type { CommandInterceptor } from '../gateway/command-interceptor.js';
+import type { PostCommitListener } from '../gateway/post-commit-listener.js';
+import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
+import { toRelayedHandler } from '../outbox/outbox-handler.decorator.js';
+import { OutboxRelay } from '../outbox/outbox-relay.js';
+import type { ChronicleStorage } from '../ports/chronicle-storage.port.js';
+import { systemClock, type Clock } from '../ports/clock.port.js';
+import { newLeaseOwnerId } from '../ports/lease-owner.js';
+import { ProjectionHandler, projectionSubscriptionName } from '../projections/projection-handler.js';
+import type { SagaCommandDispatcher } from '../sagas/saga-context.js';
+import { SagaDeadlineRunner } from '../sagas/saga-deadline-runner.js';
+import { SAGA_DEFAULTS, SagaEngine, sagaSubscriptionName } from '../sagas/saga-engine.js';
+import { SubscriptionRunner } from '../subscriptions/subscription-runner.js';
+import { BackgroundJobs } from './background-jobs.js';
+import { resolveChronicleOptions, type ChronicleOptions, type ResolvedChronicleOptions } from './chronicle-options.js';
+
+/** What `createChronicle` builds a runtime from. */
+export interface ChronicleConfig<Tx = unknown> {
+  /** The stores, from `createInMemoryStorage()` or `createTypeOrmStorage(dataSource)`. */
+  storage: ChronicleStorage<Tx>;
+  /** The `@Aggregate` classes whose commands this runtime executes. */
+  aggregates: readonly ClassType[];
+  /** Event classes no aggregate applies but that must still be readable (by sagas, projections). */
+  events?: readonly ClassType[];
+  /** Instances of `@OutboxHandler` classes (or `{ settings, publisher }` pairs). */
+  outboxHandlers?: readonly object[];
+  /** Instances of `@Projection` classes. */
+  projections?: readonly object[];
+  /** Instances of `@Saga` classes. */
+  sagas?: readonly object[];
+  /** Run before every command, in order (validation, authorization…). */
+  interceptors?: readonly CommandInterceptor[];
+  /** Told about every commit, after it; their errors are logged and isolated. */
+  listeners?: readonly PostCommitListener[];
+  /** Where sagas send their commands. @default this runtime's gateway */
+  dispatcher?: SagaCommandDispatcher;
+  /** A logger per component (Nest's `(context) => new Logger(context)` fits). @default consoleLogger */
+  logger?: (context: string) => ChronicleLogger;
+  /** Time source of the gateway and the relay. @default systemClock */
+  clock?: Clock;
+  options?: ChronicleOptions;
+}
+
+/** Where a runtime is in its life. */
+export type ChronicleState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/**
+ * One Chronicle runtime, framework-free: the command gateway (built with its final interceptors
+ * and listeners), the outbox relay, a subscription runner per projection and saga, the saga
+ * deadline runner, and the background jobs that drive them, every default resolved once.
+ *
+ * Constructing it does no I/O. `start()` migrates (unless turned off), registers the outbox
+ * handlers, starts the notifications and the timers. `stop()` refuses new commands, stops every
+ * timer and wake-up, lets the runners and the relay finish the step in flight and give back their
+ * leases, then waits for the commands in flight. Both are idempotent; a stopped runtime does not
+ * start again (build a new one).
+ */
+export class Chronicle<Tx = unknown> {
+  /** The options with their defaults, as this runtime uses them. */
+  readonly options: ResolvedChronicleOptions;
+  readonly storage: ChronicleStorage<Tx>;
+  readonly catalog: AggregateCatalog;
+  readonly gateway: CommandGateway;
+  /** The relay of the outbox handlers (undefined without handlers). */
+  readonly relay: OutboxRelay | undefined;
+  /** The runner of every projection and saga, by subscription name (`projection:<name>`, `saga:<name>`). */
+  readonly subscriptions: ReadonlyMap<string, SubscriptionRunner<Tx>>;
+  /** The projections by name. */
+  readonly projections: ReadonlyMap<string, ProjectionHandler<Tx>>;
+  /** The sagas by name. */
+  readonly sagas: ReadonlyMap<string, SagaEngine<Tx>>;
+  /** Fires the sagas' deadlines (undefined without sagas). */
+  readonly deadlines: SagaDeadlineRunner | undefined;
+  /** Owner id of this runtime's leases (host:pid:uuid8). */
+  readonly owner: string;
+  private readonly jobs: BackgroundJobs;
+  private readonly logger: ChronicleLogger;
+  private readonly loggerFor: (context: string) => ChronicleLogger;
+  private readonly clock: Clock;
+  private lifecycle: ChronicleState = 'created';
+  private starting: Promise<void> | undefined;
+  /** The start itself, without the clean-up of a failed one (which waits for it). */
+  private startRun: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+  private backfilling: Promise<void> | undefined;
+  private unsubscribeWakeUps: (() => void) | undefined;
+  private notificationsStarted = false;
+
+  constructor(config: ChronicleConfig<Tx>) {
+    if (config === null || typeof config !== 'object') throw new ConfigurationError('createChronicle needs a configuration object.');
+    if (!config.storage || typeof config.storage.journal?.append !== 'function') {
+      throw new ConfigurationError('createChronicle needs `storage`: createInMemoryStorage() or createTypeOrmStorage(dataSource).');
+    }
+    if (!Array.isArray(config.aggregates)) throw new ConfigurationError('createChronicle needs `aggregates`: the @Aggregate classes it executes commands for.');
+    this.options = resolveChronicleOptions(config.options);
+    this.storage = config.storage;
+    this.loggerFor = config.logger ?? consoleLogger;
+    this.logger = this.loggerFor('Chronicle');
+    const clock = config.clock ?? systemClock;
+    this.clock = clock;
+    this.owner = newLeaseOwnerId();
+    this.jobs = new BackgroundJobs(this.logger);
+    this.catalog = new AggregateCatalog(config.aggregates, config.events ?? []);
+
+    // The runtime's own listener wakes the relay and the subscriptions after every local commit;
+    // the list is final here: nothing is added to the gateway later.
+    const wakeAfterCommit: PostCommitListener = {
+      afterCommit: () => {
+        if (this.options.outbox.relay) void this.jobs.wakeGroup('outbox');
+        if (this.options.subscriptions.run) void this.jobs.wakeGroup('subscriptions');
+      },
+    };
+    const { storage } = this;
+    this.gateway = new CommandGateway(
+      {
+        catalog: this.catalog,
+        journal: storage.journal,
+        snapshots: storage.snapshots,
+        clock,
+        logger: this.loggerFor(CommandGateway.name),
+        interceptors: [...(config.interceptors ?? [])],
+        listeners: [...(config.listeners ?? []), wakeAfterCommit],
+      },
+      this.options.gateway,
+    );
+    const serializer = this.gateway.eventSerializer;
+
+    const handlers = (config.outboxHandlers ?? []).map(toRelayedHandler);
+    this.relay =
+      handlers.length === 0
+        ? undefined
+        : new OutboxRelay(
+            { store: storage.outbox, journal: storage.journal, serializer, clock, logger: this.loggerFor(OutboxRelay.name) },
+            handlers,
+            { owner: this.owner, leaseMs: this.options.outbox.leaseMs },
+          );
+
+    const subscriptions = new Map<string, SubscriptionRunner<Tx>>();
+    const projections = new Map<string, ProjectionHandler<Tx>>();
+    const sagas = new Map<string, SagaEngine<Tx>>();
+    const settings = this.options.subscriptions;
+    const deps = { journal: storage.journal, store: storage.checkpoints, serializer, clock };
+    for (const instance of config.projections ?? []) {
+      const handler = new ProjectionHandler<Tx>(instance);
+      if (projections.has(handler.name)) throw new ConfigurationError(`Projection name "${handler.name}" is used twice; projection names must be unique.`);
+      projections.set(handler.name, handler);
+      const runner = new SubscriptionRunner<Tx>({ ...deps, logger: this.loggerFor(`Projection ${handler.name}`) }, handler, {
+        name: projectionSubscriptionName(handler.name),
+        owner: this.owner,
+        leaseMs: settings.leaseMs,
+        ...(handler.options.batchSize === undefined ? {} : { batchSize: handler.options.batchSize }),
+        ...(handler.options.maxAttempts === undefined ? {} : { maxAttempts: handler.options.maxAttempts }),
+      });
+      subscriptions.set(runner.name, runner);
+    }
+    const dispatcher: SagaCommandDispatcher = config.dispatcher ?? ((command, metadata) => this.gateway.execute(command, metadata));
+    for (const instance of config.sagas ?? []) {
+      const engine = new SagaEngine<Tx>(instance, { store: storage.sagas, dispatcher, clock, logger: this.loggerFor(`Saga ${instance.constructor.name}`) });
+      if (sagas.has(engine.name)) throw new ConfigurationError(`Saga name "${engine.name}" is used twice; saga names must be unique.`);
+      sagas.set(engine.name, engine);
+      const runner = new SubscriptionRunner<Tx>({ ...deps, logger: this.loggerFor(`Saga ${engine.name}`) }, engine, {
+        name: sagaSubscriptionName(engine.name),
+        owner: this.owner,
+        // Instances are handled concurrently (their commands share group commits); a transaction
+        // holds at most one event per instance, so the next event of one sees what this one saved.
+        commitEvery: SAGA_DEFAULTS.commitEvery,
+        concurrency: settings.sagaConcurrency,
+        leaseMs: settings.leaseMs,
+        ...(engine.options.maxAttempts === undefined ? {} : { maxAttempts: engine.options.maxAttempts }),
+      });
+      subscriptions.set(runner.name, runner);
+    }
+    this.subscriptions = subscriptions;
+    this.projections = projections;
+    this.sagas = sagas;
+    this.deadlines =
+      sagas.size === 0
+        ? undefined
+        : new SagaDeadlineRunner(
+            storage.sagas,
+            // The deadline runner never handles a transaction itself: the engines' Tx does not matter to it.
+            [...sagas.values()] as unknown as SagaEngine<unknown>[],
+            { owner: this.owner, clock },
+            this.loggerFor(SagaDeadlineRunner.name),
+          );
+    this.addJobs();
+  }
+
+  /** Where this runtime is in its life. */
+  get state(): ChronicleState {
+    return this.lifecycle;
+  }
+
+  /** Timers this runtime holds now (0 before `start()` and after `stop()`). */
+  get timerCount(): number {
+    return this.jobs.timerCount;
+  }
+
+  /**
+   * Migrates (unless `migrate: false`), registers the outbox handlers with the store, starts the
+   * backfills, the notifications and every timer. Idempotent: a second call gets the first one's
+   * promise. A failed start leaves the runtime stopped.
+   */
+  start(): Promise<void> {
+    if (this.stopping) return Promise.reject(new ConfigurationError('This Chronicle runtime was stopped; create a new one to start again.'));
+    this.starting ??= (this.startRun = this.doStart()).catch(async (error: unknown) => {
+      await this.stop();
+      throw error;
+    });
+    return this.starting;
+  }
+
+  /**
+   * Refuses new commands, stops every timer and wake-up, lets the runners, the deadline runner
+   * and the relay finish their step in flight and release their leases, then waits for the
+   * commands in flight (the sagas' included). Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  /** Executes a command (see `CommandGateway.execute`); refused once `stop()` was called. */
+  execute<E extends object = object, S extends object = object>(command: object, metadata: CommandMetadata = {}): Promise<CommandResult<E, S>> {
+    if (this.stopping) {
+      return Promise.reject(
+        new GatewayOverloadedError('shutting-down', command?.constructor?.name ?? 'command', 'this Chronicle runtime is stopping'),
+      );
+    }
+    return this.gateway.execute<E, S>(command, metadata);
+  }
+
+  /** The current state of an aggregate, or undefined when it does not exist. */
+  read<T extends object>(aggregateClass: ClassType<T>, aggregateId: string): Promise<AggregateView<T> | undefined> {
+    return this.gateway.read(aggregateClass, aggregateId);
+  }
+
+  /** The state of an aggregate at a version (a replayed result's state). */
+  readAt<T extends object>(aggregateClass: ClassType<T>, aggregateId: string, version: number): Promise<AggregateView<T> | undefined> {
+    return this.gateway.readAt(aggregateClass, aggregateId, version);
+  }
+
+  /**
+   * Relays every handler, drains every subscription and fires due deadlines now, instead of
+   * waiting for a tick (tests, tools, a worker about to stop). Nothing happens before `start()`.
+   */
+  async flush(): Promise<void> {
+    if (this.lifecycle !== 'running') return;
+    await this.backfilling;
+    const relayJobs = this.jobs.names().filter((name) => name.startsWith('outbox:relay:'));
+    await this.jobs.runNow(relayJobs);
+    await this.jobs.runNow(this.jobs.names().filter((name) => name.startsWith('subscription:')));
+    if (this.jobs.names().includes('saga-deadlines')) await this.jobs.runNow(['saga-deadlines']);
+  }
+
+  private addJobs(): void {
+    const { outbox, subscriptions } = this.options;
+    const relay = this.relay;
+    // The relay's stop waits for its batches in flight and gives back its leases.
+    if (relay) this.jobs.onStop(() => relay.stop());
+    if (relay && outbox.relay) {
+      for (const name of relay.handlerNames()) {
+        this.jobs.add({ name: `outbox:relay:${name}`, everyMs: outbox.pollIntervalMs, group: 'outbox', runAtStart: true, run: () => relay.drain(name) });
+      }
+      if (outbox.pruneIntervalMs > 0) {
+        this.jobs.add({ name: 'outbox:prune', everyMs: outbox.pruneIntervalMs, run: () => relay.prune(outbox.retentionMs) });
+      }
+    }
+    if (subscriptions.run) {
+      for (const runner of this.subscriptions.values()) {
+        this.jobs.add({
+          name: `subscription:${runner.name}`,
+          everyMs: subscriptions.pollIntervalMs,
+          group: 'subscriptions',
+          runAtStart: true,
+          run: () => runner.wake(),
+          stop: () => runner.stop(),
+        });
+      }
+      const deadlines = this.deadlines;
+      if (deadlines) {
+        this.jobs.add({
+          name: 'saga-deadlines',
+          everyMs: subscriptions.deadlinePollIntervalMs,
+          runAtStart: true,
+          run: () => deadlines.runOnce(),
+          stop: () => deadlines.stop(),
+        });
+        if (subscriptions.pruneIntervalMs > 0) {
+          this.jobs.add({
+            name: 'sagas:prune',
+            everyMs: subscriptions.pruneIntervalMs,
+            run: () => this.storage.sagas.pruneCompleted(new Date(this.clock.now().getTime() - subscriptions.sagaRetentionMs)),
+          });
+        }
+      }
+    }
+    if (this.options.pruneIntervalMs > 0) {
+      this.jobs.add({
+        name: 'commands:prune',
+        everyMs: this.options.pruneIntervalMs,
+        run: () => this.gateway.pruneCommandOutcomes(this.options.commandRetentionMs),
+      });
+    }
+  }
+
+  private async doStart(): Promise<void> {
+    this.lifecycle = 'starting';
+    if (this.options.migrate) await this.storage.migrate();
+    // Every instance writes the entries of every handler it knows, relaying or not.
+    if (this.relay) await this.relay.subscribe();
+    if (this.stopping) return;
+    if (this.relay && this.options.outbox.relay) {
+      const relay = this.relay;
+      this.backfilling = relay.backfill().then(
+        () => void this.jobs.wakeGroup('outbox'),
+        (error: unknown) => this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack),
+      );
+    }
+    await this.startNotifications();
+    this.jobs.start();
+    this.lifecycle = 'running';
+  }
+
+  /** One connection serves the relay and the subscriptions; each listens if its `listen` is on. */
+  private async startNotifications(): Promise<void> {
+    const source = this.storage.notifications;
+    const outbox = this.options.outbox.listen && this.options.outbox.relay && this.relay !== undefined;
+    const subscriptions = this.options.subscriptions.listen && this.options.subscriptions.run && this.subscriptions.size > 0;
+    if (!source || (!outbox && !subscriptions)) return;
+    this.unsubscribeWakeUps = source.onWake(() => {
+      if (outbox) void this.jobs.wakeGroup('outbox');
+      if (subscriptions) void this.jobs.wakeGroup('subscriptions');
+    });
+    try {
+      this.notificationsStarted = true;
+      await source.start();
+    } catch (error) {
+      this.logger.warn(`Notifications are off (${(error as Error).message}); polling only.`);
+    }
+  }
+
+  private async doStop(): Promise<void> {
+    if (this.lifecycle === 'created') {
+      this.lifecycle = 'stopped';
+      await this.gateway.close();
+      return;
+    }
+    this.lifecycle = 'stopping';
+    await this.startRun?.catch(() => undefined);
+    this.unsubscribeWakeUps?.();
+    if (this.notificationsStarted) await this.storage.notifications?.stop().catch(() => undefined);
+    await this.jobs.stop();
+    await this.backfilling;
+    await this.gateway.close();
+    this.lifecycle = 'stopped';
+  }
+}
