@@ -8,8 +8,6 @@ export const CHRONICLE_EXTRAS = Symbol('CHRONICLE_EXTRAS');
 export const PRUNE_COMMAND_OUTCOMES_JOB = 'chronicle:prune-command-outcomes';
 /** Injection token of the outbox store (an `OutboxStore` from `@chronicle/core`). */
 export const CHRONICLE_OUTBOX_STORE = Symbol('CHRONICLE_OUTBOX_STORE');
-/** Reflect-metadata key of `@OutboxHandler`. */
-export const OUTBOX_HANDLER_METADATA = 'chronicle:outbox-handler';
 /** Prefix of the relay's scheduled jobs (one interval per handler). */
 export const OUTBOX_RELAY_JOB_PREFIX = 'chronicle:outbox-relay:';
 /** Name of the scheduled job that deletes published outbox entries past retention. */
