@@ -16,6 +16,7 @@ export * from './errors/publisher-unavailable.error.js';
 export * from './errors/checkpoint-lease-lost.error.js';
 export * from './errors/projection-wait-timeout.error.js';
 export * from './errors/saga-concurrency.error.js';
+export * from './errors/startup-timeout.error.js';
 // Events
 export * from './events/json.js';
 export * from './events/event-metadata.js';
@@ -46,6 +47,8 @@ export * from './gateway/post-commit-listener.js';
 export * from './gateway/aggregate-loader.js';
 // Logging
 export * from './logging/chronicle-logger.js';
+// Start-up
+export * from './startup/startup-step-retry.js';
 // Ports
 export * from './ports/journal.port.js';
 export * from './ports/snapshot-store.port.js';

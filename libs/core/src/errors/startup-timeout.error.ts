@@ -1,0 +1,29 @@
+import { ChronicleError } from './chronicle.error.js';
+
+/**
+ * A start-up step kept failing with transient errors until its deadline passed. `cause` is the
+ * last error; `step` names what Chronicle was doing, `advice` what to check.
+ */
+export class StartupTimeoutError extends ChronicleError {
+  constructor(
+    readonly step: string,
+    readonly attempts: number,
+    readonly deadlineMs: number,
+    readonly lastError: unknown,
+    readonly advice: string,
+  ) {
+    super(
+      `Start-up step "${step}" did not succeed within ${deadlineMs} ms (${attempts} attempt${attempts === 1 ? '' : 's'}); ` +
+        `last error: ${describeError(lastError)}. ${advice}`,
+      { cause: lastError },
+    );
+  }
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+  }
+  return String(error);
+}
