@@ -9,8 +9,8 @@ export interface StartupStepRetryOptions {
   /** Whether an error may go away by itself (the database restarting); any other error fails the step at once. */
   isTransient: (error: unknown) => boolean;
   /**
-   * How long the step may keep retrying, from its first attempt. An attempt in flight is not cut
-   * short: the deadline is checked when it fails.
+   * How long the step may keep retrying, from its first attempt; 0 means no retry. An attempt in
+   * flight is not cut short (the driver's connect timeout bounds it): the deadline is checked when it fails.
    * @default 60000
    */
   deadlineMs?: number;

@@ -84,7 +84,7 @@ export interface StartupModuleOptions {
    * registration and backfill) retries connection failures, a server that is starting up or shutting
    * down (57P01–57P03) and a pool that cannot connect, with exponential backoff and jitter, before it
    * fails with `StartupTimeoutError`. Other errors (bad credentials, a missing database, a failing
-   * migration) fail at once.
+   * migration) fail at once. 0 turns the retries off.
    * @default 60000
    */
   deadlineMs?: number;

@@ -3,7 +3,7 @@ import { isTransientDatabaseError } from '../dialects/transient-database-error.j
 
 /** Options of {@link retryDatabaseStartupStep}: those of `retryStartupStep`, with the database's classification by default. */
 export type DatabaseStartupStepOptions = Omit<StartupStepRetryOptions, 'isTransient'> & {
-  /** @default isTransientDatabaseError */
+  /** Which errors are worth retrying. @default isTransientDatabaseError */
   isTransient?: (error: unknown) => boolean;
 };
 
