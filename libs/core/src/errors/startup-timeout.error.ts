@@ -21,9 +21,8 @@ export class StartupTimeoutError extends ChronicleError {
 }
 
 function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const code = (error as { code?: unknown }).code;
-    return typeof code === 'string' && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
-  }
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const text = error.message || error.name;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && !text.includes(code) ? `${text} [${code}]` : text;
 }

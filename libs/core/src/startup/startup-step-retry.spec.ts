@@ -48,6 +48,16 @@ describe('retryStartupStep', () => {
     expect(infos).toEqual(['Start-up step "migrations" succeeded on attempt 6.']);
   });
 
+  it('names an error without a message by its class and code (every address of a host refused)', async () => {
+    const { options, warnings } = harness({ isTransient: () => true });
+    const refused = Object.assign(new AggregateError([], ''), { code: 'ECONNREFUSED' });
+    let calls = 0;
+    await retryStartupStep('connect', async () => {
+      if (++calls === 1) throw refused;
+    }, options);
+    expect(warnings).toEqual([expect.stringContaining('failed (AggregateError [ECONNREFUSED]); attempt 2 in')]);
+  });
+
   it('keeps every pause within half and all of the exponential step, whatever the jitter', async () => {
     for (const jitter of [0, 0.999]) {
       const { options, pauses } = harness({ initialDelayMs: 100, maxDelayMs: 400, random: () => jitter });

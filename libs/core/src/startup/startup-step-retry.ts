@@ -98,6 +98,8 @@ export async function retryStartupStep<T>(step: string, work: () => Promise<T>, 
 
 function describe(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
+  // Node's AggregateError for a host whose every address refused has an empty message and a code.
+  const text = error.message || error.name;
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && !error.message.includes(code) ? `${error.message} [${code}]` : error.message || error.name;
+  return typeof code === 'string' && !text.includes(code) ? `${text} [${code}]` : text;
 }
