@@ -210,6 +210,7 @@ await describePostgres('Outbox NOTIFY and the notification listener on PostgreSQ
       onReconnect: () => resumed++,
       reconnectInitialDelayMs: 10,
       reconnectMaxDelayMs: 80,
+      random: () => 1,
       logger: { log: () => undefined, warn: (message) => retries.push(message), error: (message) => retries.push(message) },
     });
     try {

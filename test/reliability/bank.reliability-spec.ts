@@ -6,14 +6,14 @@ import { launchDemo, type DemoProcess } from '../support/demo-process.js';
 import type { ReceivedMessage } from '../support/outbox-test-apps.js';
 import { prng } from '../support/prng.js';
 import { AMQP_URL, POSTGRES_URL, createSchema, uniqueSchemaName } from '../support/services.js';
-import { bounceRabbitMq, restartPostgres, type InjectedFault } from './faults.js';
+import { bounceRabbitMq, restartPostgres, withPostgresDown, type InjectedFault } from './faults.js';
 import { checkAnswers, checkDelivery, checkJournal, checkMoney, checkProjection, foldAccounts, readJournal, type InvariantResult } from './invariants.js';
 import { execute, generateOperations, type Answer, type Operation, type Outcome, type Target } from './workload.js';
 
 /**
  * The reliability harness: two demo processes on one PostgreSQL and one RabbitMQ, a seeded random
- * workload from concurrent clients, and faults while it runs (SIGKILL of an instance, a PostgreSQL
- * restart, a RabbitMQ outage); then the invariants of docs/design.md, checked on the database and on
+ * workload from concurrent clients, and faults while it runs, one at a time (SIGKILL of an instance, a
+ * PostgreSQL restart, an instance started while PostgreSQL is stopped, a RabbitMQ outage); then the invariants of docs/design.md, checked on the database and on
  * what reached the broker. `RELIABILITY_SEED`, `RELIABILITY_COMMANDS` and `RELIABILITY_CLIENTS`
  * set the run; the seed is printed so a failure can be replayed.
  */
@@ -80,7 +80,7 @@ function recordDurably(queue: string): { messages: ReceivedMessage[]; stop: () =
   };
 }
 
-describe('reliability: two instances, SIGKILL, a PostgreSQL restart and a RabbitMQ outage', () => {
+describe('reliability: two instances, SIGKILL, a PostgreSQL restart, an instance started while PostgreSQL is down and a RabbitMQ outage', () => {
   it(`keeps every guarantee under a random workload (seed ${SEED}, ${COMMANDS} commands, ${CLIENTS} clients)`, async () => {
     console.log(`Reliability run: RELIABILITY_SEED=${SEED} RELIABILITY_COMMANDS=${COMMANDS} RELIABILITY_CLIENTS=${CLIENTS}`);
     execFileSync('npm', ['run', 'build'], { stdio: 'pipe', timeout: 180_000 });
@@ -143,9 +143,31 @@ describe('reliability: two instances, SIGKILL, a PostgreSQL restart and a Rabbit
           },
         ],
         [0.4, restartPostgres],
+        [
+          0.5,
+          // An instance that starts while the database is down (a fail-over during a rolling deploy)
+          // must wait for it and serve, not exit into a crash loop.
+          async () => {
+            const victim = instances[1]!;
+            victim.child.kill('SIGKILL');
+            await victim.exited;
+            const { result, startedAt, endedAt, version } = await withPostgresDown(4_000, () => launch(victim.port));
+            instances[1] = result;
+            // It tried while the database was down, and then served (launch resolves once it listens).
+            expect(result.output()).toMatch(/Unable to connect to the database|Start-up step ".*" failed/);
+            return {
+              name: 'instance started while PostgreSQL was down',
+              startedAt,
+              endedAt,
+              detail: `instance on port ${victim.port} killed, PostgreSQL ${version} stopped, the instance started, PostgreSQL started 4 s later`,
+              databaseDown: true,
+            };
+          },
+        ],
         [0.65, () => bounceRabbitMq(4_000)],
       ];
       const injected: Array<Promise<void>> = [];
+      let faultChain: Promise<void> = Promise.resolve();
       const client = async (): Promise<void> => {
         while (next < operations.length) {
           const index = next++;
@@ -154,7 +176,9 @@ describe('reliability: two instances, SIGKILL, a PostgreSQL restart and a Rabbit
           done += 1;
           while (schedule.length > 0 && done >= schedule[0]![0] * operations.length) {
             const [, inject] = schedule.shift()!;
-            injected.push(inject().then((fault) => void faults.push(fault)));
+            // One fault at a time: a PostgreSQL stop must not land in the middle of its restart.
+            faultChain = faultChain.then(() => inject().then((fault) => void faults.push(fault)));
+            injected.push(faultChain);
           }
           await new Promise((resolve) => setTimeout(resolve, random.int(5, 40)));
         }
@@ -245,7 +269,7 @@ describe('reliability: two instances, SIGKILL, a PostgreSQL restart and a Rabbit
         ].join('\n');
         const unhandled = launched.flatMap((instance) => instance.output().split('\n').filter((line) => /Unhandled error|ERROR/.test(line)));
         console.log(unhandled.length > 0 ? `${report}\n  errors logged by the instances:\n    ${unhandled.slice(0, 40).join('\n    ')}` : report);
-        expect(faults.map((fault) => fault.name).sort()).toEqual(['PostgreSQL restart', 'RabbitMQ outage', 'SIGKILL']);
+        expect(faults.map((fault) => fault.name).sort()).toEqual(['PostgreSQL restart', 'RabbitMQ outage', 'SIGKILL', 'instance started while PostgreSQL was down']);
         expect(results.filter((result) => !result.ok).map((result) => `${result.name}: ${result.problems.slice(0, 5).join('; ')}`)).toEqual([]);
       } finally {
         await pool.end();

@@ -11,6 +11,8 @@ export interface InjectedFault {
   startedAt: number;
   endedAt: number;
   detail: string;
+  /** PostgreSQL did not answer during the fault, so 503s then (and shortly after) are expected. */
+  databaseDown?: boolean;
 }
 
 function portOpen(port: number): Promise<boolean> {
@@ -40,7 +42,33 @@ export async function restartPostgres(): Promise<InjectedFault> {
   const startedAt = Date.now();
   await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'restart', '-m', 'fast'], { timeout: 60_000 });
   await run('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-t', '30'], { timeout: 35_000 });
-  return { name: 'PostgreSQL restart', startedAt, endedAt: Date.now(), detail: `pg_ctlcluster ${version} main restart -m fast` };
+  return { name: 'PostgreSQL restart', startedAt, endedAt: Date.now(), detail: `pg_ctlcluster ${version} main restart -m fast`, databaseDown: true };
+}
+
+/**
+ * Stops the local PostgreSQL cluster (fast shutdown: every connection is cut), runs `whileDown`
+ * (what must cope with the database gone, such as starting an instance), starts the cluster again
+ * after `downMs`, and waits until it accepts connections; then awaits what `whileDown` started.
+ */
+export async function withPostgresDown<T>(
+  downMs: number,
+  whileDown: () => Promise<T>,
+): Promise<{ result: T; startedAt: number; endedAt: number; version: string }> {
+  const version = readdirSync('/etc/postgresql')[0];
+  if (!version) throw new Error('No PostgreSQL cluster under /etc/postgresql');
+  const startedAt = Date.now();
+  await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'stop', '-m', 'fast'], { timeout: 60_000 });
+  const pending = whileDown();
+  // Observed below; a rejection meanwhile must not go unhandled while the cluster is down.
+  pending.catch(() => undefined);
+  try {
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+  } finally {
+    await run('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'], { timeout: 60_000 });
+    await run('pg_isready', ['-h', '127.0.0.1', '-p', '5432', '-t', '30'], { timeout: 35_000 });
+  }
+  const endedAt = Date.now();
+  return { result: await pending, startedAt, endedAt, version };
 }
 
 /** Stops RabbitMQ's application (the AMQP port closes), waits `downMs`, and starts it again. */

@@ -192,7 +192,7 @@ export function checkProjection(
 
 /** No 5xx, but 503s while the database was down (with a grace period) or for an overloaded instance. */
 export function checkAnswers(answers: readonly Answer[], faults: readonly InjectedFault[], graceMs: number): InvariantResult {
-  const outages = faults.filter((fault) => fault.name === 'PostgreSQL restart');
+  const outages = faults.filter((fault) => fault.databaseDown === true);
   const problems: string[] = [];
   let allowed = 0;
   for (const answer of answers) {

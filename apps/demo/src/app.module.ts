@@ -6,8 +6,10 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import pg from 'pg';
+import { DEFAULT_STARTUP_DEADLINE_MS } from '@chronicle/core';
 import { EventSourcingModule } from '@chronicle/nestjs';
 import { ChronicleHealthModule } from '@chronicle/nestjs/terminus';
+import { isTransientDatabaseError } from '@chronicle/typeorm';
 import { Account } from './accounts/account.aggregate.js';
 import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
@@ -24,6 +26,8 @@ import { DEMO_CONFIG } from './outbox/demo-config.token.js';
 import { LogEventsPublisher } from './outbox/log-events.publisher.js';
 import { RabbitMqEventsPublisher } from './outbox/rabbitmq-events.publisher.js';
 
+const STARTUP_RETRY_DELAY_MS = 500;
+
 function typeOrmOptions(config: DemoConfig): TypeOrmModuleOptions {
   if (config.databaseUrl) {
     // `driver` is passed explicitly: TypeORM's own require('pg') fails under ESM test loaders.
@@ -35,8 +39,11 @@ function typeOrmOptions(config: DemoConfig): TypeOrmModuleOptions {
       ...(config.schema ? { schema: config.schema } : {}),
       autoLoadEntities: true,
       extra: { max: 10 },
-      retryAttempts: 3,
-      retryDelay: 500,
+      // Connecting is the application's start-up step (TypeOrmModule's): retried like Chronicle's own,
+      // only while the database is unavailable, for the same deadline.
+      retryAttempts: Math.max(1, Math.ceil((config.startupDeadlineMs ?? DEFAULT_STARTUP_DEADLINE_MS) / STARTUP_RETRY_DELAY_MS)),
+      retryDelay: STARTUP_RETRY_DELAY_MS,
+      toRetry: isTransientDatabaseError,
     };
   }
   if (config.sqlitePath !== ':memory:') mkdirSync(dirname(config.sqlitePath), { recursive: true });
@@ -58,6 +65,7 @@ export class AppModule {
         TypeOrmModule.forFeature([AccountBalance]),
         EventSourcingModule.forRoot({
           gateway: config.gateway,
+          ...(config.startupDeadlineMs === undefined ? {} : { startup: { deadlineMs: config.startupDeadlineMs } }),
           outbox: config.outbox,
           subscriptions: config.subscriptions,
           aggregates: [Account, Transfer],

@@ -19,6 +19,7 @@ export * from './errors/checkpoint-lease-lost.error.js';
 export * from './errors/projection-wait-timeout.error.js';
 export * from './errors/saga-concurrency.error.js';
 export * from './errors/invalid-argument.error.js';
+export * from './errors/startup-timeout.error.js';
 // Events
 export * from './events/json.js';
 export * from './events/event-metadata.js';
@@ -47,6 +48,8 @@ export * from './gateway/command-interceptor.js';
 export * from './gateway/post-commit-listener.js';
 // Logging
 export * from './logging/chronicle-logger.js';
+// Start-up
+export * from './startup/startup-step-retry.js';
 // Ports
 export * from './ports/journal.port.js';
 export * from './ports/snapshot-store.port.js';

@@ -21,6 +21,9 @@ export * from './entities/create-chronicle-entities.js';
 export * from './migrations/chronicle-migration.js';
 export * from './migrations/create-chronicle-migrations.js';
 export * from './migrations/chronicle-migrator.js';
+// Start-up
+export * from './dialects/transient-database-error.js';
+export * from './startup/retry-database-startup-step.js';
 // Transactions
 export * from './transactions/run-in-transaction.js';
 export * from './transactions/run-read.js';

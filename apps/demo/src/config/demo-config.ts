@@ -22,6 +22,8 @@ export interface DemoConfig {
   readYourWritesTimeoutMs?: number;
   /** Projections and sagas (`CHRONICLE_SUBSCRIPTION_LEASE_MS`, `CHRONICLE_SUBSCRIPTION_POLL_MS`, `CHRONICLE_RUN_SUBSCRIPTIONS=false`). */
   subscriptions?: { leaseMs?: number; pollIntervalMs?: number; run?: boolean };
+  /** How long start-up waits for an unavailable database before it gives up (`CHRONICLE_STARTUP_DEADLINE_MS`). @default 60000 */
+  startupDeadlineMs?: number;
 }
 
 /** Reads the configuration from the environment. */
@@ -38,6 +40,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
       ...(env.CHRONICLE_OUTBOX_LEASE_MS ? { leaseMs: Number(env.CHRONICLE_OUTBOX_LEASE_MS) } : {}),
       ...(env.CHRONICLE_OUTBOX_POLL_MS ? { pollIntervalMs: Number(env.CHRONICLE_OUTBOX_POLL_MS) } : {}),
     },
+    ...(env.CHRONICLE_STARTUP_DEADLINE_MS ? { startupDeadlineMs: Number(env.CHRONICLE_STARTUP_DEADLINE_MS) } : {}),
     ...(env.CHRONICLE_TRANSFER_STEP_TIMEOUT_MS ? { transferStepTimeoutMs: Number(env.CHRONICLE_TRANSFER_STEP_TIMEOUT_MS) } : {}),
     subscriptions: {
       ...(env.CHRONICLE_SUBSCRIPTION_LEASE_MS ? { leaseMs: Number(env.CHRONICLE_SUBSCRIPTION_LEASE_MS) } : {}),

@@ -80,6 +80,19 @@ export interface SubscriptionModuleOptions {
   pruneIntervalMs?: number;
 }
 
+/** How the module's start-up steps ride out a database that is restarting or not reachable yet. */
+export interface StartupModuleOptions {
+  /**
+   * How long each start-up step that talks to the database (migrations, the outbox handlers'
+   * registration and backfill) retries connection failures, a server that is starting up or shutting
+   * down (57P01–57P03) and a pool that cannot connect, with exponential backoff and jitter, before it
+   * fails with `StartupTimeoutError`. Other errors (bad credentials, a missing database, a failing
+   * migration) fail at once. 0 turns the retries off.
+   * @default 60000
+   */
+  deadlineMs?: number;
+}
+
 /** Runtime settings, which `forRootAsync` can compute (from ConfigService, say). */
 export interface EventSourcingModuleOptions {
   /**
@@ -100,6 +113,8 @@ export interface EventSourcingModuleOptions {
    * @default true
    */
   preparedStatements?: boolean;
+  /** Retries of the start-up steps while the database is unavailable. */
+  startup?: StartupModuleOptions;
   /** Queue bounds, cache size and recovery permits of the command gateway. */
   gateway?: CommandGatewayOptions;
   /**

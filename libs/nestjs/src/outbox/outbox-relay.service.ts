@@ -21,6 +21,7 @@ import { OutboxExplorer } from './outbox.explorer.js';
 import type { OutboxWakeUps } from './outbox-wake-ups.js';
 import { IntervalJobs } from '../scheduling/interval-jobs.js';
 import { startWakeUps } from '../scheduling/start-wake-ups.js';
+import { runStartupStep } from '../lifecycle/startup-step.js';
 
 /**
  * Runs the outbox relay of this instance: one polling job per handler in `@nestjs/schedule`'s
@@ -37,6 +38,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
   private readonly again = new Set<string>();
   private backfilling: Promise<void> | undefined;
   private stopping = false;
+  private readonly shutdown = new AbortController();
 
   constructor(
     private readonly explorer: OutboxExplorer,
@@ -65,11 +67,14 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
       { leaseMs: settings.leaseMs },
     );
     // Every instance writes the entries of every handler it knows, relaying or not.
-    await this.relay.subscribe();
+    const relay = this.relay;
+    await runStartupStep(this.options, 'outbox handler registration', () => relay.subscribe());
     if (settings.relay === false) return;
 
-    this.backfilling = this.relay.backfill().catch((error: unknown) => {
-      this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack);
+    // In the background, so commands are not held up; a handler is relayed once its backfill is done,
+    // so a backfill that gave up leaves that handler idle until the next start: hence the retries.
+    this.backfilling = runStartupStep(this.options, 'outbox backfill', () => relay.backfill(), this.shutdown.signal).catch((error: unknown) => {
+      if (!this.stopping) this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack);
     });
     const pollMs = settings.pollIntervalMs ?? OUTBOX_RELAY_DEFAULTS.pollIntervalMs;
     for (const name of this.relay.handlerNames()) this.jobs.add(`${OUTBOX_RELAY_JOB_PREFIX}${name}`, pollMs, () => this.wake(name));
@@ -86,6 +91,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
+    this.shutdown.abort();
     this.jobs.clear();
     await this.wakeUps?.stop().catch(() => undefined);
     await Promise.allSettled([...this.draining.values()]);

@@ -24,6 +24,7 @@ import {
   CHRONICLE_SNAPSHOT_STORE,
   CHRONICLE_SUBSCRIPTION_WAKE_UPS,
 } from '../constants/chronicle.constants.js';
+import { runStartupStep } from '../lifecycle/startup-step.js';
 import { PostgresOutboxWakeUps } from '../outbox/postgres-outbox-wake-ups.js';
 import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
 import type { EventSourcingModuleExtras, EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
@@ -66,7 +67,8 @@ function checkRegisteredEntities(dataSource: DataSource, extras: EventSourcingMo
 
 /**
  * The journal and snapshot store providers. The DataSource is injected (optionally, for in-memory
- * storage), so Nest initializes it first; migrations run before the journal is handed out.
+ * storage), so Nest initializes it first; migrations run before the journal is handed out, retried
+ * while the database is unavailable (`startup.deadlineMs`).
  */
 export function createStorageProviders(extras: EventSourcingModuleExtras): FactoryProvider[] {
   const dataSourceToken = getDataSourceToken(extras.dataSource);
@@ -78,7 +80,9 @@ export function createStorageProviders(extras: EventSourcingModuleExtras): Facto
         if (options.storage === 'in-memory') return new InMemoryJournal();
         const source = requireDataSource(dataSource, extras);
         checkRegisteredEntities(source, extras);
-        if (options.migrationsRun !== false) await runChronicleMigrations(source, extras.tables);
+        // Retried while the database restarts: each migration commits with its bookkeeping row, so a
+        // run cut short resumes where it stopped, under the advisory lock again.
+        if (options.migrationsRun !== false) await runStartupStep(options, 'Chronicle migrations', () => runChronicleMigrations(source, extras.tables));
         return new TypeOrmJournal(source, {
           ...extras.tables,
           ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),

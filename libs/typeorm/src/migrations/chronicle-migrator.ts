@@ -1,5 +1,6 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { dialectOf } from '../dialects/dialect-of.js';
+import { postgresDialect } from '../dialects/postgres.dialect.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js';
 import { resolveChronicleTables } from '../table-options.js';
@@ -30,11 +31,22 @@ function hash32(text: string): number {
 }
 
 /**
+ * The two keys of the session advisory lock the migrator holds on PostgreSQL for these tables, as
+ * `pg_advisory_lock(key1, key2)` takes them (`pg_locks` shows them unsigned, as `classid` and
+ * `objid` with `objsubid = 2`): to find which session migrates, or waits to.
+ */
+export function chronicleMigrationLockKeys(options: ChronicleTableOptions = {}): [number, number] {
+  const tables = resolveChronicleTables(options, postgresDialect);
+  return [ADVISORY_LOCK_CLASS, hash32(`${tables.schema ?? ''}.${tables.prefix}`)];
+}
+
+/**
  * Applies the Chronicle migrations that this DataSource's `<prefix>migrations` table does not
  * list yet, oldest first, each in its own transaction together with its bookkeeping row.
  * Returns the names it applied (empty when everything was applied already).
  *
- * Safe when several instances start together. PostgreSQL: a session advisory lock held on one
+ * Safe to run again after a failure (each migration commits with its bookkeeping row), so a start-up
+ * can retry it while the database restarts. Safe when several instances start together. PostgreSQL: a session advisory lock held on one
  * dedicated connection for the whole run (so it needs a session-pooled connection, not
  * PgBouncer's transaction mode). SQLite: the DataSource's write lock and `BEGIN IMMEDIATE`,
  * which also makes a second process on the same file wait.
@@ -86,13 +98,13 @@ export async function runChronicleMigrations(dataSource: DataSource, options: Ch
         inTransaction(runner, 'BEGIN IMMEDIATE', () => applyPending(false)),
       );
     }
-    const lockKey = hash32(`${tables.schema ?? ''}.${tables.prefix}`);
-    await runner.query('SELECT pg_advisory_lock($1, $2)', [ADVISORY_LOCK_CLASS, lockKey]);
+    const [lockClass, lockKey] = chronicleMigrationLockKeys(options);
+    await runner.query('SELECT pg_advisory_lock($1, $2)', [lockClass, lockKey]);
     try {
       await ensurePostgresSchema(runner, tables);
       return await applyPending(true);
     } finally {
-      await runner.query('SELECT pg_advisory_unlock($1, $2)', [ADVISORY_LOCK_CLASS, lockKey]);
+      await runner.query('SELECT pg_advisory_unlock($1, $2)', [lockClass, lockKey]);
     }
   } finally {
     await runner.release();

@@ -17,10 +17,12 @@ export interface PostgresNotificationListenerOptions {
   onReconnect?: () => void;
   /** Where connection losses and failed reconnects are reported. @default consoleLogger('PostgresNotificationListener') */
   logger?: ChronicleLogger;
-  /** First wait before reconnecting; it doubles per failed attempt. @default 100 */
+  /** First wait before reconnecting; it doubles per failed attempt (each wait jittered to 50–100 % of it). @default 100 */
   reconnectInitialDelayMs?: number;
   /** Longest wait between reconnect attempts. @default 10000 */
   reconnectMaxDelayMs?: number;
+  /** Source of the jitter, in [0, 1) (1 gives the full wait; tests use it to know the waits). @default Math.random */
+  random?: () => number;
   /** `application_name` of the listening connection, as `pg_stat_activity` shows it. @default 'chronicle-listener' */
   applicationName?: string;
 }
@@ -55,7 +57,7 @@ interface PostgresDataSourceOptions extends PostgresCredentials {
  * and would not stay subscribed.
  *
  * When the connection fails or ends (a server restart, `pg_terminate_backend`, a network cut
- * noticed by TCP keep-alive) it reconnects with exponential backoff and calls `onReconnect`, since
+ * noticed by TCP keep-alive) it reconnects with exponential backoff and jitter and calls `onReconnect`, since
  * notifications sent in between are lost. Notifications are a wake-up only: keep polling as the
  * fallback. `start` never fails for connection problems (it keeps retrying in the background);
  * `stop` ends the connection and leaves no timer behind.
@@ -159,8 +161,8 @@ export class PostgresNotificationListener {
       if (this.client === client) this.client = undefined;
       await endQuietly(client);
       if (this.stopped) return;
-      this.logger.warn(`Listening on channel "${this.options.channel}" failed (${describe(error)}); retrying in ${this.delayMs} ms.`);
-      this.schedule();
+      const delay = this.schedule();
+      if (delay !== undefined) this.logger.warn(`Listening on channel "${this.options.channel}" failed (${describe(error)}); retrying in ${delay} ms.`);
       return;
     }
     if (reconnect) {
@@ -179,15 +181,16 @@ export class PostgresNotificationListener {
     this.pid = undefined;
     void endQuietly(client);
     if (this.stopped || this.connecting !== undefined) return;
-    this.logger.warn(
-      `Lost the connection listening on channel "${this.options.channel}" (${describe(error)}); reconnecting in ${this.delayMs} ms.`,
-    );
-    this.schedule();
+    const delay = this.schedule();
+    if (delay === undefined) return;
+    this.logger.warn(`Lost the connection listening on channel "${this.options.channel}" (${describe(error)}); reconnecting in ${delay} ms.`);
   }
 
-  private schedule(): void {
-    if (this.stopped || this.timer !== undefined) return;
-    const delay = this.delayMs;
+  /** Schedules the next attempt and returns its pause (undefined when none was scheduled). */
+  private schedule(): number | undefined {
+    if (this.stopped || this.timer !== undefined) return undefined;
+    // Jittered ("equal jitter"), so the listeners of instances cut off together do not reconnect in lockstep.
+    const delay = Math.round(this.delayMs / 2 + ((this.options.random ?? Math.random)() * this.delayMs) / 2);
     this.delayMs = Math.min(this.delayMs * 2, this.maxDelayMs);
     this.timer = setTimeout(() => {
       this.timer = undefined;
@@ -195,6 +198,7 @@ export class PostgresNotificationListener {
     }, delay);
     // A pending reconnect alone must not keep the process alive.
     this.timer.unref();
+    return delay;
   }
 
   private async drop(): Promise<void> {
