@@ -6,6 +6,8 @@
  */
 const moduleNameMapper = {
   '^@chronicle/(core|typeorm|nestjs|testing)$': '<rootDir>/libs/$1/src/index.ts',
+  '^@chronicle/nestjs/(rabbitmq|microservices|terminus)$': '<rootDir>/libs/nestjs/src/$1.ts',
+  '^@chronicle/testing/contracts$': '<rootDir>/libs/testing/src/contracts.ts',
   '^(\\.{1,2}/.*)\\.js$': '$1',
 };
 const transform = {

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { checkpointStoreContract, manualClock } from '@chronicle/testing';
+import { manualClock } from '@chronicle/testing';
+import { checkpointStoreContract } from '@chronicle/testing/contracts';
 import { TypeOrmCheckpointStore } from '@chronicle/typeorm';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema } from '../support/typeorm-test-data-sources.js';

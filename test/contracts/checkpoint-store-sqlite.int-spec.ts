@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { checkpointStoreContract, type CheckpointStoreContractHarness, manualClock } from '@chronicle/testing';
+import { manualClock } from '@chronicle/testing';
+import { checkpointStoreContract, type CheckpointStoreContractHarness } from '@chronicle/testing/contracts';
 import { runRead, TypeOrmCheckpointStore } from '@chronicle/typeorm';
 import { openSqliteFile, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 

@@ -1,4 +1,4 @@
-import { journalContract } from '@chronicle/testing';
+import { journalContract } from '@chronicle/testing/contracts';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema } from '../support/typeorm-test-data-sources.js';

@@ -1,4 +1,4 @@
-import { journalContract } from '@chronicle/testing';
+import { journalContract } from '@chronicle/testing/contracts';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { openSqliteFile, openSqliteMemory } from '../support/typeorm-test-data-sources.js';
 

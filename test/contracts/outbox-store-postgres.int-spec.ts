@@ -1,4 +1,5 @@
-import { outboxStoreContract, manualClock } from '@chronicle/testing';
+import { manualClock } from '@chronicle/testing';
+import { outboxStoreContract } from '@chronicle/testing/contracts';
 import { TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema } from '../support/typeorm-test-data-sources.js';

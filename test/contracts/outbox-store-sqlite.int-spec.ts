@@ -1,4 +1,5 @@
-import { outboxStoreContract, type OutboxStoreContractHarness, manualClock } from '@chronicle/testing';
+import { manualClock } from '@chronicle/testing';
+import { outboxStoreContract, type OutboxStoreContractHarness } from '@chronicle/testing/contracts';
 import { TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
 import { openSqliteFile, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 

@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { sagaStoreContract, manualClock } from '@chronicle/testing';
+import { manualClock } from '@chronicle/testing';
+import { sagaStoreContract } from '@chronicle/testing/contracts';
 import { runInTransaction, TypeOrmSagaStore } from '@chronicle/typeorm';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema } from '../support/typeorm-test-data-sources.js';

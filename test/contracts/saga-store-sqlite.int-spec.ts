@@ -1,5 +1,6 @@
 import type { EntityManager } from 'typeorm';
-import { sagaStoreContract, type SagaStoreContractHarness, manualClock } from '@chronicle/testing';
+import { manualClock } from '@chronicle/testing';
+import { sagaStoreContract, type SagaStoreContractHarness } from '@chronicle/testing/contracts';
 import { runInTransaction, TypeOrmSagaStore } from '@chronicle/typeorm';
 import { openSqliteFile, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 

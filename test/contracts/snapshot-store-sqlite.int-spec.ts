@@ -1,4 +1,4 @@
-import { snapshotStoreContract } from '@chronicle/testing';
+import { snapshotStoreContract } from '@chronicle/testing/contracts';
 import { TypeOrmSnapshotStore } from '@chronicle/typeorm';
 import { openSqliteFile, openSqliteMemory } from '../support/typeorm-test-data-sources.js';
 

@@ -4,7 +4,7 @@ import { ClientProxy, ClientProxyFactory, Transport, type ReadPacket, type Write
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { EMPTY, type Observable } from 'rxjs';
 import { ConfigurationError, type PublishReport } from '@chronicle/core';
-import { ClientProxyOutboxPublisher, type OutboxEventData } from '../../libs/nestjs/src/outbox/publishers/client-proxy-outbox.publisher.js';
+import { ClientProxyOutboxPublisher, type OutboxEventData } from '@chronicle/nestjs/microservices';
 import { OutboxPublishError } from '../../libs/nestjs/src/outbox/publishers/outbox-publish.error.js';
 import { NATS_URL, describeNats } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';

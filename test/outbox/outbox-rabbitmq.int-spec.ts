@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { CommandBus } from '@nestjs/cqrs';
-import { OutboxHandler, RabbitMqOutboxPublisher } from '@chronicle/nestjs';
+import { OutboxHandler } from '@chronicle/nestjs';
+import { RabbitMqOutboxPublisher } from '@chronicle/nestjs/rabbitmq';
 import { OpenLedger, Post } from '../fixtures/ledger.aggregate.js';
 import { OutboxTestApps, expectInOrderAndComplete, outboxStoreOf, recordExchange, waitUntil } from '../support/outbox-test-apps.js';
 import { AMQP_URL, describeServices } from '../support/services.js';

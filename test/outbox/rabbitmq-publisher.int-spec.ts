@@ -5,7 +5,7 @@ import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from 'amqp
 import { ConfigurationError, type OutboxMessage, type PublishReport } from '@chronicle/core';
 import { PublisherUnavailableError } from '@chronicle/core';
 import { OutboxPublishError } from '../../libs/nestjs/src/outbox/publishers/outbox-publish.error.js';
-import { RabbitMqOutboxPublisher, type RabbitMqOutboxPublisherOptions } from '../../libs/nestjs/src/outbox/publishers/rabbitmq-outbox.publisher.js';
+import { RabbitMqOutboxPublisher, type RabbitMqOutboxPublisherOptions } from '@chronicle/nestjs/rabbitmq';
 import { AMQP_URL, describeRabbitMq } from '../support/services.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { outboxMessage, outboxRun } from './publisher-messages.fixture.js';

@@ -7,6 +7,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import pg from 'pg';
 import { EventSourcingModule } from '@chronicle/nestjs';
+import { ChronicleHealthModule } from '@chronicle/nestjs/terminus';
 import { Account } from './accounts/account.aggregate.js';
 import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
@@ -53,6 +54,7 @@ export class AppModule {
         CqrsModule.forRoot(),
         ScheduleModule.forRoot(),
         TerminusModule,
+        ChronicleHealthModule,
         TypeOrmModule.forFeature([AccountBalance]),
         EventSourcingModule.forRoot({
           gateway: config.gateway,

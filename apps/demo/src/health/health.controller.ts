@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, TypeOrmHealthIndicator, type HealthCheckResult } from '@nestjs/terminus';
-import { OutboxHealthIndicator, SubscriptionsHealthIndicator } from '@chronicle/nestjs';
+import { OutboxHealthIndicator, SubscriptionsHealthIndicator } from '@chronicle/nestjs/terminus';
 
 /**
  * `GET /health`: the database; the outbox backlog, oldest pending age and dead letters per handler;

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { OutboxHandler, RabbitMqOutboxPublisher } from '@chronicle/nestjs';
+import { OutboxHandler } from '@chronicle/nestjs';
+import { RabbitMqOutboxPublisher } from '@chronicle/nestjs/rabbitmq';
 import type { DemoConfig } from '../config/demo-config.js';
 import { DEMO_CONFIG } from './demo-config.token.js';
 

@@ -1,4 +1,5 @@
-import { checkpointStoreContract, manualClock } from '@chronicle/testing';
+import { manualClock } from '@chronicle/testing';
+import { checkpointStoreContract } from '@chronicle/testing/contracts';
 import { InMemoryCheckpointStore } from './in-memory-checkpoint-store.js';
 import type { InMemoryTransaction } from './in-memory-transaction.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
-import { journalContract } from '@chronicle/testing';
+import { journalContract } from '@chronicle/testing/contracts';
 import type { NewEvent } from '../events/recorded-event.js';
 import type { StreamWrite } from '../ports/journal.port.js';
 import { InMemoryJournal } from './in-memory-journal.js';

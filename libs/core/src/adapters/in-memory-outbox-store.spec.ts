@@ -1,4 +1,5 @@
-import { outboxStoreContract, manualClock } from '@chronicle/testing';
+import { manualClock } from '@chronicle/testing';
+import { outboxStoreContract } from '@chronicle/testing/contracts';
 import { InMemoryJournal } from './in-memory-journal.js';
 import { InMemoryOutboxStore } from './in-memory-outbox-store.js';
 

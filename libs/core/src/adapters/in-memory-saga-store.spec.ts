@@ -1,4 +1,5 @@
-import { sagaStoreContract, manualClock } from '@chronicle/testing';
+import { manualClock } from '@chronicle/testing';
+import { sagaStoreContract } from '@chronicle/testing/contracts';
 import { InMemorySagaStore } from './in-memory-saga-store.js';
 import type { InMemoryTransaction } from './in-memory-transaction.js';
 

@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import { CheckpointLeaseLostError, type Checkpoint, type CheckpointStore, type ParkedEvent } from '@chronicle/core';
 import { failureOf } from './failure-of.js';
 
@@ -67,8 +68,12 @@ function keysOf(events: readonly ParkedEvent[]): string[] {
  * not the lease's expiry; `release` and `recordError` of a non-holder change nothing; parked
  * events are filed under the subscription they were parked by, listed by stream in code-point
  * order and then by version as a number; `reset` leaves the lease alone.
+ *
+ * The tests are declared with `runner` (Jest's or Vitest's functions), or with the runner's
+ * globals when it is omitted.
  */
-export function checkpointStoreContract<Tx>(implementation: string, open: () => Promise<CheckpointStoreContractHarness<Tx>>): void {
+export function checkpointStoreContract<Tx>(implementation: string, open: () => Promise<CheckpointStoreContractHarness<Tx>>, runner?: ContractRunner): void {
+  useContractRunner(runner);
   describe(`CheckpointStore contract: ${implementation}`, () => {
     let harness: CheckpointStoreContractHarness<Tx>;
     let store: CheckpointStore<Tx>;

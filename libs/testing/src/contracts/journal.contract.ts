@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import {
   ConcurrencyError,
   DuplicateCommandError,
@@ -181,8 +182,12 @@ async function raceForOneVersion(contenders: readonly Journal[], reader: Journal
  * Tests that need a second process use `openSecond` and pass trivially without it. Stream ids are
  * listed in code-point order (UTF-8 byte order, `COLLATE "C"` on PostgreSQL), the one order every
  * store can agree on.
+ *
+ * The tests are declared with `runner` (Jest's or Vitest's functions), or with the runner's
+ * globals when it is omitted.
  */
-export function journalContract(implementation: string, open: () => Promise<JournalContractHarness>): void {
+export function journalContract(implementation: string, open: () => Promise<JournalContractHarness>, runner?: ContractRunner): void {
+  useContractRunner(runner);
   describe(`Journal contract: ${implementation}`, () => {
     let harness: JournalContractHarness;
     let journal: Journal;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import {
   ChronicleError,
   ConcurrencyError,
@@ -103,8 +104,12 @@ function claimedAt(entry: OutboxEntry, leaseMs = LEASE_MS): number {
  * even before another owner claimed the entry; `markFailed`, `deadLetter` and `release` give the
  * lease up; `deadLetter` counts the failed attempt like `markFailed`; `subscribe` adds to the
  * store's handlers and keeps a known handler's first registration.
+ *
+ * The tests are declared with `runner` (Jest's or Vitest's functions), or with the runner's
+ * globals when it is omitted.
  */
-export function outboxStoreContract(implementation: string, open: () => Promise<OutboxStoreContractHarness>): void {
+export function outboxStoreContract(implementation: string, open: () => Promise<OutboxStoreContractHarness>, runner?: ContractRunner): void {
+  useContractRunner(runner);
   describe(`OutboxStore contract: ${implementation}`, () => {
     let harness: OutboxStoreContractHarness;
     let journal: Journal;

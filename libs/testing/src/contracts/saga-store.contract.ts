@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import { SagaConcurrencyError, type SagaChange, type SagaDeadline, type SagaInstance, type SagaStore } from '@chronicle/core';
 import { failureOf } from './failure-of.js';
 
@@ -72,8 +73,12 @@ function later(base: Date, ms: number): Date {
  * own unexpired leases; a lease ending exactly now is expired; `releaseDeadline` and
  * `dropDeadline` of a non-holder change nothing; scheduling an id again clears its attempts,
  * error, park mark and lease; `deadlines` lists parked ones too.
+ *
+ * The tests are declared with `runner` (Jest's or Vitest's functions), or with the runner's
+ * globals when it is omitted.
  */
-export function sagaStoreContract<Tx>(implementation: string, open: () => Promise<SagaStoreContractHarness<Tx>>): void {
+export function sagaStoreContract<Tx>(implementation: string, open: () => Promise<SagaStoreContractHarness<Tx>>, runner?: ContractRunner): void {
+  useContractRunner(runner);
   describe(`SagaStore contract: ${implementation}`, () => {
     let harness: SagaStoreContractHarness<Tx>;
     let store: SagaStore<Tx>;

@@ -1,4 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
+import { afterEach, beforeEach, describe, expect, it } from './contract-runner.js';
+import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import type { JsonObject, Snapshot, SnapshotStore } from '@chronicle/core';
 
 /** What a `SnapshotStore` implementation hands the contract suite for one test. */
@@ -32,8 +33,12 @@ async function versionOf(store: SnapshotStore, streamId: string, maxVersion?: nu
 /**
  * The contract every `SnapshotStore` implementation must pass: one `describe` named
  * `SnapshotStore contract: <implementation>`, with a fresh harness (an empty store) per test.
+ *
+ * The tests are declared with `runner` (Jest's or Vitest's functions), or with the runner's
+ * globals when it is omitted.
  */
-export function snapshotStoreContract(implementation: string, open: () => Promise<SnapshotStoreContractHarness>): void {
+export function snapshotStoreContract(implementation: string, open: () => Promise<SnapshotStoreContractHarness>, runner?: ContractRunner): void {
+  useContractRunner(runner);
   describe(`SnapshotStore contract: ${implementation}`, () => {
     let harness: SnapshotStoreContractHarness;
     let store: SnapshotStore;
