@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import type { EntityManager } from 'typeorm';
 import type { AppendResult, NewEvent, StreamWrite } from '@chronicle/core';
-import { runInTransaction, runRead, sqliteWriteLock, TypeOrmJournal } from '@chronicle/typeorm';
+import { runInTransaction, runRead, TypeOrmJournal } from '@chronicle/typeorm';
+import { sqliteWriteLock } from '../../libs/typeorm/src/transactions/sqlite-write-lock.js';
 import { openSqliteFile, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
 function event(label: string): NewEvent {

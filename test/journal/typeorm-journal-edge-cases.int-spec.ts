@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { AUTO_EARLY_FLUSH_SIZE, ChronicleError, CommitBatcher, EventDecodingError, type NewEvent, type StreamWrite } from '@chronicle/core';
+import { ChronicleError, EventDecodingError, type NewEvent, type StreamWrite } from '@chronicle/core';
+import { AUTO_EARLY_FLUSH_SIZE, CommitBatcher } from '../../libs/core/src/gateway/commit-batcher.js';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';

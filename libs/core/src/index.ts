@@ -1,3 +1,5 @@
+// @chronicle/core: the public API. Internals (the commit batcher, keyed queues, semaphores, the
+// aggregate loader, command fingerprints) are not exported; specs import them by relative path.
 // Errors
 export * from './errors/chronicle.error.js';
 export * from './errors/concurrency.error.js';
@@ -36,14 +38,12 @@ export * from './aggregates/aggregate-catalog.js';
 // Commands
 export * from './commands/command-metadata.js';
 export * from './commands/command-result.js';
-export * from './commands/command-fingerprint.js';
 // Gateway
 export * from './gateway/command-gateway.js';
 export * from './gateway/command-gateway-options.js';
-export * from './gateway/commit-batcher.js';
+export type { GroupCommitOptions } from './gateway/commit-batcher.js';
 export * from './gateway/command-interceptor.js';
 export * from './gateway/post-commit-listener.js';
-export * from './gateway/aggregate-loader.js';
 // Logging
 export * from './logging/chronicle-logger.js';
 // Ports
@@ -59,6 +59,7 @@ export * from './outbox/outbox-publisher.js';
 export * from './outbox/outbox-routing.js';
 export * from './outbox/outbox-handler-options.js';
 export * from './outbox/outbox-relay.js';
+/** Argument checks every `OutboxStore` implementation applies, so that all refuse the same bad requests with the same errors. */
 export * as outboxRequestChecks from './outbox/outbox-request-checks.js';
 // Subscriptions
 export * from './subscriptions/subscription-handler.js';

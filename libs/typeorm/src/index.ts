@@ -1,3 +1,6 @@
+// @chronicle/typeorm: the public API. Internals (mutexes, the SQLite write lock, SQL helpers, the
+// dialects, the one-statement append, row mappers) are not exported; specs import them by relative
+// path. `pg` is loaded only on PostgreSQL, when a notification listener starts.
 // Tables
 export * from './table-options.js';
 // Entities
@@ -19,14 +22,10 @@ export * from './migrations/chronicle-migration.js';
 export * from './migrations/create-chronicle-migrations.js';
 export * from './migrations/chronicle-migrator.js';
 // Transactions
-export * from './transactions/async-mutex.js';
-export * from './transactions/sqlite-write-lock.js';
 export * from './transactions/run-in-transaction.js';
 export * from './transactions/run-read.js';
-export * from './transactions/run-autocommit.js';
 // Adapters
 export * from './journal/typeorm-journal.js';
-export * from './journal/append-statement-participant.js';
 export * from './snapshots/typeorm-snapshot-store.js';
 export * from './outbox/outbox-notify-channel.js';
 export * from './outbox/typeorm-outbox-store.js';
