@@ -13,7 +13,9 @@
 // PostgreSQL or RabbitMQ the last run is skipped, unless CI=true or CHRONICLE_REQUIRE_SERVICES=1
 // (then it fails). With CONSUMER_RESULTS=<file> the counts are written there as JSON (scripts/test.mjs).
 // CONSUMER_KEEP=1 keeps the temporary folder.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -69,6 +71,34 @@ function probe(url) {
   });
 }
 
+/**
+ * better-sqlite3 fetches its prebuilt binary from GitHub, which our machines cannot reach, and then
+ * compiles SQLite (about 2.5 minutes of both cores). The repository's own install already built the
+ * same version for this Node ABI and platform: serve that binary as the prebuild mirror
+ * (npm_config_better_sqlite3_binary_host), so the app installs better-sqlite3 from the registry
+ * without compiling it again. Without a built binary here (or off glibc Linux) nothing is served and
+ * better-sqlite3 compiles as usual.
+ */
+async function servePrebuiltSqlite() {
+  const dir = join(root, 'node_modules/better-sqlite3');
+  const binary = join(dir, 'build/Release/better_sqlite3.node');
+  const glibc = process.platform === 'linux' && Boolean(process.report?.getReport().header.glibcVersionRuntime);
+  if (!existsSync(binary) || !glibc) return undefined;
+  const { version } = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  const mirror = join(work, 'prebuilds');
+  mkdirSync(join(mirror, `v${version}`), { recursive: true });
+  execFileSync('tar', ['-czf', join(mirror, `v${version}`, name), '-C', dir, 'build/Release/better_sqlite3.node']);
+  const server = createServer((request, response) => {
+    const file = join(mirror, decodeURIComponent(new URL(request.url ?? '/', 'http://x').pathname));
+    if (!file.startsWith(mirror) || !existsSync(file)) return response.writeHead(404).end();
+    response.writeHead(200, { 'content-type': 'application/gzip' }).end(readFileSync(file));
+  });
+  await new Promise((done) => server.listen(0, '127.0.0.1', done));
+  server.unref();
+  return `http://127.0.0.1:${server.address().port}`;
+}
+
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const npmInstall = ['install', '--prefer-offline', '--no-audit', '--no-fund', '--loglevel=error'];
 console.log(`consumer test in ${work}`);
@@ -90,7 +120,8 @@ try {
   writeFileSync(join(app, 'package.json'), `${JSON.stringify(manifest, null, 2)}\n`);
 
   // SQLite, none of the optional peers installed.
-  const install = await check('install the tarballs and the app dependencies (no optional peers)', npm, npmInstall, app);
+  const sqliteMirror = await servePrebuiltSqlite();
+  const install = await check('install the tarballs and the app dependencies (no optional peers)', npm, npmInstall, app, sqliteMirror ? { npm_config_better_sqlite3_binary_host: sqliteMirror } : {});
   figures.push(`install of the consumer app: ${install.seconds.toFixed(1)} s`);
   if (install.code !== 0) throw new Error('npm install failed');
   const compile = await check('tsc strict, no skipLibCheck (SQLite app)', join(app, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.sqlite.json'], app);
