@@ -6,7 +6,7 @@ import { CommandBus, CqrsModule, EventsHandler, type IEventHandler } from '@nest
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
-import type { DataSource } from 'typeorm';
+import { DataSource, type DataSourceOptions } from 'typeorm';
 import pg from 'pg';
 import {
   Aggregate,
@@ -48,7 +48,7 @@ async function boot(storage: Storage, extraImports: DynamicModule[] = []): Promi
       ...extraImports,
       EventSourcingModule.forRoot({
         aggregates: [Ledger],
-        registerEntities: storage.driver,
+        registerEntities: true,
         tables: storage.tables,
         dataSource: storage.dataSource,
         pruneIntervalMs: 60_000,
@@ -124,6 +124,24 @@ function moduleSuite(name: string, storageFor: () => Promise<{ storage: Storage;
       expect(app.get(SchedulerRegistry).getIntervals()).toContain(PRUNE_COMMAND_OUTCOMES_JOB);
     });
 
+    it(`maps its entities onto the DataSource's own driver (${name}) without being told it, and reads events through them`, async () => {
+      app = await boot(storage);
+      await app.get(CommandBus).execute(new OpenLedger('L1', 'ann'));
+      await app.get(CommandBus).execute(new Post('L1', 7));
+      const dataSource = app.get<DataSource>(getDataSourceToken(storage.dataSource));
+      expect(dataSource.options.type).toBe(storage.driver);
+      // forFeature's lists are per process: earlier tests' entities (other schemas) are there too.
+      const ours = (table: string) => dataSource.entityMetadatas.find((m) => m.tableName === table && m.schema === storage.tables?.schema)!;
+      const events = ours('chronicle_events');
+      const rows = await dataSource.getRepository<Record<string, unknown>>(events.target).find({ order: { position: 'ASC' } });
+      expect(rows).toHaveLength(2);
+      expect(rows[1]).toMatchObject({ streamId: 'ledger-L1', version: 2, position: expect.any(Number), occurredAt: expect.any(Date) });
+      expect(typeof rows[1]!['payload']).toBe('object');
+      expect(rows[1]!['metadata']).toEqual(expect.objectContaining({}));
+      const outbox = ours('chronicle_outbox');
+      expect(await dataSource.getRepository(outbox.target).count()).toBe(0);
+    });
+
     it('two application instances on one database lose no concurrent command', async () => {
       app = await boot(storage);
       const second = await boot(storage);
@@ -169,6 +187,70 @@ await describePostgres('EventSourcingModule on PostgreSQL', () => {
       },
       cleanup: drop,
     };
+  });
+});
+
+/**
+ * Boots the module with `registerEntities` over a DataSource the test keeps hold of (so it closes
+ * it even when start-up fails); resolves to the start-up error, or undefined.
+ */
+async function startUpError(options: DataSourceOptions, extras: { registerEntities: true | 'postgres' | 'better-sqlite3'; tables?: { schema?: string } }): Promise<unknown> {
+  let dataSource: DataSource | undefined;
+  try {
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        TypeOrmModule.forRootAsync({
+          useFactory: () => ({ ...options, autoLoadEntities: true, retryAttempts: 2, retryDelay: 10 }),
+          dataSourceFactory: async (resolved) => {
+            dataSource = new DataSource(resolved!);
+            return dataSource.initialize();
+          },
+        }),
+        CqrsModule.forRoot(),
+        EventSourcingModule.forRoot({ aggregates: [Ledger], ...extras }),
+      ],
+    }).compile();
+    await moduleRef.close();
+    return undefined;
+  } catch (error) {
+    return error;
+  } finally {
+    if (dataSource?.isInitialized) await dataSource.destroy();
+  }
+}
+
+describe('EventSourcingModule: the entity driver comes from the DataSource', () => {
+  it("refuses registerEntities: 'postgres' on a SQLite DataSource at start-up, naming both drivers", async () => {
+    const error = await startUpError({ type: 'better-sqlite3', database: ':memory:' }, { registerEntities: 'postgres' });
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toMatch(/registerEntities: 'postgres'.*"better-sqlite3" driver/);
+  });
+
+  it('refuses a PostgreSQL schema for the entities of a SQLite DataSource', async () => {
+    const error = await startUpError({ type: 'better-sqlite3', database: ':memory:' }, { registerEntities: true, tables: { schema: 'ledger' } });
+    expect(error).toBeInstanceOf(ConfigurationError);
+    expect((error as Error).message).toMatch(/schema "ledger" is for PostgreSQL/);
+  });
+
+  it("starts with registerEntities: 'better-sqlite3' on a SQLite DataSource", async () => {
+    expect(await startUpError({ type: 'better-sqlite3', database: ':memory:' }, { registerEntities: 'better-sqlite3' })).toBeUndefined();
+  });
+});
+
+await describePostgres('EventSourcingModule on PostgreSQL: the entity driver comes from the DataSource', () => {
+  it("refuses registerEntities: 'better-sqlite3' on a PostgreSQL DataSource at start-up, naming both drivers", async () => {
+    const schema = uniqueSchemaName();
+    const drop = await createSchema(schema);
+    try {
+      const error = await startUpError(
+        { type: 'postgres', driver: pg, url: POSTGRES_URL, extra: { max: 2 } },
+        { registerEntities: 'better-sqlite3', tables: { schema } },
+      );
+      expect(error).toBeInstanceOf(ConfigurationError);
+      expect((error as Error).message).toMatch(/registerEntities: 'better-sqlite3'.*"postgres" driver/);
+    } finally {
+      await drop();
+    }
   });
 });
 

@@ -61,7 +61,7 @@ export class AppModule {
           outbox: config.outbox,
           subscriptions: config.subscriptions,
           aggregates: [Account, Transfer],
-          registerEntities: config.databaseUrl ? 'postgres' : 'better-sqlite3',
+          registerEntities: true,
           tables: { schema: config.databaseUrl ? config.schema : undefined },
         }),
       ],

@@ -51,7 +51,7 @@ import { createStorageProviders } from './storage/storage.providers.js';
  * imports: [
  *   TypeOrmModule.forRoot({ ...dataSourceOptions, autoLoadEntities: true }),
  *   CqrsModule.forRoot(),
- *   EventSourcingModule.forRoot({ aggregates: [Account], registerEntities: 'postgres' }),
+ *   EventSourcingModule.forRoot({ aggregates: [Account], registerEntities: true }),
  * ]
  * ```
  */
@@ -62,11 +62,12 @@ const entitySets = new Map<string, EntitySchema[]>();
  * list per DataSource, and a second `forRoot` (a test, a second app) must not add duplicates.
  */
 function entitiesFor(extras: EventSourcingModuleExtras): EntitySchema[] {
-  const type = extras.registerEntities!;
-  const key = JSON.stringify([type, extras.tables?.schema ?? null, extras.tables?.tablePrefix ?? null]);
+  const key = JSON.stringify([extras.tables?.schema ?? null, extras.tables?.tablePrefix ?? null]);
   let entities = entitySets.get(key);
   if (!entities) {
-    entities = createChronicleEntities({ ...extras.tables, type }).all;
+    // No driver named: the entities map onto whichever DataSource they join, which is only known
+    // once TypeORM builds it; the storage providers check the rest at start-up.
+    entities = createChronicleEntities({ ...extras.tables }).all;
     entitySets.set(key, entities);
   }
   return entities;

@@ -36,6 +36,11 @@ export interface ChronicleHttpError {
   code?: string;
   /** Seconds after which a retry may succeed, sent as `Retry-After` (overload, unavailable storage). */
   retryAfterSeconds?: number;
+  /**
+   * A body to send as it is in the `'nest'` format: an `HttpException`'s own object (a
+   * `@nestjs/terminus` health report, say), as Nest's own filter sends it.
+   */
+  body?: object;
 }
 
 /** Nest's usual error body. */
@@ -95,7 +100,7 @@ const UNAVAILABLE_MESSAGES =
  * | `DomainRuleViolation` (its own message and code), `AggregateAlreadyExistsError`, `IdempotencyKeyReusedError` | 422 |
  * | `GatewayOverloadedError`, `ProjectionWaitTimeoutError`, an unreachable database | 503 with `Retry-After` |
  * | Nest's `HttpException` | its own status and body, as Nest answers it |
- * | a 4xx from body parsing (`http-errors` with `expose`) | its status, with the status phrase |
+ * | a 4xx from body parsing (`http-errors` with `expose`, wrapped or not) | its status, with the status phrase |
  * | anything else | 500 "Internal server error.", logged with its stack |
  *
  * ```ts
@@ -123,15 +128,6 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     if (host.getType() !== 'http') throw exception;
     const response = host.switchToHttp().getResponse<HttpResponse>();
-    // An HttpException with a body of its own (a @nestjs/terminus health report, say) keeps it,
-    // as Nest's own filter does, unless problem details were asked for.
-    if (exception instanceof HttpException && this.format === 'nest') {
-      const answer = exception.getResponse();
-      if (typeof answer === 'object' && answer !== null) {
-        this.send(response, exception.getStatus(), 'application/json; charset=utf-8', answer);
-        return;
-      }
-    }
     const error = this.toHttpError(exception);
     if (error.status >= 500 && error.status !== HttpStatus.SERVICE_UNAVAILABLE) {
       const failure = exception instanceof Error ? exception : new Error(String(exception));
@@ -140,6 +136,8 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
     if (error.retryAfterSeconds !== undefined) setHeader(response, 'Retry-After', String(error.retryAfterSeconds));
     if (this.format === 'problem+json') {
       this.send(response, error.status, 'application/problem+json; charset=utf-8', toProblemDetails(error));
+    } else if (error.body !== undefined) {
+      this.send(response, error.status, 'application/json; charset=utf-8', error.body);
     } else {
       this.send(response, error.status, 'application/json; charset=utf-8', toNestBody(error));
     }
@@ -150,13 +148,17 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
    * Chronicle's for its clients), and call `super.toHttpError(exception)` for everything else.
    */
   protected toHttpError(exception: unknown): ChronicleHttpError {
+    // Body parsing fails with http-errors, which Nest may wrap in an HttpException; their
+    // messages can echo the input, so only their status is kept.
+    const parsing = clientErrorStatus(exception) ?? clientErrorStatus((exception as { cause?: unknown } | undefined)?.cause);
+    if (parsing !== undefined) return { status: parsing, message: `${phrase(parsing)}.` };
     if (exception instanceof HttpException) {
       const answer = exception.getResponse();
-      const message =
-        typeof answer === 'object' && answer !== null && 'message' in answer
-          ? (answer as { message: string | string[] }).message
-          : exception.message;
-      return { status: exception.getStatus(), message };
+      if (typeof answer === 'object' && answer !== null) {
+        const message = 'message' in answer ? (answer as { message: string | string[] }).message : exception.message;
+        return { status: exception.getStatus(), message, body: answer };
+      }
+      return { status: exception.getStatus(), message: exception.message };
     }
     if (exception instanceof InvalidCommandError) {
       const message = exception.problems.length > 0 ? exception.problems : 'The request is not a valid command.';
@@ -194,8 +196,6 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
     if (exception instanceof ProjectionWaitTimeoutError) {
       return { status: HttpStatus.SERVICE_UNAVAILABLE, message: 'The data is not up to date yet. Retry later.', code: exception.code, retryAfterSeconds: 1 };
     }
-    const parsing = clientErrorStatus(exception);
-    if (parsing !== undefined) return { status: parsing, message: `${STATUS_CODES[parsing] ?? 'Bad Request'}.` };
     if (storageUnavailable(exception)) {
       return {
         status: HttpStatus.SERVICE_UNAVAILABLE,

@@ -17,10 +17,13 @@ export interface EventSourcingModuleExtras {
   dataSource?: string;
   /**
    * Registers Chronicle's entities with `TypeOrmModule.forFeature`, so a DataSource with
-   * `autoLoadEntities: true` knows them. Name the driver the entities should map to; omit it
-   * when the app lists `createChronicleEntities(...)` in its DataSource by hand, or uses in-memory storage.
+   * `autoLoadEntities: true` knows them. They map onto the DataSource's own driver (PostgreSQL or
+   * better-sqlite3): `true` is enough. Naming a driver states what the DataSource must be, checked
+   * at start-up (a mismatch is a `ConfigurationError` naming both). Leave it off when the app
+   * lists `createChronicleEntities(...)` in its DataSource by hand, or uses in-memory storage.
+   * @default false
    */
-  registerEntities?: 'postgres' | 'better-sqlite3';
+  registerEntities?: boolean | 'postgres' | 'better-sqlite3';
   /**
    * Providers (declared anywhere in the application) that inspect or reject every command before
    * it is queued, in order, after class-validator validation.

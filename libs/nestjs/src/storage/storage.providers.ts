@@ -39,6 +39,32 @@ function requireDataSource(dataSource: DataSource | undefined, extras: EventSour
 }
 
 /**
+ * The entities registered by `registerEntities` map onto any driver; what is left to check is the
+ * driver the application named, and a schema on SQLite (which would name an attached database).
+ */
+function checkRegisteredEntities(dataSource: DataSource, extras: EventSourcingModuleExtras): void {
+  const registered = extras.registerEntities;
+  if (registered === undefined || registered === false) return;
+  const actual = dataSource.options.type;
+  if (typeof registered === 'string' && registered !== actual) {
+    throw new ConfigurationError(
+      `EventSourcingModule was told registerEntities: '${registered}', but the DataSource "${extras.dataSource ?? 'default'}" uses the "${actual}" driver: ` +
+        'set registerEntities: true to map the entities onto the DataSource\'s own driver.',
+    );
+  }
+  if (actual !== 'postgres' && actual !== 'better-sqlite3') {
+    throw new ConfigurationError(
+      `registerEntities maps Chronicle's entities onto "postgres" or "better-sqlite3" DataSources, not "${actual}" (DataSource "${extras.dataSource ?? 'default'}").`,
+    );
+  }
+  if (actual === 'better-sqlite3' && extras.tables?.schema !== undefined) {
+    throw new ConfigurationError(
+      `tables.schema "${extras.tables.schema}" is for PostgreSQL, but the DataSource "${extras.dataSource ?? 'default'}" uses the "better-sqlite3" driver: leave schema unset on SQLite.`,
+    );
+  }
+}
+
+/**
  * The journal and snapshot store providers. The DataSource is injected (optionally, for in-memory
  * storage), so Nest initializes it first; migrations run before the journal is handed out.
  */
@@ -51,6 +77,7 @@ export function createStorageProviders(extras: EventSourcingModuleExtras): Facto
       useFactory: async (options: EventSourcingModuleOptions, dataSource?: DataSource): Promise<Journal> => {
         if (options.storage === 'in-memory') return new InMemoryJournal();
         const source = requireDataSource(dataSource, extras);
+        checkRegisteredEntities(source, extras);
         if (options.migrationsRun !== false) await runChronicleMigrations(source, extras.tables);
         return new TypeOrmJournal(source, {
           ...extras.tables,

@@ -45,7 +45,7 @@ export interface ChronicleEntities {
  * (the adapters use SQL); they let an application read the journal through TypeORM. Their
  * schema sync is off: the tables come from `createChronicleMigrations`.
  */
-export function createChronicleEntities(options: ChronicleEntityOptions): ChronicleEntities {
+export function createChronicleEntities(options: ChronicleEntityOptions = {}): ChronicleEntities {
   const stream = createStreamEntity(options);
   const event = createEventEntity(options);
   const command = createCommandEntity(options);

@@ -11,6 +11,7 @@ export interface EntityColumnKit {
   json: ColumnType;
   timestamp: ColumnType;
   bigint: ColumnType;
+  uuid: ColumnType;
   /** int8 arrives from `pg` as a string; the entities expose numbers like the adapters do. */
   bigintTransformer: ValueTransformer;
 }
@@ -19,14 +20,18 @@ export interface EntityColumnKit {
 export function entityColumnKit(options: ChronicleEntityOptions): EntityColumnKit {
   const prefix = options.tablePrefix ?? DEFAULT_TABLE_PREFIX;
   const postgres = options.type === 'postgres';
-  const schema = postgres ? options.schema : undefined;
+  // Without a driver the types are ones both accept: TypeORM checks them against the driver when
+  // the DataSource starts, and hydrates these alike on both (the schema has no sync).
+  const anyDriver = options.type === undefined;
+  const schema = postgres || anyDriver ? options.schema : undefined;
   return {
     schema,
     tableName: (base) => `${prefix}${base}`,
     entityName: (base) => (schema === undefined ? `${prefix}${base}` : `${schema}.${prefix}${base}`),
-    json: postgres ? 'jsonb' : 'json',
-    timestamp: postgres ? 'timestamptz' : 'datetime',
-    bigint: postgres ? 'bigint' : 'integer',
+    json: postgres || anyDriver ? 'jsonb' : 'json',
+    timestamp: postgres ? 'timestamptz' : anyDriver ? Date : 'datetime',
+    bigint: postgres || anyDriver ? 'bigint' : 'integer',
+    uuid: postgres || anyDriver ? 'uuid' : 'text',
     bigintTransformer: {
       to: (value: unknown) => value,
       from: (value: unknown) => (value === null || value === undefined ? value : Number(value)),

@@ -41,7 +41,7 @@ export function createOutboxEntity(options: ChronicleEntityOptions): EntitySchem
     schema: kit.schema,
     synchronize: false,
     columns: {
-      id: { type: options.type === 'postgres' ? 'uuid' : 'text', primary: true },
+      id: { type: kit.uuid, primary: true },
       handler: { type: 'text' },
       aggregateType: { name: 'aggregate_type', type: 'text' },
       aggregateId: { name: 'aggregate_id', type: 'text' },

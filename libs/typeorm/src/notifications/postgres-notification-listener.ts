@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { DataSource } from 'typeorm';
 import { ConfigurationError, consoleLogger } from '@chronicle/core';
 import type { ChronicleLogger } from '@chronicle/core';
@@ -36,6 +36,11 @@ interface PostgresCredentials {
   ssl?: pg.ClientConfig['ssl'];
 }
 
+/** The part of the `pg` module the listener uses. */
+interface PgModule {
+  Client: typeof pg.Client;
+}
+
 interface PostgresDataSourceOptions extends PostgresCredentials {
   type: string;
   connectTimeoutMS?: number;
@@ -54,6 +59,9 @@ interface PostgresDataSourceOptions extends PostgresCredentials {
  * notifications sent in between are lost. Notifications are a wake-up only: keep polling as the
  * fallback. `start` never fails for connection problems (it keeps retrying in the background);
  * `stop` ends the connection and leaves no timer behind.
+ *
+ * `pg` is taken from the DataSource (its `driver` option, or the module TypeORM loaded) and only
+ * imported when neither has it: nothing loads it on SQLite.
  */
 export class PostgresNotificationListener {
   private readonly logger: ChronicleLogger;
@@ -66,6 +74,7 @@ export class PostgresNotificationListener {
   private started = false;
   private stopped = false;
   private pid: number | undefined;
+  private pg: PgModule | undefined;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -102,6 +111,7 @@ export class PostgresNotificationListener {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
+    this.pg = await loadPg(this.dataSource);
     await this.connect(false);
   }
 
@@ -122,7 +132,7 @@ export class PostgresNotificationListener {
   }
 
   private async attempt(reconnect: boolean): Promise<void> {
-    const client = this.createClient();
+    const client = this.createClient(this.pg!);
     this.client = client;
     // Attached before connecting: an 'error' event without a listener would crash the process.
     client.on('error', (error) => this.lost(client, error));
@@ -194,11 +204,9 @@ export class PostgresNotificationListener {
     if (client !== undefined) await endQuietly(client);
   }
 
-  private createClient(): pg.Client {
+  private createClient({ Client }: PgModule): pg.Client {
     const options = this.dataSource.options as unknown as PostgresDataSourceOptions;
     const credentials: PostgresCredentials = options.replication?.master ?? options;
-    const driver = options.driver as { Client?: typeof pg.Client } | undefined;
-    const Client = driver?.Client ?? pg.Client;
     // The settings TypeORM gives its pool, with `extra` as it does, and TCP keep-alive so a silent
     // network cut is noticed.
     return new Client({
@@ -214,6 +222,26 @@ export class PostgresNotificationListener {
       application_name: this.options.applicationName ?? 'chronicle-listener',
       keepAlive: true,
     });
+  }
+}
+
+/**
+ * The `pg` module: the DataSource's `driver` option, else the one TypeORM's PostgreSQL driver
+ * loaded, else a dynamic import (an optional peer dependency: named in the error when missing).
+ */
+async function loadPg(dataSource: DataSource): Promise<PgModule> {
+  const given = (dataSource.options as unknown as PostgresDataSourceOptions).driver as Partial<PgModule> | undefined;
+  if (typeof given?.Client === 'function') return given as PgModule;
+  const loaded = (dataSource.driver as unknown as { postgres?: Partial<PgModule> } | undefined)?.postgres;
+  if (typeof loaded?.Client === 'function') return loaded as PgModule;
+  try {
+    const imported = (await import('pg')) as unknown as { default?: PgModule } & Partial<PgModule>;
+    return imported.default ?? (imported as PgModule);
+  } catch (error) {
+    throw new ConfigurationError(
+      `PostgresNotificationListener needs the "pg" package, which could not be loaded (${describe(error)}): install it with \`npm install pg\`.`,
+      { cause: error },
+    );
   }
 }
 
