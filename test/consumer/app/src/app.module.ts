@@ -12,7 +12,6 @@ import { WelcomeBonusSaga } from './wallet/welcome-bonus.saga.js';
 export interface Target {
   name: string;
   typeorm: TypeOrmModuleOptions;
-  registerEntities: 'postgres' | 'better-sqlite3';
   schema?: string;
   publishers: Provider[];
 }
@@ -27,7 +26,7 @@ export class AppModule {
         CqrsModule.forRoot(),
         EventSourcingModule.forRoot({
           aggregates: [Wallet],
-          registerEntities: target.registerEntities,
+          registerEntities: true,
           tables: { schema: target.schema },
           outbox: { pollIntervalMs: 50 },
           subscriptions: { pollIntervalMs: 50 },

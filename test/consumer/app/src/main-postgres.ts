@@ -27,7 +27,6 @@ try {
     {
       name: 'postgres+rabbitmq',
       typeorm: { type: 'postgres', url, schema, autoLoadEntities: true },
-      registerEntities: 'postgres',
       schema,
       publishers: [RabbitMqWalletPublisher],
     },

@@ -13,6 +13,5 @@ for (const name of ['pg', 'amqplib', '@nestjs/microservices', '@nestjs/terminus'
 await runScenario({
   name: 'sqlite',
   typeorm: { type: 'better-sqlite3', database: ':memory:', autoLoadEntities: true },
-  registerEntities: 'better-sqlite3',
   publishers: [],
 });
