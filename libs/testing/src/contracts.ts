@@ -1,7 +1,7 @@
 // @chronicle/testing/contracts: one contract suite per port, to run against an implementation of
 // it under Jest or Vitest (pass the runner's describe/it/beforeEach/afterEach/expect, or rely on its
 // globals). Kept apart from the fixtures so that those load under any runner.
-export * from './contracts/contract-runner.js';
+export type { ContractExpect, ContractExpectation, ContractMatchers, ContractRunner, ContractTestBody } from './contracts/contract-runner.js';
 export * from './contracts/journal.contract.js';
 export * from './contracts/snapshot-store.contract.js';
 export * from './contracts/outbox-store.contract.js';
