@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The consumer test: Chronicle as an application outside the repository gets it.
 //
-// 1. Builds (tsc -b) and packs every package (`npm pack --workspaces`) into a temporary folder.
+// 1. Builds (tsc -b), checks that each build imports only what its package.json declares
+//    (scripts/check-package-imports.mjs), and packs every package into a temporary folder.
 // 2. Copies test/consumer/app to a folder under os.tmpdir(), points its @chronicle/* dependencies at
 //    the tarballs and installs (its other dependencies come from the registry, through the npm cache).
 // 3. SQLite, with none of the optional peers installed (pg, amqplib, @nestjs/microservices,
@@ -105,6 +106,7 @@ console.log(`consumer test in ${work}`);
 try {
   const build = await check('build (tsc -b)', npm, ['run', 'build', '--silent'], root);
   if (build.code !== 0) throw new Error('the build failed');
+  await check('every import of every build is declared in its package.json', process.execPath, ['scripts/check-package-imports.mjs'], root);
   const pack = await check('npm pack every package', npm, ['pack', '--workspaces', '--json', '--pack-destination', tarballs], root);
   if (pack.code !== 0) throw new Error('npm pack failed');
   const packed = JSON.parse(pack.output.slice(pack.output.indexOf('[')));
