@@ -8,7 +8,7 @@
 // - Every specifier in BLOCKED (and anything under it) fails with ERR_MODULE_NOT_FOUND, exactly as a
 //   package that is not installed does, and is written to the attempts file.
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const root = new URL('../../', import.meta.url);
@@ -71,5 +71,3 @@ export async function load(url, context, next) {
   }
   return next(url, context);
 }
-
-export { pathToFileURL };

@@ -81,13 +81,18 @@ function runner(): ContractRunner {
 }
 
 // The suites import these and not a runner's: each forwards to the runner in use.
+/** The runner's `describe`. */
 export const describe = (name: string, body: () => void): unknown => runner().describe(name, body);
+/** The runner's `it` (with Jest's and Vitest's optional timeout). */
 export const it = (name: string, body: ContractTestBody, timeoutMs?: number): unknown =>
   timeoutMs === undefined ? runner().it(name, body) : runner().it(name, body, timeoutMs);
+/** The runner's `beforeEach`. */
 export const beforeEach = (body: ContractTestBody, timeoutMs?: number): unknown =>
   timeoutMs === undefined ? runner().beforeEach(body) : runner().beforeEach(body, timeoutMs);
+/** The runner's `afterEach`. */
 export const afterEach = (body: ContractTestBody, timeoutMs?: number): unknown =>
   timeoutMs === undefined ? runner().afterEach(body) : runner().afterEach(body, timeoutMs);
+/** The runner's `expect`, `expect.any` and `expect.stringMatching`. */
 export const expect: ContractExpect = Object.assign((actual: unknown) => runner().expect(actual), {
   any: (type: unknown) => runner().expect.any(type),
   stringMatching: (pattern: string | RegExp) => runner().expect.stringMatching(pattern),
