@@ -69,20 +69,26 @@ if (missing.length > 0) {
   );
 }
 
-// Phases: the ordinary projects in one jest run, then the reliability harness alone (it restarts
-// PostgreSQL and RabbitMQ, so nothing else may run beside it). Extra arguments narrow the first
-// phase and leave the harness out; `--reliability-only` runs just the harness.
+// Phases: the ordinary projects in one jest run, the consumer test (scripts/consumer-test.mjs: the
+// packed packages installed by an application outside the repository), then the reliability harness
+// alone (it restarts PostgreSQL and RabbitMQ, so nothing else may run beside it). Extra arguments
+// narrow the first phase and leave the other two out; `--reliability-only` runs just the harness,
+// `--consumer-only` just the consumer test.
 const argv = process.argv.slice(2);
 const reliabilityOnly = argv.includes('--reliability-only');
-const userArgs = argv.filter((arg) => arg !== '--reliability-only');
+const consumerOnly = argv.includes('--consumer-only');
+const userArgs = argv.filter((arg) => arg !== '--reliability-only' && arg !== '--consumer-only');
 const phases = [];
-if (!reliabilityOnly) {
+if (!reliabilityOnly && !consumerOnly) {
   const selects = userArgs.includes('--selectProjects');
   // The user's arguments go first: jest reads the words after --selectProjects as project names.
   phases.push({ name: 'tests', args: [...userArgs, ...(selects ? [] : ['--selectProjects', 'unit', 'integration', 'e2e'])] });
 }
+if (consumerOnly || (!reliabilityOnly && userArgs.length === 0)) {
+  phases.push({ name: 'consumer test', consumer: true });
+}
 let reliabilitySkipped;
-if (reliabilityOnly || userArgs.length === 0) {
+if (!consumerOnly && (reliabilityOnly || userArgs.length === 0)) {
   const reliabilityMissing = [postgres, rabbit].filter(Boolean);
   if (reliabilityMissing.length > 0 && !required) {
     reliabilitySkipped = `the reliability harness needs PostgreSQL and RabbitMQ: ${reliabilityMissing.join('; ')}`;
@@ -96,6 +102,22 @@ let ok = true;
 for (const phase of phases) {
   if (phases.length > 1) console.log(`\n--- ${phase.name} ---`);
   const resultsFile = join(mkdtempSync(join(tmpdir(), 'chronicle-jest-')), 'results.json');
+  if (phase.consumer) {
+    const consumer = spawn(process.execPath, ['scripts/consumer-test.mjs'], { env: { ...env, CONSUMER_RESULTS: resultsFile }, stdio: 'inherit' });
+    const code = await new Promise((resolve) => consumer.on('exit', (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+    try {
+      const results = JSON.parse(readFileSync(resultsFile, 'utf8'));
+      total.passed += results.passed;
+      total.failed += results.failed;
+      total.skipped += results.skipped;
+      if (code !== 0 || results.failed > 0) ok = false;
+    } catch {
+      console.log('the consumer test wrote no results');
+      total.failed += 1;
+      ok = false;
+    }
+    continue;
+  }
   const jest = spawn(process.execPath, ['node_modules/jest/bin/jest.js', '--json', `--outputFile=${resultsFile}`, ...phase.args], {
     env,
     stdio: 'inherit',
