@@ -100,8 +100,9 @@ function boundCtes(tables: ChronicleTables, params: SqlParameters): string {
  *
  * Own writes are left out: a transaction that appended before reading the feed in the same
  * transaction (a caller's `tx`) may hold an id at or past its snapshot's xmax. A cursor counts
- * only under READ COMMITTED, whose statement snapshot postdates the commit that handed the cursor
- * out; an older snapshot (REPEATABLE READ) may predate it, and reads nothing after it instead.
+ * only under READ COMMITTED on a primary, whose statement snapshot postdates the commit that
+ * handed the cursor out; an older snapshot (REPEATABLE READ) or a standby that has not replayed
+ * that commit yet may predate it, and reads nothing after it instead.
  */
 function aheadColumns(tables: ChronicleTables, cursorTx: string | undefined): string {
   const own = 'pg_current_xact_id_if_assigned()';
@@ -112,7 +113,7 @@ function aheadColumns(tables: ChronicleTables, cursorTx: string | undefined): st
     cursorTx === undefined
       ? 'false'
       : `(${cursorTx}::xid8 >= pg_snapshot_xmax(snap.s) AND ${cursorTx}::xid8 IS DISTINCT FROM ${own} ` +
-        `AND current_setting('transaction_isolation') = 'read committed')`;
+        `AND current_setting('transaction_isolation') = 'read committed' AND NOT pg_is_in_recovery())`;
   return `${newest}, ${cursor} AS cursor_ahead`;
 }
 
