@@ -2,8 +2,16 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import pg from 'pg';
 import type { EntityManager } from 'typeorm';
-import { ChronicleError, type AppendResult, type CommandRecord, type NewEvent, type RecordedEvent, type StreamWrite } from '@chronicle/core';
-import { DEFAULT_TABLE_PREFIX, TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
+import { type AppendResult, type CommandRecord, type NewEvent, type RecordedEvent, type StreamWrite } from '@chronicle/core';
+import {
+  DEFAULT_TABLE_PREFIX,
+  runChronicleMigrations,
+  runInTransaction,
+  TransactionIdRebaseRefusedError,
+  TransactionIdsAheadError,
+  TypeOrmJournal,
+  TypeOrmOutboxStore,
+} from '@chronicle/typeorm';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -474,36 +482,222 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
     },
     90_000,
   );
-  // KNOWN DEFECT, not fixed (it.failing passes while the defect stands; make it `it` with the fix).
   // Transaction ids belong to a cluster. A journal restored into another cluster (pg_dump and
-  // restore for a major upgrade or a move), or a promoted replica that had not received the
-  // newest transactions, carries rows and stored cursors whose ids are ahead of the new cluster's
-  // counter: its new appends sort below every stored cursor and are skipped, and restored events
-  // stay invisible to the feed until the counter passes them. Simulated by moving the stored ids
-  // where such a restore leaves them; a fix must deliver the new event or refuse by name.
-  it.failing('a journal whose transaction ids are ahead of its cluster (restored elsewhere, a lossy fail-over) neither skips new events nor hides old ones silently', async () => {
+  // restore for a major upgrade or a move, logical replication) carries rows and stored cursors
+  // whose ids are ahead of the new cluster's counter: its new appends would sort below every
+  // stored cursor and be skipped, and the restored events would stay invisible until the counter
+  // passed them. Simulated by moving the stored ids to where such a restore leaves them.
+
+  /** The first transaction id this cluster has not assigned yet, plus `distance`. */
+  const aheadOfCluster = async (distance: number): Promise<bigint> => {
+    const [{ xmax }] = (await database.dataSource.query(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`)) as [{ xmax: string }];
+    return BigInt(xmax) + BigInt(distance);
+  };
+  /** Gives the event at `position` transaction id `tx`, as the old cluster had written it. */
+  const restoreAt = async (position: number, tx: bigint): Promise<void> => {
+    await database.dataSource.query(`UPDATE ${table('events')} SET tx_id = $1::xid8 WHERE position = $2`, [String(tx), position]);
+  };
+  const storeCheckpoint = async (name: string, cursor: string | null): Promise<void> => {
+    await database.dataSource.query(`INSERT INTO ${table('checkpoints')} (name, position, updated_at) VALUES ($1, $2, now())`, [name, cursor]);
+  };
+  const storeBackfill = async (handler: string, cursor: string): Promise<void> => {
+    await database.dataSource.query(
+      `INSERT INTO ${table('outbox_handlers')} (handler, start_from, backfill_cursor, registered_at) VALUES ($1, 'beginning', $2, now())`,
+      [handler, cursor],
+    );
+  };
+  const storedCursor = async (name: string): Promise<string | null> => {
+    const [row] = (await database.dataSource.query(`SELECT position FROM ${table('checkpoints')} WHERE name = $1`, [name])) as [{ position: string | null }];
+    return row.position;
+  };
+  const failureOf = (promise: Promise<unknown>): Promise<unknown> => promise.then(() => 'no error', (error: unknown) => error);
+  const readAllFrom = async (reader: TypeOrmJournal, after: string | null): Promise<string[]> => idsOf((await reader.readAll(after, 100)).events);
+
+  it('a journal restored from another cluster is refused by name at start-up and on every feed read, whatever the cursor', async () => {
     const journal = new TypeOrmJournal(database.dataSource, database.tables);
     const reader = new TypeOrmJournal(await database.openAnother(), database.tables);
-    const old = eventsOf(await journal.append({ writes: [write('restored', 0)] }));
-    // The old cluster was a million transactions ahead of this one.
-    await database.dataSource.query(`UPDATE ${table('events')} SET tx_id = (tx_id::text::bigint + 1000000)::text::xid8`);
-    const [{ cursor: stored }] = (await database.dataSource.query(
-      `SELECT tx_id::text || ':' || position::text AS cursor FROM ${table('events')}`,
-    )) as [{ cursor: string }];
+    const [old] = eventsOf(await journal.append({ writes: [write('restored', 0)] }));
+    const restoredTx = await aheadOfCluster(1_000_000);
+    await restoreAt(old!.position, restoredTx);
+    const stored = `${restoredTx}:${old!.position}`;
+    await storeCheckpoint('projection', stored);
+    // Appends go on (the journal does not check them); the feed must neither skip nor reorder them silently.
+    await journal.append({ writes: [write('restored', 1)] });
 
-    const next = eventsOf(await journal.append({ writes: [write('restored', 1)] }));
-    const outcome = (reader: TypeOrmJournal, after: string | null): Promise<unknown> =>
-      reader.readAll(after, 10).then(
-        (page) => idsOf(page.events),
-        (error: unknown) => error,
+    const atStartUp = await failureOf(runChronicleMigrations(database.dataSource, database.tables));
+    expect(atStartUp).toBeInstanceOf(TransactionIdsAheadError);
+    expect(atStartUp).toMatchObject({ name: 'TransactionIdsAheadError', transactionId: String(restoredTx) });
+    expect((atStartUp as Error).message).toMatch(/restored from another cluster.*rebaseTransactionIds\(\)/);
+    await expect(journal.checkTransactionIds()).rejects.toBeInstanceOf(TransactionIdsAheadError);
+    // A new subscriber would get the new event and never the restored one; one restored with the
+    // journal would get nothing, forever. Both are refused, pages below a remembered bound included.
+    for (const after of [null, stored, '1:1']) {
+      await expect(reader.readAll(after, 1)).rejects.toBeInstanceOf(TransactionIdsAheadError);
+      await expect(reader.readAll(after, 100)).rejects.toBeInstanceOf(TransactionIdsAheadError);
+    }
+  });
+
+  it('a stored or passed feed cursor ahead of the cluster is refused by name, even when the journal is not', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const appended = await journal.append({ writes: [write('here', 0)] });
+    const ahead = `${await aheadOfCluster(1_000_000)}:1`;
+    const refused = await failureOf(journal.readAll(ahead, 10));
+    expect(refused).toBeInstanceOf(TransactionIdsAheadError);
+    expect((refused as Error).message).toContain(`feed cursor ${ahead}`);
+    // This cluster's own cursors pass: the newest one handed out, and the start.
+    expect(await readAllFrom(journal, appended.cursor!)).toEqual([]);
+    expect(await readAllFrom(journal, null)).toEqual(idsOf(eventsOf(appended)));
+    await expect(journal.checkTransactionIds()).resolves.toBeUndefined();
+
+    await storeBackfill('mailer', ahead);
+    const atStartUp = await failureOf(runChronicleMigrations(database.dataSource, database.tables));
+    expect(atStartUp).toBeInstanceOf(TransactionIdsAheadError);
+    expect((atStartUp as Error).message).toContain('outbox handler "mailer"');
+  });
+
+  it('a unit of work that appended reads the feed in its own transaction without being taken for a restored journal', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    await journal.append({ writes: [write('before', 0)] });
+    const own = await runInTransaction(database.dataSource, async (tx) => {
+      // Its own id, the newest assigned, is at or past its statements' xmax while it runs.
+      await tx.query(
+        `INSERT INTO ${table('events')} (stream_id, version, aggregate_type, event_id, type, schema_version, payload, metadata, occurred_at) ` +
+          `VALUES ('own', 1, 'attack', $1, 'attack.tested', 1, '{}', '{}', now())`,
+        [randomUUID()],
       );
-    // A subscriber that had passed the old event: the new one, or a named refusal.
-    const fromStored = await outcome(reader, stored);
-    if (fromStored instanceof ChronicleError) expect(fromStored.code).toBeDefined();
-    else expect(fromStored).toEqual(idsOf(next));
-    // A new subscriber: both, in stream order, or a named refusal.
-    const fromStart = await outcome(reader, null);
-    if (fromStart instanceof ChronicleError) expect(fromStart.code).toBeDefined();
-    else expect(fromStart).toEqual([...idsOf(old), ...idsOf(next)]);
+      const [{ ahead }] = (await tx.query(
+        'SELECT pg_current_xact_id() >= pg_snapshot_xmax(pg_current_snapshot()) AS ahead',
+      )) as [{ ahead: boolean }];
+      const page = await journal.readAll(null, 10, { tx });
+      return { ahead, events: page.events.length };
+    });
+    expect(own).toEqual({ ahead: true, events: 1 });
+  });
+
+  it('rebaseTransactionIds() keeps the order every stored cursor saw, and the feed delivers what was appended since after the restored events', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const reader = new TypeOrmJournal(await database.openAnother(), database.tables);
+    const appended = eventsOf(await journal.append({ writes: [write('a', 0), write('b', 0), write('c', 0), write('d', 0)] }));
+    const [p1, p2, p3, p4] = appended.map((recorded) => recorded.position) as [number, number, number, number];
+    // The old cluster's order, (tx, position): p1, p3, p2, p4. Positions are taken before commit,
+    // so they need not follow it: p2's transaction committed after p3's.
+    const base = await aheadOfCluster(1_000_000);
+    await restoreAt(p1, base + 10n);
+    await restoreAt(p3, base + 20n);
+    await restoreAt(p2, base + 30n);
+    await restoreAt(p4, base + 30n);
+    const byPosition = new Map(appended.map((recorded) => [recorded.position, recorded.eventId]));
+    const ids = (...positions: number[]): string[] => positions.map((position) => byPosition.get(position)!);
+    // 'middle' covers p1 and p3 but not p2: not a position prefix, so no single constant id can
+    // carry it over; rewriting every id to 3 would make it skip p2.
+    await storeCheckpoint('first', `${base + 10n}:${p1}`);
+    await storeCheckpoint('middle', `${base + 20n}:${p3}`);
+    await storeCheckpoint('all', `${base + 30n}:${p4}`);
+    await storeCheckpoint('fresh', null);
+    await storeBackfill('mailer', `${base + 20n}:${p3}`);
+    // Appended on this cluster after the restore, before anyone noticed.
+    const since = eventsOf(await journal.append({ writes: [write('e', 0)] }));
+
+    const rebase = await journal.rebaseTransactionIds();
+    expect(rebase.events).toBe(4);
+    expect(new Map(rebase.cursors.map((cursor) => [`${cursor.kind} ${cursor.name}`, cursor.rebased]))).toEqual(
+      new Map([
+        ['checkpoint all', `5:${p4}`],
+        ['checkpoint first', `3:${p1}`],
+        ['checkpoint middle', `4:${p3}`],
+        ['outbox handler mailer', `4:${p3}`],
+      ]),
+    );
+
+    await expect(runChronicleMigrations(database.dataSource, database.tables)).resolves.toEqual([]);
+    await expect(journal.checkTransactionIds()).resolves.toBeUndefined();
+    // Each subscription continues with exactly what it had not read, the event appended since included.
+    expect(await readAllFrom(reader, await storedCursor('first'))).toEqual([...ids(p3, p2, p4), ...idsOf(since)]);
+    expect(await readAllFrom(reader, await storedCursor('middle'))).toEqual([...ids(p2, p4), ...idsOf(since)]);
+    expect(await readAllFrom(reader, await storedCursor('all'))).toEqual(idsOf(since));
+    expect(await readAllFrom(reader, await storedCursor('fresh'))).toEqual([...ids(p1, p3, p2, p4), ...idsOf(since)]);
+    const [{ backfill }] = (await database.dataSource.query(`SELECT backfill_cursor AS backfill FROM ${table('outbox_handlers')}`)) as [
+      { backfill: string },
+    ];
+    expect(backfill).toBe(`4:${p3}`);
+    // New appends come after everything, for every reader; page by page too.
+    const later = eventsOf(await journal.append({ writes: [write('a', 1)] }));
+    expect(await readAllFrom(reader, `5:${p4}`)).toEqual([...idsOf(since), ...idsOf(later)]);
+    const paged: string[] = [];
+    let cursor: string | null = null;
+    for (;;) {
+      const page = await reader.readAll(cursor, 2);
+      if (page.events.length === 0) break;
+      paged.push(...idsOf(page.events));
+      cursor = page.next;
+    }
+    expect(paged).toEqual([...ids(p1, p3, p2, p4), ...idsOf(since), ...idsOf(later)]);
+    // Once is enough: a second run finds nothing ahead.
+    await expect(journal.rebaseTransactionIds()).resolves.toEqual({ events: 0, cursors: [] });
+  });
+
+  it('rebaseTransactionIds() refuses by name, writing nothing, a cursor whose subscription read events appended since the restore', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const [old] = eventsOf(await journal.append({ writes: [write('old', 0)] }));
+    const restoredTx = await aheadOfCluster(1_000_000);
+    await restoreAt(old!.position, restoredTx);
+    await storeCheckpoint('restored', `${restoredTx}:${old!.position}`);
+    const since = await journal.append({ writes: [write('new', 0)] });
+    // A subscription started on this cluster read the new event, never the restored one.
+    await storeCheckpoint('started-here', since.cursor!);
+
+    const refused = await failureOf(journal.rebaseTransactionIds());
+    expect(refused).toBeInstanceOf(TransactionIdRebaseRefusedError);
+    expect(refused).toMatchObject({ cursors: [{ kind: 'checkpoint', name: 'started-here', cursor: since.cursor }] });
+    expect((refused as Error).message).toMatch(/started-here.*Reset those subscriptions/);
+    const [{ tx }] = (await database.dataSource.query(`SELECT tx_id::text AS tx FROM ${table('events')} WHERE position = $1`, [old!.position])) as [
+      { tx: string },
+    ];
+    expect(tx).toBe(String(restoredTx));
+    expect(await storedCursor('restored')).toBe(`${restoredTx}:${old!.position}`);
+
+    // Reset as the error says, and the rebase goes through.
+    await database.dataSource.query(`DELETE FROM ${table('checkpoints')} WHERE name = 'started-here'`);
+    await expect(journal.rebaseTransactionIds()).resolves.toMatchObject({ events: 1 });
+    expect(await readAllFrom(journal, await storedCursor('restored'))).toEqual(idsOf(eventsOf(since)));
+  });
+
+  it('rebaseTransactionIds() refuses by name stored cursors ahead of the cluster when no event is', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    await journal.append({ writes: [write('here', 0)] });
+    const ahead = `${await aheadOfCluster(1_000_000)}:1`;
+    await storeCheckpoint('orphan', ahead);
+    const refused = await failureOf(journal.rebaseTransactionIds());
+    expect(refused).toBeInstanceOf(TransactionIdRebaseRefusedError);
+    expect(refused).toMatchObject({ cursors: [{ kind: 'checkpoint', name: 'orphan', cursor: ahead }] });
+    expect(await storedCursor('orphan')).toBe(ahead);
+  });
+
+  it('rebaseTransactionIds() waits for a running append and keeps it after the restored events', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const [old] = eventsOf(await journal.append({ writes: [write('old', 0)] }));
+    const restoredTx = await aheadOfCluster(1_000_000);
+    await restoreAt(old!.position, restoredTx);
+    await storeCheckpoint('restored', `${restoredTx}:${old!.position}`);
+    const gate = hold(journal, 'racing');
+    const racing = pending(journal.append({ writes: [write('racing', 0)] }));
+    await gate.entered;
+    const rebasing = pending(new TypeOrmJournal(await database.openAnother(), database.tables).rebaseTransactionIds());
+    const observer = await client();
+    // The rebase waits for the append's lock on the streams table before it reads anything.
+    let waiting = 0;
+    for (let attempt = 0; attempt < 500 && waiting === 0; attempt++) {
+      const { rows } = await observer.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE $1`,
+        [`LOCK TABLE ${table('streams')}%`],
+      );
+      waiting = rows[0]!.n;
+      if (waiting === 0) await delay(10);
+    }
+    expect(waiting).toBe(1);
+    gate.open();
+    const appended = await racing;
+    await expect(rebasing).resolves.toMatchObject({ events: 1 });
+    expect(await readAllFrom(journal, await storedCursor('restored'))).toEqual(idsOf(eventsOf(appended)));
   });
 });

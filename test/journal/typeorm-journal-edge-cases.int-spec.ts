@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { ChronicleError, ConcurrencyError, EventDecodingError, InvalidArgumentError, type NewEvent, type StreamWrite } from '@chronicle/core';
 import { AUTO_EARLY_FLUSH_SIZE, CommitBatcher } from '../../libs/core/src/gateway/commit-batcher.js';
-import { TypeOrmJournal } from '@chronicle/typeorm';
+import { TransactionIdsAheadError, TypeOrmJournal } from '@chronicle/typeorm';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -184,14 +184,17 @@ await describePostgres('TypeOrmJournal edge cases on PostgreSQL', () => {
     const database = await openPostgresSchema();
     try {
       const journal = new TypeOrmJournal(database.dataSource, database.tables);
-      await journal.append({ writes: [write('wide', 0)] });
+      const appended = await journal.append({ writes: [write('wide', 0)] });
       for (const cursor of ['18446744073709551616:1', '1:9223372036854775808', '99999999999999999999:99999999999999999999']) {
         const error = await failureOf(journal.readAll(cursor, 10));
         expect(error).toBeInstanceOf(ChronicleError);
         expect(error).toMatchObject({ code: 'InvalidFeedCursor', message: expect.stringContaining(`"${cursor}"`) });
       }
-      // The largest of each still reads (past every event).
-      expect(await journal.readAll('18446744073709551615:9223372036854775807', 10)).toMatchObject({ events: [] });
+      // The largest of each is a cursor: the largest position reads (past every event of its
+      // transaction), the largest transaction id is one this cluster never assigned, refused by name.
+      const [tx] = appended.cursor!.split(':') as [string];
+      expect(await journal.readAll(`${tx}:9223372036854775807`, 10)).toMatchObject({ events: [] });
+      await expect(journal.readAll('18446744073709551615:9223372036854775807', 10)).rejects.toBeInstanceOf(TransactionIdsAheadError);
     } finally {
       await database.close();
     }

@@ -295,4 +295,43 @@ await describePostgres('PostgreSQL subscriptions: checkpoints, leases, parking a
     expect(await tally()).toEqual(await fold());
     await live.runner.stop();
   });
+
+  it('a projection restored with its journal into another cluster fails by name until the rebase, then applies what it had not, each event once', async () => {
+    await appendTo('a', 2);
+    await appendTo('b');
+    const before = runnerOn(database.dataSource, 'old-cluster');
+    await before.runner.drain();
+    await before.runner.stop();
+    expect(await tally()).toEqual({ a: 2, b: 1 });
+    // pg_dump and restore into a cluster a million transactions behind: rows and checkpoint keep their ids.
+    const events = `"${schema}"."chronicle_events"`;
+    const checkpoints = `"${schema}"."chronicle_checkpoints"`;
+    const [{ offset }] = (await database.dataSource.query(
+      `SELECT (pg_snapshot_xmax(pg_current_snapshot())::text::bigint + 1000000)::text AS offset`,
+    )) as [{ offset: string }];
+    await database.dataSource.query(`UPDATE ${events} SET tx_id = (tx_id::text::bigint + $1::bigint)::text::xid8`, [offset]);
+    await database.dataSource.query(
+      `UPDATE ${checkpoints} SET position = (split_part(position, ':', 1)::bigint + $1::bigint)::text || ':' || split_part(position, ':', 2)`,
+      [offset],
+    );
+    // Appended on the new cluster before anyone ran the repair: it sorts below the restored checkpoint.
+    await appendTo('c');
+
+    const forgotten = runnerOn(database.dataSource, 'new-cluster');
+    await forgotten.runner.wake();
+    expect((await forgotten.runner.status()).lastError).toMatch(/^TransactionIdsAheadError: .*rebaseTransactionIds\(\)/);
+    await forgotten.runner.stop();
+    expect(await tally()).toEqual({ a: 2, b: 1 });
+
+    await journal.rebaseTransactionIds();
+    const repaired = runnerOn(database.dataSource, 'repaired');
+    await repaired.runner.drain();
+    expect(await tally()).toEqual({ a: 2, b: 1, c: 1 });
+    await appendTo('a');
+    await repaired.runner.drain();
+    expect(await tally()).toEqual(await fold());
+    const [{ applied }] = (await database.dataSource.query(`SELECT count(*)::int AS applied FROM "${schema}".applied`)) as [{ applied: number }];
+    expect(applied).toBe(5);
+    await repaired.runner.stop();
+  });
 });

@@ -29,6 +29,9 @@ export * from './transactions/run-in-transaction.js';
 export * from './transactions/run-read.js';
 // Adapters
 export * from './journal/typeorm-journal.js';
+export * from './journal/transaction-ids-ahead.error.js';
+export * from './journal/transaction-id-rebase-refused.error.js';
+export type { RebasedCursor, TransactionIdRebase } from './journal/postgres-transaction-ids.js';
 export * from './snapshots/typeorm-snapshot-store.js';
 export * from './outbox/outbox-notify-channel.js';
 export * from './outbox/typeorm-outbox-store.js';

@@ -145,7 +145,9 @@ export interface UnitOfWorkParticipant<Tx = unknown> {
  *   string, NaN, a fraction, a negative, a value past `Number.MAX_SAFE_INTEGER`) fails with
  *   `InvalidArgumentError` naming the argument before anything is read or written;
  * - `readAll` never skips an event that is committed, even when transactions commit out of
- *   position order.
+ *   position order; when the store finds it cannot keep that promise (a PostgreSQL journal
+ *   restored into another cluster, a cursor that cluster never handed out) it throws a named
+ *   error instead of returning a page.
  */
 export interface Journal<Tx = unknown> {
   /**

@@ -3,12 +3,27 @@ import type { FeedBlocker, FeedCursor } from '@chronicle/core';
 import type { SqlDialect } from '../dialects/sql-dialect.js';
 import type { SqlParameters } from '../dialects/sql-parameters.js';
 import type { ChronicleTables } from '../table-options.js';
+import type { EventRow } from './event-row.js';
 
 /** A statement and its parameters. */
 export interface SqlStatement {
   sql: string;
   params: unknown[];
 }
+
+/** A row of a feed query: an event, or (PostgreSQL) only the columns of its checks, when the page is empty. */
+export type FeedQueryRow = Omit<EventRow, 'position'> & {
+  /** Null on the one row of an empty page. */
+  position: unknown;
+  /** PostgreSQL: the bound the page was read below, for the next page. */
+  feed_bound?: string;
+  /** PostgreSQL: the snapshot's xmax, when the statement checked the journal's transaction ids. */
+  feed_xmax?: string | null;
+  /** PostgreSQL: the journal's newest transaction id, when it is at or past xmax. */
+  feed_newest_ahead?: string | null;
+  /** PostgreSQL: whether the cursor's transaction id is at or past xmax. */
+  feed_cursor_ahead?: boolean | null;
+};
 
 /**
  * The journal statements whose shape differs between PostgreSQL and SQLite: the global feed and
@@ -33,6 +48,11 @@ export interface JournalDialect {
    * it out again: sound, because the bound only ever moves forward.
    */
   feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string): SqlStatement;
+  /**
+   * The events of a page {@link feedQuery} returned, after its checks: throws when they found the
+   * journal or the cursor ahead of the database (PostgreSQL: `TransactionIdsAheadError`).
+   */
+  feedRows(rows: readonly FeedQueryRow[], after: FeedCursor | null): EventRow[];
   /** A condition on the events alias `e` that holds when the event carries `tag`. */
   tagCondition(params: SqlParameters, tag: string): string;
   /** The transaction holding the feed back, if any. */

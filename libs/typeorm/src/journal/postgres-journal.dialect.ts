@@ -4,9 +4,10 @@ import { postgresDialect } from '../dialects/postgres.dialect.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import type { ChronicleTables } from '../table-options.js';
 import { executeSql } from '../transactions/execute-sql.js';
-import { EVENT_COLUMNS } from './event-row.js';
+import { EVENT_COLUMNS, type EventRow } from './event-row.js';
 import { invalidFeedCursor } from './invalid-feed-cursor.js';
-import type { JournalDialect, SqlStatement } from './journal-dialect.js';
+import type { FeedQueryRow, JournalDialect, SqlStatement } from './journal-dialect.js';
+import { TransactionIdsAheadError } from './transaction-ids-ahead.error.js';
 
 const CURSOR = /^(\d+):(\d+)$/;
 /** The largest transaction id (xid8) and position (int8) a cursor can carry. */
@@ -91,6 +92,32 @@ function boundCtes(tables: ChronicleTables, params: SqlParameters): string {
 }
 
 /**
+ * The columns of the feed's `ahead` CTE: `newest`, the journal's newest transaction id when it
+ * is at or past the snapshot's xmax, and `cursor_ahead`, whether the cursor's is. Neither can be
+ * this cluster's: every transaction it has assigned an id and that a snapshot sees as finished is
+ * below xmax. A journal restored from another cluster keeps the old cluster's ids (see
+ * `TransactionIdsAheadError`); its feed would hide the restored events and skip new ones.
+ *
+ * Own writes are left out: a transaction that appended before reading the feed in the same
+ * transaction (a caller's `tx`) may hold an id at or past its snapshot's xmax. A cursor counts
+ * only under READ COMMITTED on a primary, whose statement snapshot postdates the commit that
+ * handed the cursor out; an older snapshot (REPEATABLE READ) or a standby that has not replayed
+ * that commit yet may predate it, and reads nothing after it instead.
+ */
+function aheadColumns(tables: ChronicleTables, cursorTx: string | undefined): string {
+  const own = 'pg_current_xact_id_if_assigned()';
+  const newest =
+    `(SELECT max(h.tx_id) FROM ${tables.events} h WHERE h.tx_id >= pg_snapshot_xmax(snap.s) ` +
+    `AND h.tx_id IS DISTINCT FROM ${own})::text AS newest`;
+  const cursor =
+    cursorTx === undefined
+      ? 'false'
+      : `(${cursorTx}::xid8 >= pg_snapshot_xmax(snap.s) AND ${cursorTx}::xid8 IS DISTINCT FROM ${own} ` +
+        `AND current_setting('transaction_isolation') = 'read committed' AND NOT pg_is_in_recovery())`;
+  return `${newest}, ${cursor} AS cursor_ahead`;
+}
+
+/**
  * PostgreSQL: the feed is ordered by (writing transaction id, position) and reads only rows of
  * transactions below a bound no unfinished append can fall under (see {@link boundCtes}), so an
  * event that commits late is never skipped and no timer decides that a gap is permanent. The
@@ -127,19 +154,39 @@ export const postgresJournalDialect: JournalDialect = {
         ? 'e.tx_id < (SELECT xid FROM bound)'
         : `e.tx_id < ${params.add(bound)}::xid8 AND current_setting('transaction_isolation') = 'read committed'`,
     ];
+    let cursorTx: string | undefined;
     if (after !== null) {
       const [txId, position] = parseCursor(after);
-      conditions.unshift(`(e.tx_id, e.position) > (${params.add(String(txId))}::xid8, ${params.add(String(position))}::bigint)`);
+      cursorTx = params.add(String(txId));
+      conditions.unshift(`(e.tx_id, e.position) > (${cursorTx}::xid8, ${params.add(String(position))}::bigint)`);
     }
+    const order = 'ORDER BY e.tx_id, e.position';
+    const page = `FROM ${tables.events} e WHERE ${conditions.join(' AND ')} ${order} LIMIT ${params.add(limit)}`;
+    if (bound !== undefined) return { sql: `SELECT ${this.eventColumns} ${page}`, params: params.values };
     // Working the bound out costs more to plan than the page costs to read; a catch-up reads
     // many full pages below one bound, so the bound is handed back for the next page.
-    const boundColumn = bound === undefined ? ', (SELECT xid FROM bound)::text AS feed_bound' : '';
+    // The same statement checks that the journal is this cluster's (see `feedRows`): one row
+    // comes back even when the page is empty, carrying the check.
     return {
       sql:
-        `${ctes}SELECT ${this.eventColumns}${boundColumn} FROM ${tables.events} e ` +
-        `WHERE ${conditions.join(' AND ')} ORDER BY e.tx_id, e.position LIMIT ${params.add(limit)}`,
+        `${ctes}, ahead AS MATERIALIZED (SELECT pg_snapshot_xmax(snap.s)::text AS xmax, ${aheadColumns(tables, cursorTx)} FROM snap) ` +
+        `SELECT ${this.eventColumns}, (SELECT xid FROM bound)::text AS feed_bound, a.xmax AS feed_xmax, ` +
+        `a.newest AS feed_newest_ahead, a.cursor_ahead AS feed_cursor_ahead ` +
+        `FROM ahead a LEFT JOIN LATERAL (SELECT e.* ${page}) e ON true ${order}`,
       params: params.values,
     };
+  },
+
+  feedRows(rows: readonly FeedQueryRow[], after: FeedCursor | null): EventRow[] {
+    const check = rows[0];
+    if (check?.feed_xmax === undefined || check.feed_xmax === null) return rows as EventRow[];
+    if (check.feed_newest_ahead !== null && check.feed_newest_ahead !== undefined) {
+      throw new TransactionIdsAheadError("The journal's newest event", check.feed_newest_ahead, check.feed_xmax);
+    }
+    if (check.feed_cursor_ahead === true && after !== null) {
+      throw new TransactionIdsAheadError(`The feed cursor ${after}`, String(parseCursor(after)[0]), check.feed_xmax);
+    }
+    return rows.filter((row) => row.position !== null);
   },
 
   tagCondition(params: SqlParameters, tag: string): string {

@@ -2,9 +2,9 @@ import type { FeedBlocker, FeedCursor } from '@chronicle/core';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import { sqliteDialect } from '../dialects/sqlite.dialect.js';
 import type { ChronicleTables } from '../table-options.js';
-import { EVENT_COLUMNS } from './event-row.js';
+import { EVENT_COLUMNS, type EventRow } from './event-row.js';
 import { invalidFeedCursor } from './invalid-feed-cursor.js';
-import type { JournalDialect, SqlStatement } from './journal-dialect.js';
+import type { FeedQueryRow, JournalDialect, SqlStatement } from './journal-dialect.js';
 
 /**
  * SQLite: one writer at a time (the write lock within a process, the file lock across
@@ -36,6 +36,11 @@ export const sqliteJournalDialect: JournalDialect = {
       sql: `SELECT ${this.eventColumns} FROM ${tables.events} e ${condition}ORDER BY e.position LIMIT ${params.add(limit)}`,
       params: params.values,
     };
+  },
+
+  feedRows(rows: readonly FeedQueryRow[]): EventRow[] {
+    // Positions are this file's own; nothing to check.
+    return rows as EventRow[];
   },
 
   tagCondition(params: SqlParameters, tag: string): string {

@@ -32,7 +32,8 @@ import { runAutocommit } from '../transactions/run-autocommit.js';
 import { runRead } from '../transactions/run-read.js';
 import type { EventRow } from './event-row.js';
 import { recordedEventFromRow } from './event-row.js';
-import type { JournalDialect } from './journal-dialect.js';
+import type { FeedQueryRow, JournalDialect } from './journal-dialect.js';
+import { checkTransactionIds, rebaseTransactionIds, type TransactionIdRebase } from './postgres-transaction-ids.js';
 import { postgresJournalDialect } from './postgres-journal.dialect.js';
 import { sqliteJournalDialect } from './sqlite-journal.dialect.js';
 import { isAppendStatementParticipant, type AppendStatementParticipant } from './append-statement-participant.js';
@@ -343,7 +344,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     if (limit === 0) return { events: [], next: after };
     const page = async (bound: string | undefined): Promise<Array<EventRow & { feed_bound?: string }>> => {
       const { sql, params } = this.dialect.feedQuery(this.tables, after, limit, bound);
-      return options.tx ? (await executeSql<EventRow>(options.tx, sql, params)).rows : await this.read<EventRow>(sql, params);
+      const rows = options.tx ? (await executeSql<FeedQueryRow>(options.tx, sql, params)).rows : await this.read<FeedQueryRow>(sql, params);
+      return this.dialect.feedRows(rows, after);
     };
     const cached = this.feedBound;
     let rows = await page(cached);
@@ -356,6 +358,43 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       events: rows.map((row) => this.decodeRow(row)),
       next: lastRow ? this.dialect.cursorAt(lastRow) : after,
     };
+  }
+
+  /**
+   * PostgreSQL: throws `TransactionIdsAheadError` when the journal's newest event or a stored feed
+   * cursor (subscription checkpoint, outbox backfill) carries a transaction id this cluster has not
+   * assigned: the journal was restored from another cluster, and needs
+   * {@link rebaseTransactionIds}. `runChronicleMigrations` checks this at start-up, and every feed
+   * read checks its journal and cursor. Resolves at once on SQLite, whose positions are its own.
+   */
+  async checkTransactionIds(): Promise<void> {
+    if (this.sql.name !== 'postgres') return;
+    await runRead(this.dataSource, (manager) => checkTransactionIds(manager, this.tables));
+  }
+
+  /**
+   * PostgreSQL: repairs a journal restored into another cluster (pg_dump and restore for a move
+   * or a major upgrade, logical replication; `pg_upgrade` keeps transaction ids and needs none).
+   * Stop every instance of the application first: in one transaction, with appends and checkpoint
+   * moves locked out, it rewrites the restored events' transaction ids to ids below any the cluster
+   * assigns from now on (3, 4, …: one per distinct stored cursor), keeping their feed order as every
+   * stored cursor saw it, and rewrites the stored cursors (subscription checkpoints, outbox
+   * backfills) with them. Events appended on this cluster since the restore keep their ids and come
+   * after the restored ones; a subscription restored with the journal receives them next. Cursors
+   * held elsewhere (outside these tables) are not rewritten: the feed refuses them by name while
+   * they are ahead of the cluster. Run once; a second run finds nothing to do. It rewrites every
+   * restored event in one statement, which takes about as long as updating that many rows.
+   *
+   * Refuses, writing nothing (`TransactionIdRebaseRefusedError`, naming them), for stored cursors
+   * whose subscriptions already read events appended after the restore before the restored ones:
+   * reset those (delete their checkpoints, rebuild what they feed) and run it again.
+   * Returns what it rewrote; on SQLite, nothing.
+   */
+  async rebaseTransactionIds(): Promise<TransactionIdRebase> {
+    if (this.sql.name !== 'postgres') return { events: 0, cursors: [] };
+    const rebase = await runInTransaction(this.dataSource, (manager) => rebaseTransactionIds(manager, this.tables));
+    this.feedBound = undefined;
+    return rebase;
   }
 
   /** {@inheritDoc Journal.headPosition} */

@@ -1,6 +1,7 @@
 import type { DataSource, QueryRunner } from 'typeorm';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { postgresDialect } from '../dialects/postgres.dialect.js';
+import { checkTransactionIds } from '../journal/postgres-transaction-ids.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js';
 import { resolveChronicleTables } from '../table-options.js';
@@ -50,6 +51,10 @@ export function chronicleMigrationLockKeys(options: ChronicleTableOptions = {}):
  * dedicated connection for the whole run (so it needs a session-pooled connection, not
  * PgBouncer's transaction mode). SQLite: the DataSource's write lock and `BEGIN IMMEDIATE`,
  * which also makes a second process on the same file wait.
+ *
+ * PostgreSQL: after migrating, throws `TransactionIdsAheadError` for a journal restored from
+ * another cluster (see `TypeOrmJournal.rebaseTransactionIds`), so the application does not start
+ * on a feed that would skip events.
  *
  * We keep our own bookkeeping because TypeORM's runner cannot apply a subset of a DataSource's
  * migrations; an application that also lists these migrations for the TypeORM CLI is safe
@@ -102,7 +107,10 @@ export async function runChronicleMigrations(dataSource: DataSource, options: Ch
     await runner.query('SELECT pg_advisory_lock($1, $2)', [lockClass, lockKey]);
     try {
       await ensurePostgresSchema(runner, tables);
-      return await applyPending(true);
+      const applied = await applyPending(true);
+      // Start-up is where a journal restored from another cluster must stop the application.
+      await checkTransactionIds(runner.manager, tables);
+      return applied;
     } finally {
       await runner.query('SELECT pg_advisory_unlock($1, $2)', [lockClass, lockKey]);
     }
