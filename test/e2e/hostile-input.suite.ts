@@ -627,7 +627,11 @@ const families: Record<string, (r: Rng, w: World) => FuzzCase> = {
     return {
       family: 'position', what: `GET /accounts?after=${after} (${otherFormat ? "the other database's format" : 'ahead of the journal'})`,
       request: { method: 'GET', path: `/accounts?after=${after}`, headers: [] },
-      expect: { status: [400], message: [otherFormat ? /^after=\S+ is not a Chronicle-Position of this service/ : /^after=\S+ is ahead of the journal/] },
+      // Twenty nines on PostgreSQL are past what an xid8 or a bigint holds: no journal made them.
+      expect: {
+        status: [400],
+        message: [otherFormat || (postgres && after === `${nines}:${nines}`) ? /^after=\S+ is not a Chronicle-Position of this service/ : /^after=\S+ is ahead of the journal/],
+      },
     };
   },
 
