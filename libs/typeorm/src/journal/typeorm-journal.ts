@@ -342,16 +342,22 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   async readAll(after: FeedCursor | null, limit: number, options: ReadAllOptions<EntityManager> = {}): Promise<FeedPage> {
     checkIntegerArgument('limit', limit, 0);
     if (limit === 0) return { events: [], next: after };
+    let boundFinished = false;
     const page = async (bound: string | undefined): Promise<Array<EventRow & { feed_bound?: string }>> => {
       const { sql, params } = this.dialect.feedQuery(this.tables, after, limit, bound);
       const rows = options.tx ? (await executeSql<FeedQueryRow>(options.tx, sql, params)).rows : await this.read<FeedQueryRow>(sql, params);
+      boundFinished = rows[0]?.feed_bound_finished === true;
       return this.dialect.feedRows(rows, after);
     };
     const cached = this.feedBound;
     let rows = await page(cached);
     // A short page below a remembered bound may stop short of events committed since: read it
-    // again with a fresh bound, so a reader that believes it caught up really did.
+    // again with a fresh bound, so a reader that believes it caught up really did. The same when
+    // the bound was held by a transaction that finished while it was worked out (another
+    // schema's, say): a unit that committed before this read began is then returned by it, not
+    // only by the next one. Twice at most: each read is sound on its own, only later.
     if (cached !== undefined && rows.length < limit) rows = await page(undefined);
+    for (let again = 0; again < 2 && boundFinished && rows.length < limit && !options.tx; again++) rows = await page(undefined);
     this.feedBound = rows.length === limit ? (rows[0]?.feed_bound ?? cached) : undefined;
     const lastRow = rows[rows.length - 1];
     return {
