@@ -23,19 +23,21 @@ export interface InMemoryKeyStoreOptions {
  * tests, prototypes and `storage: 'in-memory'`.
  */
 export class InMemoryKeyStore implements KeyStore {
-  private readonly bySubject = new Map<string, Row>();
-  private readonly byKeyId = new Map<string, Row>();
-  private ring: MasterKeyRing;
+  private readonly bySubject: Map<string, Row>;
+  private readonly byKeyId: Map<string, Row>;
+  private readonly ring: MasterKeyRing;
   private readonly now: () => Date;
 
-  constructor(options: InMemoryKeyStoreOptions) {
+  constructor(options: InMemoryKeyStoreOptions, shared?: InMemoryKeyStore) {
     this.ring = new MasterKeyRing(options?.masterKeys);
     this.now = options?.now ?? (() => new Date());
+    this.bySubject = shared?.bySubject ?? new Map();
+    this.byKeyId = shared?.byKeyId ?? new Map();
   }
 
-  /** Replaces the master keys (as a restart with new configuration would); rows are kept. */
-  configureMasterKeys(masterKeys: MasterKeyOptions): void {
-    this.ring = new MasterKeyRing(masterKeys);
+  /** Another store over the same keys with other master keys, as a second instance of an application would be. */
+  withMasterKeys(masterKeys: MasterKeyOptions): InMemoryKeyStore {
+    return new InMemoryKeyStore({ masterKeys, now: this.now }, this);
   }
 
   async keyFor(subject: string): Promise<DataKeyLookup> {
