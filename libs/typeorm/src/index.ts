@@ -38,6 +38,8 @@ export * from './outbox/typeorm-outbox-store.js';
 export * from './inbox/typeorm-inbox.js';
 export * from './subscriptions/typeorm-checkpoint-store.js';
 export * from './sagas/typeorm-saga-store.js';
+export * from './keys/typeorm-key-store.js';
+export * from './migrations/key-tables.migration.js';
 // Notifications
 export * from './notifications/postgres-notification-listener.js';
 // Storage bundle
