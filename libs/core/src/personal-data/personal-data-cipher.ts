@@ -22,6 +22,12 @@ export interface PersonalDataCipherOptions {
 /** `PersonalDataCipherOptions` defaults. */
 export const PERSONAL_DATA_CIPHER_DEFAULTS = { keyCacheTtlMs: 1000 } as const;
 
+/**
+ * What `sealEvent` reports as the key of an event whose subject is forgotten: no key exists, and a
+ * snapshot of its stream must not be stored (the cached aggregate may hold what the command sent).
+ */
+export const FORGOTTEN_KEY = '!forgotten';
+
 /** The stored form of one personal value: key id, nonce, tag and ciphertext beside each other. */
 interface SealedValue {
   $pd: 1;
@@ -98,8 +104,8 @@ export class PersonalDataCipher {
 
   /**
    * Seals the personal fields of a new event. Returns the event to store (same id, plain fields
-   * as they were) and the key id used (none when the event holds no personal data or its subject
-   * is forgotten: then the replacement is stored, never the value).
+   * as they were) and the key id used: none when the event holds no personal data, the marker
+   * `FORGOTTEN_KEY` when its subject is forgotten (then the replacement is stored, never the value).
    */
   async sealEvent(event: NewEvent): Promise<{ event: NewEvent; keyId?: string }> {
     const metadata = this.metadataOf(event.type);
@@ -117,7 +123,7 @@ export class PersonalDataCipher {
       const { n, t, c } = encrypt(lookup.key, Buffer.from(JSON.stringify(payload[field.name]), 'utf8'), `${lookup.keyId}|${field.name}`);
       sealed[field.name] = { $pd: 1, k: lookup.keyId, n, t, c: c.toString('base64') } satisfies SealedValue as unknown as JsonValue;
     }
-    return { event: { ...event, payload: sealed }, keyId: lookup.state === 'active' ? lookup.keyId : undefined };
+    return { event: { ...event, payload: sealed }, keyId: lookup.state === 'active' ? lookup.keyId : FORGOTTEN_KEY };
   }
 
   /**
@@ -144,12 +150,13 @@ export class PersonalDataCipher {
       opened ??= { ...object };
       const lookup = await this.lookup(`k:${value.k}`, () => this.keyStore.keyById(value.k));
       if (!lookup) throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, 'the key store never issued its data key');
+      // Forgotten keys are listed too: a snapshot of a stream that used one is never stored again.
+      keyIds.push(value.k);
       if (lookup.state === 'forgotten') {
         const field = this.metadataOf(type)?.personalFields.find((f) => f.name === name);
         opened[name] = structuredClone(field?.replacement ?? null);
         continue;
       }
-      keyIds.push(value.k);
       try {
         opened[name] = JSON.parse(decrypt(lookup.key, value, Buffer.from(value.c, 'base64'), `${value.k}|${name}`).toString('utf8')) as JsonValue;
       } catch (error) {
@@ -164,6 +171,8 @@ export class PersonalDataCipher {
   /** Seals a snapshot state with every listed key (one layer each); the state as is when none. */
   async sealState(state: unknown, keyIds: readonly string[], location: string): Promise<unknown | undefined> {
     if (keyIds.length === 0) return state;
+    // The state was built from a command on a forgotten subject: it may hold what the caller sent.
+    if (keyIds.includes(FORGOTTEN_KEY)) return undefined;
     let bytes: Buffer = Buffer.from(JSON.stringify(state), 'utf8');
     const layers: SealedState['layers'] = [];
     for (const keyId of [...keyIds].sort()) {

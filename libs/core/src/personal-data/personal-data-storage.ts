@@ -6,7 +6,7 @@ import type { AppendRequest, AppendResult, FeedPage, Journal } from '../ports/jo
 import type { ForgetResult, KeyStore, RotationResult } from '../ports/key-store.port.js';
 import type { OutboxEntry, OutboxStore } from '../ports/outbox-store.port.js';
 import type { Snapshot, SnapshotStore } from '../ports/snapshot-store.port.js';
-import { PersonalDataCipher, type PersonalDataCipherOptions } from './personal-data-cipher.js';
+import { FORGOTTEN_KEY, PersonalDataCipher, type PersonalDataCipherOptions } from './personal-data-cipher.js';
 
 /** Options of `withPersonalData`. */
 export interface PersonalDataStorageOptions extends PersonalDataCipherOptions {
@@ -98,7 +98,7 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
         for (const event of write.events) {
           const { event: sealed, keyId } = await cipher.sealEvent(event);
           // The caller gets back what it wrote; the replacement when its subject is forgotten.
-          plain.set(event.eventId, keyId ? event.payload : sealed.payload);
+          plain.set(event.eventId, keyId && keyId !== FORGOTTEN_KEY ? event.payload : sealed.payload);
           if (keyId) used.set(write.streamId, [...(used.get(write.streamId) ?? []), keyId]);
           events.push(sealed);
         }
