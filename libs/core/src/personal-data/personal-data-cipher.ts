@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { InvalidArgumentError } from '../errors/invalid-argument.error.js';
 import { PersonalDataDecryptionError } from '../errors/personal-data-decryption.error.js';
 import { PersonalDataSubjectError } from '../errors/personal-data-subject.error.js';
 import type { EventClassMetadata } from '../events/event.decorator.js';
@@ -17,6 +18,8 @@ export interface PersonalDataCipherOptions {
    * @default 1000
    */
   keyCacheTtlMs?: number;
+  /** Milliseconds of a monotonic clock, for the cache's expiry. @default performance.now */
+  monotonicNow?: () => number;
 }
 
 /** `PersonalDataCipherOptions` defaults. */
@@ -88,6 +91,7 @@ interface CachedKey {
 export class PersonalDataCipher {
   private readonly cache = new Map<string, CachedKey>();
   private readonly ttlMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly keyStore: KeyStore,
@@ -95,6 +99,10 @@ export class PersonalDataCipher {
     options: PersonalDataCipherOptions = {},
   ) {
     this.ttlMs = options.keyCacheTtlMs ?? PERSONAL_DATA_CIPHER_DEFAULTS.keyCacheTtlMs;
+    if (!Number.isFinite(this.ttlMs) || this.ttlMs < 0) {
+      throw new InvalidArgumentError('keyCacheTtlMs', this.ttlMs, 'a finite number of milliseconds, 0 or more');
+    }
+    this.now = options.monotonicNow ?? (() => performance.now());
   }
 
   /** Whether events of this stored type carry personal fields (by the current declaration). */
@@ -221,7 +229,7 @@ export class PersonalDataCipher {
   }
 
   private async lookup<L extends DataKeyLookup | undefined>(cacheKey: string, fetch: () => Promise<L>): Promise<L> {
-    const now = performance.now();
+    const now = this.now();
     const cached = this.cache.get(cacheKey);
     if (cached && cached.expiresAt > now) return cached.lookup as L;
     const lookup = await fetch();
