@@ -4,6 +4,7 @@ import { createInMemoryStorage } from '../adapters/in-memory-storage.js';
 import { Aggregate } from '../aggregates/aggregate.decorator.js';
 import { Applies } from '../aggregates/applies.decorator.js';
 import { Handles } from '../aggregates/handles.decorator.js';
+import { ConfigurationError } from '../errors/configuration.error.js';
 import { MasterKeyMismatchError } from '../errors/master-key-mismatch.error.js';
 import { MasterKeyMissingError } from '../errors/master-key-missing.error.js';
 import { PersonalDataDecryptionError } from '../errors/personal-data-decryption.error.js';
@@ -159,5 +160,27 @@ describe('Personal data: faults and bounds', () => {
     expect((await other.openPayload('person.registered', event.payload, 'x')).payload).toMatchObject({ name: null });
     const sealedAfter = await other.sealEvent(newEvent({ personId: 'p1', name: NAME }));
     expect(sealedAfter.event.payload).toEqual({ personId: 'p1', name: null });
+  });
+
+  it('is wired by createChronicle({ personalData }): forget destroys the key, evicts the aggregate, and the next command replays the replacement', async () => {
+    const inner = createInMemoryStorage();
+    const runtime = createChronicle({
+      storage: inner,
+      aggregates: [Person],
+      personalData: { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }) },
+      logger: capture([]),
+    });
+    await runtime.execute(new Register('p1', NAME));
+    const stored = await inner.journal.readStream('person-p1');
+    expect(JSON.stringify(stored)).not.toContain(NAME);
+    expect((await runtime.read(Person, 'p1'))?.state.name).toBe(NAME);
+    const result = await runtime.forget('p1', { evict: [{ aggregate: Person, id: 'p1' }] });
+    expect(result).toMatchObject({ subject: 'p1', destroyedNow: true });
+    expect((await runtime.read(Person, 'p1'))?.state.name).toBeNull();
+    await runtime.stop();
+
+    const plain = createChronicle({ storage: createInMemoryStorage(), aggregates: [Person], logger: capture([]) });
+    await expect(plain.forget('p1')).rejects.toThrow(ConfigurationError);
+    await plain.stop();
   });
 });
