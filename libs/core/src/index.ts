@@ -110,6 +110,7 @@ export * from './runtime/create-chronicle.js';
 export * from './errors/personal-data-declaration.error.js';
 export * from './errors/personal-data-decryption.error.js';
 export * from './errors/personal-data-subject.error.js';
+export * from './errors/personal-data-leak.error.js';
 export * from './errors/master-key-missing.error.js';
 export * from './errors/master-key-mismatch.error.js';
 export * from './events/personal-data.decorator.js';

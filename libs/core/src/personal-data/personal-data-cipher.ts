@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError } from '../errors/invalid-argument.error.js';
 import { PersonalDataDecryptionError } from '../errors/personal-data-decryption.error.js';
+import { PersonalDataLeakError } from '../errors/personal-data-leak.error.js';
 import { PersonalDataSubjectError } from '../errors/personal-data-subject.error.js';
 import type { EventClassMetadata } from '../events/event.decorator.js';
 import type { EventRegistry } from '../events/event-registry.js';
@@ -77,6 +78,13 @@ function decrypt(key: Uint8Array, sealed: { n: string; t: string }, ciphertext: 
   return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
 }
 
+/** The strings inside a JSON value (a personal value may be an object or an array). */
+function stringsIn(value: unknown, depth = 0): string[] {
+  if (typeof value === 'string') return [value];
+  if (value === null || typeof value !== 'object' || depth > 32) return [];
+  return Object.values(value as Record<string, unknown>).flatMap((item) => stringsIn(item, depth + 1));
+}
+
 interface CachedKey {
   lookup: DataKeyLookup;
   expiresAt: number;
@@ -120,6 +128,10 @@ export class PersonalDataCipher {
     if (!metadata || metadata.personalFields.length === 0) return { event };
     const payload = event.payload as JsonObject;
     const subject = this.subjectOf(metadata, payload);
+    for (const field of metadata.personalFields) {
+      const strings = stringsIn(payload[field.name]).filter((value) => value.length >= 3);
+      if (strings.some((value) => event.tags.some((tag) => tag.includes(value)))) throw new PersonalDataLeakError(event.type, field.name);
+    }
     const lookup = await this.lookup(`s:${subject}`, () => this.keyStore.keyFor(subject));
     const sealed: JsonObject = { ...payload };
     for (const field of metadata.personalFields) {

@@ -8,6 +8,7 @@ import { ConfigurationError } from '../errors/configuration.error.js';
 import { MasterKeyMismatchError } from '../errors/master-key-mismatch.error.js';
 import { MasterKeyMissingError } from '../errors/master-key-missing.error.js';
 import { PersonalDataDecryptionError } from '../errors/personal-data-decryption.error.js';
+import { PersonalDataLeakError } from '../errors/personal-data-leak.error.js';
 import { PersonalDataSubjectError } from '../errors/personal-data-subject.error.js';
 import { EventRegistry } from '../events/event-registry.js';
 import { Event } from '../events/event.decorator.js';
@@ -113,6 +114,14 @@ describe('Personal data: faults and bounds', () => {
     expect(error).toBeInstanceOf(PersonalDataSubjectError);
     expectNoPlaintext(error);
     expect(await storage.journal.headPosition()).toBe(0);
+  });
+
+  it('refuses an event whose tags carry a personal value, naming the field and not the value', async () => {
+    const cipher = new PersonalDataCipher(new InMemoryKeyStore({ masterKeys: MASTER }), registry());
+    const error = await cipher.sealEvent({ ...newEvent({ personId: 'p1', name: NAME }), tags: [`owner:${NAME}`] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PersonalDataLeakError);
+    expect((error as Error).message).toContain('"name"');
+    expectNoPlaintext(error);
   });
 
   it('reads a subject forgotten during a projection rebuild as the replacement, and the rebuild completes', async () => {
