@@ -16,6 +16,7 @@ export * from './entities/checkpoint.entity.js';
 export * from './entities/parked-event.entity.js';
 export * from './entities/saga-state.entity.js';
 export * from './entities/saga-deadline.entity.js';
+export * from './entities/data-key.entity.js';
 export * from './entities/create-chronicle-entities.js';
 // Migrations
 export * from './migrations/chronicle-migration.js';
