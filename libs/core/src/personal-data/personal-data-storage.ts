@@ -45,9 +45,10 @@ function where(event: { type: string; streamId?: string; version?: number }): st
 /** Overrides some methods of a store and forwards every other property to it, bound. */
 function overlay<T extends object>(inner: T, overrides: Partial<T>): T {
   return new Proxy(inner, {
-    get(target, property, receiver) {
+    get(target, property) {
       if (Object.prototype.hasOwnProperty.call(overrides, property)) return (overrides as Record<PropertyKey, unknown>)[property];
-      const value = Reflect.get(target, property, receiver) as unknown;
+      // The store itself as the receiver: its getters and private state stay its own.
+      const value = Reflect.get(target, property, target) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });

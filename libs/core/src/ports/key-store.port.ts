@@ -46,6 +46,10 @@ export interface KeyStore {
   keyById(keyId: string): Promise<DataKeyLookup | undefined>;
   /** Destroys the subject's key. */
   forget(subject: string): Promise<ForgetResult>;
-  /** Re-wraps the data keys wrapped by an older master key with the current one. */
+  /**
+   * Re-wraps the data keys wrapped by an older master key with the current one, `batchSize` keys
+   * per read (each key re-wrapped in its own short write, so commands never wait behind it).
+   * Resolves when no key is left under an older master key. `batchSize` defaults to 100.
+   */
   rotateMasterKey(options?: { batchSize?: number }): Promise<RotationResult>;
 }
