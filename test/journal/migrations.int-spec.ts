@@ -7,10 +7,12 @@ import { createSchema, describePostgres, POSTGRES_URL, uniqueSchemaName } from '
 const JOURNAL_MIGRATION = 'ChronicleJournalTables1767225600000';
 const OUTBOX_MIGRATION = 'ChronicleOutboxTables1767312000000';
 const SUBSCRIPTION_MIGRATION = 'ChronicleSubscriptionTables1767398400000';
-const MIGRATIONS = [JOURNAL_MIGRATION, OUTBOX_MIGRATION, SUBSCRIPTION_MIGRATION];
+const KEY_MIGRATION = 'ChronicleKeyTables1767571200000';
+const MIGRATIONS = [JOURNAL_MIGRATION, OUTBOX_MIGRATION, SUBSCRIPTION_MIGRATION, KEY_MIGRATION];
 const TABLES = [
   'checkpoints',
   'commands',
+  'data_keys',
   'events',
   'inbox',
   'migrations',
@@ -24,6 +26,7 @@ const TABLES = [
 ];
 const SQLITE_INDEXES = [
   'commands_recorded_at_idx',
+  'data_keys_master_idx',
   'inbox_processed_at_idx',
   'outbox_claim_idx',
   'outbox_dead_letter_idx',
@@ -88,7 +91,7 @@ describe('Chronicle migrations on SQLite', () => {
     });
 
     expect(await runChronicleMigrations(dataSource)).toEqual([]);
-    expect(await dataSource.query('SELECT name FROM chronicle_migrations ORDER BY name')).toEqual(MIGRATIONS.map((name) => ({ name })));
+    expect(await dataSource.query('SELECT name FROM chronicle_migrations ORDER BY name')).toEqual([...MIGRATIONS].sort().map((name) => ({ name })));
   });
 
   it('use a custom prefix for every table and index, leaving the default names free', async () => {
@@ -132,7 +135,9 @@ describe('Chronicle migrations on SQLite', () => {
   it('are undone by down(), newest first, each dropping only its own tables', async () => {
     const dataSource = await sqlite();
     await runChronicleMigrations(dataSource);
-    const [Journal, Outbox, Subscriptions] = createChronicleMigrations();
+    const [Journal, Outbox, Subscriptions, Keys] = createChronicleMigrations();
+    await new Keys!().down(dataSource.createQueryRunner());
+    expect((await sqliteObjects(dataSource)).tables).not.toContain('chronicle_data_keys');
     await new Subscriptions!().down(dataSource.createQueryRunner());
     expect((await sqliteObjects(dataSource)).tables).toEqual(
       ['commands', 'events', 'inbox', 'migrations', 'outbox', 'outbox_handlers', 'snapshots', 'streams'].map((table) => `chronicle_${table}`),
@@ -168,6 +173,9 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
         'es_checkpoints_pk',
         'es_commands_pk',
         'es_commands_recorded_at_idx',
+        'es_data_keys_key_id_uq',
+        'es_data_keys_master_idx',
+        'es_data_keys_pk',
         'es_events_event_id_uq',
         'es_events_pk',
         'es_events_stream_version_uq',
@@ -217,7 +225,7 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
     expect(tagIndex?.indexdef).toContain('USING gin (tags jsonb_path_ops)');
 
     expect(await runChronicleMigrations(dataSource, { schema, tablePrefix: 'es_' })).toEqual([]);
-    expect(await dataSource.query(`SELECT name FROM "${schema}".es_migrations ORDER BY name`)).toEqual(MIGRATIONS.map((name) => ({ name })));
+    expect(await dataSource.query(`SELECT name FROM "${schema}".es_migrations ORDER BY name`)).toEqual([...MIGRATIONS].sort().map((name) => ({ name })));
     // Nothing landed in the search_path schema.
     expect(await dataSource.query(`SELECT to_regclass('es_events') AS found`)).toEqual([{ found: null }]);
   });
@@ -238,7 +246,7 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
     const results = await Promise.all(dataSources.map((dataSource) => runChronicleMigrations(dataSource, { schema })));
     expect(results.flat()).toEqual(MIGRATIONS);
     expect(results.filter((applied) => applied.length === 0)).toHaveLength(3);
-    expect(await dataSources[0]!.query(`SELECT name FROM "${schema}".chronicle_migrations ORDER BY name`)).toEqual(MIGRATIONS.map((name) => ({ name })));
+    expect(await dataSources[0]!.query(`SELECT name FROM "${schema}".chronicle_migrations ORDER BY name`)).toEqual([...MIGRATIONS].sort().map((name) => ({ name })));
     expect((await pgObjects(dataSources[0]!, schema)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
   });
 
