@@ -3,7 +3,7 @@ import * as api from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import {
   ChronicleTelemetry,
   On,
@@ -74,7 +74,7 @@ const tracer = tracerProvider.getTracer('test-http');
 const contextManager = new AsyncLocalStorageContextManager();
 
 interface Harness {
-  chronicle: Chronicle;
+  chronicle: Chronicle<EntityManager>;
   publisher: RecordingPublisher;
   totals: Totals;
   metrics: InMemoryMetricExporter;
