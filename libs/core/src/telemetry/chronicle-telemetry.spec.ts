@@ -31,23 +31,29 @@ describe('Telemetry off, or without an SDK', () => {
     expect(await metadata('wallet-w-3')).not.toHaveProperty('traceparent');
   });
 
-  it('with the API but no SDK registered, commands run and store only the context the caller gave', async () => {
+  it('with the API but no SDK registered, stays off: commands run and store only the context the caller gave', async () => {
     const journal = new InMemoryJournal();
     const telemetry = ChronicleTelemetry.fromApi(api);
-    expect(telemetry.enabled).toBe(true);
+    expect(telemetry.enabled).toBe(false);
     const gw = gateway(journal, telemetry);
     await gw.execute(new OpenWallet('n-1', 'ada'));
     await gw.execute(new OpenWallet('n-2', 'bob'), { traceparent: VALID });
     expect((await journal.readStream('wallet-n-1'))[0]?.metadata).not.toHaveProperty('traceparent');
-    // The no-op tracer hands the parent's context on: the caller's trace still reaches the events.
+    // The caller's trace still reaches the events.
     expect((await journal.readStream('wallet-n-2'))[0]?.metadata.traceparent).toBe(VALID);
   });
 
-  it('loads @opentelemetry/api lazily, once, when asked', async () => {
+  it('finds the API when asked, and stays off while no SDK is registered', async () => {
     const telemetry = new ChronicleTelemetry();
     expect(telemetry.enabled).toBe(false);
-    await expect(telemetry.activate()).resolves.toBe(true);
-    await expect(telemetry.activate()).resolves.toBe(true);
-    expect(telemetry.enabled).toBe(true);
+    await expect(telemetry.activate()).resolves.toBe(false);
+    await expect(telemetry.activate()).resolves.toBe(false);
+  });
+
+  it('is on with the providers it is given, even with no global SDK', () => {
+    const noopMeterProvider = { getMeter: () => api.createNoopMeter() };
+    const tracerProvider = { getTracer: () => api.trace.getTracer('x') };
+    expect(ChronicleTelemetry.fromApi(api, { tracerProvider }).enabled).toBe(true);
+    expect(ChronicleTelemetry.fromApi(api, { meterProvider: noopMeterProvider }).enabled).toBe(false);
   });
 });

@@ -105,12 +105,15 @@ export class ChronicleTelemetry {
     return telemetry;
   }
 
-  /** Whether spans and metrics are recorded (the API was found). */
+  /** Whether spans and metrics are recorded: the API was found and an SDK registered (or providers given). */
   get enabled(): boolean {
     return this.instruments !== undefined;
   }
 
-  /** Loads `@opentelemetry/api` (once per process) when installed; returns whether telemetry is on. */
+  /**
+   * Loads `@opentelemetry/api` (once per process) when installed; returns whether telemetry is on.
+   * Register the SDK before: without one, telemetry stays off.
+   */
   async activate(): Promise<boolean> {
     if (this.instruments) return true;
     const api = await loadApi();
@@ -122,6 +125,9 @@ export class ChronicleTelemetry {
     const tracerProvider = (this.providers.tracerProvider as Otel.TracerProvider | undefined) ?? api.trace.getTracerProvider();
     const meterProvider = (this.providers.meterProvider as Otel.MeterProvider | undefined) ?? api.metrics.getMeterProvider();
     const meter = meterProvider.getMeter(SCOPE);
+    // The API without an SDK only hands out no-op tracers and meters: staying off then costs nothing
+    // per command (a caller's traceparent is still stored, as with telemetry off).
+    if (isNoopTracerProvider(api, tracerProvider) && meter instanceof api.createNoopMeter().constructor) return;
     this.instruments = {
       api,
       tracer: tracerProvider.getTracer(SCOPE),
@@ -163,6 +169,8 @@ export class ChronicleTelemetry {
   /** Runs `work` with `span` as the active span (so what it starts, or dispatches, is its child). */
   runIn<T>(span: TelemetrySpan, work: () => T): T {
     const { api } = this.require();
+    // A span nobody records (no SDK, or sampled out) has no children worth a context switch.
+    if (!(span as Otel.Span).isRecording()) return work();
     return api.context.with(api.trace.setSpan(api.context.active(), span as Otel.Span), work);
   }
 
@@ -274,7 +282,7 @@ export class ChronicleTelemetry {
       remote ?? api.ROOT_CONTEXT,
     );
     try {
-      const result = await api.context.with(api.trace.setSpan(api.context.active(), span), work);
+      const result = span.isRecording() ? await api.context.with(api.trace.setSpan(api.context.active(), span), work) : await work();
       span.end();
       return result;
     } catch (error) {
@@ -329,4 +337,11 @@ export class ChronicleTelemetry {
     if (!this.instruments) throw new Error('Chronicle telemetry is off: check `enabled` before recording.');
     return this.instruments;
   }
+}
+
+/** Whether a tracer provider is the API's own no-op one, or a proxy to it (no SDK registered). */
+function isNoopTracerProvider(api: typeof Otel, provider: Otel.TracerProvider): boolean {
+  const noop = new api.ProxyTracerProvider().getDelegate();
+  if (provider === noop) return true;
+  return provider instanceof api.ProxyTracerProvider && provider.getDelegate() === noop;
 }
