@@ -270,6 +270,40 @@ describe('Telemetry on SQLite: spans and their links', () => {
   });
 });
 
+describe('Telemetry on SQLite: command and commit metrics', () => {
+  /** The histogram or counter points of a metric, with their attributes. */
+  async function points(h: Harness, name: string): Promise<Array<{ attributes: Record<string, unknown>; value: unknown }>> {
+    h.metrics.reset();
+    await h.reader.forceFlush();
+    const scopes = h.metrics.getMetrics().at(-1)?.scopeMetrics ?? [];
+    return scopes.flatMap((scope) => scope.metrics.filter((metric) => metric.descriptor.name === name).flatMap((metric) => metric.dataPoints));
+  }
+
+  it('records each command by aggregate type and outcome, the batch sizes, and every conflict', async () => {
+    const h = await harness();
+    await h.chronicle.execute(new OpenLedger('m-1', 'ada'));
+    await h.chronicle.execute(new Post('m-1', 1));
+    await expect(h.chronicle.execute(new Post('m-1', 1), { expectedVersion: 1 })).rejects.toThrow(/version/);
+    await expect(h.chronicle.execute(new OpenLedger('m-1', 'ada'))).rejects.toThrow(/already exists/);
+
+    const durations = await points(h, 'chronicle.command.duration');
+    const count = (outcome: string) =>
+      durations
+        .filter((point) => point.attributes['chronicle.aggregate.type'] === 'ledger' && point.attributes['chronicle.command.outcome'] === outcome)
+        .reduce((sum, point) => sum + (point.value as { count: number }).count, 0);
+    expect([count('accepted'), count('conflict'), count('rejected')]).toEqual([2, 1, 1]);
+    const conflicts = await points(h, 'chronicle.command.conflicts');
+    expect(conflicts.map((point) => [point.attributes['chronicle.aggregate.type'], point.value])).toEqual([['ledger', 1]]);
+    const batches = await points(h, 'chronicle.commit.batch_size');
+    // The two accepted commands wrote; the conflict was refused before writing, and a rejection
+    // without a command id records nothing.
+    expect(batches.reduce((sum, point) => sum + (point.value as { sum: number }).sum, 0)).toBe(2);
+    const conflict = named('chronicle.command').find((span) => span.attributes['chronicle.command.outcome'] === 'conflict');
+    expect(conflict?.status.code).toBe(api.SpanStatusCode.ERROR);
+    expect(conflict?.attributes['chronicle.command.expected_version']).toBe(1);
+  });
+});
+
 describe('Telemetry on SQLite: gauges read from the stores', () => {
   it('shows the outbox backlog rising while no relay runs, then falling to zero once one has run; a poisoned entry stays dead-lettered', async () => {
     let now = Date.parse('2026-12-06T12:00:00Z');

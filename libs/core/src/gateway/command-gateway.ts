@@ -493,7 +493,7 @@ export class CommandGateway {
     if (task.idempotent) {
       const record = this.record(task, { kind: 'rejected', error: recordError(error) }, this.clock.now());
       try {
-        await this.appender.append({ writes: [], commands: [record] });
+        await this.appender.append({ writes: [], commands: [record] }, task.span);
         this.recent.set(task.commandId, record);
       } catch (appendError) {
         if (!(appendError instanceof DuplicateCommandError)) throw appendError;
@@ -509,7 +509,7 @@ export class CommandGateway {
     if (task.idempotent) {
       const record = this.record(task, { kind: 'accepted', fromVersion: copy.version + 1, toVersion: copy.version }, this.clock.now());
       try {
-        await this.appender.append({ writes: [], commands: [record] });
+        await this.appender.append({ writes: [], commands: [record] }, task.span);
         this.recent.set(task.commandId, record);
       } catch (error) {
         if (!(error instanceof DuplicateCommandError)) throw error;
