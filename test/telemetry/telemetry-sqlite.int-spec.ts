@@ -276,7 +276,11 @@ describe('Telemetry on SQLite: command and commit metrics', () => {
     h.metrics.reset();
     await h.reader.forceFlush();
     const scopes = h.metrics.getMetrics().at(-1)?.scopeMetrics ?? [];
-    return scopes.flatMap((scope) => scope.metrics.filter((metric) => metric.descriptor.name === name).flatMap((metric) => metric.dataPoints));
+    return scopes.flatMap((scope) =>
+      scope.metrics
+        .filter((metric) => metric.descriptor.name === name)
+        .flatMap((metric) => (metric.dataPoints as ReadonlyArray<{ attributes: Record<string, unknown>; value: unknown }>).slice()),
+    );
   }
 
   it('records each command by aggregate type and outcome, the batch sizes, and every conflict', async () => {
