@@ -85,7 +85,7 @@ interface Harness {
 const open: Harness[] = [];
 const extraSources: DataSource[] = [];
 
-async function harness(options: { relay?: boolean; clock?: Clock; dataSource?: DataSource; sagas?: boolean } = {}): Promise<Harness> {
+async function harness(options: { relay?: boolean; clock?: Clock; dataSource?: DataSource; sagas?: boolean; logs?: string[] } = {}): Promise<Harness> {
   const dataSource = options.dataSource ?? (await new DataSource({ type: 'better-sqlite3', database: ':memory:' }).initialize());
   const metrics = new InMemoryMetricExporter(AggregationTemporality.CUMULATIVE);
   // Collected on demand (forceFlush) only: an hour never passes in a test.
@@ -99,7 +99,7 @@ async function harness(options: { relay?: boolean; clock?: Clock; dataSource?: D
     outboxHandlers: [publisher],
     projections: [totals],
     sagas: options.sagas ? [new OpeningBonus()] : [],
-    logger: silent,
+    logger: options.logs ? () => ({ log: () => undefined, warn: (line: string) => options.logs!.push(line), error: (line: string) => options.logs!.push(line) }) : silent,
     telemetry: ChronicleTelemetry.fromApi(api, { tracerProvider, meterProvider }),
     ...(options.clock ? { clock: options.clock } : {}),
     options: { outbox: { relay: options.relay ?? true, pollIntervalMs: 600_000 }, subscriptions: { pollIntervalMs: 600_000 } },
@@ -334,16 +334,21 @@ describe('Telemetry on SQLite: gauges read from the stores', () => {
     expect(await gauge(writer, 'chronicle.cache.size')).toBe(2);
   });
 
-  it('counts a parked event in chronicle.subscription.parked', async () => {
-    const h = await harness();
+  it('counts a parked event in chronicle.subscription.parked; the log line names its command and trace', async () => {
+    const logs: string[] = [];
+    const h = await harness({ logs });
     h.totals.failOn = 'p-2';
     const attributes = { 'chronicle.subscription': 'projection:totals' };
     await h.chronicle.execute(new OpenLedger('p-1', 'ada'));
     await h.chronicle.flush();
     expect(await gauge(h, 'chronicle.subscription.parked', attributes)).toBe(0);
-    await h.chronicle.execute(new OpenLedger('p-2', 'bob'));
+    await h.chronicle.execute(new OpenLedger('p-2', 'bob'), { commandId: 'open-p-2' });
     await h.chronicle.flush();
     expect(await gauge(h, 'chronicle.subscription.parked', attributes)).toBe(1);
+    const traceId = named('chronicle.command').find((span) => span.attributes['chronicle.command.id'] === 'open-p-2')!.spanContext().traceId;
+    expect(logs.filter((line) => line.includes('parked ledger.opened ledger-p-2'))).toEqual([
+      expect.stringContaining(`(command open-p-2, trace ${traceId})`),
+    ]);
     const failed = named('process projection:totals').find((span) => span.attributes['chronicle.stream.id'] === 'ledger-p-2');
     expect(failed?.status.code).toBe(api.SpanStatusCode.ERROR);
   });

@@ -30,6 +30,7 @@ import type { PostCommitListener } from './post-commit-listener.js';
 import { Semaphore } from './semaphore.js';
 import { StateCopy } from './state-copy.js';
 import { ChronicleTelemetry, type CommandSpanOutcome, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
+import { logContext } from '../telemetry/log-context.js';
 import { validTraceContext, type TraceContextCarrier } from '../telemetry/trace-context.js';
 
 /** What the gateway works with. */
@@ -466,7 +467,7 @@ export class CommandGateway {
         await listener.afterCommit({ command: task.command, result, recorded });
       } catch (error) {
         this.logger.error(
-          `Post-commit listener ${listener.constructor.name} failed for ${streamId}@${toVersion}: ${(error as Error).message}`,
+          `Post-commit listener ${listener.constructor.name} failed for ${streamId}@${toVersion}${logContext(eventMetadata)}: ${(error as Error).message}`,
           (error as Error).stack,
         );
       }

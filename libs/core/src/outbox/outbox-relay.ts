@@ -12,6 +12,7 @@ import { backoffDelay, resolveOutboxHandlerSettings, type OutboxHandlerSettings,
 import type { OutboxMessage } from './outbox-message.js';
 import type { OutboxPublisher } from './outbox-publisher.js';
 import { ChronicleTelemetry, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
+import { logContext } from '../telemetry/log-context.js';
 
 /** A handler the relay serves: its settings and its publisher. */
 export interface RelayedHandler {
@@ -285,7 +286,7 @@ export class OutboxRelay {
       const attempts = message.attempts + 1;
       if (attempts >= settings.maxAttempts) {
         if (await store.deadLetter(settings.name, this.owner, message.id, `Failed ${attempts} times; last: ${reason}`)) result.deadLettered++;
-        this.logger.warn(`Outbox entry ${message.id} (${message.eventType}, ${message.streamId}@${message.version}) for "${settings.name}" dead-lettered after ${attempts} attempts: ${reason}`);
+        this.logger.warn(`Outbox entry ${message.id} (${message.eventType}, ${message.streamId}@${message.version}) for "${settings.name}"${logContext(message.metadata)} dead-lettered after ${attempts} attempts: ${reason}`);
       } else {
         const retryAt = new Date(this.clock.now().getTime() + backoffDelay(settings.backoff, attempts));
         if (await store.markFailed(settings.name, this.owner, message.id, reason, retryAt)) result.failed++;

@@ -10,6 +10,7 @@ import { systemClock, type Clock } from '../ports/clock.port.js';
 import type { FeedCursor, Journal } from '../ports/journal.port.js';
 import type { SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
 import { ChronicleTelemetry } from '../telemetry/chronicle-telemetry.js';
+import { logContext } from '../telemetry/log-context.js';
 import { resolveSubscriptionOptions, type ResolvedSubscriptionOptions, type SubscriptionOptions } from './subscription-options.js';
 
 /** What one step of a runner did. */
@@ -654,14 +655,14 @@ export class SubscriptionRunner<Tx = unknown> {
         if (attempt === this.options.maxAttempts) break;
         const delay = Math.min(this.options.backoffInitialMs * 2 ** (attempt - 1), this.options.backoffMaxMs);
         this.logger.warn(
-          `Subscription "${this.name}": ${envelope.type} ${envelope.streamId}@${envelope.version} failed (attempt ${attempt} of ` +
+          `Subscription "${this.name}": ${envelope.type} ${envelope.streamId}@${envelope.version}${logContext(envelope.metadata)} failed (attempt ${attempt} of ` +
             `${this.options.maxAttempts}), retrying in ${delay} ms: ${message}`,
         );
         await this.sleep(delay);
       }
     }
     this.logger.error(
-      `Subscription "${this.name}" parked ${envelope.type} ${envelope.streamId}@${envelope.version} (event ${envelope.eventId}) after ` +
+      `Subscription "${this.name}" parked ${envelope.type} ${envelope.streamId}@${envelope.version} (event ${envelope.eventId})${logContext(envelope.metadata)} after ` +
         `${this.options.maxAttempts} attempts; later events of ${envelope.streamId} wait behind it. Last error: ${message}`,
     );
     return { message, attempts: this.options.maxAttempts };
