@@ -7,6 +7,7 @@ import { DataSource, type EntityManager } from 'typeorm';
 import {
   ChronicleTelemetry,
   On,
+  OnDeadline,
   OutboxHandler,
   Projection,
   Saga,
@@ -20,6 +21,7 @@ import {
   type OutboxPublisher,
   type PublishReport,
   type SagaContext,
+  type SagaDeadline,
 } from '@chronicle/core';
 import { createTypeOrmStorage } from '@chronicle/typeorm';
 import { Ledger, LedgerOpened, OpenLedger, Post, Posted } from '../fixtures/ledger.aggregate.js';
@@ -64,6 +66,13 @@ class OpeningBonus {
   @StartsSaga(LedgerOpened, { associate: 'ledgerId' })
   async opened(event: LedgerOpened, ctx: SagaContext): Promise<void> {
     if (event.owner === 'saga') await ctx.dispatch(new Post(event.ledgerId, 1));
+    // A reminder already due: overdue until the deadline runner fires it.
+    if (event.owner === 'late') ctx.schedule('reminder', new Date(Date.now() - 60_000));
+    else ctx.complete();
+  }
+
+  @OnDeadline('reminder')
+  remind(_deadline: SagaDeadline, ctx: SagaContext): void {
     ctx.complete();
   }
 }
@@ -102,7 +111,7 @@ async function harness(options: { relay?: boolean; clock?: Clock; dataSource?: D
     logger: options.logs ? () => ({ log: () => undefined, warn: (line: string) => options.logs!.push(line), error: (line: string) => options.logs!.push(line) }) : silent,
     telemetry: ChronicleTelemetry.fromApi(api, { tracerProvider, meterProvider }),
     ...(options.clock ? { clock: options.clock } : {}),
-    options: { outbox: { relay: options.relay ?? true, pollIntervalMs: 600_000 }, subscriptions: { pollIntervalMs: 600_000 } },
+    options: { outbox: { relay: options.relay ?? true, pollIntervalMs: 600_000 }, subscriptions: { pollIntervalMs: 600_000, deadlinePollIntervalMs: 600_000 } },
   });
   await chronicle.start();
   const made = { chronicle, publisher, totals, metrics, reader, dataSource };
@@ -351,6 +360,24 @@ describe('Telemetry on SQLite: gauges read from the stores', () => {
     ]);
     const failed = named('process projection:totals').find((span) => span.attributes['chronicle.stream.id'] === 'ledger-p-2');
     expect(failed?.status.code).toBe(api.SpanStatusCode.ERROR);
+  });
+
+  it('counts saga instances by status, and a due deadline as overdue until it fires', async () => {
+    const h = await harness({ sagas: true });
+    const saga = { 'chronicle.saga': 'opening-bonus' };
+    await h.chronicle.execute(new OpenLedger('d-1', 'late'));
+    await h.chronicle.execute(new OpenLedger('d-2', 'bob'));
+    // The commit woke the saga's runner; its deadline runner only polls (every ten minutes here).
+    const runner = h.chronicle.subscriptions.get('saga:opening-bonus')!;
+    await runner.wake();
+    expect(await gauge(h, 'chronicle.saga.deadlines_overdue', saga)).toBe(1);
+    expect(await gauge(h, 'chronicle.saga.instances', { ...saga, 'chronicle.saga.status': 'active' })).toBe(1);
+    expect(await gauge(h, 'chronicle.saga.instances', { ...saga, 'chronicle.saga.status': 'completed' })).toBe(1);
+
+    await h.chronicle.flush();
+    expect(await gauge(h, 'chronicle.saga.deadlines_overdue', saga)).toBe(0);
+    expect(await gauge(h, 'chronicle.saga.instances', { ...saga, 'chronicle.saga.status': 'active' })).toBe(0);
+    expect(await gauge(h, 'chronicle.saga.instances', { ...saga, 'chronicle.saga.status': 'completed' })).toBe(2);
   });
 
   it('shows the lag of a subscription that fell behind, and zero once it caught up', async () => {

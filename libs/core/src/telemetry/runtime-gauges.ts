@@ -20,6 +20,7 @@ export const RUNTIME_GAUGES: readonly GaugeSpec[] = [
   { name: 'chronicle.subscription.lag_seconds', description: 'Age of the last event the subscription passed while behind (0 when caught up).', unit: 's' },
   { name: 'chronicle.subscription.parked', description: 'Events the subscription set aside (failed and held behind them).', unit: '{event}' },
   { name: 'chronicle.saga.instances', description: 'Saga instances, by saga and status.', unit: '{instance}' },
+  { name: 'chronicle.saga.deadlines_overdue', description: 'Saga deadlines due and not yet fired (nor parked), by saga.', unit: '{deadline}' },
   { name: 'chronicle.cache.size', description: 'Hydrated aggregates held in the gateway cache.', unit: '{aggregate}' },
   { name: 'chronicle.cache.hit_ratio', description: 'Share of commands and reads that found their aggregate cached, since the last collection.', unit: '1' },
 ];
@@ -95,6 +96,9 @@ async function observeSubscriptions(sources: RuntimeGaugeSources, record: GaugeR
 }
 
 async function observeSagas(sources: RuntimeGaugeSources, record: GaugeRecorder): Promise<void> {
+  if (sources.sagaNames.length === 0) return;
+  const overdue = new Map((await sources.storage.sagas.overdueDeadlines()).map((each) => [each.sagaName, each.count]));
+  for (const saga of sources.sagaNames) record('chronicle.saga.deadlines_overdue', overdue.get(saga) ?? 0, { 'chronicle.saga': saga });
   const statuses: SagaStatus[] = ['active', 'completed'];
   for (const saga of sources.sagaNames) {
     for (const status of statuses) {
