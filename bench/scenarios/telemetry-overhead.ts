@@ -159,7 +159,7 @@ function report(store: Store, results: Map<Variant, LoadResult>): { table: Resul
   return { table, checks };
 }
 
-/** Issue 16's overhead targets: command throughput at 64 callers with the SDK on, and with the API alone, against telemetry off. */
+/** The telemetry overhead targets: command throughput at 64 callers with the SDK on, and with the API alone, against telemetry off. */
 export const telemetryOverhead: Scenario = {
   id: 'telemetry-overhead',
   title: 'Telemetry overhead: commands at 64 callers with telemetry off, the API alone, and the SDK on (in memory, SQLite)',
