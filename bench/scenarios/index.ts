@@ -4,6 +4,7 @@ import { memory } from './memory.js';
 import { outboxLatency } from './outbox-latency.js';
 import { recovery } from './recovery.js';
 import { relayThroughput } from './relay-throughput.js';
+import { telemetryOverhead } from './telemetry-overhead.js';
 import { transfers } from './transfers.js';
 import type { Scenario } from './scenario.js';
 
@@ -16,6 +17,7 @@ import type { Scenario } from './scenario.js';
  * 3 recovery of a long aggregate with and without snapshots; 4a/4b the outbox (commit-to-handler
  * latency, relay throughput); 5 memory under many aggregates; 6a feed catch-up into a no-op
  * subscription and a TypeORM projection against a hand-written keyset reader; 6b transfers end to
- * end through the demo application's saga against a hand-written transaction.
+ * end through the demo application's saga against a hand-written transaction; 7 the telemetry
+ * overhead (SDK on, API alone, off) on the framework-free runtime.
  */
-export const SCENARIOS: readonly Scenario[] = [commandsPostgres, commandsSqlite, recovery, outboxLatency, relayThroughput, memory, feedCatchUp, transfers];
+export const SCENARIOS: readonly Scenario[] = [commandsPostgres, commandsSqlite, recovery, outboxLatency, relayThroughput, memory, feedCatchUp, transfers, telemetryOverhead];

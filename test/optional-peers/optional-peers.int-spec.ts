@@ -58,6 +58,16 @@ describe('optional peers: an application on SQLite without amqplib, pg, @nestjs/
     expect(report.rabbit).toBe('ERR_MODULE_NOT_FOUND');
   }, 120_000);
 
+  it('runs the framework-free runtime without @opentelemetry/api: looked for once at start, then telemetry is off', async () => {
+    const { stdout } = await node(['test/optional-peers/worker-without-otel.ts'], ['@opentelemetry/*']);
+    const report = JSON.parse(stdout.trim().split('\n').pop()!) as { balances: Record<string, number>; published: number; finalState: string; attempts: string[] };
+    expect(report.balances).toEqual({ ada: 80, bob: 15 });
+    expect(report.published).toBe(7);
+    expect(report.finalState).toBe('stopped');
+    expect(report.attempts).toHaveLength(1);
+    expect(report.attempts[0]).toMatch(/^@opentelemetry\/api <- .*chronicle-telemetry\.ts$/);
+  }, 120_000);
+
   it('runs @chronicle/testing fixtures under node --test, with no test runner installed', async () => {
     const { stdout } = await node(['--test', '--test-reporter=tap', 'test/optional-peers/fixtures.node-test.ts'], [...TEST_RUNNERS, ...OPTIONAL_PEERS]);
     expect(stdout).toMatch(/^# pass 4$/m);

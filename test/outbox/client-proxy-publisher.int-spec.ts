@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { ClientProxy, ClientProxyFactory, Transport, type ReadPacket, type WritePacket } from '@nestjs/microservices';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { EMPTY, type Observable } from 'rxjs';
-import { ConfigurationError, type PublishReport } from '@chronicle/core';
+import { ConfigurationError, outboxTraceHeaders, type PublishReport } from '@chronicle/core';
 import { ClientProxyOutboxPublisher, type OutboxEventData } from '@chronicle/nestjs/microservices';
 import { OutboxPublishError } from '../../libs/nestjs/src/outbox/publishers/outbox-publish.error.js';
 import { NATS_URL, describeNats } from '../support/services.js';
@@ -112,6 +112,22 @@ describe('ClientProxyOutboxPublisher with a stub ClientProxy', () => {
     await new ClientProxyOutboxPublisher(proxy, { envelope: (data, m) => ({ key: m.streamId, value: data }) }).publish([message]);
 
     expect(proxy.dispatched[0]?.data).toEqual({ key: message.streamId, value: expect.objectContaining({ messageId: message.id, id: message.eventId }) });
+  });
+
+  it('carries the trace context in the data, and hands it to an envelope that puts it in transport headers', async () => {
+    const stored = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const producer = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
+    const traced = outboxMessage({ metadata: { traceparent: stored }, traceContext: { traceparent: producer, tracestate: 'v=1' } });
+    const malformed = outboxMessage({ metadata: { traceparent: 'garbage' } });
+    const plain = new StubClientProxy();
+    const withHeaders = new StubClientProxy();
+
+    await new ClientProxyOutboxPublisher(plain).publish([traced, malformed]);
+    await new ClientProxyOutboxPublisher(withHeaders, { envelope: (data, m) => ({ value: data, headers: { ...outboxTraceHeaders(m) } }) }).publish([traced]);
+
+    expect(plain.dispatched[0]?.data).toMatchObject({ traceparent: producer, tracestate: 'v=1' });
+    expect(plain.dispatched[1]?.data).not.toHaveProperty('traceparent');
+    expect(withHeaders.dispatched[0]?.data).toMatchObject({ headers: { traceparent: producer, tracestate: 'v=1' } });
   });
 
   it('refuses a missing client or a bad timeout with a ConfigurationError', () => {

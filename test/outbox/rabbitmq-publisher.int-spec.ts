@@ -252,6 +252,25 @@ await describeRabbitMq('RabbitMqOutboxPublisher against RabbitMQ', () => {
     expect(body(second!).metadata).toEqual({});
   });
 
+  it('puts the W3C trace context in the AMQP headers: the relay span, else the stored one; a malformed one stays out', async () => {
+    const exchange = await freshExchange();
+    const box = await inbox(exchange);
+    const stored = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const producer = '00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01';
+    const fromEvent = outboxMessage({ metadata: { traceparent: stored, tracestate: 'vendor=1' } });
+    const fromRelay = outboxMessage({ metadata: { traceparent: stored }, traceContext: { traceparent: producer } });
+    const malformed = outboxMessage({ metadata: { traceparent: '00-not-a-trace', tracestate: 'vendor=1' } });
+
+    expect(await publisher({ url: AMQP_URL, exchange }).publish([fromEvent, fromRelay, malformed])).toBeUndefined();
+    const received = await box.waitFor(3);
+    const headersOf = (id: string) => received.find((message) => message.properties.messageId === id)?.properties.headers ?? {};
+    expect(headersOf(fromEvent.id)).toMatchObject({ traceparent: stored, tracestate: 'vendor=1' });
+    expect(headersOf(fromRelay.id)).toMatchObject({ traceparent: producer });
+    expect(headersOf(fromRelay.id)['tracestate']).toBeUndefined();
+    expect(headersOf(malformed.id)['traceparent']).toBeUndefined();
+    expect(headersOf(malformed.id)['tracestate']).toBeUndefined();
+  });
+
   it('keeps per-aggregate order across a batch of interleaved aggregates', async () => {
     const exchange = await freshExchange();
     const box = await inbox(exchange);

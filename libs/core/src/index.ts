@@ -95,6 +95,9 @@ export * from './adapters/in-memory-saga-store.js';
 // Runtime (framework-free composition root)
 /** `ChronicleStorage` (every store, wired) and `NotificationSource` (commit wake-ups): the shape every storage bundle has. */
 export * from './ports/chronicle-storage.port.js';
+/** W3C trace context helpers (`validTraceContext`, `outboxTraceHeaders`) and the OpenTelemetry facade. */
+export * from './telemetry/trace-context.js';
+export * from './telemetry/chronicle-telemetry.js';
 /** `createInMemoryStorage()`: every store in memory, wired as one `ChronicleStorage`. */
 export * from './adapters/in-memory-storage.js';
 /** `@OutboxHandler` without Nest, and how a handler instance becomes the relay's `RelayedHandler`. */

@@ -2,7 +2,7 @@ import { SagaConcurrencyError } from '../errors/saga-concurrency.error.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
 import type { JsonValue } from '../events/json.js';
 import { checkIntegerArgument } from '../ports/integer-argument.js';
-import type { ListSagasOptions, SagaChange, SagaDeadline, SagaInstance, SagaStore } from '../ports/saga-store.port.js';
+import type { ListSagasOptions, OverdueDeadlines, SagaChange, SagaDeadline, SagaInstance, SagaStore } from '../ports/saga-store.port.js';
 import { checkSagaChange } from '../sagas/saga-change-checks.js';
 import { compareCodePoints } from './code-point-order.js';
 import type { InMemoryTransaction } from './in-memory-transaction.js';
@@ -144,6 +144,17 @@ export class InMemorySagaStore implements SagaStore<InMemoryTransaction> {
       .filter((d) => d.sagaName === sagaName && d.correlationId === correlationId && !d.firedAt)
       .sort((a, b) => a.dueAt.getTime() - b.dueAt.getTime() || compareCodePoints(a.id, b.id))
       .map(copyDeadline);
+  }
+
+  async overdueDeadlines(): Promise<OverdueDeadlines[]> {
+    const now = this.clock.now();
+    const counts = new Map<string, number>();
+    for (const d of this.deadlineRows.values()) {
+      if (!d.firedAt && !d.parkedAt && d.dueAt <= now) counts.set(d.sagaName, (counts.get(d.sagaName) ?? 0) + 1);
+    }
+    return [...counts]
+      .sort(([a], [b]) => compareCodePoints(a, b))
+      .map(([sagaName, count]) => ({ sagaName, count }));
   }
 
   async pruneCompleted(before: Date): Promise<number> {

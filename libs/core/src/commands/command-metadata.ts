@@ -13,6 +13,14 @@ export interface CommandMetadata {
   causationId?: string;
   /** Tags added to every event the command produces. */
   tags?: string[];
+  /**
+   * W3C `traceparent` of the caller, when it is not the active OpenTelemetry context (a message
+   * consumer, a worker). Stored with the events; a malformed one is ignored, never fails the command.
+   * @default the active context's, when telemetry is on
+   */
+  traceparent?: string;
+  /** W3C `tracestate` that goes with `traceparent`; dropped when longer than 512 characters. */
+  tracestate?: string;
 }
 
 const METADATA = Symbol.for('chronicle.commandMetadata');

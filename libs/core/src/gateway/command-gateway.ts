@@ -29,6 +29,9 @@ import { LruCache } from './lru-cache.js';
 import type { PostCommitListener } from './post-commit-listener.js';
 import { Semaphore } from './semaphore.js';
 import { StateCopy } from './state-copy.js';
+import { ChronicleTelemetry, type CommandSpanOutcome, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
+import { logContext } from '../telemetry/log-context.js';
+import { validTraceContext, type TraceContextCarrier } from '../telemetry/trace-context.js';
 
 /** What the gateway works with. */
 export interface CommandGatewayDependencies {
@@ -39,6 +42,18 @@ export interface CommandGatewayDependencies {
   logger?: ChronicleLogger;
   interceptors?: CommandInterceptor[];
   listeners?: PostCommitListener[];
+  /** Spans and metrics of commands and group commits. @default off */
+  telemetry?: ChronicleTelemetry;
+}
+
+/** Cache counters since the gateway was built. */
+export interface GatewayCacheStats {
+  /** Hydrated aggregates held now. */
+  size: number;
+  /** Commands and reads that found their aggregate cached. */
+  hits: number;
+  /** Those that recovered it from the store. */
+  misses: number;
 }
 
 /** An aggregate's state as a reader sees it: a copy, safe to keep. */
@@ -72,6 +87,12 @@ interface CommandTask {
   /** Whether the caller gave a command id, so the outcome is recorded for retries. */
   idempotent: boolean;
   fingerprint: string;
+  /** Conflicts with another writer that made it reload and decide again. */
+  retries: number;
+  /** Answered with a recorded outcome. */
+  replayed: boolean;
+  /** `chronicle.command`, when telemetry is on. */
+  span?: TelemetrySpan;
 }
 
 /** Thrown inside a task when another writer moved the aggregate: reload and decide again. */
@@ -113,9 +134,12 @@ export class CommandGateway {
   private readonly inFlight = new Map<string, Promise<unknown>>();
   private readonly snapshotSaves = new Set<Promise<void>>();
   /** Where units of work go: the group-commit batcher, or the journal itself. */
-  private readonly appender: { append(request: AppendRequest): Promise<AppendResult> };
+  private readonly appender: { append(request: AppendRequest, span?: TelemetrySpan): Promise<AppendResult> };
+  private readonly telemetry: ChronicleTelemetry;
   private pending = 0;
   private closed = false;
+  private cacheHits = 0;
+  private cacheMisses = 0;
 
   constructor(dependencies: CommandGatewayDependencies, options: CommandGatewayOptions = {}) {
     this.options = resolveCommandGatewayOptions(options);
@@ -131,7 +155,8 @@ export class CommandGateway {
     this.cache = new LruCache(this.options.cacheSize);
     this.recent = new LruCache(Math.max(1, this.options.recentOutcomes));
     this.recoveries = new Semaphore(this.options.maxConcurrentRecoveries);
-    this.appender = this.options.groupCommit.enabled ? new CommitBatcher(this.journal, this.options.groupCommit) : this.journal;
+    this.telemetry = dependencies.telemetry ?? new ChronicleTelemetry();
+    this.appender = this.options.groupCommit.enabled ? new CommitBatcher(this.journal, this.options.groupCommit, this.telemetry) : this.journal;
   }
 
   /** The serializer over this gateway's event registry. */
@@ -142,6 +167,11 @@ export class CommandGateway {
   /** Hydrated aggregates held in memory now. */
   get cachedAggregates(): number {
     return this.cache.size;
+  }
+
+  /** The cache's size and its hits and misses so far (read by the cache gauges). */
+  get cacheStats(): GatewayCacheStats {
+    return { size: this.cache.size, hits: this.cacheHits, misses: this.cacheMisses };
   }
 
   /** Adds a listener told about every later commit. */
@@ -172,13 +202,49 @@ export class CommandGateway {
     // Validation comes first, so a malformed command is reported as such, whatever field is wrong.
     for (const interceptor of this.interceptors) await interceptor.intercept(command, metadata);
     const task = this.prepare(definition, command, metadata);
+    if (!this.telemetry.enabled) return this.executeTask(task) as Promise<CommandResult<E, S>>;
+    return this.executeTraced(task) as Promise<CommandResult<E, S>>;
+  }
 
+  /** `executeTask` inside `chronicle.command`, with its outcome recorded. */
+  private async executeTraced(task: CommandTask): Promise<CommandResult> {
+    const startedAt = performance.now();
+    const { metadata } = task;
+    const parent = metadata.traceparent === undefined ? undefined : validTraceContext(metadata.traceparent, metadata.tracestate);
+    const span = this.telemetry.startCommand({
+      aggregateType: task.definition.name,
+      aggregateId: task.aggregateId,
+      commandType: task.command.constructor.name,
+      commandId: task.commandId,
+      ...(metadata.expectedVersion === undefined ? {} : { expectedVersion: metadata.expectedVersion }),
+      ...(parent ? { parent } : {}),
+    });
+    task.span = span;
+    const end = { aggregateType: task.definition.name, startedAt };
+    try {
+      const result = await this.telemetry.runIn(span, () => this.executeTask(task));
+      this.telemetry.endCommand(span, { ...end, outcome: result.replayed ? 'replayed' : 'accepted', resultingVersion: result.version, retries: task.retries });
+      return result;
+    } catch (error) {
+      const outcome: CommandSpanOutcome = task.replayed
+        ? 'replayed'
+        : error instanceof ConcurrencyError || error instanceof StaleAggregate
+          ? 'conflict'
+          : isRecordableRejection(error)
+            ? 'rejected'
+            : 'error';
+      this.telemetry.endCommand(span, { ...end, outcome, retries: task.retries, error });
+      throw error;
+    }
+  }
+
+  private async executeTask(task: CommandTask): Promise<CommandResult> {
     if (task.idempotent) {
       const running = this.inFlight.get(task.commandId);
       // A duplicate arriving while the first is still running waits for it, then gets its outcome.
       if (running) await running.catch(() => undefined);
       const known = this.recent.get(task.commandId);
-      if (known) return (await this.replay(known, task)) as CommandResult<E, S>;
+      if (known) return this.replay(known, task);
     }
     if (this.pending >= this.options.maxPendingCommands) {
       throw new GatewayOverloadedError('gateway-queue-full', task.aggregateId, `${this.pending} commands are already pending`);
@@ -200,7 +266,7 @@ export class CommandGateway {
       );
     }
     try {
-      return (await execution) as CommandResult<E, S>;
+      return await execution;
     } finally {
       this.pending--;
     }
@@ -279,6 +345,8 @@ export class CommandGateway {
       idempotent: commandId !== undefined,
       // Only an idempotent command is ever compared with a recorded one; others skip the hash.
       fingerprint: commandId === undefined ? '' : commandFingerprint(command),
+      retries: 0,
+      replayed: false,
     };
   }
 
@@ -291,6 +359,7 @@ export class CommandGateway {
         if (!(error instanceof StaleAggregate)) throw error;
         this.cache.delete(task.streamId);
         if (attempt >= this.options.conflictRetries) throw error.conflict;
+        task.retries = attempt + 1;
         // A random pause that grows with each conflict, so instances contending for one aggregate
         // stop colliding in lockstep.
         await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
@@ -336,11 +405,13 @@ export class CommandGateway {
 
   private async commit(task: CommandTask, copy: WorkingCopy, events: object[], now: Date, attempt: number): Promise<CommandResult> {
     const { definition, metadata, streamId } = task;
+    const trace = this.traceContext(task);
     const eventMetadata: EventMetadata = {
       commandId: task.commandId,
       correlationId: metadata.correlationId ?? task.commandId,
       causationId: metadata.causationId ?? task.commandId,
       ...(metadata.expectedVersion === undefined ? {} : { expectedVersion: metadata.expectedVersion }),
+      ...trace,
     };
     const serialized = events.map((event) => this.serializer.serialize(event, eventMetadata, now, metadata.tags));
     const fromVersion = copy.version + 1;
@@ -353,10 +424,11 @@ export class CommandGateway {
     try {
       // A retry after a conflict commits at once: waiting for a batch would widen the window in
       // which the competing instance can move the aggregate again.
-      appended = await (attempt > 0 ? this.journal : this.appender).append({
+      const request: AppendRequest = {
         writes: [{ streamId, aggregateType: definition.name, expectedVersion: copy.version, events: serialized }],
         commands: record ? [record] : [],
-      });
+      };
+      appended = await (attempt > 0 ? this.journal.append(request) : this.appender.append(request, task.span));
     } catch (error) {
       // The copy holds uncommitted state, and a lost connection leaves the outcome unknown.
       this.cache.delete(streamId);
@@ -395,12 +467,22 @@ export class CommandGateway {
         await listener.afterCommit({ command: task.command, result, recorded });
       } catch (error) {
         this.logger.error(
-          `Post-commit listener ${listener.constructor.name} failed for ${streamId}@${toVersion}: ${(error as Error).message}`,
+          `Post-commit listener ${listener.constructor.name} failed for ${streamId}@${toVersion}${logContext(eventMetadata)}: ${(error as Error).message}`,
           (error as Error).stack,
         );
       }
     }
     return result;
+  }
+
+  /**
+   * The W3C context stored with the command's events: its span's when tracing, else the one its
+   * metadata carried (when valid; a malformed one is dropped, never fails the command).
+   */
+  private traceContext(task: CommandTask): TraceContextCarrier | undefined {
+    if (task.span) return this.telemetry.traceContextOf(task.span);
+    const { traceparent, tracestate } = task.metadata;
+    return traceparent === undefined ? undefined : validTraceContext(traceparent, tracestate);
   }
 
   /**
@@ -412,7 +494,7 @@ export class CommandGateway {
     if (task.idempotent) {
       const record = this.record(task, { kind: 'rejected', error: recordError(error) }, this.clock.now());
       try {
-        await this.appender.append({ writes: [], commands: [record] });
+        await this.appender.append({ writes: [], commands: [record] }, task.span);
         this.recent.set(task.commandId, record);
       } catch (appendError) {
         if (!(appendError instanceof DuplicateCommandError)) throw appendError;
@@ -428,7 +510,7 @@ export class CommandGateway {
     if (task.idempotent) {
       const record = this.record(task, { kind: 'accepted', fromVersion: copy.version + 1, toVersion: copy.version }, this.clock.now());
       try {
-        await this.appender.append({ writes: [], commands: [record] });
+        await this.appender.append({ writes: [], commands: [record] }, task.span);
         this.recent.set(task.commandId, record);
       } catch (error) {
         if (!(error instanceof DuplicateCommandError)) throw error;
@@ -463,6 +545,7 @@ export class CommandGateway {
 
   private async replay(record: CommandRecord, task: CommandTask): Promise<CommandResult> {
     if (record.fingerprint !== task.fingerprint) throw new IdempotencyKeyReusedError(task.commandId);
+    task.replayed = true;
     const { outcome } = record;
     if (outcome.kind === 'rejected') throw reviveError(outcome.error);
     const stored =
@@ -504,6 +587,7 @@ export class CommandGateway {
   private async checkout(definition: AggregateDefinition, streamId: string, aggregateId: string): Promise<WorkingCopy> {
     const cached = this.cache.get(streamId);
     if (cached) {
+      this.cacheHits++;
       // The aggregate may change from here on: the last result's copy, if still owed, is made now.
       if (cached.pending) {
         cached.pending.freeze();
@@ -511,6 +595,7 @@ export class CommandGateway {
       }
       return { aggregate: cached.aggregate, version: cached.version, fresh: false };
     }
+    this.cacheMisses++;
     const loaded = await this.withRecoveryPermit(aggregateId, () => this.loader.load(definition, streamId));
     if (loaded.version > 0) this.cache.set(streamId, loaded);
     return { ...loaded, fresh: true };

@@ -1,6 +1,7 @@
 import { ConcurrencyError } from '../errors/concurrency.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
 import type { AppendRequest, AppendResult, AppendedStream, Journal } from '../ports/journal.port.js';
+import { ChronicleTelemetry, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
 
 /** Group commit settings. */
 export interface GroupCommitOptions {
@@ -59,6 +60,8 @@ interface Unit {
   request: AppendRequest;
   resolve: (result: AppendResult) => void;
   reject: (error: unknown) => void;
+  /** The command's span, linked from the batch's `chronicle.commit`. */
+  span: TelemetrySpan | undefined;
 }
 
 /**
@@ -81,6 +84,7 @@ export class CommitBatcher {
   constructor(
     private readonly journal: Journal,
     options: GroupCommitOptions = {},
+    private readonly telemetry: ChronicleTelemetry = new ChronicleTelemetry(),
   ) {
     this.maxBatchSize = options.maxBatchSize ?? GROUP_COMMIT_DEFAULTS.maxBatchSize;
     this.windowMs = options.windowMs ?? GROUP_COMMIT_DEFAULTS.windowMs;
@@ -89,10 +93,10 @@ export class CommitBatcher {
     this.earlyFlushSize = early === 'auto' ? (journal.appendsOverlap === true ? AUTO_EARLY_FLUSH_SIZE : 0) : early;
   }
 
-  /** Appends one unit of work, batched with whatever else is ready. */
-  append(request: AppendRequest): Promise<AppendResult> {
+  /** Appends one unit of work, batched with whatever else is ready; `span` is its command's, linked from the batch's span. */
+  append(request: AppendRequest, span?: TelemetrySpan): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
-      this.waiting.push({ request, resolve, reject });
+      this.waiting.push({ request, resolve, reject, span });
       if (this.earlyFlushSize > 0 && this.waiting.length >= this.earlyFlushSize && this.inFlight < this.maxConcurrent) this.startBatch();
       else this.schedule();
     });
@@ -125,6 +129,16 @@ export class CommitBatcher {
   }
 
   private async write(batch: Unit[]): Promise<void> {
+    if (!this.telemetry.enabled) return this.writeBatch(batch);
+    const span = this.telemetry.startCommit(batch.map((unit) => unit.span));
+    try {
+      await this.telemetry.runIn(span, () => this.writeBatch(batch));
+    } finally {
+      span.end();
+    }
+  }
+
+  private async writeBatch(batch: Unit[]): Promise<void> {
     if (batch.length === 1) {
       const [unit] = batch as [Unit];
       await this.journal.append(unit.request).then(unit.resolve, unit.reject);

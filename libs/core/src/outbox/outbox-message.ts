@@ -1,5 +1,6 @@
 import type { EventMetadata } from '../events/event-metadata.js';
 import type { JsonObject } from '../events/json.js';
+import type { TraceContextCarrier } from '../telemetry/trace-context.js';
 
 /** An outbox entry as a publisher receives it: the stored payload parsed and the event decoded. */
 export interface OutboxMessage<E extends object = object> {
@@ -22,4 +23,10 @@ export interface OutboxMessage<E extends object = object> {
   occurredAt: Date;
   /** Failed attempts before this one. */
   attempts: number;
+  /**
+   * The trace context to put on the broker message: the relay's PRODUCER span for it when telemetry
+   * is on (a child of the context stored with the event). Publishers read it with `outboxTraceHeaders`,
+   * which falls back to the stored `metadata.traceparent`.
+   */
+  traceContext?: TraceContextCarrier;
 }

@@ -11,6 +11,8 @@ import type { OutboxEntry, OutboxStore } from '../ports/outbox-store.port.js';
 import { backoffDelay, resolveOutboxHandlerSettings, type OutboxHandlerSettings, type ResolvedOutboxHandlerSettings } from './outbox-handler-options.js';
 import type { OutboxMessage } from './outbox-message.js';
 import type { OutboxPublisher } from './outbox-publisher.js';
+import { ChronicleTelemetry, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
+import { logContext } from '../telemetry/log-context.js';
 
 /** A handler the relay serves: its settings and its publisher. */
 export interface RelayedHandler {
@@ -84,6 +86,7 @@ export class OutboxRelay {
   private readonly handlers = new Map<string, HandlerRuntime>();
   private readonly clock: Clock;
   private readonly logger: ChronicleLogger;
+  private readonly telemetry: ChronicleTelemetry;
   private stopped = false;
 
   constructor(
@@ -93,6 +96,8 @@ export class OutboxRelay {
       serializer: EventSerializer;
       clock?: Clock;
       logger?: ChronicleLogger;
+      /** PRODUCER spans per message and `chronicle.outbox.publish.duration`. @default off */
+      telemetry?: ChronicleTelemetry;
     },
     handlers: readonly RelayedHandler[],
     options: OutboxRelayOptions = {},
@@ -100,6 +105,7 @@ export class OutboxRelay {
     this.owner = options.owner ?? newLeaseOwnerId();
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? consoleLogger(OutboxRelay.name);
+    this.telemetry = deps.telemetry ?? new ChronicleTelemetry();
     this.leaseMs = options.leaseMs ?? OUTBOX_RELAY_DEFAULTS.leaseMs;
     this.backfillPageSize = options.backfillPageSize ?? OUTBOX_RELAY_DEFAULTS.backfillPageSize;
     for (const handler of handlers) {
@@ -239,6 +245,8 @@ export class OutboxRelay {
           this.logger.warn(`Extending the outbox lease of "${settings.name}" failed: ${(error as Error).message}`);
         });
       }, Math.max(1, Math.floor(this.leaseMs / 3)));
+      const spans = this.telemetry.enabled ? this.startPublishSpans(settings.name, messages) : undefined;
+      const startedAt = spans ? performance.now() : 0;
       try {
         const report = await publisher.publish(messages);
         failures = new Map((report?.failed ?? []).map((failure) => [failure.id, failure.error]));
@@ -246,6 +254,10 @@ export class OutboxRelay {
         failures = new Map(messages.map((message) => [message.id, error]));
       } finally {
         clearInterval(keepAlive);
+      }
+      if (spans) {
+        this.telemetry.recordPublish(settings.name, startedAt);
+        messages.forEach((message, index) => this.telemetry.endSpan(spans[index]!, failures.get(message.id)));
       }
     }
 
@@ -274,7 +286,7 @@ export class OutboxRelay {
       const attempts = message.attempts + 1;
       if (attempts >= settings.maxAttempts) {
         if (await store.deadLetter(settings.name, this.owner, message.id, `Failed ${attempts} times; last: ${reason}`)) result.deadLettered++;
-        this.logger.warn(`Outbox entry ${message.id} (${message.eventType}, ${message.streamId}@${message.version}) for "${settings.name}" dead-lettered after ${attempts} attempts: ${reason}`);
+        this.logger.warn(`Outbox entry ${message.id} (${message.eventType}, ${message.streamId}@${message.version}) for "${settings.name}"${logContext(message.metadata)} dead-lettered after ${attempts} attempts: ${reason}`);
       } else {
         const retryAt = new Date(this.clock.now().getTime() + backoffDelay(settings.backoff, attempts));
         if (await store.markFailed(settings.name, this.owner, message.id, reason, retryAt)) result.failed++;
@@ -291,6 +303,16 @@ export class OutboxRelay {
       this.logger.warn(`Outbox handler "${settings.name}" cannot reach its destination (${describe(unreachable)}); retrying in ${pauseMs} ms.`);
     }
     return result;
+  }
+
+  /** One PRODUCER span per message, each a child of its event's stored context; publishers put it in the headers. */
+  private startPublishSpans(handler: string, messages: OutboxMessage[]): TelemetrySpan[] {
+    return messages.map((message) => {
+      const span = this.telemetry.startPublish(handler, message);
+      const context = this.telemetry.traceContextOf(span);
+      if (context) message.traceContext = context;
+      return span;
+    });
   }
 
   private toMessage(entry: OutboxEntry): OutboxMessage {

@@ -46,6 +46,12 @@ export interface SagaChange {
   fired?: { id: string; owner: string };
 }
 
+/** How many deadlines of a saga are overdue ({@link SagaStore.overdueDeadlines}). */
+export interface OverdueDeadlines {
+  sagaName: string;
+  count: number;
+}
+
 /** Options of {@link SagaStore.list}. */
 export interface ListSagasOptions {
   status?: SagaStatus;
@@ -85,6 +91,11 @@ export interface SagaStore<Tx = unknown> {
   dropDeadline(id: string, owner: string): Promise<void>;
   /** The deadlines of an instance not yet fired. */
   deadlines(sagaName: string, correlationId: string): Promise<SagaDeadline[]>;
+  /**
+   * Per saga, the deadlines due at the store's `now` that are neither fired nor parked (leased ones
+   * included): what the deadline runner has yet to fire. Sagas with none are left out; sorted by saga name.
+   */
+  overdueDeadlines(): Promise<OverdueDeadlines[]>;
   /** Deletes completed instances that ended before `before`, and fired deadlines; returns how many instances. */
   pruneCompleted(before: Date): Promise<number>;
 }

@@ -53,6 +53,13 @@ export interface ChronicleOptions {
   pruneIntervalMs?: number;
   outbox?: ChronicleOutboxOptions;
   subscriptions?: ChronicleSubscriptionOptions;
+  /**
+   * Load `@opentelemetry/api` in `start()` when it is installed, and record spans and metrics
+   * through whatever SDK the application registered. Off, or without the package, telemetry is a
+   * no-op. Ignored when `createChronicle` is given a `telemetry` of its own.
+   * @default true
+   */
+  telemetry?: boolean;
 }
 
 /** The options with every default filled in, resolved once by `createChronicle`. */
@@ -63,6 +70,7 @@ export interface ResolvedChronicleOptions {
   pruneIntervalMs: number;
   outbox: Required<ChronicleOutboxOptions>;
   subscriptions: Required<ChronicleSubscriptionOptions>;
+  telemetry: boolean;
 }
 
 function check(path: string, value: number, min: number): number {
@@ -78,6 +86,7 @@ export function resolveChronicleOptions(options: ChronicleOptions = {}): Resolve
   const subscriptions = options.subscriptions ?? {};
   return {
     migrate: options.migrate ?? true,
+    telemetry: options.telemetry ?? true,
     gateway: options.gateway ?? {},
     commandRetentionMs: check('commandRetentionMs', options.commandRetentionMs ?? COMMAND_OUTCOME_DEFAULTS.retentionMs, 0),
     pruneIntervalMs: check('pruneIntervalMs', options.pruneIntervalMs ?? COMMAND_OUTCOME_DEFAULTS.pruneIntervalMs, 0),

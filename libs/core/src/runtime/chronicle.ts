@@ -21,6 +21,8 @@ import type { SagaCommandDispatcher } from '../sagas/saga-context.js';
 import { SagaDeadlineRunner } from '../sagas/saga-deadline-runner.js';
 import { SAGA_DEFAULTS, SagaEngine, sagaSubscriptionName } from '../sagas/saga-engine.js';
 import { SubscriptionRunner } from '../subscriptions/subscription-runner.js';
+import { ChronicleTelemetry } from '../telemetry/chronicle-telemetry.js';
+import { observeRuntimeGauges } from '../telemetry/runtime-gauges.js';
 import { BackgroundJobs } from './background-jobs.js';
 import { resolveChronicleOptions, type ChronicleOptions, type ResolvedChronicleOptions } from './chronicle-options.js';
 
@@ -48,6 +50,13 @@ export interface ChronicleConfig<Tx = unknown> {
   logger?: (context: string) => ChronicleLogger;
   /** Time source of the gateway and the relay. @default systemClock */
   clock?: Clock;
+  /**
+   * Spans and metrics. By default `start()` loads `@opentelemetry/api` when it is installed (and
+   * `options.telemetry` is not false) and records through the globally registered SDK; give
+   * `ChronicleTelemetry.fromApi(api, { tracerProvider, meterProvider })` to choose the providers.
+   * @default loaded at start
+   */
+  telemetry?: ChronicleTelemetry;
   options?: ChronicleOptions;
   /**
    * Crypto-shredding of the events' `@PersonalData` fields: the key store (and its cache TTL).
@@ -96,6 +105,9 @@ export class Chronicle<Tx = unknown> {
   readonly deadlines: SagaDeadlineRunner | undefined;
   /** Owner id of this runtime's leases (host:pid:uuid8). */
   readonly owner: string;
+  /** Spans and metrics of this runtime (`enabled` once `@opentelemetry/api` was found). */
+  readonly telemetry: ChronicleTelemetry;
+  private unobserveGauges: (() => void) | undefined;
   private readonly jobs: BackgroundJobs;
   private readonly logger: ChronicleLogger;
   private readonly loggerFor: (context: string) => ChronicleLogger;
@@ -130,6 +142,8 @@ export class Chronicle<Tx = unknown> {
     const clock = config.clock ?? systemClock;
     this.clock = clock;
     this.owner = newLeaseOwnerId();
+    this.telemetry = config.telemetry ?? new ChronicleTelemetry();
+    const telemetry = this.telemetry;
     this.jobs = new BackgroundJobs(this.logger);
 
     // The runtime's own listener wakes the relay and the subscriptions after every local commit;
@@ -150,6 +164,7 @@ export class Chronicle<Tx = unknown> {
         logger: this.loggerFor(CommandGateway.name),
         interceptors: [...(config.interceptors ?? [])],
         listeners: [...(config.listeners ?? []), wakeAfterCommit],
+        telemetry,
       },
       this.options.gateway,
     );
@@ -160,7 +175,7 @@ export class Chronicle<Tx = unknown> {
       handlers.length === 0
         ? undefined
         : new OutboxRelay(
-            { store: storage.outbox, journal: storage.journal, serializer, clock, logger: this.loggerFor(OutboxRelay.name) },
+            { store: storage.outbox, journal: storage.journal, serializer, clock, logger: this.loggerFor(OutboxRelay.name), telemetry },
             handlers,
             { owner: this.owner, leaseMs: this.options.outbox.leaseMs },
           );
@@ -169,7 +184,7 @@ export class Chronicle<Tx = unknown> {
     const projections = new Map<string, ProjectionHandler<Tx>>();
     const sagas = new Map<string, SagaEngine<Tx>>();
     const settings = this.options.subscriptions;
-    const deps = { journal: storage.journal, store: storage.checkpoints, serializer, clock };
+    const deps = { journal: storage.journal, store: storage.checkpoints, serializer, clock, telemetry };
     for (const instance of config.projections ?? []) {
       const handler = new ProjectionHandler<Tx>(instance);
       if (projections.has(handler.name)) throw new ConfigurationError(`Projection name "${handler.name}" is used twice; projection names must be unique.`);
@@ -351,6 +366,18 @@ export class Chronicle<Tx = unknown> {
 
   private async doStart(): Promise<void> {
     this.lifecycle = 'starting';
+    if (this.options.telemetry) await this.telemetry.activate();
+    if (this.telemetry.enabled) {
+      this.unobserveGauges = observeRuntimeGauges(this.telemetry, {
+        storage: this.storage as ChronicleStorage<unknown>,
+        gateway: this.gateway,
+        relay: this.relay,
+        subscriptions: this.subscriptions as ReadonlyMap<string, SubscriptionRunner<unknown>>,
+        sagaNames: [...this.sagas.keys()],
+        clock: this.clock,
+        logger: this.logger,
+      });
+    }
     if (this.options.migrate) await this.storage.migrate();
     // Every instance writes the entries of every handler it knows, relaying or not.
     if (this.relay) await this.relay.subscribe();
@@ -393,6 +420,7 @@ export class Chronicle<Tx = unknown> {
     }
     this.lifecycle = 'stopping';
     await this.startRun?.catch(() => undefined);
+    this.unobserveGauges?.();
     this.unsubscribeWakeUps?.();
     if (this.notificationsStarted) await this.storage.notifications?.stop().catch(() => undefined);
     await this.jobs.stop();

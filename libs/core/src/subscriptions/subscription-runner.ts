@@ -9,6 +9,8 @@ import type { CheckpointAdvance, CheckpointStore, ParkedEvent } from '../ports/c
 import { systemClock, type Clock } from '../ports/clock.port.js';
 import type { FeedCursor, Journal } from '../ports/journal.port.js';
 import type { SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
+import { ChronicleTelemetry } from '../telemetry/chronicle-telemetry.js';
+import { logContext } from '../telemetry/log-context.js';
 import { resolveSubscriptionOptions, type ResolvedSubscriptionOptions, type SubscriptionOptions } from './subscription-options.js';
 
 /** What one step of a runner did. */
@@ -106,6 +108,9 @@ export class SubscriptionRunner<Tx = unknown> {
   private lastError: string | null = null;
   private caughtUp = false;
   private lastEventAt: Date | null = null;
+  /** Global position of the last event this runner passed (handled, skipped or parked); undefined before the first. */
+  private passedPosition: number | undefined;
+  private readonly telemetry: ChronicleTelemetry;
   private lastRedriveCheck = 0;
   private running: Promise<void> | undefined;
   private again = false;
@@ -125,6 +130,8 @@ export class SubscriptionRunner<Tx = unknown> {
       serializer: EventSerializer;
       clock?: Clock;
       logger?: ChronicleLogger;
+      /** A CONSUMER span per delivered event. @default off */
+      telemetry?: ChronicleTelemetry;
     },
     private readonly handler: SubscriptionHandler<Tx>,
     options: SubscriptionOptions,
@@ -134,6 +141,22 @@ export class SubscriptionRunner<Tx = unknown> {
     this.owner = options.owner ?? newLeaseOwnerId();
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? consoleLogger(`Subscription ${this.name}`);
+    this.telemetry = deps.telemetry ?? new ChronicleTelemetry();
+  }
+
+  /**
+   * How far this runner is behind `head` (the journal's head position), in global positions
+   * (positions skipped by rolled-back transactions count too); 0 for a standby runner, which
+   * leaves the measure to the lease holder.
+   */
+  lagBehind(head: number): number {
+    if (!this.active || this.passedPosition === undefined) return 0;
+    return Math.max(0, head - this.passedPosition);
+  }
+
+  /** Age of the last event passed while still behind; 0 when caught up or standing by. */
+  get lagMs(): number {
+    return this.active && !this.caughtUp && this.lastEventAt ? Math.max(0, this.clock.now().getTime() - this.lastEventAt.getTime()) : 0;
   }
 
   /** This runner holds the lease. */
@@ -195,6 +218,7 @@ export class SubscriptionRunner<Tx = unknown> {
         this.caughtUp = true;
         return { active: true, handled: 0, parked: 0, caughtUp: true };
       }
+      this.passedPosition ??= page.events[0]!.position - 1;
       const step = { active: true, handled: 0, parked: 0, caughtUp: page.events.length < this.options.batchSize };
       const chunks = this.chunksOf(page.events);
       for (const [index, chunk] of chunks.entries()) {
@@ -203,6 +227,7 @@ export class SubscriptionRunner<Tx = unknown> {
           throw new ConfigurationError(`The journal's feed returned events without cursors; subscription "${this.name}" cannot checkpoint them.`);
         }
         const done = await this.processChunk(chunk, to, index < chunks.length - 1);
+        this.passedPosition = chunk[chunk.length - 1]!.position;
         step.handled += done.handled;
         step.parked += done.parked;
         try {
@@ -253,7 +278,7 @@ export class SubscriptionRunner<Tx = unknown> {
       this.deps.store.parked(this.name, { limit: PARKED_COUNT_LIMIT }),
     ]);
     const leaseValid = checkpoint?.leaseUntil && checkpoint.leaseUntil.getTime() > this.clock.now().getTime();
-    const lagMs = this.active && !this.caughtUp && this.lastEventAt ? Math.max(0, this.clock.now().getTime() - this.lastEventAt.getTime()) : 0;
+    const lagMs = this.lagMs;
     return {
       name: this.name,
       active: this.active,
@@ -423,6 +448,7 @@ export class SubscriptionRunner<Tx = unknown> {
       this.logger.log(`Subscription "${this.name}" runs here (${this.owner}) from ${checkpoint.position ?? 'the start'}.`);
     }
     this.position = checkpoint.position;
+    if (!this.active) this.passedPosition = undefined;
     this.active = true;
     this.leaseUntil = checkpoint.leaseUntil?.getTime() ?? 0;
     return true;
@@ -535,7 +561,7 @@ export class SubscriptionRunner<Tx = unknown> {
         const index = cursor++;
         const { envelope, event } = deliveries[index]!;
         try {
-          results[index] = await this.handler.handle(event, envelope);
+          results[index] = await this.deliver(event, envelope);
           handled += 1;
         } catch (error) {
           if (!failed) failedEvent = { eventId: envelope.eventId, message: describe(error) };
@@ -617,7 +643,7 @@ export class SubscriptionRunner<Tx = unknown> {
       try {
         let work: TransactionalWork<Tx> | void;
         try {
-          work = await this.handler.handle(event, envelope);
+          work = await this.deliver(event, envelope);
         } catch (error) {
           throw new HandlerFailure(error);
         }
@@ -629,17 +655,23 @@ export class SubscriptionRunner<Tx = unknown> {
         if (attempt === this.options.maxAttempts) break;
         const delay = Math.min(this.options.backoffInitialMs * 2 ** (attempt - 1), this.options.backoffMaxMs);
         this.logger.warn(
-          `Subscription "${this.name}": ${envelope.type} ${envelope.streamId}@${envelope.version} failed (attempt ${attempt} of ` +
+          `Subscription "${this.name}": ${envelope.type} ${envelope.streamId}@${envelope.version}${logContext(envelope.metadata)} failed (attempt ${attempt} of ` +
             `${this.options.maxAttempts}), retrying in ${delay} ms: ${message}`,
         );
         await this.sleep(delay);
       }
     }
     this.logger.error(
-      `Subscription "${this.name}" parked ${envelope.type} ${envelope.streamId}@${envelope.version} (event ${envelope.eventId}) after ` +
+      `Subscription "${this.name}" parked ${envelope.type} ${envelope.streamId}@${envelope.version} (event ${envelope.eventId})${logContext(envelope.metadata)} after ` +
         `${this.options.maxAttempts} attempts; later events of ${envelope.streamId} wait behind it. Last error: ${message}`,
     );
     return { message, attempts: this.options.maxAttempts };
+  }
+
+  /** Hands one event to the handler, inside its CONSUMER span when telemetry is on. */
+  private deliver(event: object, envelope: RecordedEvent): Promise<TransactionalWork<Tx> | void> {
+    if (!this.telemetry.enabled) return this.handler.handle(event, envelope);
+    return this.telemetry.consume(this.name, envelope, () => this.handler.handle(event, envelope));
   }
 
   /** Tags failures of the handler's transactional work, so they count as attempts. */

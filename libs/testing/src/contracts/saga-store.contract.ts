@@ -369,6 +369,35 @@ export function sagaStoreContract<Tx>(implementation: string, open: () => Promis
         RACE_TIMEOUT_MS,
       );
 
+      it('counts overdue deadlines per saga: due, neither fired nor parked, leased ones included', async () => {
+        const now = harness.now();
+        expect(await store.overdueDeadlines()).toEqual([]);
+        await start('order-saga', 'a', [deadline('order-saga', 'a', 'late', later(now, -1_000)), deadline('order-saga', 'a', 'future', later(now, 1_000))]);
+        await start('order-saga', 'b', [
+          deadline('order-saga', 'b', 'now', now),
+          deadline('order-saga', 'b', 'parked', later(now, -3_000)),
+          deadline('order-saga', 'b', 'fired', later(now, -4_000)),
+        ]);
+        await start('billing', 'c', [deadline('billing', 'c', 'late', later(now, -1))]);
+        expect(await store.overdueDeadlines()).toEqual([
+          { sagaName: 'billing', count: 1 },
+          { sagaName: 'order-saga', count: 4 },
+        ]);
+
+        await store.claimDue('worker-1', LEASE_MS, 100);
+        await store.releaseDeadline('order-saga:b:parked', 'worker-1', 'boom', null);
+        await store.dropDeadline('order-saga:b:fired', 'worker-1');
+        expect(await store.overdueDeadlines()).toEqual([
+          { sagaName: 'billing', count: 1 },
+          { sagaName: 'order-saga', count: 2 },
+        ]);
+        await harness.advanceTime(1_000);
+        expect(await store.overdueDeadlines()).toEqual([
+          { sagaName: 'billing', count: 1 },
+          { sagaName: 'order-saga', count: 3 },
+        ]);
+      });
+
       it('marks a deadline fired with the change handling it, fenced by its claimer, once', async () => {
         const now = harness.now();
         await start('order-saga', 'order-1', [deadline('order-saga', 'order-1', 'expire', now), deadline('order-saga', 'order-1', 'remind', later(now, 60_000))]);

@@ -1,6 +1,6 @@
 import type { DataSource, EntityManager } from 'typeorm';
 import { checkIntegerArgument, checkSagaChange, SagaConcurrencyError, systemClock } from '@chronicle/core';
-import type { Clock, JsonValue, ListSagasOptions, SagaChange, SagaDeadline, SagaInstance, SagaStatus, SagaStore } from '@chronicle/core';
+import type { Clock, JsonValue, ListSagasOptions, OverdueDeadlines, SagaChange, SagaDeadline, SagaInstance, SagaStatus, SagaStore } from '@chronicle/core';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import type { SqlDialect } from '../dialects/sql-dialect.js';
@@ -191,6 +191,20 @@ export class TypeOrmSagaStore implements SagaStore<EntityManager> {
       'ORDER BY due_at, id';
     const rows = await runRead(this.dataSource, async (manager) => (await executeSql<DeadlineRow>(manager, sql, params.values)).rows);
     return rows.map((row) => this.deadlineFromRow(row));
+  }
+
+  /** {@inheritDoc SagaStore.overdueDeadlines} */
+  async overdueDeadlines(): Promise<OverdueDeadlines[]> {
+    const params = new SqlParameters(this.sql);
+    const sql =
+      `SELECT saga_name, COUNT(*) AS overdue FROM ${this.tables.sagaDeadlines} ` +
+      `WHERE fired_at IS NULL AND parked_at IS NULL AND due_at <= ${params.add(this.sql.encodeTimestamp(this.clock.now()))} ` +
+      'GROUP BY saga_name';
+    const rows = await runRead(this.dataSource, async (manager) => (await executeSql<{ saga_name: string; overdue: number | string }>(manager, sql, params.values)).rows);
+    // Sorted here, whatever the database's collation (saga names are ASCII: see @Saga).
+    return rows
+      .map((row) => ({ sagaName: row.saga_name, count: Number(row.overdue) }))
+      .sort((a, b) => (a.sagaName < b.sagaName ? -1 : a.sagaName > b.sagaName ? 1 : 0));
   }
 
   /** {@inheritDoc SagaStore.pruneCompleted} */

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { ClientProxy } from '@nestjs/microservices';
 import { lastValueFrom, throwError, timeout } from 'rxjs';
-import { ConfigurationError, type OutboxMessage, type OutboxPublisher, type PublishReport } from '@chronicle/core';
+import { ConfigurationError, outboxTraceHeaders, type OutboxMessage, type OutboxPublisher, type PublishReport } from '@chronicle/core';
 import { toOutboxMessageBody, type OutboxMessageBody } from './outbox-message-body.js';
 import { OutboxPublishError } from './outbox-publish.error.js';
 
@@ -9,6 +9,9 @@ import { OutboxPublishError } from './outbox-publish.error.js';
 export interface OutboxEventData extends OutboxMessageBody {
   /** The outbox entry id: the same on every redelivery, so consumers dedupe on it. */
   messageId: string;
+  /** W3C trace context of the message (the relay's publish span, else the one stored with the event). */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** Options of {@link ClientProxyOutboxPublisher}. */
@@ -23,7 +26,8 @@ export interface ClientProxyOutboxPublisherOptions {
    * What `emit` sends, built from the event data: a transport's record type goes here. On Kafka,
    * key the record by stream so that an aggregate's messages share a partition and keep their
    * order: `envelope: (data, m) => ({ key: m.streamId, value: data, headers: { 'x-event-id': m.eventId } })`.
-   * On NATS, a `NatsRecordBuilder` adds headers.
+   * On NATS, a `NatsRecordBuilder` adds headers. Transports with headers carry the trace context
+   * there: `headers: { ...outboxTraceHeaders(m) }` (also in the data as `traceparent` / `tracestate`).
    * @default the event data itself
    */
   envelope?: (data: OutboxEventData, message: OutboxMessage) => unknown;
@@ -101,7 +105,7 @@ export class ClientProxyOutboxPublisher implements OutboxPublisher {
   }
 
   private async emit(message: OutboxMessage): Promise<void> {
-    const data = this.envelope({ ...toOutboxMessageBody(message), messageId: message.id }, message);
+    const data = this.envelope({ ...toOutboxMessageBody(message), messageId: message.id, ...outboxTraceHeaders(message) }, message);
     const emitted = this.client.emit<unknown, unknown>(this.pattern(message), data).pipe(
       timeout({
         first: this.emitTimeoutMs,

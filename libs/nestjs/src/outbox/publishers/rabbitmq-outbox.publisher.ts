@@ -1,6 +1,6 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import amqp, { type ChannelModel, type ConfirmChannel, type Options } from 'amqplib';
-import { ConfigurationError, PublisherUnavailableError, type OutboxMessage, type OutboxPublisher, type PublishReport } from '@chronicle/core';
+import { ConfigurationError, PublisherUnavailableError, type OutboxMessage, type OutboxPublisher, type PublishReport, outboxTraceHeaders } from '@chronicle/core';
 import { toOutboxMessageBody } from './outbox-message-body.js';
 import { OutboxPublishError } from './outbox-publish.error.js';
 
@@ -102,7 +102,8 @@ class AmqpSession {
  * Messages of one aggregate are sent one at a time: the next leaves only after the broker
  * confirmed the previous, so a nacked message is never overtaken by its successors. Aggregates
  * are published concurrently. Each message is persistent JSON whose `messageId` is the outbox
- * entry id (consumers dedupe on it), with the event id, aggregate and stream version in headers.
+ * entry id (consumers dedupe on it), with the event id, aggregate and stream version in headers, and
+ * the W3C `traceparent` / `tracestate` of the message when it has one.
  *
  * Unroutable messages are confirmed and dropped by RabbitMQ, as AMQP specifies: bind a queue (or
  * an alternate exchange) before publishing.
@@ -381,6 +382,9 @@ function publishProperties(message: OutboxMessage): Options.Publish {
   };
   if (typeof causationId === 'string') headers['x-causation-id'] = causationId;
   if (typeof commandId === 'string') headers['x-command-id'] = commandId;
+  // W3C trace context (the relay's publish span, else the command's stored with the event), so
+  // that a consumer's span continues the trace; malformed values stay out of the headers.
+  Object.assign(headers, outboxTraceHeaders(message));
   const properties: Options.Publish = {
     persistent: true,
     contentType: 'application/json',

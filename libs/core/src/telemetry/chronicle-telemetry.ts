@@ -1,0 +1,347 @@
+import type * as Otel from '@opentelemetry/api';
+import type { RecordedEvent } from '../events/recorded-event.js';
+import { validTraceContext, type TraceContextCarrier } from './trace-context.js';
+
+/** A span Chronicle started; opaque outside the telemetry facade. */
+export interface TelemetrySpan {
+  end(): void;
+}
+
+/** How a command ended, as `chronicle.command.outcome` reports it. */
+export type CommandSpanOutcome = 'accepted' | 'rejected' | 'replayed' | 'conflict' | 'error';
+
+/** What `chronicle.command` describes, known before the command runs. */
+export interface CommandSpanInfo {
+  aggregateType: string;
+  aggregateId: string;
+  commandType: string;
+  commandId: string;
+  expectedVersion?: number;
+  /** A context the caller passed explicitly (command metadata); the active context otherwise. */
+  parent?: TraceContextCarrier;
+}
+
+/** How a command ended: what `chronicle.command` and `chronicle.command.duration` record. */
+export interface CommandSpanEnd {
+  aggregateType: string;
+  outcome: CommandSpanOutcome;
+  /** `performance.now()` when the command started. */
+  startedAt: number;
+  resultingVersion?: number;
+  retries: number;
+  error?: unknown;
+}
+
+/** An outbox message as the publish span describes it. */
+export interface PublishSpanInfo {
+  id: string;
+  eventType: string;
+  streamId: string;
+  version: number;
+  metadata: Readonly<Record<string, unknown>>;
+}
+
+/** One observable gauge: its fixed name, what it measures and its unit. */
+export interface GaugeSpec {
+  name: string;
+  description: string;
+  unit?: string;
+}
+
+/** Records one gauge value with its attributes, inside a collection. */
+export type GaugeRecorder = (name: string, value: number, attributes?: Record<string, string>) => void;
+
+/** Tracer and meter providers to use instead of the globally registered ones (tests, several SDKs). */
+export interface TelemetryProviders {
+  /** An OpenTelemetry `TracerProvider`. @default the global one */
+  tracerProvider?: object;
+  /** An OpenTelemetry `MeterProvider`. @default the global one */
+  meterProvider?: object;
+}
+
+const SCOPE = '@chronicle/core';
+let loading: Promise<typeof Otel | undefined> | undefined;
+
+/** Loads `@opentelemetry/api` once per process; undefined when it is not installed. */
+function loadApi(): Promise<typeof Otel | undefined> {
+  loading ??= import('@opentelemetry/api').then(
+    (module) => module,
+    () => undefined,
+  );
+  return loading;
+}
+
+interface Instruments {
+  api: typeof Otel;
+  tracer: Otel.Tracer;
+  meter: Otel.Meter;
+  commandDuration: Otel.Histogram;
+  commitBatchSize: Otel.Histogram;
+  conflicts: Otel.Counter;
+  publishDuration: Otel.Histogram;
+}
+
+/**
+ * Chronicle's one door to OpenTelemetry. `@opentelemetry/api` is an optional peer: until
+ * `activate()` finds it (or `fromApi` is given it), `enabled` is false and every instrumented
+ * place skips its telemetry after one property read, allocating nothing. With the API but no SDK,
+ * the API's own no-op tracer and meter answer.
+ *
+ * Spans: `chronicle.command`, `chronicle.commit`, `publish <handler>` (PRODUCER) and
+ * `process <subscription>` (CONSUMER). Metrics: the `chronicle.*` instruments listed in the README.
+ */
+export class ChronicleTelemetry {
+  private instruments: Instruments | undefined;
+
+  constructor(private readonly providers: TelemetryProviders = {}) {}
+
+  /**
+   * Telemetry through a given `@opentelemetry/api` module (`import * as api from '@opentelemetry/api'`),
+   * enabled at once, with the global providers unless others are given.
+   */
+  static fromApi(api: object, providers: TelemetryProviders = {}): ChronicleTelemetry {
+    const telemetry = new ChronicleTelemetry(providers);
+    telemetry.install(api as typeof Otel);
+    return telemetry;
+  }
+
+  /** Whether spans and metrics are recorded: the API was found and an SDK registered (or providers given). */
+  get enabled(): boolean {
+    return this.instruments !== undefined;
+  }
+
+  /**
+   * Loads `@opentelemetry/api` (once per process) when installed; returns whether telemetry is on.
+   * Register the SDK before: without one, telemetry stays off.
+   */
+  async activate(): Promise<boolean> {
+    if (this.instruments) return true;
+    const api = await loadApi();
+    if (api && !this.instruments) this.install(api);
+    return this.enabled;
+  }
+
+  private install(api: typeof Otel): void {
+    const tracerProvider = (this.providers.tracerProvider as Otel.TracerProvider | undefined) ?? api.trace.getTracerProvider();
+    const meterProvider = (this.providers.meterProvider as Otel.MeterProvider | undefined) ?? api.metrics.getMeterProvider();
+    const meter = meterProvider.getMeter(SCOPE);
+    // The API without an SDK only hands out no-op tracers and meters: staying off then costs nothing
+    // per command (a caller's traceparent is still stored, as with telemetry off).
+    if (isNoopTracerProvider(api, tracerProvider) && meter instanceof api.createNoopMeter().constructor) return;
+    this.instruments = {
+      api,
+      tracer: tracerProvider.getTracer(SCOPE),
+      meter,
+      commandDuration: meter.createHistogram('chronicle.command.duration', {
+        description: 'Time from a command reaching the gateway to its outcome.',
+        unit: 's',
+      }),
+      commitBatchSize: meter.createHistogram('chronicle.commit.batch_size', {
+        description: 'Commands written by one group-commit transaction.',
+        unit: '{command}',
+        advice: { explicitBucketBoundaries: [1, 2, 4, 8, 16, 32, 64, 128, 256] },
+      }),
+      conflicts: meter.createCounter('chronicle.command.conflicts', {
+        description: 'Optimistic-concurrency conflicts met by commands (each retry and each conflict reported).',
+        unit: '{conflict}',
+      }),
+      publishDuration: meter.createHistogram('chronicle.outbox.publish.duration', {
+        description: 'Time one outbox batch spent in its publisher.',
+        unit: 's',
+      }),
+    };
+  }
+
+  /** Starts `chronicle.command`, a child of the explicit parent or of the active context. */
+  startCommand(info: CommandSpanInfo): TelemetrySpan {
+    const { api, tracer } = this.require();
+    const attributes: Otel.Attributes = {
+      'chronicle.aggregate.type': info.aggregateType,
+      'chronicle.aggregate.id': info.aggregateId,
+      'chronicle.command.type': info.commandType,
+      'chronicle.command.id': info.commandId,
+    };
+    if (info.expectedVersion !== undefined) attributes['chronicle.command.expected_version'] = info.expectedVersion;
+    const parent = (info.parent && this.remoteContext(info.parent)) ?? api.context.active();
+    return tracer.startSpan('chronicle.command', { kind: api.SpanKind.INTERNAL, attributes }, parent);
+  }
+
+  /** Runs `work` with `span` as the active span (so what it starts, or dispatches, is its child). */
+  runIn<T>(span: TelemetrySpan, work: () => T): T {
+    const { api } = this.require();
+    // A span nobody records (no SDK, or sampled out) has no children worth a context switch.
+    if (!(span as Otel.Span).isRecording()) return work();
+    return api.context.with(api.trace.setSpan(api.context.active(), span as Otel.Span), work);
+  }
+
+  /** Ends `chronicle.command` and records `chronicle.command.duration` and the conflicts. */
+  endCommand(span: TelemetrySpan, end: CommandSpanEnd): void {
+    const { api, commandDuration, conflicts } = this.require();
+    const otelSpan = span as Otel.Span;
+    otelSpan.setAttribute('chronicle.command.outcome', end.outcome);
+    otelSpan.setAttribute('chronicle.command.retries', end.retries);
+    if (end.resultingVersion !== undefined) otelSpan.setAttribute('chronicle.command.resulting_version', end.resultingVersion);
+    if (end.outcome === 'error' || end.outcome === 'conflict') {
+      if (end.error instanceof Error) otelSpan.recordException(end.error);
+      otelSpan.setStatus({ code: api.SpanStatusCode.ERROR, message: end.error instanceof Error ? end.error.message : String(end.error) });
+    }
+    otelSpan.end();
+    commandDuration.record((performance.now() - end.startedAt) / 1000, {
+      'chronicle.aggregate.type': end.aggregateType,
+      'chronicle.command.outcome': end.outcome,
+    });
+    const conflictCount = end.retries + (end.outcome === 'conflict' ? 1 : 0);
+    if (conflictCount > 0) conflicts.add(conflictCount, { 'chronicle.aggregate.type': end.aggregateType });
+  }
+
+  /** The W3C trace context of a span, for event metadata and message headers; undefined when invalid (no SDK, no parent). */
+  traceContextOf(span: TelemetrySpan): TraceContextCarrier | undefined {
+    const { api } = this.require();
+    const context = (span as Otel.Span).spanContext();
+    if (!api.isSpanContextValid(context)) return undefined;
+    const flags = (context.traceFlags & 0xff).toString(16).padStart(2, '0');
+    return validTraceContext(`00-${context.traceId}-${context.spanId}-${flags}`, context.traceState?.serialize());
+  }
+
+  /** Starts `chronicle.commit` for one group-commit batch, linked to the commands it carries. */
+  startCommit(commands: ReadonlyArray<TelemetrySpan | undefined>): TelemetrySpan {
+    const { api, tracer, commitBatchSize } = this.require();
+    const links: Otel.Link[] = [];
+    for (const command of commands) if (command) links.push({ context: (command as Otel.Span).spanContext() });
+    commitBatchSize.record(commands.length);
+    // A root of its own: the batch serves several commands, none of them is its parent.
+    return tracer.startSpan('chronicle.commit', { kind: api.SpanKind.INTERNAL, root: true, links, attributes: { 'chronicle.commit.batch_size': commands.length } });
+  }
+
+  /** Ends a span, marked failed when `error` is given. */
+  endSpan(span: TelemetrySpan, error?: unknown): void {
+    const otelSpan = span as Otel.Span;
+    if (error !== undefined) {
+      const { api } = this.require();
+      if (error instanceof Error) otelSpan.recordException(error);
+      otelSpan.setStatus({ code: api.SpanStatusCode.ERROR, message: error instanceof Error ? error.message : String(error) });
+    }
+    otelSpan.end();
+  }
+
+  /** Starts the PRODUCER span of one outbox message, a child of the context stored with its event. */
+  startPublish(handler: string, message: PublishSpanInfo): TelemetrySpan {
+    const { api, tracer } = this.require();
+    const stored = validTraceContext(message.metadata.traceparent, message.metadata.tracestate);
+    const parent = (stored && this.remoteContext(stored)) ?? api.ROOT_CONTEXT;
+    return tracer.startSpan(
+      `publish ${handler}`,
+      {
+        kind: api.SpanKind.PRODUCER,
+        attributes: {
+          'messaging.system': 'chronicle',
+          'messaging.operation.type': 'publish',
+          'messaging.operation.name': 'publish',
+          'messaging.destination.name': handler,
+          'messaging.message.id': message.id,
+          'chronicle.event.type': message.eventType,
+          'chronicle.stream.id': message.streamId,
+          'chronicle.event.version': message.version,
+        },
+      },
+      parent,
+    );
+  }
+
+  /** Records `chronicle.outbox.publish.duration` of one batch. */
+  recordPublish(handler: string, startedAt: number): void {
+    this.require().publishDuration.record((performance.now() - startedAt) / 1000, { 'chronicle.outbox.handler': handler });
+  }
+
+  /**
+   * Runs one subscription step for one event inside its CONSUMER span: a child of the context
+   * stored with the event (so a projection update joins the command's trace) and linked to it.
+   */
+  async consume<T>(subscription: string, envelope: RecordedEvent, work: () => Promise<T>): Promise<T> {
+    const { api, tracer } = this.require();
+    const stored = validTraceContext(envelope.metadata.traceparent, envelope.metadata.tracestate);
+    const remote = stored && this.remoteContext(stored);
+    const links: Otel.Link[] = remote ? [{ context: api.trace.getSpanContext(remote)! }] : [];
+    const span = tracer.startSpan(
+      `process ${subscription}`,
+      {
+        kind: api.SpanKind.CONSUMER,
+        links,
+        attributes: {
+          'messaging.system': 'chronicle',
+          'messaging.operation.type': 'process',
+          'messaging.operation.name': 'process',
+          'messaging.destination.name': subscription,
+          'messaging.message.id': envelope.eventId,
+          'chronicle.event.type': envelope.type,
+          'chronicle.stream.id': envelope.streamId,
+          'chronicle.event.version': envelope.version,
+          'chronicle.event.position': envelope.position,
+        },
+      },
+      remote ?? api.ROOT_CONTEXT,
+    );
+    try {
+      const result = span.isRecording() ? await api.context.with(api.trace.setSpan(api.context.active(), span), work) : await work();
+      span.end();
+      return result;
+    } catch (error) {
+      this.endSpan(span, error);
+      throw error;
+    }
+  }
+
+  /**
+   * Registers observable gauges read by one callback at each collection (never on the hot path).
+   * Returns a function that unregisters them.
+   */
+  observeGauges(specs: readonly GaugeSpec[], collect: (record: GaugeRecorder) => Promise<void>): () => void {
+    const { meter } = this.require();
+    const gauges = new Map<string, Otel.ObservableGauge>();
+    for (const spec of specs) {
+      gauges.set(spec.name, meter.createObservableGauge(spec.name, { description: spec.description, ...(spec.unit ? { unit: spec.unit } : {}) }));
+    }
+    const callback: Otel.BatchObservableCallback = async (result) => {
+      await collect((name, value, attributes) => {
+        const gauge = gauges.get(name);
+        if (gauge) result.observe(gauge, value, attributes);
+      });
+    };
+    const observables = [...gauges.values()];
+    meter.addBatchObservableCallback(callback, observables);
+    return () => meter.removeBatchObservableCallback(callback, observables);
+  }
+
+  /** A context whose span is the remote one a carrier describes; undefined when it is not valid. */
+  private remoteContext(carrier: TraceContextCarrier): Otel.Context | undefined {
+    const { api } = this.require();
+    const valid = validTraceContext(carrier.traceparent, carrier.tracestate);
+    if (!valid?.traceparent) return undefined;
+    const [, traceId, spanId, flags] = valid.traceparent.split('-') as [string, string, string, string];
+    let traceState: Otel.TraceState | undefined;
+    try {
+      traceState = valid.tracestate ? api.createTraceState(valid.tracestate) : undefined;
+    } catch {
+      traceState = undefined;
+    }
+    return api.trace.setSpanContext(api.ROOT_CONTEXT, {
+      traceId,
+      spanId,
+      traceFlags: Number.parseInt(flags, 16),
+      isRemote: true,
+      ...(traceState ? { traceState } : {}),
+    });
+  }
+
+  private require(): Instruments {
+    if (!this.instruments) throw new Error('Chronicle telemetry is off: check `enabled` before recording.');
+    return this.instruments;
+  }
+}
+
+/** Whether a tracer provider is the API's own no-op one, or a proxy to it (no SDK registered). */
+function isNoopTracerProvider(api: typeof Otel, provider: Otel.TracerProvider): boolean {
+  const noop = new api.ProxyTracerProvider().getDelegate();
+  if (provider === noop) return true;
+  return provider instanceof api.ProxyTracerProvider && provider.getDelegate() === noop;
+}
