@@ -7,3 +7,4 @@ export * from './contracts/snapshot-store.contract.js';
 export * from './contracts/outbox-store.contract.js';
 export * from './contracts/checkpoint-store.contract.js';
 export * from './contracts/saga-store.contract.js';
+export * from './contracts/event-query.contract.js';

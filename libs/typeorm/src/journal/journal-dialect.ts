@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { FeedBlocker, FeedCursor } from '@chronicle/core';
+import type { EventQuery, FeedBlocker, FeedCursor } from '@chronicle/core';
 import type { SqlDialect } from '../dialects/sql-dialect.js';
 import type { SqlParameters } from '../dialects/sql-parameters.js';
 import type { ChronicleTables } from '../table-options.js';
@@ -47,12 +47,25 @@ export interface JournalDialect {
    * an earlier page returned in `feed_bound`), the page is read below that bound without working
    * it out again: sound, because the bound only ever moves forward.
    */
-  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string): SqlStatement;
+  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string, filter?: (params: SqlParameters) => string): SqlStatement;
   /**
    * The events of a page {@link feedQuery} returned, after its checks: throws when they found the
    * journal or the cursor ahead of the database (PostgreSQL: `TransactionIdsAheadError`).
    */
   feedRows(rows: readonly FeedQueryRow[], after: FeedCursor | null): EventRow[];
+  /**
+   * A condition on the events alias `e` that holds when the event matches `query` (checked
+   * already), written so that an index serves it: on PostgreSQL the type index and the GIN index on
+   * tags, on SQLite the type index and the tags side table.
+   */
+  queryCondition(tables: ChronicleTables, params: SqlParameters, query: EventQuery): string;
+  /**
+   * One row `{ known }`: whether `cursor` is one this journal handed out (an event's, or on
+   * PostgreSQL the cursor below a feed bound, `<xid8>:<largest position>`, below the snapshot's xmax). Throws for a malformed one.
+   */
+  knownCursor(tables: ChronicleTables, cursor: FeedCursor): SqlStatement;
+  /** The first event (feed order) matching `query` after `after`, as event rows (at most one). */
+  firstMatchAfter(tables: ChronicleTables, after: FeedCursor | null, query: EventQuery): SqlStatement;
   /** A condition on the events alias `e` that holds when the event carries `tag`. */
   tagCondition(params: SqlParameters, tag: string): string;
   /** The transaction holding the feed back, if any. */
