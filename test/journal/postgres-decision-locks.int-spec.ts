@@ -110,3 +110,40 @@ await describePostgres('Conditional appends on PostgreSQL: only conflicting deci
     expect(await outcome).toBeInstanceOf(AppendConditionConflictError);
   });
 });
+
+await describePostgres('Conditional appends on PostgreSQL: the one-statement path under a race', () => {
+  let database: TestDatabase;
+
+  beforeEach(async () => {
+    database = await openPostgresSchema();
+  });
+
+  afterEach(async () => {
+    await database.close();
+  });
+
+  /** The "at most `limit` per owner" decision, retried on a condition conflict; true when it appended. */
+  async function decide(journal: TypeOrmJournal, limit: number): Promise<boolean> {
+    for (;;) {
+      const { events, next } = await journal.readByQuery(ownerQuery('ann'));
+      if (events.length >= limit) return false;
+      try {
+        await journal.append(conditional(ownerQuery('ann'), next, event(['owner:ann'])));
+        return true;
+      } catch (error) {
+        if (!(error instanceof AppendConditionConflictError)) throw error;
+      }
+    }
+  }
+
+  it('commits exactly the allowed number of decisions on one tag from two pools, without participants (one statement each)', async () => {
+    const first = new TypeOrmJournal(database.dataSource, database.tables);
+    const second = new TypeOrmJournal(await database.openAnother(), database.tables);
+    for (let round = 0; round < 5; round++) {
+      const limit = 3 * (round + 1);
+      const outcomes = await Promise.all(Array.from({ length: 12 }, (_, index) => decide(index % 2 === 0 ? first : second, limit)));
+      expect(outcomes.filter(Boolean).length).toBeLessThanOrEqual(3);
+      expect((await first.readByQuery(ownerQuery('ann'))).events).toHaveLength(limit);
+    }
+  }, 120_000);
+});

@@ -64,6 +64,12 @@ export interface JournalDialect {
    * PostgreSQL the cursor below a feed bound, `<xid8>:<largest position>`, below the snapshot's xmax). Throws for a malformed one.
    */
   knownCursor(tables: ChronicleTables, cursor: FeedCursor): SqlStatement;
+  /**
+   * A boolean expression that holds when `after` is a cursor this journal handed out and no event
+   * matching `query` follows it (the whole condition of a conditional append, for one statement).
+   * PostgreSQL only: on SQLite a unit is a transaction under the write lock anyway.
+   */
+  conditionHolds?(tables: ChronicleTables, params: SqlParameters, after: FeedCursor | null, query: EventQuery): string;
   /** The first event (feed order) matching `query` after `after`, as event rows (at most one). */
   firstMatchAfter(tables: ChronicleTables, after: FeedCursor | null, query: EventQuery): SqlStatement;
   /** A condition on the events alias `e` that holds when the event carries `tag`. */

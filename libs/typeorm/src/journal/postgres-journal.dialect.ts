@@ -225,6 +225,19 @@ export const postgresJournalDialect: JournalDialect = {
     };
   },
 
+  conditionHolds(tables: ChronicleTables, params: SqlParameters, after: FeedCursor | null, query: EventQuery): string {
+    const matches = this.queryCondition(tables, params, query);
+    if (after === null) return `NOT EXISTS (SELECT 1 FROM ${tables.events} e WHERE ${matches})`;
+    const [txId, position] = parseCursor(after);
+    const tx = `${params.add(String(txId))}::xid8`;
+    const pos = `${params.add(String(position))}::bigint`;
+    const known =
+      position === MAX_POSITION
+        ? `${tx} < pg_snapshot_xmax(pg_current_snapshot())`
+        : `EXISTS (SELECT 1 FROM ${tables.events} k WHERE k.tx_id = ${tx} AND k.position = ${pos})`;
+    return `${known} AND NOT EXISTS (SELECT 1 FROM ${tables.events} e WHERE (e.tx_id, e.position) > (${tx}, ${pos}) AND (${matches}))`;
+  },
+
   firstMatchAfter(tables: ChronicleTables, after: FeedCursor | null, query: EventQuery): SqlStatement {
     const params = new SqlParameters(postgresDialect);
     const conditions = [`(${this.queryCondition(tables, params, query)})`];

@@ -194,6 +194,10 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       const inOneStatement = await this.appendInOneStatement(request, ordered);
       if (inOneStatement) return inOneStatement;
     }
+    if (condition !== undefined && this.canAppendInOneStatement(ordered)) {
+      const conditional = await this.appendConditionalInOneStatement(request, ordered, condition);
+      if (conditional) return conditional;
+    }
     return runInTransaction(this.dataSource, async (manager) => {
       const now = this.clock.now();
       if (condition !== undefined && this.sql.name === 'postgres') {
@@ -226,6 +230,46 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       for (const participant of this.participants) await participant.participate(manager, request, result);
       return result;
     });
+  }
+
+  /**
+   * PostgreSQL: a conditional unit in four round trips instead of about eight: BEGIN, the decision
+   * locks, the one-statement append with the condition folded into its checks (its snapshot is
+   * taken after the locks were granted, as the check's must be), COMMIT. Undefined when a check
+   * failed (nothing was written): the transactional path then writes the unit again and names
+   * which check failed.
+   */
+  private async appendConditionalInOneStatement(
+    request: AppendRequest,
+    ordered: readonly StreamWrite[],
+    condition: AppendCondition,
+  ): Promise<AppendResult | undefined> {
+    // A malformed cursor is named before any statement runs.
+    if (condition.after !== null) this.knownStatement(condition.after, 'condition.after');
+    const conditionHolds = this.dialect.conditionHolds?.bind(this.dialect);
+    if (conditionHolds === undefined) return undefined;
+    const participants = this.participants.filter(isAppendStatementParticipant);
+    const holds = (params: SqlParameters): string => conditionHolds(this.tables, params, condition.after, condition.failIfEventsMatch);
+    let rows: OneStatementAppendRow[] | undefined;
+    try {
+      rows = await runInTransaction(this.dataSource, async (manager) => {
+        await takeDecisionLocks(manager, decisionLockKeys(this.tables.events, condition, ordered));
+        const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds);
+        const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
+        // Not ok: the statement wrote nothing; committing the empty transaction releases the locks.
+        return result.rows[0]?.ok ? result.rows : undefined;
+      });
+    } catch (error) {
+      if (driverErrorOf(error)?.code === UNIQUE_VIOLATION) return undefined;
+      throw error;
+    }
+    if (rows === undefined) return undefined;
+    const inserted = new Map<string, { position: number; cursor: FeedCursor }>();
+    for (const row of rows) {
+      if (row.event_id === null) continue;
+      inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
+    }
+    return this.appendResult(request, inserted);
   }
 
   /**
