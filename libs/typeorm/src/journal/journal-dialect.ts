@@ -27,7 +27,7 @@ export type FeedQueryRow = Omit<EventRow, 'position'> & {
 
 /**
  * The journal statements whose shape differs between PostgreSQL and SQLite: the global feed and
- * its cursor, what the events insert returns, the tag filter and the feed blocker.
+ * its cursor, what the events insert returns, the filter by type and tag and the feed blocker.
  */
 export interface JournalDialect {
   readonly sql: SqlDialect;
@@ -72,8 +72,6 @@ export interface JournalDialect {
   conditionHolds?(tables: ChronicleTables, params: SqlParameters, after: FeedCursor | null, query: EventQuery): string;
   /** The first event (feed order) matching `query` after `after`, as event rows (at most one). */
   firstMatchAfter(tables: ChronicleTables, after: FeedCursor | null, query: EventQuery): SqlStatement;
-  /** A condition on the events alias `e` that holds when the event carries `tag`. */
-  tagCondition(params: SqlParameters, tag: string): string;
   /** The transaction holding the feed back, if any. */
   feedBlocker(manager: EntityManager, tables: ChronicleTables): Promise<FeedBlocker | undefined>;
 }

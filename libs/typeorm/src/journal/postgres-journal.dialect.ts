@@ -251,11 +251,6 @@ export const postgresJournalDialect: JournalDialect = {
     };
   },
 
-  tagCondition(params: SqlParameters, tag: string): string {
-    // jsonb containment, served by the GIN (jsonb_path_ops) index on tags.
-    return `e.tags @> ${params.add(JSON.stringify([tag]))}::jsonb`;
-  },
-
   async feedBlocker(manager: EntityManager, tables: ChronicleTables): Promise<FeedBlocker | undefined> {
     // Held back means: committed events wait behind the bound's transaction. Without such
     // events nothing is held, whatever else runs on the server.

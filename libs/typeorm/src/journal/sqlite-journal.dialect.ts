@@ -75,10 +75,6 @@ export const sqliteJournalDialect: JournalDialect = {
     };
   },
 
-  tagCondition(params: SqlParameters, tag: string): string {
-    return `EXISTS (SELECT 1 FROM json_each(e.tags) t WHERE t.value = ${params.add(tag)})`;
-  },
-
   feedBlocker(): Promise<FeedBlocker | undefined> {
     return Promise.resolve(undefined);
   },

@@ -592,7 +592,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const params = new SqlParameters(this.sql);
     let sql =
       `SELECT ${this.dialect.eventColumns} FROM ${this.tables.events} e WHERE e.position > ${params.add(afterPosition)} ` +
-      `AND ${this.dialect.tagCondition(params, tag)} ORDER BY e.position`;
+      `AND ${this.dialect.queryCondition(this.tables, params, [{ tags: [tag] }])} ORDER BY e.position`;
     if (limit !== undefined) sql += ` LIMIT ${params.add(limit)}`;
     const rows = await this.read<EventRow>(sql, params.values);
     return rows.map((row) => this.decodeRow(row));
