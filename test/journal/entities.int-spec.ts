@@ -7,6 +7,7 @@ import {
   TypeOrmCheckpointStore,
   TypeOrmInbox,
   TypeOrmJournal,
+  TypeOrmKeyStore,
   TypeOrmOutboxStore,
   TypeOrmSagaStore,
   TypeOrmSnapshotStore,
@@ -209,10 +210,19 @@ async function readsSubscriptionTablesBack(dataSource: DataSource, options: Chro
       createdAt: OCCURRED_AT,
     },
   ]);
+  const keys = new TypeOrmKeyStore(dataSource, { ...tables, masterKeys: { current: { id: 'm1', key: Buffer.alloc(32, 5).toString('base64') } } });
+  const kept = await keys.keyFor('subject-kept');
+  await keys.keyFor('subject-gone');
+  await keys.forget('subject-gone');
+  const rows = await manager.find(entities.dataKey, { order: { subject: 'ASC' } });
+  expect(rows).toEqual([
+    { subject: 'subject-gone', keyId: expect.any(String), masterKeyId: null, wrappedKey: null, createdAt: expect.any(Date), forgottenAt: expect.any(Date) },
+    { subject: 'subject-kept', keyId: kept.keyId, masterKeyId: 'm1', wrappedKey: expect.any(String), createdAt: expect.any(Date), forgottenAt: null },
+  ]);
 }
 
 describe('Chronicle entities on SQLite', () => {
-  it('map every table (journal, commands, snapshots, outbox, inbox, checkpoints, parked events, sagas; custom prefix) for reading through TypeORM', async () => {
+  it('map every table (journal, commands, snapshots, outbox, inbox, checkpoints, parked events, sagas, data keys; custom prefix) for reading through TypeORM', async () => {
     const options: ChronicleEntityOptions = { type: 'better-sqlite3', tablePrefix: 'es_' };
     const dataSource = new DataSource({ type: 'better-sqlite3', database: ':memory:', entities: createChronicleEntities(options).all });
     await dataSource.initialize();
@@ -223,7 +233,7 @@ describe('Chronicle entities on SQLite', () => {
 });
 
 await describePostgres('Chronicle entities on PostgreSQL', () => {
-  it('map every table (journal, commands, snapshots, outbox, inbox, checkpoints, parked events, sagas; custom schema) for reading through TypeORM', async () => {
+  it('map every table (journal, commands, snapshots, outbox, inbox, checkpoints, parked events, sagas, data keys; custom schema) for reading through TypeORM', async () => {
     const schema = uniqueSchemaName('chr_ent');
     cleanups.push(await createSchema(schema));
     const options: ChronicleEntityOptions = { type: 'postgres', schema };

@@ -7,13 +7,15 @@ import { createSchema, describePostgres, POSTGRES_URL, uniqueSchemaName } from '
 const JOURNAL_MIGRATION = 'ChronicleJournalTables1767225600000';
 const OUTBOX_MIGRATION = 'ChronicleOutboxTables1767312000000';
 const SUBSCRIPTION_MIGRATION = 'ChronicleSubscriptionTables1767398400000';
-const DECISION_MIGRATION = 'ChronicleDecisionIndexes1767484800000';
-const MIGRATIONS = [JOURNAL_MIGRATION, OUTBOX_MIGRATION, SUBSCRIPTION_MIGRATION, DECISION_MIGRATION];
+const KEY_MIGRATION = 'ChronicleKeyTables1767571200000';
+const DECISION_MIGRATION = 'ChronicleDecisionIndexes1767657600000';
+const MIGRATIONS = [JOURNAL_MIGRATION, OUTBOX_MIGRATION, SUBSCRIPTION_MIGRATION, KEY_MIGRATION, DECISION_MIGRATION];
 /** The bookkeeping rows as `ORDER BY name` lists them. */
 const MIGRATION_ROWS = [...MIGRATIONS].sort().map((name) => ({ name }));
 const TABLES = [
   'checkpoints',
   'commands',
+  'data_keys',
   'events',
   'inbox',
   'migrations',
@@ -29,6 +31,7 @@ const TABLES = [
 const SQLITE_TABLES = [...TABLES, 'event_tags'].sort();
 const SQLITE_INDEXES = [
   'commands_recorded_at_idx',
+  'data_keys_master_idx',
   'events_type_idx',
   'inbox_processed_at_idx',
   'outbox_claim_idx',
@@ -116,8 +119,8 @@ describe('Chronicle migrations on SQLite', () => {
 
   it('fill the tags side table from the events stored before the decision migration, then from every insert', async () => {
     const dataSource = await sqlite();
-    const [Journal, Outbox, Subscriptions] = createChronicleMigrations();
-    await runChronicleMigrations(dataSource, { migrations: [Journal!, Outbox!, Subscriptions!] });
+    const [Journal, Outbox, Subscriptions, Keys] = createChronicleMigrations();
+    await runChronicleMigrations(dataSource, { migrations: [Journal!, Outbox!, Subscriptions!, Keys!] });
     const journal = new TypeOrmJournal(dataSource);
     const event = (eventId: string, tags: string[]) => ({ eventId, type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() });
     await journal.append({ writes: [{ streamId: 's', aggregateType: 't', expectedVersion: 0, events: [event('e1', ['a', 'b']), event('e2', [])] }] });
@@ -155,13 +158,15 @@ describe('Chronicle migrations on SQLite', () => {
   it('are undone by down(), newest first, each dropping only its own tables', async () => {
     const dataSource = await sqlite();
     await runChronicleMigrations(dataSource);
-    const [Journal, Outbox, Subscriptions, Decisions] = createChronicleMigrations();
+    const [Journal, Outbox, Subscriptions, Keys, Decisions] = createChronicleMigrations();
     await new Decisions!().down(dataSource.createQueryRunner());
     expect((await sqliteObjects(dataSource)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
     // The trigger went with its side table: appends still work.
     await new TypeOrmJournal(dataSource).append({
       writes: [{ streamId: 's', aggregateType: 't', expectedVersion: 0, events: [{ eventId: 'e1', type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['a'], occurredAt: new Date() }] }],
     });
+    await new Keys!().down(dataSource.createQueryRunner());
+    expect((await sqliteObjects(dataSource)).tables).not.toContain('chronicle_data_keys');
     await new Subscriptions!().down(dataSource.createQueryRunner());
     expect((await sqliteObjects(dataSource)).tables).toEqual(
       ['commands', 'events', 'inbox', 'migrations', 'outbox', 'outbox_handlers', 'snapshots', 'streams'].map((table) => `chronicle_${table}`),
@@ -197,6 +202,9 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
         'es_checkpoints_pk',
         'es_commands_pk',
         'es_commands_recorded_at_idx',
+        'es_data_keys_key_id_uq',
+        'es_data_keys_master_idx',
+        'es_data_keys_pk',
         'es_events_event_id_uq',
         'es_events_pk',
         'es_events_stream_version_uq',

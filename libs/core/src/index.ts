@@ -109,3 +109,16 @@ export * from './runtime/chronicle-options.js';
 export * from './runtime/chronicle.js';
 /** `createChronicle(config)`: builds a framework-free Chronicle runtime. */
 export * from './runtime/create-chronicle.js';
+export * from './errors/personal-data-declaration.error.js';
+export * from './errors/personal-data-decryption.error.js';
+export * from './errors/personal-data-subject.error.js';
+export * from './errors/personal-data-leak.error.js';
+export * from './errors/master-key-missing.error.js';
+export * from './errors/master-key-mismatch.error.js';
+export * from './events/personal-data.decorator.js';
+export * from './ports/key-store.port.js';
+export * from './personal-data/master-key-ring.js';
+export * from './personal-data/subject-argument.js';
+export * from './personal-data/personal-data-cipher.js';
+export * from './personal-data/personal-data-storage.js';
+export * from './adapters/in-memory-key-store.js';

@@ -7,4 +7,5 @@ export * from './contracts/snapshot-store.contract.js';
 export * from './contracts/outbox-store.contract.js';
 export * from './contracts/checkpoint-store.contract.js';
 export * from './contracts/saga-store.contract.js';
+export * from './contracts/key-store.contract.js';
 export * from './contracts/event-query.contract.js';

@@ -16,6 +16,7 @@ export * from './entities/checkpoint.entity.js';
 export * from './entities/parked-event.entity.js';
 export * from './entities/saga-state.entity.js';
 export * from './entities/saga-deadline.entity.js';
+export * from './entities/data-key.entity.js';
 export * from './entities/create-chronicle-entities.js';
 // Migrations
 export * from './migrations/chronicle-migration.js';
@@ -38,6 +39,8 @@ export * from './outbox/typeorm-outbox-store.js';
 export * from './inbox/typeorm-inbox.js';
 export * from './subscriptions/typeorm-checkpoint-store.js';
 export * from './sagas/typeorm-saga-store.js';
+export * from './keys/typeorm-key-store.js';
+export * from './migrations/key-tables.migration.js';
 // Notifications
 export * from './notifications/postgres-notification-listener.js';
 // Storage bundle

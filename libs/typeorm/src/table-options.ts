@@ -38,6 +38,8 @@ export interface ChronicleTables {
   sagaStates: string;
   /** Saga timeouts. */
   sagaDeadlines: string;
+  /** The data keys of crypto-shredding, wrapped by the master key. */
+  dataKeys: string;
   migrations: string;
 }
 
@@ -81,6 +83,7 @@ export function resolveChronicleTables(options: ChronicleTableOptions | undefine
     parkedEvents: qualified('parked_events'),
     sagaStates: qualified('saga_states'),
     sagaDeadlines: qualified('saga_deadlines'),
+    dataKeys: qualified('data_keys'),
     migrations: qualified('migrations'),
   };
 }

@@ -13,3 +13,5 @@ export const SAGA_HANDLERS_METADATA = 'chronicle:saga:handlers';
 export const SAGA_DEADLINE_HANDLERS_METADATA = 'chronicle:saga:deadlines';
 /** `@OutboxHandler`; the same key as the Nest module's decorator, so either decorator is read by both. */
 export const OUTBOX_HANDLER_METADATA = 'chronicle:outbox-handler';
+/** `@PersonalData` fields of an event class. */
+export const PERSONAL_DATA_METADATA = 'chronicle:personal-data';

@@ -1,5 +1,7 @@
 import { EVENT_METADATA } from '../constants/metadata.constants.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
+import { PersonalDataDeclarationError } from '../errors/personal-data-declaration.error.js';
+import { getPersonalFields, type PersonalField } from './personal-data.decorator.js';
 import type { ClassType } from '../aggregates/class-type.js';
 import type { JsonObject } from './json.js';
 import type { Upcaster } from './upcaster.js';
@@ -21,6 +23,12 @@ export interface EventOptions<E extends object = object> {
    * decodes. By default the payload's properties are assigned to an instance of the class.
    */
   decode?: (payload: JsonObject) => E;
+  /**
+   * The data subject of the event's `@PersonalData` fields: the name of a plain property holding
+   * the subject id, or a function of the event returning it. Required when the class has personal
+   * fields; the subject's data key encrypts them and `forget(subject)` shreds them.
+   */
+  subject?: (keyof E & string) | ((event: E) => string);
 }
 
 /** What `@Event` records on a class. */
@@ -30,6 +38,10 @@ export interface EventClassMetadata<E extends object = object> {
   upcasters: ReadonlyMap<number, Upcaster>;
   tags?: (event: E) => string[];
   decode?: (payload: JsonObject) => E;
+  /** The data subject (see `EventOptions.subject`). */
+  subject?: (keyof E & string) | ((event: E) => string);
+  /** The `@PersonalData` fields, empty when the event holds none. */
+  personalFields: readonly PersonalField[];
 }
 
 const EVENT_TYPE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.:/-]{0,199}$/;
@@ -67,8 +79,34 @@ export function Event<E extends object>(type: string, options: EventOptions<E> =
     }
     upcasters.set(fromVersion, upcaster);
   }
+  const subject = options.subject;
+  if (subject !== undefined && typeof subject !== 'function' && (typeof subject !== 'string' || subject.length === 0)) {
+    throw new PersonalDataDeclarationError(
+      `@Event('${type}') subject must be a property name or a function of the event, got ${typeof subject}.`,
+    );
+  }
   return (target) => {
-    const metadata: EventClassMetadata<E> = { type, version, upcasters, tags: options.tags, decode: options.decode };
+    const personalFields = getPersonalFields(target);
+    if (personalFields.length > 0 && subject === undefined) {
+      throw new PersonalDataDeclarationError(
+        `@Event('${type}') on ${target.name} has @PersonalData fields (${personalFields.map((f) => f.name).join(', ')}) but no subject: ` +
+          "name the property holding the data subject's id, e.g. @Event('" + type + "', { subject: 'accountId' }).",
+      );
+    }
+    if (typeof subject === 'string' && personalFields.some((field) => field.name === subject)) {
+      throw new PersonalDataDeclarationError(
+        `@Event('${type}') subject "${subject}" is itself @PersonalData: the subject must stay readable to find its key; use an id.`,
+      );
+    }
+    const metadata: EventClassMetadata<E> = {
+      type,
+      version,
+      upcasters,
+      tags: options.tags,
+      decode: options.decode,
+      subject,
+      personalFields,
+    };
     Reflect.defineMetadata(EVENT_METADATA, metadata, target);
   };
 }

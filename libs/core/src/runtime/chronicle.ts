@@ -11,6 +11,9 @@ import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger
 import { toRelayedHandler } from '../outbox/outbox-handler.decorator.js';
 import { OutboxRelay } from '../outbox/outbox-relay.js';
 import type { ChronicleStorage } from '../ports/chronicle-storage.port.js';
+import type { ForgetResult, KeyStore } from '../ports/key-store.port.js';
+import type { PersonalDataCipherOptions } from '../personal-data/personal-data-cipher.js';
+import { withPersonalData, type PersonalDataStorage } from '../personal-data/personal-data-storage.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
 import { newLeaseOwnerId } from '../ports/lease-owner.js';
 import { ProjectionHandler, projectionSubscriptionName } from '../projections/projection-handler.js';
@@ -46,7 +49,20 @@ export interface ChronicleConfig<Tx = unknown> {
   /** Time source of the gateway and the relay. @default systemClock */
   clock?: Clock;
   options?: ChronicleOptions;
+  /**
+   * Crypto-shredding of the events' `@PersonalData` fields: the key store (and its cache TTL).
+   * With it the runtime wraps `storage` with `withPersonalData` over its own event registry and
+   * `forget` works; without it personal fields are stored as plain JSON like any other.
+   */
+  personalData?: ChronicleConfigPersonalData;
 }
+
+/** The `personalData` part of `ChronicleConfig`. */
+export interface ChronicleConfigPersonalData extends PersonalDataCipherOptions {
+  /** Where the data keys live: `InMemoryKeyStore` or `TypeOrmKeyStore` (master keys from configuration). */
+  keyStore: KeyStore;
+}
+
 
 /** Where a runtime is in its life. */
 export type ChronicleState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -84,6 +100,7 @@ export class Chronicle<Tx = unknown> {
   private readonly logger: ChronicleLogger;
   private readonly loggerFor: (context: string) => ChronicleLogger;
   private readonly clock: Clock;
+  private readonly personalData: PersonalDataStorage<Tx> | undefined;
   private lifecycle: ChronicleState = 'created';
   private starting: Promise<void> | undefined;
   /** The start itself, without the clean-up of a failed one (which waits for it). */
@@ -100,14 +117,20 @@ export class Chronicle<Tx = unknown> {
     }
     if (!Array.isArray(config.aggregates)) throw new ConfigurationError('createChronicle needs `aggregates`: the @Aggregate classes it executes commands for.');
     this.options = resolveChronicleOptions(config.options);
-    this.storage = config.storage;
+    this.catalog = new AggregateCatalog(config.aggregates, config.events ?? []);
+    if (config.personalData !== undefined && typeof config.personalData?.keyStore?.keyFor !== 'function') {
+      throw new ConfigurationError('createChronicle `personalData.keyStore` must be a KeyStore: new InMemoryKeyStore(...) or new TypeOrmKeyStore(...).');
+    }
+    this.personalData = config.personalData
+      ? withPersonalData(config.storage, { ...config.personalData, events: this.catalog.events })
+      : undefined;
+    this.storage = this.personalData ?? config.storage;
     this.loggerFor = config.logger ?? consoleLogger;
     this.logger = this.loggerFor('Chronicle');
     const clock = config.clock ?? systemClock;
     this.clock = clock;
     this.owner = newLeaseOwnerId();
     this.jobs = new BackgroundJobs(this.logger);
-    this.catalog = new AggregateCatalog(config.aggregates, config.events ?? []);
 
     // The runtime's own listener wakes the relay and the subscriptions after every local commit;
     // the list is final here: nothing is added to the gateway later.
@@ -235,6 +258,21 @@ export class Chronicle<Tx = unknown> {
       );
     }
     return this.gateway.execute<E, S>(command, metadata);
+  }
+
+  /**
+   * Crypto-shredding: destroys the subject's data key (see `PersonalDataStorage.forget`) and drops
+   * the listed aggregates from this instance's cache, so that their next command replays them
+   * with the replacements. Resolves with when the key was destroyed.
+   * Throws `ConfigurationError` when the runtime was built without `personalData`.
+   */
+  async forget(subject: string, options: { evict?: ReadonlyArray<{ aggregate: ClassType; id: string }> } = {}): Promise<ForgetResult> {
+    if (!this.personalData) {
+      throw new ConfigurationError('forget() needs the runtime built with `personalData: { keyStore }`; personal fields are stored in plain text without it.');
+    }
+    const result = await this.personalData.forget(subject);
+    for (const { aggregate, id } of options.evict ?? []) this.gateway.evict(aggregate, id);
+    return result;
   }
 
   /** The current state of an aggregate, or undefined when it does not exist. */

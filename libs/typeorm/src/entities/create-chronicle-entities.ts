@@ -4,6 +4,8 @@ import type { ChronicleCheckpointRow } from './checkpoint.entity.js';
 import { createCheckpointEntity } from './checkpoint.entity.js';
 import type { ChronicleCommandRow } from './command.entity.js';
 import { createCommandEntity } from './command.entity.js';
+import type { ChronicleDataKeyRow } from './data-key.entity.js';
+import { createDataKeyEntity } from './data-key.entity.js';
 import type { ChronicleEventRow } from './event.entity.js';
 import { createEventEntity } from './event.entity.js';
 import type { ChronicleInboxRow } from './inbox.entity.js';
@@ -36,6 +38,8 @@ export interface ChronicleEntities {
   parkedEvent: EntitySchema<ChronicleParkedEventRow>;
   sagaState: EntitySchema<ChronicleSagaStateRow>;
   sagaDeadline: EntitySchema<ChronicleSagaDeadlineRow>;
+  /** The wrapped data keys of crypto-shredding. */
+  dataKey: EntitySchema<ChronicleDataKeyRow>;
   /** All of the above, for a DataSource's `entities` list. */
   all: EntitySchema[];
 }
@@ -57,6 +61,7 @@ export function createChronicleEntities(options: ChronicleEntityOptions = {}): C
   const parkedEvent = createParkedEventEntity(options);
   const sagaState = createSagaStateEntity(options);
   const sagaDeadline = createSagaDeadlineEntity(options);
+  const dataKey = createDataKeyEntity(options);
   return {
     stream,
     event,
@@ -69,6 +74,7 @@ export function createChronicleEntities(options: ChronicleEntityOptions = {}): C
     parkedEvent,
     sagaState,
     sagaDeadline,
-    all: [stream, event, command, snapshot, outbox, outboxHandler, inbox, checkpoint, parkedEvent, sagaState, sagaDeadline] as EntitySchema[],
+    dataKey,
+    all: [stream, event, command, snapshot, outbox, outboxHandler, inbox, checkpoint, parkedEvent, sagaState, sagaDeadline, dataKey] as EntitySchema[],
   };
 }

@@ -179,9 +179,14 @@ export const postgresJournalDialect: JournalDialect = {
     // comes back even when the page is empty, carrying the check.
     return {
       sql:
-        `${ctes}, ahead AS MATERIALIZED (SELECT pg_snapshot_xmax(snap.s)::text AS xmax, ${aheadColumns(tables, cursorTx)} FROM snap) ` +
+        `${ctes}, ahead AS MATERIALIZED (SELECT pg_snapshot_xmax(snap.s)::text AS xmax, ${aheadColumns(tables, cursorTx)}, ` +
+        // Asked after the bound was worked out: a bound held by a transaction that has finished
+        // since (it committed between the snapshot and the lock scan, which a conservative bound
+        // must count as relevant) lets the journal read again rather than stop short.
+        `(SELECT xid FROM bound) < pg_snapshot_xmax(snap.s) AND pg_xact_status((SELECT xid FROM bound)) IS DISTINCT FROM 'in progress' AS bound_finished ` +
+        `FROM snap) ` +
         `SELECT ${this.eventColumns}, (SELECT xid FROM bound)::text AS feed_bound, a.xmax AS feed_xmax, ` +
-        `a.newest AS feed_newest_ahead, a.cursor_ahead AS feed_cursor_ahead ` +
+        `a.newest AS feed_newest_ahead, a.cursor_ahead AS feed_cursor_ahead, a.bound_finished AS feed_bound_finished ` +
         `FROM ahead a LEFT JOIN LATERAL (SELECT e.* ${page}) e ON true ${order}`,
       params: params.values,
     };

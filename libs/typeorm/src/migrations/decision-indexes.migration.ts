@@ -39,5 +39,5 @@ function down(t: ChronicleTables, dialect: 'postgres' | 'sqlite'): string[] {
  * trigger (and from the events already stored). Idempotent, like the others.
  */
 export function decisionIndexesMigration(options: ChronicleTableOptions | undefined): ChronicleMigrationClass {
-  return defineChronicleMigration('ChronicleDecisionIndexes1767484800000', options, { postgres: postgresUp, sqlite: sqliteUp, down });
+  return defineChronicleMigration('ChronicleDecisionIndexes1767657600000', options, { postgres: postgresUp, sqlite: sqliteUp, down });
 }

@@ -1,0 +1,277 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { InvalidArgumentError } from '../errors/invalid-argument.error.js';
+import { PersonalDataDecryptionError } from '../errors/personal-data-decryption.error.js';
+import { PersonalDataLeakError } from '../errors/personal-data-leak.error.js';
+import { PersonalDataSubjectError } from '../errors/personal-data-subject.error.js';
+import type { EventClassMetadata } from '../events/event.decorator.js';
+import type { EventRegistry } from '../events/event-registry.js';
+import type { JsonObject, JsonValue } from '../events/json.js';
+import type { NewEvent } from '../events/recorded-event.js';
+import type { DataKeyLookup, ForgetResult, KeyStore } from '../ports/key-store.port.js';
+
+/** Options of `PersonalDataCipher`. */
+export interface PersonalDataCipherOptions {
+  /**
+   * How long an instance keeps a data key it fetched. It bounds how long another instance's
+   * `forget` takes to be seen here: after it, this instance fetches the key again and learns it is
+   * gone. A `forget` through this instance drops the key at once.
+   * @default 1000
+   */
+  keyCacheTtlMs?: number;
+  /** Milliseconds of a monotonic clock, for the cache's expiry. @default performance.now */
+  monotonicNow?: () => number;
+}
+
+/** `PersonalDataCipherOptions` defaults. */
+export const PERSONAL_DATA_CIPHER_DEFAULTS = { keyCacheTtlMs: 1000 } as const;
+
+/**
+ * What `sealEvent` reports as the key of an event whose subject is forgotten: no key exists, and a
+ * snapshot of its stream must not be stored (the cached aggregate may hold what the command sent).
+ */
+export const FORGOTTEN_KEY = '!forgotten';
+
+/** The stored form of one personal value: key id, nonce, tag and ciphertext beside each other. */
+interface SealedValue {
+  $pd: 1;
+  k: string;
+  n: string;
+  t: string;
+  c: string;
+}
+
+/** The stored form of a snapshot state holding personal data: encrypted once per key, innermost first. */
+interface SealedState {
+  $pdState: 1;
+  layers: { k: string; n: string; t: string }[];
+  c: string;
+}
+
+function isSealedValue(value: unknown): value is SealedValue {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const v = value as Record<string, unknown>;
+  return v.$pd === 1 && typeof v.k === 'string' && typeof v.n === 'string' && typeof v.t === 'string' && typeof v.c === 'string';
+}
+
+function isSealedState(value: unknown): value is SealedState {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const v = value as Record<string, unknown>;
+  return v.$pdState === 1 && Array.isArray(v.layers) && typeof v.c === 'string';
+}
+
+function encrypt(key: Uint8Array, plaintext: Buffer, aad: string): { n: string; t: string; c: Buffer } {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, nonce);
+  cipher.setAAD(Buffer.from(aad, 'utf8'));
+  const c = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return { n: nonce.toString('base64'), t: cipher.getAuthTag().toString('base64'), c };
+}
+
+function decrypt(key: Uint8Array, sealed: { n: string; t: string }, ciphertext: Buffer, aad: string): Buffer {
+  const nonce = Buffer.from(sealed.n, 'base64');
+  const tag = Buffer.from(sealed.t, 'base64');
+  if (nonce.length !== 12 || tag.length !== 16) throw new Error('the nonce or the tag has the wrong length');
+  const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+  decipher.setAAD(Buffer.from(aad, 'utf8'));
+  decipher.setAuthTag(tag);
+  return Buffer.concat([decipher.update(ciphertext), decipher.final()]);
+}
+
+/** The strings inside a JSON value (a personal value may be an object or an array). */
+function stringsIn(value: unknown, depth = 0): string[] {
+  if (typeof value === 'string') return [value];
+  if (value === null || typeof value !== 'object' || depth > 32) return [];
+  return Object.values(value as Record<string, unknown>).flatMap((item) => stringsIn(item, depth + 1));
+}
+
+interface CachedKey {
+  lookup: DataKeyLookup;
+  expiresAt: number;
+}
+
+/**
+ * Encrypts the `@PersonalData` fields of events (AES-256-GCM, a fresh 12-byte nonce per value, the
+ * subject's data key from the `KeyStore`) and opens them again, reading a forgotten subject's
+ * values as their declared replacement. Also seals and opens snapshot states. Plain fields are
+ * untouched; nothing it throws or logs carries a personal value.
+ */
+export class PersonalDataCipher {
+  private readonly cache = new Map<string, CachedKey>();
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(
+    private readonly keyStore: KeyStore,
+    private readonly registry: EventRegistry,
+    options: PersonalDataCipherOptions = {},
+  ) {
+    this.ttlMs = options.keyCacheTtlMs ?? PERSONAL_DATA_CIPHER_DEFAULTS.keyCacheTtlMs;
+    if (!Number.isFinite(this.ttlMs) || this.ttlMs < 0) {
+      throw new InvalidArgumentError('keyCacheTtlMs', this.ttlMs, 'a finite number of milliseconds, 0 or more');
+    }
+    this.now = options.monotonicNow ?? (() => performance.now());
+  }
+
+  /** Whether events of this stored type carry personal fields (by the current declaration). */
+  hasPersonalData(type: string): boolean {
+    return this.metadataOf(type)?.personalFields.length ? true : false;
+  }
+
+  /**
+   * Seals the personal fields of a new event. Returns the event to store (same id, plain fields
+   * as they were) and the key id used: none when the event holds no personal data, the marker
+   * `FORGOTTEN_KEY` when its subject is forgotten (then the replacement is stored, never the value).
+   */
+  async sealEvent(event: NewEvent): Promise<{ event: NewEvent; keyId?: string }> {
+    const metadata = this.metadataOf(event.type);
+    if (!metadata || metadata.personalFields.length === 0) return { event };
+    const payload = event.payload as JsonObject;
+    const subject = this.subjectOf(metadata, payload);
+    for (const field of metadata.personalFields) {
+      const strings = stringsIn(payload[field.name]).filter((value) => value.length >= 3);
+      if (strings.some((value) => event.tags.some((tag) => tag.includes(value)))) throw new PersonalDataLeakError(event.type, field.name);
+    }
+    const lookup = await this.lookup(`s:${subject}`, () => this.keyStore.keyFor(subject));
+    const sealed: JsonObject = { ...payload };
+    for (const field of metadata.personalFields) {
+      if (!(field.name in payload) || payload[field.name] === undefined) continue;
+      if (lookup.state === 'forgotten') {
+        sealed[field.name] = structuredClone(field.replacement);
+        continue;
+      }
+      const { n, t, c } = encrypt(lookup.key, Buffer.from(JSON.stringify(payload[field.name]), 'utf8'), `${lookup.keyId}|${field.name}`);
+      sealed[field.name] = { $pd: 1, k: lookup.keyId, n, t, c: c.toString('base64') } satisfies SealedValue as unknown as JsonValue;
+    }
+    return { event: { ...event, payload: sealed }, keyId: lookup.state === 'active' ? lookup.keyId : FORGOTTEN_KEY };
+  }
+
+  /**
+   * Opens the sealed values of a stored payload: each decrypted, or the declared replacement
+   * (default null) when its key was forgotten. Payloads without sealed values come back as they
+   * are. `location` names the row in errors (type, stream, version), never a value.
+   */
+  async openPayload(type: string, payload: unknown, location: string): Promise<{ payload: unknown; keyIds: string[] }> {
+    let parsed = payload;
+    if (typeof payload === 'string') {
+      if (!payload.includes('"$pd"')) return { payload, keyIds: [] };
+      try {
+        parsed = JSON.parse(payload) as unknown;
+      } catch {
+        return { payload, keyIds: [] };
+      }
+    }
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { payload, keyIds: [] };
+    const object = parsed as JsonObject;
+    let opened: JsonObject | undefined;
+    const keyIds: string[] = [];
+    for (const [name, value] of Object.entries(object)) {
+      if (!isSealedValue(value)) continue;
+      opened ??= { ...object };
+      const lookup = await this.lookup(`k:${value.k}`, () => this.keyStore.keyById(value.k));
+      if (!lookup) throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, 'the key store never issued its data key');
+      // Forgotten keys are listed too: a snapshot of a stream that used one is never stored again.
+      keyIds.push(value.k);
+      if (lookup.state === 'forgotten') {
+        const field = this.metadataOf(type)?.personalFields.find((f) => f.name === name);
+        opened[name] = structuredClone(field?.replacement ?? null);
+        continue;
+      }
+      try {
+        opened[name] = JSON.parse(decrypt(lookup.key, value, Buffer.from(value.c, 'base64'), `${value.k}|${name}`).toString('utf8')) as JsonValue;
+      } catch (error) {
+        throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, 'its ciphertext, nonce or tag does not authenticate', {
+          cause: new Error((error as Error).message),
+        });
+      }
+    }
+    return { payload: opened ?? payload, keyIds: [...new Set(keyIds)] };
+  }
+
+  /** Seals a snapshot state with every listed key (one layer each); the state as is when none. */
+  async sealState(state: unknown, keyIds: readonly string[], location: string): Promise<unknown | undefined> {
+    if (keyIds.length === 0) return state;
+    // The state was built from a command on a forgotten subject: it may hold what the caller sent.
+    if (keyIds.includes(FORGOTTEN_KEY)) return undefined;
+    let bytes: Buffer = Buffer.from(JSON.stringify(state), 'utf8');
+    const layers: SealedState['layers'] = [];
+    for (const keyId of [...keyIds].sort()) {
+      const lookup = await this.lookup(`k:${keyId}`, () => this.keyStore.keyById(keyId));
+      // A key gone (or unknown) since the state was built: the state may still hold what was
+      // forgotten (a cached aggregate), so it is not stored at all.
+      if (!lookup || lookup.state !== 'active') return undefined;
+      const { n, t, c } = encrypt(lookup.key, bytes, `${keyId}|${location}`);
+      layers.push({ k: keyId, n, t });
+      bytes = c;
+    }
+    return { $pdState: 1, layers, c: bytes.toString('base64') } satisfies SealedState;
+  }
+
+  /**
+   * Opens a snapshot state sealed by `sealState`: `undefined` when any of its keys was forgotten
+   * (the snapshot is then ignored and the aggregate replays its events, which read as replacements).
+   */
+  async openState(state: unknown, location: string): Promise<{ state: unknown; keyIds: string[] } | undefined> {
+    if (!isSealedState(state)) return { state, keyIds: [] };
+    let bytes: Buffer = Buffer.from(state.c, 'base64');
+    const keyIds = state.layers.map((layer) => layer.k);
+    for (const layer of [...state.layers].reverse()) {
+      const lookup = await this.lookup(`k:${layer.k}`, () => this.keyStore.keyById(layer.k));
+      if (!lookup || lookup.state === 'forgotten') return undefined;
+      try {
+        bytes = decrypt(lookup.key, layer, bytes, `${layer.k}|${location}`);
+      } catch (error) {
+        throw new PersonalDataDecryptionError(location, layer.k, 'the sealed snapshot does not authenticate', {
+          cause: new Error((error as Error).message),
+        });
+      }
+    }
+    return { state: JSON.parse(bytes.toString('utf8')) as unknown, keyIds };
+  }
+
+  /** Forgets the subject in the key store and drops its key from this instance's cache at once. */
+  async forget(subject: string): Promise<ForgetResult> {
+    const cached = this.cache.get(`s:${subject}`);
+    const result = await this.keyStore.forget(subject);
+    this.cache.delete(`s:${subject}`);
+    if (cached?.lookup.keyId) this.cache.delete(`k:${cached.lookup.keyId}`);
+    // The key id may be cached without its subject entry: drop every entry of this subject.
+    for (const [id, entry] of this.cache) if (entry.lookup.subject === subject) this.cache.delete(id);
+    return result;
+  }
+
+  private async lookup<L extends DataKeyLookup | undefined>(cacheKey: string, fetch: () => Promise<L>): Promise<L> {
+    const now = this.now();
+    const cached = this.cache.get(cacheKey);
+    if (cached && cached.expiresAt > now) return cached.lookup as L;
+    const lookup = await fetch();
+    if (lookup && this.ttlMs > 0) {
+      // A forgotten key stays forgotten: that answer can be kept for good.
+      this.cache.set(cacheKey, { lookup, expiresAt: lookup.state === 'forgotten' ? Number.POSITIVE_INFINITY : now + this.ttlMs });
+      if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    }
+    return lookup;
+  }
+
+  private metadataOf(type: string): EventClassMetadata | undefined {
+    try {
+      return this.registry.forType(type).metadata;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private subjectOf(metadata: EventClassMetadata, payload: JsonObject): string {
+    let subject: unknown;
+    if (typeof metadata.subject === 'function') {
+      const instance = Object.assign(Object.create((this.registry.forType(metadata.type).eventClass as { prototype: object }).prototype) as object, payload);
+      subject = metadata.subject(instance);
+    } else if (typeof metadata.subject === 'string') {
+      subject = payload[metadata.subject];
+    }
+    if (typeof subject !== 'string' || subject.length === 0 || subject.length > 200) {
+      throw new PersonalDataSubjectError(metadata.type, typeof subject === 'string' ? `a string of ${subject.length} characters` : String(subject === null ? 'null' : typeof subject));
+    }
+    return subject;
+  }
+}

@@ -1,0 +1,195 @@
+import { describe, expect, it } from '@jest/globals';
+import { InMemoryKeyStore } from '../adapters/in-memory-key-store.js';
+import { createInMemoryStorage } from '../adapters/in-memory-storage.js';
+import { Aggregate } from '../aggregates/aggregate.decorator.js';
+import { Applies } from '../aggregates/applies.decorator.js';
+import { Handles } from '../aggregates/handles.decorator.js';
+import { ConfigurationError } from '../errors/configuration.error.js';
+import { MasterKeyMismatchError } from '../errors/master-key-mismatch.error.js';
+import { MasterKeyMissingError } from '../errors/master-key-missing.error.js';
+import { PersonalDataDecryptionError } from '../errors/personal-data-decryption.error.js';
+import { PersonalDataLeakError } from '../errors/personal-data-leak.error.js';
+import { PersonalDataSubjectError } from '../errors/personal-data-subject.error.js';
+import { EventRegistry } from '../events/event-registry.js';
+import { Event } from '../events/event.decorator.js';
+import type { JsonObject } from '../events/json.js';
+import { PersonalData } from '../events/personal-data.decorator.js';
+import type { NewEvent } from '../events/recorded-event.js';
+import { On } from '../projections/on.decorator.js';
+import { Projection } from '../projections/projection.decorator.js';
+import { projectionSubscriptionName } from '../projections/projection-handler.js';
+import { createChronicle } from '../runtime/create-chronicle.js';
+import type { ChronicleLogger } from '../logging/chronicle-logger.js';
+import { PersonalDataCipher } from './personal-data-cipher.js';
+import { withPersonalData } from './personal-data-storage.js';
+
+const key = (byte: number): string => Buffer.alloc(32, byte).toString('base64');
+const MASTER = { current: { id: 'm1', key: key(3) } };
+const NAME = 'Hieronymus Bluebottle';
+
+class Register {
+  constructor(
+    readonly personId: string,
+    readonly name: string,
+  ) {}
+}
+
+@Event('person.registered', { subject: 'personId' })
+class Registered {
+  @PersonalData() readonly name!: string | null;
+  constructor(
+    readonly personId: string,
+    name: string,
+  ) {
+    this.name = name;
+  }
+}
+
+@Aggregate({ name: 'person', id: 'personId' })
+class Person {
+  name: string | null = null;
+  @Handles(Register, { creates: true }) register(cmd: Register) {
+    return new Registered(cmd.personId, cmd.name);
+  }
+  @Applies(Registered) onRegistered(event: Registered) {
+    this.name = event.name;
+  }
+}
+
+const registry = (): EventRegistry => new EventRegistry().register(Registered);
+
+function newEvent(payload: JsonObject): NewEvent {
+  return { eventId: 'e1', type: 'person.registered', schemaVersion: 1, payload, metadata: {}, tags: [], occurredAt: new Date(0) };
+}
+
+function capture(lines: string[]): () => ChronicleLogger {
+  return () => ({ log: (m: string) => void lines.push(m), warn: (m: string) => void lines.push(m), error: (m: string, t?: string) => void lines.push(`${m} ${t ?? ''}`) });
+}
+
+function expectNoPlaintext(error: unknown): void {
+  const text = `${(error as Error).message} ${String((error as Error).stack)} ${String((error as { cause?: Error }).cause?.message)}`;
+  expect(text).not.toContain(NAME);
+  expect(text).not.toContain(Buffer.from(NAME).toString('base64').slice(0, 12));
+}
+
+describe('Personal data: faults and bounds', () => {
+  it('refuses to start without a master key, or with one that is not 32 bytes', () => {
+    expect(() => new InMemoryKeyStore({ masterKeys: undefined as never })).toThrow(MasterKeyMissingError);
+    expect(() => new InMemoryKeyStore({ masterKeys: { current: { id: 'm1', key: key(1).slice(0, 20) } } })).toThrow(/32 random bytes/);
+  });
+
+  it('names a corrupted ciphertext, nonce or tag without the value in the message', async () => {
+    const cipher = new PersonalDataCipher(new InMemoryKeyStore({ masterKeys: MASTER }), registry());
+    const { event } = await cipher.sealEvent(newEvent({ personId: 'p1', name: NAME }));
+    const sealed = (event.payload as { name: Record<string, string> }).name;
+    for (const field of ['c', 'n', 't'] as const) {
+      const bytes = Buffer.from(sealed[field]!, 'base64');
+      bytes[0] = bytes[0]! ^ 0xff;
+      const corrupted = { ...(event.payload as JsonObject), name: { ...sealed, [field]: bytes.toString('base64') } };
+      const error = await cipher.openPayload('person.registered', corrupted, 'event "person.registered" of stream person-p1').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PersonalDataDecryptionError);
+      expect((error as Error).message).toContain('stream person-p1 field "name"');
+      expectNoPlaintext(error);
+    }
+    expect((await cipher.openPayload('person.registered', event.payload, 'x')).payload).toEqual({ personId: 'p1', name: NAME });
+  });
+
+  it('names a wrong master key when a stream is read, without plaintext', async () => {
+    const keys = new InMemoryKeyStore({ masterKeys: MASTER });
+    const inner = createInMemoryStorage();
+    const runtime = createChronicle({ storage: withPersonalData(inner, { keyStore: keys, events: registry() }), aggregates: [Person], logger: capture([]) });
+    await runtime.execute(new Register('p1', NAME));
+    await runtime.stop();
+    const wrong = withPersonalData(inner, { keyStore: keys.withMasterKeys({ current: { id: 'm1', key: key(4) } }), events: registry() });
+    const error = await wrong.journal.readStream('person-p1').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MasterKeyMismatchError);
+    expectNoPlaintext(error);
+  });
+
+  it('refuses an event whose subject is missing before anything is written', async () => {
+    const storage = withPersonalData(createInMemoryStorage(), { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }), events: registry() });
+    const error = await storage.journal
+      .append({ writes: [{ streamId: 'person-x', aggregateType: 'person', expectedVersion: 0, events: [newEvent({ personId: '', name: NAME })] }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PersonalDataSubjectError);
+    expectNoPlaintext(error);
+    expect(await storage.journal.headPosition()).toBe(0);
+  });
+
+  it('refuses an event whose tags carry a personal value, naming the field and not the value', async () => {
+    const cipher = new PersonalDataCipher(new InMemoryKeyStore({ masterKeys: MASTER }), registry());
+    const error = await cipher.sealEvent({ ...newEvent({ personId: 'p1', name: NAME }), tags: [`owner:${NAME}`] }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PersonalDataLeakError);
+    expect((error as Error).message).toContain('"name"');
+    expectNoPlaintext(error);
+  });
+
+  it('reads a subject forgotten during a projection rebuild as the replacement, and the rebuild completes', async () => {
+    @Projection({ name: 'names', delivery: 'at-least-once', batchSize: 1 })
+    class Names {
+      readonly names = new Map<string, string | null>();
+      forgetDuringRebuild: (() => Promise<unknown>) | undefined;
+      @On(Registered) async registered(event: Registered): Promise<void> {
+        this.names.set(event.personId, event.name);
+        const forget = this.forgetDuringRebuild;
+        this.forgetDuringRebuild = undefined;
+        await forget?.();
+      }
+    }
+    const lines: string[] = [];
+    const storage = withPersonalData(createInMemoryStorage(), { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }), events: registry() });
+    const names = new Names();
+    const runtime = createChronicle({ storage, aggregates: [Person], projections: [names], logger: capture(lines), options: { subscriptions: { run: false } } });
+    await runtime.start();
+    await runtime.execute(new Register('p1', 'First Person'));
+    await runtime.execute(new Register('p2', NAME));
+    names.forgetDuringRebuild = () => storage.forget('p2');
+    const progress = await runtime.subscriptions.get(projectionSubscriptionName('names'))!.rebuild(async () => names.names.clear());
+    expect(progress).toMatchObject({ handled: 2, parked: 0 });
+    expect(names.names.get('p1')).toBe('First Person');
+    expect(names.names.get('p2')).toBeNull();
+    const replayed = await runtime.execute<Registered, Person>(new Register('p3', 'Third'));
+    expect(replayed.state?.name).toBe('Third');
+    await runtime.stop();
+    expect(lines.filter((line) => line.includes(NAME))).toEqual([]);
+  });
+
+  it('lets another instance see a forget within its key cache TTL, and this instance at once', async () => {
+    const keys = new InMemoryKeyStore({ masterKeys: MASTER });
+    let now = 0;
+    const other = new PersonalDataCipher(keys, registry(), { keyCacheTtlMs: 1000, monotonicNow: () => now });
+    const here = new PersonalDataCipher(keys, registry(), { keyCacheTtlMs: 1000, monotonicNow: () => now });
+    const { event } = await here.sealEvent(newEvent({ personId: 'p1', name: NAME }));
+    expect((await other.openPayload('person.registered', event.payload, 'x')).payload).toMatchObject({ name: NAME });
+    await here.forget('p1');
+    expect((await here.openPayload('person.registered', event.payload, 'x')).payload).toMatchObject({ name: null });
+    now = 999; // within the TTL the other instance may still use its cached key...
+    expect((await other.openPayload('person.registered', event.payload, 'x')).payload).toMatchObject({ name: NAME });
+    now = 1001; // ...and not after it.
+    expect((await other.openPayload('person.registered', event.payload, 'x')).payload).toMatchObject({ name: null });
+    const sealedAfter = await other.sealEvent(newEvent({ personId: 'p1', name: NAME }));
+    expect(sealedAfter.event.payload).toEqual({ personId: 'p1', name: null });
+  });
+
+  it('is wired by createChronicle({ personalData }): forget destroys the key, evicts the aggregate, and the next command replays the replacement', async () => {
+    const inner = createInMemoryStorage();
+    const runtime = createChronicle({
+      storage: inner,
+      aggregates: [Person],
+      personalData: { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }) },
+      logger: capture([]),
+    });
+    await runtime.execute(new Register('p1', NAME));
+    const stored = await inner.journal.readStream('person-p1');
+    expect(JSON.stringify(stored)).not.toContain(NAME);
+    expect((await runtime.read(Person, 'p1'))?.state.name).toBe(NAME);
+    const result = await runtime.forget('p1', { evict: [{ aggregate: Person, id: 'p1' }] });
+    expect(result).toMatchObject({ subject: 'p1', destroyedNow: true });
+    expect((await runtime.read(Person, 'p1'))?.state.name).toBeNull();
+    await runtime.stop();
+
+    const plain = createChronicle({ storage: createInMemoryStorage(), aggregates: [Person], logger: capture([]) });
+    await expect(plain.forget('p1')).rejects.toThrow(ConfigurationError);
+    await plain.stop();
+  });
+});

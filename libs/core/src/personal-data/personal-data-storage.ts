@@ -1,0 +1,195 @@
+import type { EventRegistry } from '../events/event-registry.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
+import { LruCache } from '../gateway/lru-cache.js';
+import type { ChronicleStorage } from '../ports/chronicle-storage.port.js';
+import type { AppendRequest, AppendResult, FeedPage, Journal } from '../ports/journal.port.js';
+import type { ForgetResult, KeyStore, RotationResult } from '../ports/key-store.port.js';
+import type { OutboxEntry, OutboxStore } from '../ports/outbox-store.port.js';
+import type { Snapshot, SnapshotStore } from '../ports/snapshot-store.port.js';
+import { FORGOTTEN_KEY, PersonalDataCipher, type PersonalDataCipherOptions } from './personal-data-cipher.js';
+
+/** Options of `withPersonalData`. */
+export interface PersonalDataStorageOptions extends PersonalDataCipherOptions {
+  /** Where the data keys live (`InMemoryKeyStore`, `TypeOrmKeyStore`). */
+  keyStore: KeyStore;
+  /** The event classes, with their `@PersonalData` declarations (the aggregate catalog's registry). */
+  events: EventRegistry;
+  /**
+   * How many streams this instance remembers the data keys of, to seal their snapshots. A
+   * snapshot of a stream it does not remember is not saved (the aggregate replays instead).
+   * @default 10000
+   */
+  streamsRemembered?: number;
+}
+
+/** A `ChronicleStorage` whose personal data is sealed at rest, with the subject's `forget`. */
+export interface PersonalDataStorage<Tx = unknown> extends ChronicleStorage<Tx> {
+  /** The cipher the stores use. */
+  readonly cipher: PersonalDataCipher;
+  /** The key store. */
+  readonly keyStore: KeyStore;
+  /**
+   * Destroys the subject's data key; resolves once it is durably gone, with when. From then on
+   * every read through this storage sees the subject's personal fields as their replacements;
+   * other instances see it within their key cache TTL (`keyCacheTtlMs`).
+   */
+  forget(subject: string): Promise<ForgetResult>;
+  /** Re-wraps the data keys with the current master key (see `KeyStore.rotateMasterKey`). */
+  rotateMasterKey(options?: { batchSize?: number }): Promise<RotationResult>;
+}
+
+function where(event: { type: string; streamId?: string; version?: number }): string {
+  return `event "${event.type}"${event.streamId ? ` of stream ${event.streamId}` : ''}${event.version ? ` at version ${event.version}` : ''}`;
+}
+
+/** Overrides some methods of a store and forwards every other property to it, bound. */
+function overlay<T extends object>(inner: T, overrides: Partial<T>): T {
+  return new Proxy(inner, {
+    get(target, property) {
+      if (Object.prototype.hasOwnProperty.call(overrides, property)) return (overrides as Record<PropertyKey, unknown>)[property];
+      // The store itself as the receiver: its getters and private state stay its own.
+      const value = Reflect.get(target, property, target) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}
+
+/**
+ * Wraps a storage bundle so that the `@PersonalData` fields of events are encrypted before they
+ * are stored (journal rows, and therefore outbox rows, which the journal's participants write
+ * from the same sealed request), snapshots of streams holding personal data are sealed with the
+ * stream's data keys, and every read (stream replay, the feed, tag reads, outbox claims and dead
+ * letters, snapshots) opens them again: the value while its key exists, the declared replacement
+ * once the subject is forgotten; a snapshot with a forgotten key is deleted and the aggregate replays.
+ *
+ * The tables, the wiring of participants and the migrations stay those of the wrapped bundle.
+ */
+export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: PersonalDataStorageOptions): PersonalDataStorage<Tx> {
+  const cipher = new PersonalDataCipher(options.keyStore, options.events, options);
+  // The data keys each stream's events used, known from this instance's appends and full reads:
+  // what a snapshot of the stream must be sealed with.
+  const streamKeys = new LruCache<string, Set<string>>(options.streamsRemembered ?? 10_000);
+  const note = (streamId: string, keyIds: Iterable<string>, complete: boolean): void => {
+    const known = streamKeys.get(streamId);
+    if (!known && !complete) return;
+    const set = known ?? new Set<string>();
+    for (const keyId of keyIds) set.add(keyId);
+    streamKeys.set(streamId, set);
+  };
+
+  const openEvents = async (events: RecordedEvent[]): Promise<{ events: RecordedEvent[]; keyIds: Map<string, string[]> }> => {
+    const keyIds = new Map<string, string[]>();
+    const opened: RecordedEvent[] = [];
+    for (const event of events) {
+      const { payload, keyIds: used } = await cipher.openPayload(event.type, event.payload, where(event));
+      opened.push(payload === event.payload ? event : { ...event, payload });
+      if (used.length) keyIds.set(event.streamId, [...(keyIds.get(event.streamId) ?? []), ...used]);
+    }
+    return { events: opened, keyIds };
+  };
+
+  const inner = storage.journal;
+  const journal = overlay<Journal<Tx>>(inner, {
+    async append(request: AppendRequest): Promise<AppendResult> {
+      const plain = new Map<string, unknown>();
+      const used = new Map<string, string[]>();
+      const writes = [];
+      for (const write of request.writes) {
+        const events = [];
+        for (const event of write.events) {
+          const { event: sealed, keyId } = await cipher.sealEvent(event);
+          // The caller gets back what it wrote; the replacement when its subject is forgotten.
+          plain.set(event.eventId, keyId && keyId !== FORGOTTEN_KEY ? event.payload : sealed.payload);
+          if (keyId) used.set(write.streamId, [...(used.get(write.streamId) ?? []), keyId]);
+          events.push(sealed);
+        }
+        writes.push({ ...write, events });
+      }
+      const result = await inner.append({ ...request, writes });
+      for (const write of request.writes) note(write.streamId, used.get(write.streamId) ?? [], write.expectedVersion === 0);
+      return {
+        ...result,
+        streams: result.streams.map((stream) => ({
+          ...stream,
+          events: stream.events.map((event) => (plain.has(event.eventId) ? { ...event, payload: plain.get(event.eventId) } : event)),
+        })),
+      };
+    },
+    async readStream(streamId, readOptions) {
+      const { events, keyIds } = await openEvents(await inner.readStream(streamId, readOptions));
+      note(streamId, keyIds.get(streamId) ?? [], (readOptions?.fromVersion ?? 1) <= 1);
+      return events;
+    },
+    async readAll(after, limit, readOptions): Promise<FeedPage> {
+      const page = await inner.readAll(after, limit, readOptions);
+      return { ...page, events: (await openEvents(page.events)).events };
+    },
+    async readByTag(tag, tagOptions) {
+      return (await openEvents(await inner.readByTag(tag, tagOptions))).events;
+    },
+  });
+
+  const snapshotLocation = (streamId: string, version: number): string => `snapshot of stream ${streamId} at version ${version}`;
+  const innerSnapshots = storage.snapshots;
+  const snapshots = overlay<SnapshotStore>(innerSnapshots, {
+    async save(snapshot: Snapshot, keep: number): Promise<void> {
+      const keyIds = streamKeys.get(snapshot.streamId);
+      // Not known here: which keys the state needs is unknown, so it is not stored at all.
+      if (!keyIds) return;
+      const state = await cipher.sealState(snapshot.state, [...keyIds], snapshotLocation(snapshot.streamId, snapshot.version));
+      if (state === undefined) return;
+      await innerSnapshots.save({ ...snapshot, state }, keep);
+    },
+    async load(streamId, loadOptions) {
+      const snapshot = await innerSnapshots.load(streamId, loadOptions);
+      if (!snapshot) return snapshot;
+      const opened = await cipher.openState(snapshot.state, snapshotLocation(streamId, snapshot.version));
+      if (!opened) {
+        // A key it was sealed with is forgotten: drop it; the events replay with replacements.
+        await innerSnapshots.delete(streamId);
+        return undefined;
+      }
+      note(streamId, opened.keyIds, true);
+      return opened.state === snapshot.state ? snapshot : { ...snapshot, state: opened.state };
+    },
+  });
+
+  const openEntries = async (entries: OutboxEntry[]): Promise<OutboxEntry[]> => {
+    const opened: OutboxEntry[] = [];
+    for (const entry of entries) {
+      const location = `outbox entry ${entry.id} (${where({ type: entry.eventType, streamId: entry.streamId, version: entry.version })})`;
+      const { payload } = await cipher.openPayload(entry.eventType, entry.payload, location);
+      opened.push(payload === entry.payload ? entry : { ...entry, payload });
+    }
+    return opened;
+  };
+  const innerOutbox = storage.outbox;
+  const outbox = overlay<OutboxStore<Tx>>(innerOutbox, {
+    async claim(handler, owner, claimOptions) {
+      return openEntries(await innerOutbox.claim(handler, owner, claimOptions));
+    },
+    async deadLetters(handler, limit) {
+      return openEntries(await innerOutbox.deadLetters(handler, limit));
+    },
+    async backfill(handler, events, cursor, done) {
+      // Backfilled events come from the feed, opened: sealed again before they become rows.
+      const sealed: RecordedEvent[] = [];
+      for (const event of events) sealed.push({ ...event, ...(await cipher.sealEvent(event)).event });
+      return innerOutbox.backfill(handler, sealed, cursor, done);
+    },
+  });
+
+  return {
+    journal,
+    snapshots,
+    outbox,
+    checkpoints: storage.checkpoints,
+    sagas: storage.sagas,
+    notifications: storage.notifications,
+    migrate: () => storage.migrate(),
+    cipher,
+    keyStore: options.keyStore,
+    forget: (subject) => cipher.forget(subject),
+    rotateMasterKey: (rotation) => options.keyStore.rotateMasterKey(rotation),
+  };
+}
