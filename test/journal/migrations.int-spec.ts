@@ -8,7 +8,10 @@ const JOURNAL_MIGRATION = 'ChronicleJournalTables1767225600000';
 const OUTBOX_MIGRATION = 'ChronicleOutboxTables1767312000000';
 const SUBSCRIPTION_MIGRATION = 'ChronicleSubscriptionTables1767398400000';
 const KEY_MIGRATION = 'ChronicleKeyTables1767571200000';
-const MIGRATIONS = [JOURNAL_MIGRATION, OUTBOX_MIGRATION, SUBSCRIPTION_MIGRATION, KEY_MIGRATION];
+const DECISION_MIGRATION = 'ChronicleDecisionIndexes1767657600000';
+const MIGRATIONS = [JOURNAL_MIGRATION, OUTBOX_MIGRATION, SUBSCRIPTION_MIGRATION, KEY_MIGRATION, DECISION_MIGRATION];
+/** The bookkeeping rows as `ORDER BY name` lists them. */
+const MIGRATION_ROWS = [...MIGRATIONS].sort().map((name) => ({ name }));
 const TABLES = [
   'checkpoints',
   'commands',
@@ -24,9 +27,12 @@ const TABLES = [
   'snapshots',
   'streams',
 ];
+/** SQLite has no index on the elements of a JSON array: the tags side table serves tag queries. */
+const SQLITE_TABLES = [...TABLES, 'event_tags'].sort();
 const SQLITE_INDEXES = [
   'commands_recorded_at_idx',
   'data_keys_master_idx',
+  'events_type_idx',
   'inbox_processed_at_idx',
   'outbox_claim_idx',
   'outbox_dead_letter_idx',
@@ -86,19 +92,19 @@ describe('Chronicle migrations on SQLite', () => {
     const dataSource = await sqlite();
     expect(await runChronicleMigrations(dataSource)).toEqual(MIGRATIONS);
     expect(await sqliteObjects(dataSource)).toEqual({
-      tables: TABLES.map((table) => `chronicle_${table}`),
+      tables: SQLITE_TABLES.map((table) => `chronicle_${table}`),
       indexes: SQLITE_INDEXES.map((index) => `chronicle_${index}`),
     });
 
     expect(await runChronicleMigrations(dataSource)).toEqual([]);
-    expect(await dataSource.query('SELECT name FROM chronicle_migrations ORDER BY name')).toEqual([...MIGRATIONS].sort().map((name) => ({ name })));
+    expect(await dataSource.query('SELECT name FROM chronicle_migrations ORDER BY name')).toEqual(MIGRATION_ROWS);
   });
 
   it('use a custom prefix for every table and index, leaving the default names free', async () => {
     const dataSource = await sqlite();
     expect(await runChronicleMigrations(dataSource, { tablePrefix: 'app_es_' })).toEqual(MIGRATIONS);
     expect(await sqliteObjects(dataSource)).toEqual({
-      tables: TABLES.map((table) => `app_es_${table}`),
+      tables: SQLITE_TABLES.map((table) => `app_es_${table}`),
       indexes: SQLITE_INDEXES.map((index) => `app_es_${index}`),
     });
     // A second prefix in the same database is a separate set of tables with its own bookkeeping.
@@ -109,6 +115,23 @@ describe('Chronicle migrations on SQLite', () => {
     });
     expect(await dataSource.query('SELECT count(*) AS n FROM app_es_events')).toEqual([{ n: 1 }]);
     expect(await dataSource.query('SELECT count(*) AS n FROM chronicle_events')).toEqual([{ n: 0 }]);
+  });
+
+  it('fill the tags side table from the events stored before the decision migration, then from every insert', async () => {
+    const dataSource = await sqlite();
+    const [Journal, Outbox, Subscriptions, Keys] = createChronicleMigrations();
+    await runChronicleMigrations(dataSource, { migrations: [Journal!, Outbox!, Subscriptions!, Keys!] });
+    const journal = new TypeOrmJournal(dataSource);
+    const event = (eventId: string, tags: string[]) => ({ eventId, type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() });
+    await journal.append({ writes: [{ streamId: 's', aggregateType: 't', expectedVersion: 0, events: [event('e1', ['a', 'b']), event('e2', [])] }] });
+    expect(await runChronicleMigrations(dataSource)).toEqual([DECISION_MIGRATION]);
+    await journal.append({ writes: [{ streamId: 's', aggregateType: 't', expectedVersion: 2, events: [event('e3', ['b'])] }] });
+    expect(await dataSource.query('SELECT tag, position FROM chronicle_event_tags ORDER BY tag, position')).toEqual([
+      { tag: 'a', position: 1 },
+      { tag: 'b', position: 1 },
+      { tag: 'b', position: 3 },
+    ]);
+    expect((await journal.readByQuery([{ tags: ['b'] }])).events.map((recorded) => recorded.eventId)).toEqual(['e1', 'e3']);
   });
 
   it('roll back a failing migration together with its bookkeeping row', async () => {
@@ -135,7 +158,13 @@ describe('Chronicle migrations on SQLite', () => {
   it('are undone by down(), newest first, each dropping only its own tables', async () => {
     const dataSource = await sqlite();
     await runChronicleMigrations(dataSource);
-    const [Journal, Outbox, Subscriptions, Keys] = createChronicleMigrations();
+    const [Journal, Outbox, Subscriptions, Keys, Decisions] = createChronicleMigrations();
+    await new Decisions!().down(dataSource.createQueryRunner());
+    expect((await sqliteObjects(dataSource)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
+    // The trigger went with its side table: appends still work.
+    await new TypeOrmJournal(dataSource).append({
+      writes: [{ streamId: 's', aggregateType: 't', expectedVersion: 0, events: [{ eventId: 'e1', type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['a'], occurredAt: new Date() }] }],
+    });
     await new Keys!().down(dataSource.createQueryRunner());
     expect((await sqliteObjects(dataSource)).tables).not.toContain('chronicle_data_keys');
     await new Subscriptions!().down(dataSource.createQueryRunner());
@@ -181,6 +210,7 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
         'es_events_stream_version_uq',
         'es_events_tags_idx',
         'es_events_tx_position_idx',
+        'es_events_type_idx',
         'es_inbox_pk',
         'es_inbox_processed_at_idx',
         'es_migrations_pkey',
@@ -225,7 +255,7 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
     expect(tagIndex?.indexdef).toContain('USING gin (tags jsonb_path_ops)');
 
     expect(await runChronicleMigrations(dataSource, { schema, tablePrefix: 'es_' })).toEqual([]);
-    expect(await dataSource.query(`SELECT name FROM "${schema}".es_migrations ORDER BY name`)).toEqual([...MIGRATIONS].sort().map((name) => ({ name })));
+    expect(await dataSource.query(`SELECT name FROM "${schema}".es_migrations ORDER BY name`)).toEqual(MIGRATION_ROWS);
     // Nothing landed in the search_path schema.
     expect(await dataSource.query(`SELECT to_regclass('es_events') AS found`)).toEqual([{ found: null }]);
   });
@@ -246,7 +276,7 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
     const results = await Promise.all(dataSources.map((dataSource) => runChronicleMigrations(dataSource, { schema })));
     expect(results.flat()).toEqual(MIGRATIONS);
     expect(results.filter((applied) => applied.length === 0)).toHaveLength(3);
-    expect(await dataSources[0]!.query(`SELECT name FROM "${schema}".chronicle_migrations ORDER BY name`)).toEqual([...MIGRATIONS].sort().map((name) => ({ name })));
+    expect(await dataSources[0]!.query(`SELECT name FROM "${schema}".chronicle_migrations ORDER BY name`)).toEqual(MIGRATION_ROWS);
     expect((await pgObjects(dataSources[0]!, schema)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
   });
 

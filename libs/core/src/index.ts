@@ -20,6 +20,7 @@ export * from './errors/projection-wait-timeout.error.js';
 export * from './errors/saga-concurrency.error.js';
 export * from './errors/invalid-argument.error.js';
 export * from './errors/startup-timeout.error.js';
+export * from './errors/append-condition-conflict.error.js';
 // Events
 export * from './events/json.js';
 export * from './events/event-metadata.js';
@@ -58,6 +59,7 @@ export * from './ports/outbox-store.port.js';
 export * from './ports/checkpoint-store.port.js';
 export * from './ports/saga-store.port.js';
 export * from './ports/integer-argument.js';
+export * from './ports/event-query.js';
 export * from './ports/lease-owner.js';
 export * from './sagas/saga-change-checks.js';
 export * from './subscriptions/parked-event-checks.js';

@@ -8,3 +8,4 @@ export * from './contracts/outbox-store.contract.js';
 export * from './contracts/checkpoint-store.contract.js';
 export * from './contracts/saga-store.contract.js';
 export * from './contracts/key-store.contract.js';
+export * from './contracts/event-query.contract.js';

@@ -1,10 +1,11 @@
 import { describe, expect, it } from '@jest/globals';
-import { journalContract } from '@chronicle/testing/contracts';
+import { eventQueryContract, journalContract } from '@chronicle/testing/contracts';
 import type { NewEvent } from '../events/recorded-event.js';
 import type { StreamWrite } from '../ports/journal.port.js';
 import { InMemoryJournal } from './in-memory-journal.js';
 
 journalContract('in-memory', async () => ({ journal: new InMemoryJournal(), close: async () => undefined }));
+eventQueryContract('in-memory', async () => ({ journal: new InMemoryJournal(), close: async () => undefined }));
 
 function event(eventId: string): NewEvent {
   return { eventId, type: 'thing.happened', schemaVersion: 1, payload: {}, metadata: {}, tags: [], occurredAt: new Date(0) };

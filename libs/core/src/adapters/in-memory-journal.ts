@@ -1,18 +1,24 @@
 import { ConcurrencyError } from '../errors/concurrency.error.js';
+import { AppendConditionConflictError } from '../errors/append-condition-conflict.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
+import { InvalidArgumentError } from '../errors/invalid-argument.error.js';
 import type { EventMetadata } from '../events/event-metadata.js';
 import { checkIntegerArgument } from '../ports/integer-argument.js';
+import { checkAppendCondition, checkEventQuery, eventMatchesQuery } from '../ports/event-query.js';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event.js';
 import type {
   AppendedStream,
   AppendRequest,
   AppendResult,
   CommandRecord,
+  EventQuery,
   FeedBlocker,
   FeedCursor,
   FeedPage,
   Journal,
   ListStreamsOptions,
+  QueryPage,
+  ReadByQueryOptions,
   ReadStreamOptions,
   StreamInfo,
   StreamWrite,
@@ -72,12 +78,16 @@ const DEFAULT_LIST_LIMIT = 1000;
  *
  * Participants must not call the journal's writing methods (`append`, `deleteStream`,
  * `pruneCommands`) from `participate`: those wait for the unit in progress, which waits for them.
+ *
+ * A conditional append checks its condition synchronously in the same step as its expected
+ * versions, inside the queue of units: no other unit can commit between the check and the apply.
  */
 export class InMemoryJournal implements Journal<InMemoryTransaction> {
   private readonly streams = new Map<string, StoredStream>();
   /** Index `position - 1`. */
   private readonly log: StoredEvent[] = [];
   private readonly byTag = new Map<string, StoredEvent[]>();
+  private readonly byType = new Map<string, StoredEvent[]>();
   private readonly commands = new Map<string, StoredCommand>();
   private readonly participants: UnitOfWorkParticipant<InMemoryTransaction>[] = [];
   private queue: Promise<void> = Promise.resolve();
@@ -171,6 +181,54 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
     return parseCursor(a) - parseCursor(b);
   }
 
+  /** {@inheritDoc Journal.readByQuery} Served by the per-tag and per-type lists. */
+  async readByQuery(query: EventQuery, options: ReadByQueryOptions = {}): Promise<QueryPage> {
+    checkEventQuery('query', query);
+    const after = options.after ?? null;
+    const start = after === null ? 0 : this.positionOf('after', after);
+    const limit = options.limit ?? Number.POSITIVE_INFINITY;
+    if (options.limit !== undefined) checkIntegerArgument('limit', options.limit, 0);
+    const found = this.matching(query, start);
+    if (found.length > limit) {
+      const events = found.slice(0, limit).map(decode);
+      return { events, next: events.length === 0 ? String(start) : String(events[events.length - 1]!.position) };
+    }
+    return { events: found.map(decode), next: String(Math.max(start, this.log.length)) };
+  }
+
+  /** The stored events matching `query` after position `start`, in position order. */
+  private matching(query: EventQuery, start: number): StoredEvent[] {
+    const found = new Map<number, StoredEvent>();
+    for (const item of query) {
+      // The shortest candidate list among the item's tags (all required) and types (one of them).
+      let candidates: readonly StoredEvent[] = this.log;
+      for (const tag of item.tags ?? []) {
+        const tagged = this.byTag.get(tag) ?? [];
+        if (tagged.length < candidates.length) candidates = tagged;
+      }
+      if (item.types !== undefined && item.types.length > 0) {
+        const typed = item.types.flatMap((type) => this.byType.get(type) ?? []);
+        if (typed.length < candidates.length) candidates = typed;
+      }
+      for (const event of candidates) {
+        if (event.position > start && eventMatchesQuery([item], event.type, event.tags)) found.set(event.position, event);
+      }
+    }
+    return [...found.values()].sort((a, b) => a.position - b.position);
+  }
+
+  /** A cursor of this journal as a position, or `InvalidArgumentError` naming `argument` (another journal's cursor). */
+  private positionOf(argument: string, cursor: unknown): number {
+    if (typeof cursor !== 'string' || !/^\d+$/.test(cursor) || Number(cursor) > this.log.length) {
+      throw new InvalidArgumentError(
+        argument,
+        cursor,
+        `a cursor this journal handed out (a position from 0 to its head, ${this.log.length}); a cursor of another journal cannot be compared`,
+      );
+    }
+    return Number(cursor);
+  }
+
   async readByTag(tag: string, options: { afterPosition?: number; limit?: number } = {}): Promise<RecordedEvent[]> {
     const afterPosition = options.afterPosition ?? 0;
     const limit = options.limit ?? Number.POSITIVE_INFINITY;
@@ -225,6 +283,12 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
   /** Checks the whole unit against the current state and encodes it; changes nothing. */
   private stage(request: AppendRequest): StagedUnit {
     if (!Array.isArray(request.writes)) throw new TypeError('AppendRequest.writes must be an array (it may be empty).');
+    const { condition } = request;
+    let conditionAfter = 0;
+    if (condition !== undefined) {
+      checkAppendCondition(condition, request.writes.flatMap((write) => (Array.isArray(write.events) ? write.events : [])));
+      conditionAfter = condition.after === null ? 0 : this.positionOf('condition.after', condition.after);
+    }
     // A unit may write one stream twice; the second write then expects the first one's result.
     const versions = new Map<string, number>();
     let position = this.log.length;
@@ -238,6 +302,11 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
       versions.set(write.streamId, write.expectedVersion + write.events.length);
       return { write, events };
     });
+
+    if (condition !== undefined) {
+      const [conflict] = this.matching(condition.failIfEventsMatch, conditionAfter);
+      if (conflict !== undefined) throw new AppendConditionConflictError(condition.failIfEventsMatch, condition.after, decode(conflict));
+    }
 
     const seen = new Set<string>();
     const commands = (request.commands ?? []).map((record) => {
@@ -266,6 +335,9 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
           if (tagged === undefined) this.byTag.set(tag, [event]);
           else tagged.push(event);
         }
+        const typed = this.byType.get(event.type);
+        if (typed === undefined) this.byType.set(event.type, [event]);
+        else typed.push(event);
       }
       stream.version = write.expectedVersion + events.length;
     }

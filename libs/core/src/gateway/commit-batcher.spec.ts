@@ -1,4 +1,5 @@
 import { InMemoryJournal } from '../adapters/in-memory-journal.js';
+import { AppendConditionConflictError } from '../errors/append-condition-conflict.error.js';
 import { ConcurrencyError } from '../errors/concurrency.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
 import type { AppendRequest, CommandRecord } from '../ports/journal.port.js';
@@ -40,6 +41,22 @@ class CountingJournal extends InMemoryJournal {
 }
 
 describe('CommitBatcher', () => {
+  it('sends a conditional unit to the journal alone, so that two decisions ready at once that conflict never both commit', async () => {
+    const journal = new CountingJournal();
+    const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+    const { next } = await journal.readByQuery([{ tags: ['seat:1'] }]);
+    const decision = (streamId: string): AppendRequest => {
+      const request = unit(streamId);
+      request.writes[0]!.events[0]!.tags = ['seat:1'];
+      return { ...request, condition: { failIfEventsMatch: [{ tags: ['seat:1'] }], after: next } };
+    };
+    const outcomes = await Promise.allSettled([batcher.append(decision('a')), batcher.append(decision('b')), batcher.append(unit('c')), batcher.append(unit('d'))]);
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(AppendConditionConflictError);
+    // The two conditional units alone, the two plain ones batched together.
+    expect(journal.calls).toEqual([1, 1, 2]);
+  });
+
   it('writes the units that are ready together in one transaction, and answers each with its own streams', async () => {
     const journal = new CountingJournal();
     const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });

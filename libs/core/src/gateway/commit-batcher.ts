@@ -93,8 +93,16 @@ export class CommitBatcher {
     this.earlyFlushSize = early === 'auto' ? (journal.appendsOverlap === true ? AUTO_EARLY_FLUSH_SIZE : 0) : early;
   }
 
-  /** Appends one unit of work, batched with whatever else is ready; `span` is its command's, linked from the batch's span. */
+  /**
+   * Appends one unit of work, batched with whatever else is ready. A conditional unit
+   * (`request.condition`) bypasses the batch and goes to the journal alone: a merged unit would
+   * check each condition only against committed events, never against the events of the units
+   * merged with it, so two decisions in one batch whose conditions match each other's events
+   * would both commit; and a failed condition would roll back its batch-mates with it.
+   * `span` is the unit's command span, linked from the batch's span.
+   */
   append(request: AppendRequest, span?: TelemetrySpan): Promise<AppendResult> {
+    if (request.condition !== undefined) return this.journal.append(request);
     return new Promise<AppendResult>((resolve, reject) => {
       this.waiting.push({ request, resolve, reject, span });
       if (this.earlyFlushSize > 0 && this.waiting.length >= this.earlyFlushSize && this.inFlight < this.maxConcurrent) this.startBatch();

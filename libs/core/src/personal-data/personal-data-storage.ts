@@ -127,6 +127,11 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     async readByTag(tag, tagOptions) {
       return (await openEvents(await inner.readByTag(tag, tagOptions))).events;
     },
+    async readByQuery(query, queryOptions) {
+      // A decision folds these events: it sees personal fields as every other read path does.
+      const page = await inner.readByQuery(query, queryOptions);
+      return { ...page, events: (await openEvents(page.events)).events };
+    },
   });
 
   const snapshotLocation = (streamId: string, version: number): string => `snapshot of stream ${streamId} at version ${version}`;

@@ -47,6 +47,60 @@ export interface CommandRecord {
 export interface AppendRequest {
   writes: StreamWrite[];
   commands?: CommandRecord[];
+  /**
+   * Dynamic consistency boundary: the unit commits only if no event matching
+   * `condition.failIfEventsMatch` was committed after `condition.after`; otherwise it fails with
+   * `AppendConditionConflictError` and writes nothing. Checked atomically with the expected
+   * versions of `writes`. Absent: today's append, unchanged.
+   */
+  condition?: AppendCondition;
+}
+
+/**
+ * One item of an {@link EventQuery}: it matches an event whose type is one of `types` (any type
+ * when absent or empty) and that carries every one of `tags` (any tags when absent or empty).
+ */
+export interface EventQueryItem {
+  types?: readonly string[];
+  tags?: readonly string[];
+}
+
+/**
+ * A query by event type and tag: it matches an event when any of its items does. At least one item
+ * (`[{}]` matches every event); see `EVENT_QUERY_LIMITS` for the sizes every journal accepts.
+ */
+export type EventQuery = readonly EventQueryItem[];
+
+/** The condition of a conditional append (see {@link AppendRequest.condition}). */
+export interface AppendCondition {
+  /** The events whose appearance after `after` makes the decision stale. */
+  failIfEventsMatch: EventQuery;
+  /**
+   * Where the decision's read ended: the `next` cursor of {@link Journal.readByQuery} (never a
+   * count or a position worked out otherwise). Null: the decision read nothing, so any matching
+   * event fails the append.
+   */
+  after: FeedCursor | null;
+}
+
+/** Options of {@link Journal.readByQuery}. */
+export interface ReadByQueryOptions {
+  /** Read the matching events after this cursor (null: from the beginning). @default null */
+  after?: FeedCursor | null;
+  /** Most events to return. @default unbounded */
+  limit?: number;
+}
+
+/** What {@link Journal.readByQuery} found. */
+export interface QueryPage {
+  /** The matching events, in feed order. */
+  events: RecordedEvent[];
+  /**
+   * Where the read ended: after the last event returned when the limit cut the page, else the
+   * point up to which the read saw every committed event (PostgreSQL: the feed's bound). Pass it
+   * as the `after` of an append condition, or to the next read.
+   */
+  next: FeedCursor;
 }
 
 /** What one stream write became. */
@@ -144,6 +198,14 @@ export interface UnitOfWorkParticipant<Tx = unknown> {
  *   the end of every stream reads nothing, deletes everything, or conflicts); anything else (a
  *   string, NaN, a fraction, a negative, a value past `Number.MAX_SAFE_INTEGER`) fails with
  *   `InvalidArgumentError` naming the argument before anything is read or written;
+ * - `readByQuery` returns every committed event matching the query in feed order, served by an
+ *   index; a query that is malformed or exceeds `EVENT_QUERY_LIMITS` fails with
+ *   `InvalidArgumentError` before anything is read or written;
+ * - an append with a `condition` fails with `AppendConditionConflictError` (and writes nothing) when
+ *   an event matching the condition's query was committed after its `after` cursor, including by a
+ *   concurrent conditional append from any process: of two conditional appends whose conditions
+ *   match each other's events, at most one commits; appends whose queries match none of the other's
+ *   events never conflict. A cursor this journal did not hand out fails with a named error;
  * - `readAll` never skips an event that is committed, even when transactions commit out of
  *   position order; when the store finds it cannot keep that promise (a PostgreSQL journal
  *   restored into another cluster, a cursor that cluster never handed out) it throws a named
@@ -183,6 +245,11 @@ export interface Journal<Tx = unknown> {
    * Throws for a cursor this journal did not make.
    */
   compareCursors(a: FeedCursor, b: FeedCursor): number;
+  /**
+   * The events matching `query` in feed order after `options.after`, at most `options.limit`, with
+   * the cursor a decision passes to its conditional append.
+   */
+  readByQuery(query: EventQuery, options?: ReadByQueryOptions): Promise<QueryPage>;
   /** Events carrying exactly this tag, in position order, after a position (deleted ones included). */
   readByTag(tag: string, options?: { afterPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
   /**

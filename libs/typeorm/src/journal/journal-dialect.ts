@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { FeedBlocker, FeedCursor } from '@chronicle/core';
+import type { EventQuery, FeedBlocker, FeedCursor } from '@chronicle/core';
 import type { SqlDialect } from '../dialects/sql-dialect.js';
 import type { SqlParameters } from '../dialects/sql-parameters.js';
 import type { ChronicleTables } from '../table-options.js';
@@ -32,7 +32,7 @@ export type FeedQueryRow = Omit<EventRow, 'position'> & {
 
 /**
  * The journal statements whose shape differs between PostgreSQL and SQLite: the global feed and
- * its cursor, what the events insert returns, the tag filter and the feed blocker.
+ * its cursor, what the events insert returns, the filter by type and tag and the feed blocker.
  */
 export interface JournalDialect {
   readonly sql: SqlDialect;
@@ -52,14 +52,31 @@ export interface JournalDialect {
    * an earlier page returned in `feed_bound`), the page is read below that bound without working
    * it out again: sound, because the bound only ever moves forward.
    */
-  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string): SqlStatement;
+  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string, filter?: (params: SqlParameters) => string): SqlStatement;
   /**
    * The events of a page {@link feedQuery} returned, after its checks: throws when they found the
    * journal or the cursor ahead of the database (PostgreSQL: `TransactionIdsAheadError`).
    */
   feedRows(rows: readonly FeedQueryRow[], after: FeedCursor | null): EventRow[];
-  /** A condition on the events alias `e` that holds when the event carries `tag`. */
-  tagCondition(params: SqlParameters, tag: string): string;
+  /**
+   * A condition on the events alias `e` that holds when the event matches `query` (checked
+   * already), written so that an index serves it: on PostgreSQL the type index and the GIN index on
+   * tags, on SQLite the type index and the tags side table.
+   */
+  queryCondition(tables: ChronicleTables, params: SqlParameters, query: EventQuery): string;
+  /**
+   * One row `{ known }`: whether `cursor` is one this journal handed out (an event's, or on
+   * PostgreSQL the cursor below a feed bound, `<xid8>:<largest position>`, below the snapshot's xmax). Throws for a malformed one.
+   */
+  knownCursor(tables: ChronicleTables, cursor: FeedCursor): SqlStatement;
+  /**
+   * A boolean expression that holds when `after` is a cursor this journal handed out and no event
+   * matching `query` follows it (the whole condition of a conditional append, for one statement).
+   * PostgreSQL only: on SQLite a unit is a transaction under the write lock anyway.
+   */
+  conditionHolds?(tables: ChronicleTables, params: SqlParameters, after: FeedCursor | null, query: EventQuery): string;
+  /** The first event (feed order) matching `query` after `after`, as event rows (at most one). */
+  firstMatchAfter(tables: ChronicleTables, after: FeedCursor | null, query: EventQuery): SqlStatement;
   /** The transaction holding the feed back, if any. */
   feedBlocker(manager: EntityManager, tables: ChronicleTables): Promise<FeedBlocker | undefined>;
 }

@@ -1,5 +1,5 @@
 import type { EntityManager } from 'typeorm';
-import type { FeedBlocker, FeedCursor } from '@chronicle/core';
+import type { EventQuery, FeedBlocker, FeedCursor } from '@chronicle/core';
 import { postgresDialect } from '../dialects/postgres.dialect.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import type { ChronicleTables } from '../table-options.js';
@@ -20,6 +20,15 @@ function parseCursor(cursor: FeedCursor): readonly [bigint, bigint] {
   const parsed = match ? ([BigInt(match[1]!), BigInt(match[2]!)] as const) : undefined;
   if (!parsed || parsed[0] > MAX_TX_ID || parsed[1] > MAX_POSITION) throw invalidFeedCursor(cursor, '"<transaction id>:<position>"');
   return parsed;
+}
+
+/**
+ * The cursor just below a feed bound: after every event of a transaction below `bound`, before
+ * every event of `bound` and later ones (the largest position of the transaction before it). A
+ * bound may equal the snapshot's xmax, which a cursor must stay below (see `aheadColumns`).
+ */
+export function cursorBelowBound(bound: string): FeedCursor {
+  return `${BigInt(bound) - 1n}:${MAX_POSITION}`;
 }
 
 /**
@@ -141,7 +150,7 @@ export const postgresJournalDialect: JournalDialect = {
     return x[1] === y[1] ? 0 : x[1] < y[1] ? -1 : 1;
   },
 
-  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string): SqlStatement {
+  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, bound?: string, filter?: (params: SqlParameters) => string): SqlStatement {
     const params = new SqlParameters(postgresDialect);
     const ctes = bound === undefined ? `${boundCtes(tables, params)} ` : '';
     // A bound handed back by an earlier page holds for snapshots taken after it was worked out:
@@ -160,6 +169,7 @@ export const postgresJournalDialect: JournalDialect = {
       cursorTx = params.add(String(txId));
       conditions.unshift(`(e.tx_id, e.position) > (${cursorTx}::xid8, ${params.add(String(position))}::bigint)`);
     }
+    if (filter !== undefined) conditions.push(`(${filter(params)})`);
     const order = 'ORDER BY e.tx_id, e.position';
     const page = `FROM ${tables.events} e WHERE ${conditions.join(' AND ')} ${order} LIMIT ${params.add(limit)}`;
     if (bound !== undefined) return { sql: `SELECT ${this.eventColumns} ${page}`, params: params.values };
@@ -194,9 +204,56 @@ export const postgresJournalDialect: JournalDialect = {
     return rows.filter((row) => row.position !== null);
   },
 
-  tagCondition(params: SqlParameters, tag: string): string {
-    // jsonb containment, served by the GIN (jsonb_path_ops) index on tags.
-    return `e.tags @> ${params.add(JSON.stringify([tag]))}::jsonb`;
+  queryCondition(_tables: ChronicleTables, params: SqlParameters, query: EventQuery): string {
+    // Each item: type = ANY (the type index) and jsonb containment of all its tags (the GIN index);
+    // the items OR together into a BitmapOr.
+    return query
+      .map((item) => {
+        const parts: string[] = [];
+        if (item.types !== undefined && item.types.length > 0) parts.push(`e.type = ANY(${params.add([...item.types])}::text[])`);
+        if (item.tags !== undefined && item.tags.length > 0) parts.push(`e.tags @> ${params.add(JSON.stringify(item.tags))}::jsonb`);
+        return parts.length === 0 ? 'true' : `(${parts.join(' AND ')})`;
+      })
+      .join(' OR ');
+  },
+
+  knownCursor(tables: ChronicleTables, cursor: FeedCursor): SqlStatement {
+    const [txId, position] = parseCursor(cursor);
+    // A cursor below a bound (see cursorBelowBound) is known when its transaction id was assigned
+    // here; any other is an event's, which must be in this journal at that transaction id and position.
+    if (position === MAX_POSITION) {
+      return { sql: 'SELECT $1::xid8 < pg_snapshot_xmax(pg_current_snapshot()) AS known', params: [String(txId)] };
+    }
+    return {
+      sql: `SELECT EXISTS (SELECT 1 FROM ${tables.events} WHERE tx_id = $1::xid8 AND position = $2::bigint) AS known`,
+      params: [String(txId), String(position)],
+    };
+  },
+
+  conditionHolds(tables: ChronicleTables, params: SqlParameters, after: FeedCursor | null, query: EventQuery): string {
+    const matches = this.queryCondition(tables, params, query);
+    if (after === null) return `NOT EXISTS (SELECT 1 FROM ${tables.events} e WHERE ${matches})`;
+    const [txId, position] = parseCursor(after);
+    const tx = `${params.add(String(txId))}::xid8`;
+    const pos = `${params.add(String(position))}::bigint`;
+    const known =
+      position === MAX_POSITION
+        ? `${tx} < pg_snapshot_xmax(pg_current_snapshot())`
+        : `EXISTS (SELECT 1 FROM ${tables.events} k WHERE k.tx_id = ${tx} AND k.position = ${pos})`;
+    return `${known} AND NOT EXISTS (SELECT 1 FROM ${tables.events} e WHERE (e.tx_id, e.position) > (${tx}, ${pos}) AND (${matches}))`;
+  },
+
+  firstMatchAfter(tables: ChronicleTables, after: FeedCursor | null, query: EventQuery): SqlStatement {
+    const params = new SqlParameters(postgresDialect);
+    const conditions = [`(${this.queryCondition(tables, params, query)})`];
+    if (after !== null) {
+      const [txId, position] = parseCursor(after);
+      conditions.unshift(`(e.tx_id, e.position) > (${params.add(String(txId))}::xid8, ${params.add(String(position))}::bigint)`);
+    }
+    return {
+      sql: `SELECT ${this.eventColumns} FROM ${tables.events} e WHERE ${conditions.join(' AND ')} ORDER BY e.tx_id, e.position LIMIT 1`,
+      params: params.values,
+    };
   },
 
   async feedBlocker(manager: EntityManager, tables: ChronicleTables): Promise<FeedBlocker | undefined> {

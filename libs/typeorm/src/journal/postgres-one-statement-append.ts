@@ -42,6 +42,10 @@ export interface OneStatementAppendRow {
  * - the participants' parts (the outbox's entries), which read `appended`; then the NOTIFY, when
  *   enabled.
  *
+ * With `conditionHolds` (a conditional append, run inside a transaction after its decision locks,
+ * see `postgres-decision-locks`), `checked` also requires the append condition to hold, evaluated
+ * with this statement's snapshot, taken after the locks were granted.
+ *
  * The table locks on the streams and events tables are taken when the statement starts, before
  * PostgreSQL assigns the transaction id, as the feed's bound requires (see the PostgreSQL
  * journal dialect). When `checked` is false the statement writes nothing and returns one row with
@@ -55,6 +59,7 @@ export function oneStatementAppend(
   now: Date,
   participants: readonly AppendStatementParticipant[],
   notifyChannel: string | undefined,
+  conditionHolds?: (params: SqlParameters) => string,
 ): SqlStatement {
   const params = new SqlParameters(postgresDialect);
   const p = (value: unknown): string => params.add(value);
@@ -86,7 +91,8 @@ export function oneStatementAppend(
     `input AS (${input})`,
     `locked AS MATERIALIZED (SELECT s.id, s.version FROM ${tables.streams} s WHERE s.id = ANY (${ids}::text[]) ORDER BY s.id FOR UPDATE)`,
     'checked AS MATERIALIZED (SELECT COALESCE(bool_and(CASE WHEN i.expected = 0 THEN l.id IS NULL ' +
-      'ELSE l.version IS NOT DISTINCT FROM i.expected END), true) AS ok FROM input i LEFT JOIN locked l ON l.id = i.id)',
+      `ELSE l.version IS NOT DISTINCT FROM i.expected END), true)${conditionHolds === undefined ? '' : ` AND (${conditionHolds(params)})`} ` +
+      'AS ok FROM input i LEFT JOIN locked l ON l.id = i.id)',
     `advanced AS (UPDATE ${tables.streams} s SET version = i.next, updated_at = ${timestamp} FROM input i ` +
       `WHERE ${gate} AND s.id = i.id AND i.expected > 0 RETURNING s.id)`,
     `created AS (INSERT INTO ${tables.streams} (id, aggregate_type, version, deleted_up_to, created_at, updated_at) ` +

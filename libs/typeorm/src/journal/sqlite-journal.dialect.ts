@@ -1,4 +1,4 @@
-import type { FeedBlocker, FeedCursor } from '@chronicle/core';
+import type { EventQuery, FeedBlocker, FeedCursor } from '@chronicle/core';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import { sqliteDialect } from '../dialects/sqlite.dialect.js';
 import type { ChronicleTables } from '../table-options.js';
@@ -25,13 +25,15 @@ export const sqliteJournalDialect: JournalDialect = {
     return Number(a) - Number(b);
   },
 
-  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number): SqlStatement {
+  feedQuery(tables: ChronicleTables, after: FeedCursor | null, limit: number, _bound?: string, filter?: (params: SqlParameters) => string): SqlStatement {
     const params = new SqlParameters(sqliteDialect);
-    let condition = '';
+    const conditions: string[] = [];
     if (after !== null) {
       if (!/^\d+$/.test(after)) throw invalidFeedCursor(after, 'a position');
-      condition = `WHERE e.position > ${params.add(Number(after))} `;
+      conditions.push(`e.position > ${params.add(Number(after))}`);
     }
+    if (filter !== undefined) conditions.push(`(${filter(params)})`);
+    const condition = conditions.length === 0 ? '' : `WHERE ${conditions.join(' AND ')} `;
     return {
       sql: `SELECT ${this.eventColumns} FROM ${tables.events} e ${condition}ORDER BY e.position LIMIT ${params.add(limit)}`,
       params: params.values,
@@ -43,8 +45,34 @@ export const sqliteJournalDialect: JournalDialect = {
     return rows as EventRow[];
   },
 
-  tagCondition(params: SqlParameters, tag: string): string {
-    return `EXISTS (SELECT 1 FROM json_each(e.tags) t WHERE t.value = ${params.add(tag)})`;
+  queryCondition(tables: ChronicleTables, params: SqlParameters, query: EventQuery): string {
+    // Each tag through the tags side table's (tag, position) key, each type through the type index.
+    const eventTags = tables.qualified('event_tags');
+    return query
+      .map((item) => {
+        const parts: string[] = [];
+        if (item.types !== undefined && item.types.length > 0) parts.push(`e.type IN (${item.types.map((type) => params.add(type)).join(', ')})`);
+        for (const tag of new Set(item.tags ?? [])) parts.push(`e.position IN (SELECT t.position FROM ${eventTags} t WHERE t.tag = ${params.add(tag)})`);
+        return parts.length === 0 ? '1' : `(${parts.join(' AND ')})`;
+      })
+      .join(' OR ');
+  },
+
+  knownCursor(tables: ChronicleTables, cursor: FeedCursor): SqlStatement {
+    if (!/^\d+$/.test(cursor)) throw invalidFeedCursor(cursor, 'a position');
+    // Positions are handed out in commit order and never reused: a known one is at most the head.
+    return { sql: `SELECT ? <= COALESCE(max(position), 0) AS known FROM ${tables.events}`, params: [Number(cursor)] };
+  },
+
+  firstMatchAfter(tables: ChronicleTables, after: FeedCursor | null, query: EventQuery): SqlStatement {
+    const params = new SqlParameters(sqliteDialect);
+    // Positional parameters: added in the order they appear in the statement.
+    const conditions = after === null ? [] : [`e.position > ${params.add(Number(after))}`];
+    conditions.push(`(${this.queryCondition(tables, params, query)})`);
+    return {
+      sql: `SELECT ${this.eventColumns} FROM ${tables.events} e WHERE ${conditions.join(' AND ')} ORDER BY e.position LIMIT 1`,
+      params: params.values,
+    };
   },
 
   feedBlocker(): Promise<FeedBlocker | undefined> {

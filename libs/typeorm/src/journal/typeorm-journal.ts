@@ -1,19 +1,33 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { ChronicleError, checkIntegerArgument, ConcurrencyError, DuplicateCommandError, InvalidArgumentError, systemClock } from '@chronicle/core';
+import {
+  AppendConditionConflictError,
+  ChronicleError,
+  checkAppendCondition,
+  checkEventQuery,
+  checkIntegerArgument,
+  ConcurrencyError,
+  DuplicateCommandError,
+  InvalidArgumentError,
+  systemClock,
+} from '@chronicle/core';
 import type {
+  AppendCondition,
   AppendedStream,
   AppendRequest,
   AppendResult,
   Clock,
   CommandOutcome,
   CommandRecord,
+  EventQuery,
   FeedBlocker,
   FeedCursor,
   FeedPage,
   Journal,
   ListStreamsOptions,
   NewEvent,
+  QueryPage,
   ReadAllOptions,
+  ReadByQueryOptions,
   ReadStreamOptions,
   RecordedEvent,
   StreamInfo,
@@ -34,10 +48,11 @@ import type { EventRow } from './event-row.js';
 import { recordedEventFromRow } from './event-row.js';
 import type { FeedQueryRow, JournalDialect } from './journal-dialect.js';
 import { checkTransactionIds, rebaseTransactionIds, type TransactionIdRebase } from './postgres-transaction-ids.js';
-import { postgresJournalDialect } from './postgres-journal.dialect.js';
+import { cursorBelowBound, postgresJournalDialect } from './postgres-journal.dialect.js';
 import { sqliteJournalDialect } from './sqlite-journal.dialect.js';
 import { isAppendStatementParticipant, type AppendStatementParticipant } from './append-statement-participant.js';
 import { oneStatementAppend, type OneStatementAppendRow } from './postgres-one-statement-append.js';
+import { decisionLockKeys, takeDecisionLocks } from './postgres-decision-locks.js';
 
 /** Options of {@link TypeOrmJournal}. */
 export interface TypeOrmJournalOptions extends ChronicleTableOptions {
@@ -86,6 +101,18 @@ interface PendingEvent {
 
 function invalidRequest(reason: string): ChronicleError {
   return new ChronicleError(`Append request is invalid: ${reason}. Nothing was written.`, { code: 'InvalidAppendRequest' });
+}
+
+function unknownCursor(argument: string, cursor: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    argument,
+    cursor,
+    'a feed cursor this journal handed out (readByQuery, readAll or an append result); a cursor of another database says nothing about this one',
+  );
+}
+
+function isTrue(value: unknown): boolean {
+  return value === true || value === 1 || value === '1' || value === 't';
 }
 
 /**
@@ -162,13 +189,28 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     // Stable sort: two writes to one stream keep their order, so the second can expect the first's version.
     const ordered = [...request.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
     // SQLite: no await before the write lock is asked for, so units take it in call order.
-    if (this.canAppendInOneStatement(ordered)) {
+    const { condition } = request;
+    if (condition === undefined && this.canAppendInOneStatement(ordered)) {
       const inOneStatement = await this.appendInOneStatement(request, ordered);
       if (inOneStatement) return inOneStatement;
     }
+    if (condition !== undefined && this.canAppendInOneStatement(ordered)) {
+      const conditional = await this.appendConditionalInOneStatement(request, ordered, condition);
+      if (conditional) return conditional;
+    }
     return runInTransaction(this.dataSource, async (manager) => {
       const now = this.clock.now();
+      if (condition !== undefined && this.sql.name === 'postgres') {
+        // Before any row lock and before the check's snapshot: see postgres-decision-locks.
+        await takeDecisionLocks(manager, decisionLockKeys(this.tables.events, condition, ordered));
+        await this.checkConditionCursor(manager, condition);
+      }
       await this.advanceStreams(manager, ordered, now);
+      if (condition !== undefined) {
+        // SQLite: after the first write, which took the write lock (the file's, across processes).
+        if (this.sql.name !== 'postgres') await this.checkConditionCursor(manager, condition);
+        await this.checkCondition(manager, condition);
+      }
 
       const pending = ordered.flatMap((write) =>
         write.events.map(
@@ -188,6 +230,84 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       for (const participant of this.participants) await participant.participate(manager, request, result);
       return result;
     });
+  }
+
+  /**
+   * PostgreSQL: a conditional unit in four round trips instead of about eight: BEGIN, the decision
+   * locks, the one-statement append with the condition folded into its checks (its snapshot is
+   * taken after the locks were granted, as the check's must be), COMMIT. Undefined when a check
+   * failed (nothing was written): the transactional path then writes the unit again and names
+   * which check failed.
+   */
+  private async appendConditionalInOneStatement(
+    request: AppendRequest,
+    ordered: readonly StreamWrite[],
+    condition: AppendCondition,
+  ): Promise<AppendResult | undefined> {
+    // A malformed cursor is named before any statement runs.
+    if (condition.after !== null) this.knownStatement(condition.after, 'condition.after');
+    const conditionHolds = this.dialect.conditionHolds?.bind(this.dialect);
+    if (conditionHolds === undefined) return undefined;
+    const participants = this.participants.filter(isAppendStatementParticipant);
+    const holds = (params: SqlParameters): string => conditionHolds(this.tables, params, condition.after, condition.failIfEventsMatch);
+    let rows: OneStatementAppendRow[] | undefined;
+    try {
+      rows = await runInTransaction(this.dataSource, async (manager) => {
+        await takeDecisionLocks(manager, decisionLockKeys(this.tables.events, condition, ordered));
+        const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds);
+        const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
+        // Not ok: the statement wrote nothing; committing the empty transaction releases the locks.
+        return result.rows[0]?.ok ? result.rows : undefined;
+      });
+    } catch (error) {
+      if (driverErrorOf(error)?.code === UNIQUE_VIOLATION) return undefined;
+      throw error;
+    }
+    if (rows === undefined) return undefined;
+    const inserted = new Map<string, { position: number; cursor: FeedCursor }>();
+    for (const row of rows) {
+      if (row.event_id === null) continue;
+      inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
+    }
+    return this.appendResult(request, inserted);
+  }
+
+  /**
+   * Refuses a condition whose cursor this journal did not hand out (another database's, or a
+   * malformed one): an unknown cursor cannot say which events the decision saw.
+   */
+  private async checkConditionCursor(manager: EntityManager, condition: AppendCondition): Promise<void> {
+    if (condition.after === null) return;
+    const { sql, params } = this.knownStatement(condition.after, 'condition.after');
+    const { rows } = await executeSql<{ known: unknown }>(manager, sql, params);
+    if (!isTrue(rows[0]?.known)) throw unknownCursor('condition.after', condition.after);
+  }
+
+  private knownStatement(cursor: FeedCursor, argument: string): { sql: string; params: unknown[] } {
+    try {
+      return this.dialect.knownCursor(this.tables, cursor);
+    } catch {
+      throw unknownCursor(argument, cursor);
+    }
+  }
+
+  /**
+   * The condition itself: the first event matching its query committed after its cursor fails the
+   * unit. Why this cannot miss a concurrent commit:
+   * - PostgreSQL: the statement runs after this unit took its advisory locks, so under READ
+   *   COMMITTED its snapshot sees every unit that held a conflicting lock before (a transaction is
+   *   visible before its locks are released), and every conflicting unit that comes later waits
+   *   for this one's commit and then sees its events. The cursor is where the decision's read
+   *   ended below the feed's bound: every transaction below it had finished, so every matching
+   *   event the read did not return sorts after the cursor in the (transaction id, position)
+   *   order this check uses, even when positions commit out of order.
+   * - SQLite: the unit holds the write lock, and positions are in commit order.
+   */
+  private async checkCondition(manager: EntityManager, condition: AppendCondition): Promise<void> {
+    const { sql, params } = this.dialect.firstMatchAfter(this.tables, condition.after, condition.failIfEventsMatch);
+    const { rows } = await executeSql<EventRow>(manager, sql, params);
+    const [first] = rows;
+    if (first !== undefined) throw new AppendConditionConflictError(condition.failIfEventsMatch, condition.after, this.decodeRow(first));
   }
 
   /**
@@ -414,6 +534,51 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     return this.dialect.compareCursors(a, b);
   }
 
+  /**
+   * {@inheritDoc Journal.readByQuery}
+   * PostgreSQL: the feed's statement with the query as a filter (type index, GIN index on tags),
+   * read below the feed's bound; a complete read ends just below the bound (`<bound - 1>:<largest
+   * position>`), before every event of a transaction that may still commit. SQLite: the events up to the head read first (positions commit in order).
+   */
+  async readByQuery(query: EventQuery, options: ReadByQueryOptions = {}): Promise<QueryPage> {
+    checkEventQuery('query', query);
+    const after = options.after ?? null;
+    const { limit } = options;
+    if (limit !== undefined) checkIntegerArgument('limit', limit, 0);
+    if (after !== null) {
+      const { sql, params } = this.knownStatement(after, 'after');
+      const [row] = await this.read<{ known: unknown }>(sql, params);
+      if (!isTrue(row?.known)) throw unknownCursor('after', after);
+    }
+    const filter = (params: SqlParameters): string => this.dialect.queryCondition(this.tables, params, query);
+    const most = limit ?? Number.MAX_SAFE_INTEGER;
+    if (this.sql.name === 'postgres') {
+      const { sql, params } = this.dialect.feedQuery(this.tables, after, Math.max(most, 1), undefined, filter);
+      let rows = await this.read<FeedQueryRow>(sql, params);
+      // A transaction of the read's snapshot that ended before the bound was worked out holds the
+      // bound back though it can no longer write (its events, if any, were invisible to the
+      // snapshot). Reading again with a fresh snapshot lets a decision see the units committed
+      // before it started: a stale read is never unsound (the condition catches what it missed),
+      // but it makes a decision conflict for nothing.
+      for (let retry = 0; retry < 2 && rows[0]?.feed_bound_finished === true; retry++) rows = await this.read<FeedQueryRow>(sql, params);
+      const bound = rows[0]?.feed_bound;
+      const events = this.dialect.feedRows(rows, after).slice(0, most).map((row) => this.decodeRow(row));
+      // The statement always returns its bound (one row even for an empty page).
+      const end = cursorBelowBound(bound ?? '1');
+      const last = events.at(-1);
+      if (limit !== undefined && events.length >= limit) return { events, next: last?.cursor ?? after ?? end };
+      return { events, next: after !== null && this.dialect.compareCursors(after, end) > 0 ? after : end };
+    }
+    const [head] = await this.read<{ head: unknown }>(`SELECT COALESCE(max(position), 0) AS head FROM ${this.tables.events}`, []);
+    const headPosition = this.sql.decodeInteger(head?.head ?? 0);
+    const upToHead = (params: SqlParameters): string => `e.position <= ${params.add(headPosition)} AND (${filter(params)})`;
+    const { sql, params } = this.dialect.feedQuery(this.tables, after, most, undefined, upToHead);
+    const events = (await this.read<EventRow>(sql, params)).map((row) => this.decodeRow(row));
+    const last = events.at(-1);
+    if (limit !== undefined && events.length >= limit) return { events, next: last?.cursor ?? after ?? '0' };
+    return { events, next: String(Math.max(headPosition, after === null ? 0 : Number(after))) };
+  }
+
   /** {@inheritDoc Journal.readByTag} */
   async readByTag(tag: string, options: { afterPosition?: number; limit?: number } = {}): Promise<RecordedEvent[]> {
     const { afterPosition = 0, limit } = options;
@@ -424,7 +589,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const params = new SqlParameters(this.sql);
     let sql =
       `SELECT ${this.dialect.eventColumns} FROM ${this.tables.events} e WHERE e.position > ${params.add(afterPosition)} ` +
-      `AND ${this.dialect.tagCondition(params, tag)} ORDER BY e.position`;
+      `AND ${this.dialect.queryCondition(this.tables, params, [{ tags: [tag] }])} ORDER BY e.position`;
     if (limit !== undefined) sql += ` LIMIT ${params.add(limit)}`;
     const rows = await this.read<EventRow>(sql, params.values);
     return rows.map((row) => this.decodeRow(row));
@@ -505,6 +670,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
         }
       });
     });
+    if (request.condition !== undefined) checkAppendCondition(request.condition, request.writes.flatMap((write) => write.events));
     (request.commands ?? []).forEach((command, index) => {
       if (typeof command.commandId !== 'string' || command.commandId.length === 0) {
         throw invalidRequest(`commands[${index}].commandId is empty`);

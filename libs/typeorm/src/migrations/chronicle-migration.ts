@@ -15,7 +15,8 @@ export type ChronicleMigrationClass = new () => MigrationInterface & { name: str
 export interface ChronicleMigrationStatements {
   postgres(tables: ChronicleTables): string[];
   sqlite(tables: ChronicleTables): string[];
-  down(tables: ChronicleTables): string[];
+  /** The reverting DDL; `dialect` for the statements whose syntax differs. */
+  down(tables: ChronicleTables, dialect: 'postgres' | 'sqlite'): string[];
 }
 
 /**
@@ -40,8 +41,9 @@ export function defineChronicleMigration(
     }
 
     async down(queryRunner: QueryRunner): Promise<void> {
-      const tables = resolveChronicleTables(options, dialectOf(queryRunner.connection));
-      for (const statement of statements.down(tables)) await queryRunner.query(statement);
+      const dialect = dialectOf(queryRunner.connection);
+      const tables = resolveChronicleTables(options, dialect);
+      for (const statement of statements.down(tables, dialect === sqliteDialect ? 'sqlite' : 'postgres')) await queryRunner.query(statement);
     }
   };
 }

@@ -1,5 +1,6 @@
 import type { ChronicleTableOptions } from '../table-options.js';
 import type { ChronicleMigrationClass } from './chronicle-migration.js';
+import { decisionIndexesMigration } from './decision-indexes.migration.js';
 import { keyTablesMigration } from './key-tables.migration.js';
 import { journalTablesMigration } from './journal-tables.migration.js';
 import { outboxTablesMigration } from './outbox-tables.migration.js';
@@ -12,5 +13,11 @@ import { subscriptionTablesMigration } from './subscription-tables.migration.js'
  * The class names do not carry the prefix, so list one prefix's migrations per DataSource for the CLI.
  */
 export function createChronicleMigrations(options?: ChronicleTableOptions): ChronicleMigrationClass[] {
-  return [journalTablesMigration(options), outboxTablesMigration(options), subscriptionTablesMigration(options), keyTablesMigration(options)];
+  return [
+    journalTablesMigration(options),
+    outboxTablesMigration(options),
+    subscriptionTablesMigration(options),
+    keyTablesMigration(options),
+    decisionIndexesMigration(options),
+  ];
 }

@@ -1,0 +1,75 @@
+import { createHash } from 'node:crypto';
+import type { EntityManager } from 'typeorm';
+import type { AppendCondition, StreamWrite } from '@chronicle/core';
+import { executeSql } from '../transactions/execute-sql.js';
+
+/** Locks per statement: far below PostgreSQL's 1664 columns of a select list. */
+const LOCKS_PER_STATEMENT = 500;
+
+/** A lock key: a type or any type (null), a tag or any tag (null). */
+type KeyParts = readonly [type: string | null, tag: string | null];
+
+/**
+ * PostgreSQL: the transaction-scoped advisory locks a conditional append takes, in one global order,
+ * before it checks its condition. Only decisions that could conflict serialize.
+ *
+ * A key stands for a (type, tag) pair, either of which may be "any". A new event of type `t` with
+ * tags `S` is covered by the SHARED keys (t, s), (t, any), (any, s) for every s in S, and (any, any).
+ * A condition item with types T and tags G takes the EXCLUSIVE keys (t, g) for every t in T (any
+ * when T is empty), where g is the item's first tag in code-point order (any when G is empty). An
+ * event matches the item only if its type is in T (or T is empty) and it carries every tag of G,
+ * g included, so the event's shared keys include the item's exclusive key: a decision whose
+ * condition matches another unit's new events always shares a key with it, in conflicting modes.
+ * Two units that only write (shared, shared), or whose conditions match none of the other's events
+ * (different tags), share no key in conflicting modes and never wait for each other. A type-only
+ * item takes (t, any), which every new event of type t holds shared; an item without types takes
+ * (any, g); the item {} takes (any, any) and serializes with every conditional append.
+ *
+ * Keys are 64-bit hashes of the events table's name and the pair: a collision (or another user of
+ * advisory locks with the same number) can only make two appends wait for each other, never let
+ * a conflict through. Locks are taken in ascending key order, exclusive where a unit has a key in
+ * both modes, so two conditional appends never deadlock on them; they are taken before any row is
+ * locked, and appends without a condition take none.
+ */
+export function decisionLockKeys(eventsTable: string, condition: AppendCondition, writes: readonly StreamWrite[]): Map<bigint, boolean> {
+  const keys = new Map<bigint, boolean>();
+  const add = (parts: KeyParts, exclusive: boolean): void => {
+    const key = hashKey(eventsTable, parts);
+    keys.set(key, exclusive || keys.get(key) === true);
+  };
+  for (const item of condition.failIfEventsMatch) {
+    const tags = [...(item.tags ?? [])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const tag = tags[0] ?? null;
+    const types = item.types === undefined || item.types.length === 0 ? [null] : item.types;
+    for (const type of types) add([type, tag], true);
+  }
+  for (const write of writes) {
+    for (const event of write.events) {
+      for (const type of [event.type, null]) {
+        add([type, null], false);
+        for (const tag of event.tags) add([type, tag], false);
+      }
+    }
+  }
+  return keys;
+}
+
+function hashKey(eventsTable: string, parts: KeyParts): bigint {
+  const digest = createHash('sha256').update(JSON.stringify([eventsTable, ...parts])).digest();
+  return digest.readBigInt64BE(0);
+}
+
+/**
+ * Takes the keys of {@link decisionLockKeys} in ascending order, in as few statements as possible.
+ * PostgreSQL evaluates a select list from left to right, so the order within a statement holds.
+ */
+export async function takeDecisionLocks(manager: EntityManager, keys: ReadonlyMap<bigint, boolean>): Promise<void> {
+  const sorted = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  for (let start = 0; start < sorted.length; start += LOCKS_PER_STATEMENT) {
+    const chunk = sorted.slice(start, start + LOCKS_PER_STATEMENT);
+    const columns = chunk.map(
+      ([, exclusive], index) => `${exclusive ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared'}($${index + 1}::bigint) IS NULL AS l${index}`,
+    );
+    await executeSql(manager, `SELECT ${columns.join(', ')}`, chunk.map(([key]) => key.toString()));
+  }
+}
