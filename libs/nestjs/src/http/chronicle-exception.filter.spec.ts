@@ -3,6 +3,7 @@ import { BadRequestException, HttpException, Logger, NotFoundException, ServiceU
 import {
   AggregateAlreadyExistsError,
   AggregateNotFoundError,
+  AppendConditionConflictError,
   ConcurrencyError,
   DomainRuleViolation,
   GatewayOverloadedError,
@@ -10,6 +11,7 @@ import {
   InvalidCommandError,
   ProjectionWaitTimeoutError,
   UnknownCommandError,
+  type RecordedEvent,
 } from '@chronicle/core';
 import { QueryFailedError, QueryRunnerAlreadyReleasedError } from 'typeorm';
 import { ChronicleExceptionFilter, type ChronicleExceptionFilterOptions, type ChronicleHttpError } from './chronicle-exception.filter.js';
@@ -50,6 +52,14 @@ const cases: Array<[string, unknown, number, string | RegExp]> = [
   ['class-validator problems', new InvalidCommandError('Deposit', 'validation failed', ['amount must be a positive number']), 400, 'Bad Request'],
   ['an unknown aggregate', new AggregateNotFoundError('account', 'a1'), 404, 'Not Found'],
   ['a concurrent write', new ConcurrencyError('account-a1', 3, 4), 409, 'Conflict'],
+  [
+    'a failed append condition',
+    new AppendConditionConflictError([{ types: ['account.opened'], tags: ['owner:ada'] }], null, {
+      eventId: 'e1', streamId: 'account-a1', version: 1, position: 7, cursor: '7', type: 'account.opened', payload: {}, metadata: {}, tags: ['owner:ada'], occurredAt: new Date(0),
+    } as unknown as RecordedEvent),
+    409,
+    'Conflict',
+  ],
   ['a broken domain rule', new DomainRuleViolation('Insufficient funds: the balance is 5.', { code: 'InsufficientFunds' }), 422, 'Unprocessable Entity'],
   ['an existing aggregate', new AggregateAlreadyExistsError('account', 'a1'), 422, 'Unprocessable Entity'],
   ['a reused idempotency key', new IdempotencyKeyReusedError('key-1'), 422, 'Unprocessable Entity'],

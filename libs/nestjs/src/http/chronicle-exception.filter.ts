@@ -3,6 +3,7 @@ import { Catch, HttpException, HttpStatus, Inject, Logger, Optional, type Argume
 import {
   AggregateAlreadyExistsError,
   AggregateNotFoundError,
+  AppendConditionConflictError,
   ConcurrencyError,
   DomainRuleViolation,
   GatewayOverloadedError,
@@ -96,7 +97,7 @@ const UNAVAILABLE_MESSAGES =
  * |---|---|
  * | `InvalidCommandError` (class-validator problems) | 400 |
  * | `AggregateNotFoundError` | 404 |
- * | `ConcurrencyError` | 409 |
+ * | `ConcurrencyError`, `AppendConditionConflictError` | 409 |
  * | `DomainRuleViolation` (its own message and code), `AggregateAlreadyExistsError`, `IdempotencyKeyReusedError` | 422 |
  * | `GatewayOverloadedError`, `ProjectionWaitTimeoutError`, an unreachable database | 503 with `Retry-After` |
  * | Nest's `HttpException` | its own status and body, as Nest answers it |
@@ -172,6 +173,14 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
       return {
         status: HttpStatus.CONFLICT,
         message: `It changed meanwhile: it is at ${actual}, not version ${exception.expectedVersion}. Reload it and retry against its current version.`,
+        code: exception.code,
+      };
+    }
+    if (exception instanceof AppendConditionConflictError) {
+      // Its own message names the query and the conflicting event's stream: internals, not for the client.
+      return {
+        status: HttpStatus.CONFLICT,
+        message: 'The facts this decision was made on changed meanwhile; nothing was written. Retry the request.',
         code: exception.code,
       };
     }
