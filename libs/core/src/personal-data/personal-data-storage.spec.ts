@@ -188,8 +188,17 @@ describe('Personal data: faults and bounds', () => {
     expect((await runtime.read(Person, 'p1'))?.state.name).toBeNull();
     await runtime.stop();
 
-    const plain = createChronicle({ storage: createInMemoryStorage(), aggregates: [Person], logger: capture([]) });
+    const plain = createChronicle({ storage: createInMemoryStorage(), aggregates: [], logger: capture([]) });
     await expect(plain.forget('p1')).rejects.toThrow(ConfigurationError);
     await plain.stop();
+  });
+
+  it('refuses, by name and before anything is written, a runtime whose events declare @PersonalData but that has no key store', () => {
+    const build = () => createChronicle({ storage: createInMemoryStorage(), aggregates: [Person], logger: capture([]) });
+    expect(build).toThrow(ConfigurationError);
+    expect(build).toThrow(/"person\.registered" declare @PersonalData fields.*plain text/);
+    // A storage already wrapped by withPersonalData seals them itself.
+    const wrapped = withPersonalData(createInMemoryStorage(), { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }), events: registry() });
+    expect(() => createChronicle({ storage: wrapped, aggregates: [Person], logger: capture([]) })).not.toThrow();
   });
 });

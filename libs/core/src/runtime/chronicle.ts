@@ -61,7 +61,9 @@ export interface ChronicleConfig<Tx = unknown> {
   /**
    * Crypto-shredding of the events' `@PersonalData` fields: the key store (and its cache TTL).
    * With it the runtime wraps `storage` with `withPersonalData` over its own event registry and
-   * `forget` works; without it personal fields are stored as plain JSON like any other.
+   * `forget` works. Without it (and with a storage not already wrapped by `withPersonalData`),
+   * an event class declaring `@PersonalData` fields is refused with `ConfigurationError`, rather
+   * than stored in plain text.
    */
   personalData?: ChronicleConfigPersonalData;
 }
@@ -132,6 +134,17 @@ export class Chronicle<Tx = unknown> {
     this.catalog = new AggregateCatalog(config.aggregates, config.events ?? []);
     if (config.personalData !== undefined && typeof config.personalData?.keyStore?.keyFor !== 'function') {
       throw new ConfigurationError('createChronicle `personalData.keyStore` must be a KeyStore: new InMemoryKeyStore(...) or new TypeOrmKeyStore(...).');
+    }
+    if (!config.personalData && !sealsPersonalData(config.storage)) {
+      // Without a key store the declared fields would be written in clear, and `forget` could not erase them.
+      const registry = this.catalog.events;
+      const personal = registry.types().filter((type) => registry.forType(type).metadata.personalFields.length > 0);
+      if (personal.length > 0) {
+        throw new ConfigurationError(
+          `Events ${personal.map((type) => `"${type}"`).join(', ')} declare @PersonalData fields, but createChronicle was given no ` +
+            '`personalData: { keyStore }` (nor a storage wrapped by withPersonalData): they would be stored in plain text. Add a key store.',
+        );
+      }
     }
     this.personalData = config.personalData
       ? withPersonalData(config.storage, { ...config.personalData, events: this.catalog.events })
@@ -428,4 +441,10 @@ export class Chronicle<Tx = unknown> {
     await this.gateway.close();
     this.lifecycle = 'stopped';
   }
+}
+
+/** Whether a storage bundle was already wrapped by `withPersonalData` (it seals personal fields itself). */
+function sealsPersonalData(storage: ChronicleStorage<unknown>): boolean {
+  const candidate = storage as Partial<PersonalDataStorage<unknown>>;
+  return typeof candidate.forget === 'function' && candidate.cipher !== undefined;
 }
