@@ -25,6 +25,7 @@ import {
   type PostCommitListener,
 } from '@chronicle/core';
 import { CHRONICLE_JOURNAL, EventSourcingModule, OutboxHandler, OutboxRelayService, PRUNE_COMMAND_OUTCOMES_JOB } from '@chronicle/nestjs';
+import { Customer } from '../fixtures/customer.aggregate.js';
 import { Ledger, OpenLedger, Post, Posted, Reverse } from '../fixtures/ledger.aggregate.js';
 import { POSTGRES_URL, createSchema, describePostgres, uniqueSchemaName } from '../support/services.js';
 
@@ -398,6 +399,18 @@ describe('EventSourcingModule configuration', () => {
       expect(() => OutboxHandler({ name: 'x', events: '*', maxAttempts: 0 })).toThrow(/maxAttempts must be an integer ≥ 1, got 0/);
       expect(() => OutboxHandler({ name: 'x', events: [class NotAnEvent {}] })).toThrow(/NotAnEvent, which is not an @Event class/);
     });
+  });
+
+  it('refuses events with @PersonalData fields at start-up rather than storing them in plain text', async () => {
+    const compiling = Test.createTestingModule({
+      imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [Customer], storage: 'in-memory' })],
+    }).compile();
+    await expect(compiling).rejects.toThrow(ConfigurationError);
+    await expect(
+      Test.createTestingModule({
+        imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ aggregates: [Customer], storage: 'in-memory' })],
+      }).compile(),
+    ).rejects.toThrow(/declare @PersonalData fields, but EventSourcingModule has nothing to encrypt them with/);
   });
 
   it('refuses a duplicate aggregate name at start-up, naming it', async () => {

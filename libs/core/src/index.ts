@@ -124,4 +124,5 @@ export * from './personal-data/master-key-ring.js';
 export * from './personal-data/subject-argument.js';
 export * from './personal-data/personal-data-cipher.js';
 export * from './personal-data/personal-data-storage.js';
+export * from './personal-data/plain-personal-data-check.js';
 export * from './adapters/in-memory-key-store.js';

@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import type { EntitySchema } from 'typeorm';
 import {
   AggregateCatalog,
+  refusePlainPersonalData,
   CommandGateway,
   getCommandHandlersMetadata,
   type ClassType,
@@ -93,7 +94,16 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
       {
         provide: AggregateCatalog,
         // Built in a provider so a misconfiguration fails the application's start with a named error.
-        useFactory: () => new AggregateCatalog(aggregates, extras.events ?? []),
+        useFactory: () => {
+          const catalog = new AggregateCatalog(aggregates, extras.events ?? []);
+          // The module has no key store yet: personal fields would be written in plain text.
+          refusePlainPersonalData(
+            catalog.events,
+            'EventSourcingModule',
+            'Crypto-shredding runs on createChronicle({ personalData }) for now; the Nest module does not support it yet.',
+          );
+          return catalog;
+        },
       },
       ...createStorageProviders(extras),
       {

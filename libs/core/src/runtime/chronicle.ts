@@ -1,3 +1,4 @@
+import { refusePlainPersonalData } from '../personal-data/plain-personal-data-check.js';
 import { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
 import type { ClassType } from '../aggregates/class-type.js';
 import type { CommandMetadata } from '../commands/command-metadata.js';
@@ -136,15 +137,7 @@ export class Chronicle<Tx = unknown> {
       throw new ConfigurationError('createChronicle `personalData.keyStore` must be a KeyStore: new InMemoryKeyStore(...) or new TypeOrmKeyStore(...).');
     }
     if (!config.personalData && !sealsPersonalData(config.storage)) {
-      // Without a key store the declared fields would be written in clear, and `forget` could not erase them.
-      const registry = this.catalog.events;
-      const personal = registry.types().filter((type) => registry.forType(type).metadata.personalFields.length > 0);
-      if (personal.length > 0) {
-        throw new ConfigurationError(
-          `Events ${personal.map((type) => `"${type}"`).join(', ')} declare @PersonalData fields, but createChronicle was given no ` +
-            '`personalData: { keyStore }` (nor a storage wrapped by withPersonalData): they would be stored in plain text. Add a key store.',
-        );
-      }
+      refusePlainPersonalData(this.catalog.events, 'createChronicle', 'Give it `personalData: { keyStore }`, or a storage wrapped by withPersonalData.');
     }
     this.personalData = config.personalData
       ? withPersonalData(config.storage, { ...config.personalData, events: this.catalog.events })
