@@ -21,6 +21,7 @@ import {
   CHRONICLE_OUTBOX_STORE,
   CHRONICLE_SAGA_STORE,
   CHRONICLE_SNAPSHOT_STORE,
+  CHRONICLE_STORAGE,
 } from './constants/chronicle.constants.js';
 import { OutboxAdmin } from './outbox/outbox-admin.service.js';
 import { OutboxExplorer } from './outbox/outbox.explorer.js';
@@ -66,7 +67,7 @@ function entitiesFor(extras: EventSourcingModuleExtras): EntitySchema[] {
   let entities = entitySets.get(key);
   if (!entities) {
     // No driver named: the entities map onto whichever DataSource they join, which is only known
-    // once TypeORM builds it; the storage providers check the rest at start-up.
+    // once TypeORM builds it; the storage provider checks the rest when it builds the bundle.
     entities = createChronicleEntities({ ...extras.tables }).all;
     entitySets.set(key, entities);
   }
@@ -141,6 +142,7 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
       exports: [
         CommandGateway,
         AggregateCatalog,
+        CHRONICLE_STORAGE,
         CHRONICLE_JOURNAL,
         CHRONICLE_SNAPSHOT_STORE,
         CHRONICLE_OUTBOX_STORE,
@@ -148,11 +150,11 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
         OutboxRelayService,
         OutboxAdmin,
         OutboxMonitor,
-          CHRONICLE_CHECKPOINT_STORE,
+        CHRONICLE_CHECKPOINT_STORE,
         CHRONICLE_SAGA_STORE,
         SubscriptionsService,
         SubscriptionAdmin,
-        ],
+      ],
     };
   }
 }

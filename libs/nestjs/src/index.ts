@@ -9,6 +9,7 @@ export * from './event-sourcing.module.js';
 export { EVENT_SOURCING_MODULE_OPTIONS } from './event-sourcing.module-definition.js';
 export * from './options/event-sourcing-module-options.interface.js';
 export {
+  CHRONICLE_STORAGE,
   CHRONICLE_JOURNAL,
   CHRONICLE_SNAPSHOT_STORE,
   CHRONICLE_OUTBOX_STORE,

@@ -1,3 +1,8 @@
+/**
+ * Injection token of the storage bundle (a `ChronicleStorage` from `createTypeOrmStorage` or
+ * `createInMemoryStorage`); the journal and store tokens are derived from it.
+ */
+export const CHRONICLE_STORAGE = Symbol('CHRONICLE_STORAGE');
 /** Injection token of the event journal (a `Journal` from `@chronicle/core`). */
 export const CHRONICLE_JOURNAL = Symbol('CHRONICLE_JOURNAL');
 /** Injection token of the snapshot store (a `SnapshotStore` from `@chronicle/core`). */
@@ -12,8 +17,6 @@ export const CHRONICLE_OUTBOX_STORE = Symbol('CHRONICLE_OUTBOX_STORE');
 export const OUTBOX_RELAY_JOB_PREFIX = 'chronicle:outbox-relay:';
 /** Name of the scheduled job that deletes published outbox entries past retention. */
 export const PRUNE_OUTBOX_JOB = 'chronicle:prune-outbox';
-/** Injection token of the relay's wake-up source (`OutboxWakeUps`), present on PostgreSQL. */
-export const CHRONICLE_OUTBOX_WAKE_UPS = Symbol('CHRONICLE_OUTBOX_WAKE_UPS');
 /** Injection token of the checkpoint store (a `CheckpointStore` from `@chronicle/core`). */
 export const CHRONICLE_CHECKPOINT_STORE = Symbol('CHRONICLE_CHECKPOINT_STORE');
 /** Injection token of the saga store (a `SagaStore` from `@chronicle/core`). */
@@ -24,5 +27,3 @@ export const SUBSCRIPTION_JOB_PREFIX = 'chronicle:subscription:';
 export const SAGA_DEADLINES_JOB = 'chronicle:saga-deadlines';
 /** Name of the job that deletes completed saga instances past retention. */
 export const PRUNE_SAGAS_JOB = 'chronicle:prune-sagas';
-/** Injection token of the subscriptions' wake-up source (`OutboxWakeUps`), present on PostgreSQL. */
-export const CHRONICLE_SUBSCRIPTION_WAKE_UPS = Symbol('CHRONICLE_SUBSCRIPTION_WAKE_UPS');

@@ -10,13 +10,14 @@ import {
 import { ModuleRef } from '@nestjs/core';
 import { CommandBus } from '@nestjs/cqrs';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { COMMAND_OUTCOME_DEFAULTS, CommandGateway, ConfigurationError } from '@chronicle/core';
-import { CHRONICLE_EXTRAS, PRUNE_COMMAND_OUTCOMES_JOB } from '../constants/chronicle.constants.js';
+import { COMMAND_OUTCOME_DEFAULTS, CommandGateway, ConfigurationError, type ChronicleStorage } from '@chronicle/core';
+import { CHRONICLE_EXTRAS, CHRONICLE_STORAGE, PRUNE_COMMAND_OUTCOMES_JOB } from '../constants/chronicle.constants.js';
 import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
 import type { EventSourcingModuleExtras, EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
+import { runStartupStep } from './startup-step.js';
 
 /**
- * Start-up checks, the pruning job and the drain on shutdown. Jobs are registered in
+ * Start-up checks, the migrations, the pruning job and the drain on shutdown. Jobs are registered in
  * `@nestjs/schedule`'s SchedulerRegistry when the app imported `ScheduleModule.forRoot()`; the
  * library never imports that module itself, so nothing runs twice.
  */
@@ -31,10 +32,11 @@ export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap,
     private readonly gateway: CommandGateway,
     @Inject(EVENT_SOURCING_MODULE_OPTIONS) private readonly options: EventSourcingModuleOptions,
     @Inject(CHRONICLE_EXTRAS) private readonly extras: EventSourcingModuleExtras,
+    @Inject(CHRONICLE_STORAGE) private readonly storage: ChronicleStorage,
     @Optional() private readonly schedulerRegistry?: SchedulerRegistry,
   ) {}
 
-  onModuleInit(): void {
+  async onModuleInit(): Promise<void> {
     try {
       this.moduleRef.get(CommandBus, { strict: false });
     } catch {
@@ -44,6 +46,12 @@ export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap,
     }
     for (const type of this.extras.interceptors ?? []) this.gateway.addInterceptor(this.resolve(type, 'interceptor'));
     for (const type of this.extras.listeners ?? []) this.gateway.addListener(this.resolve(type, 'listener'));
+    // Before any application's bootstrap (the relay registers its handlers then): one ordered step
+    // under the storage's lock, retried while the database restarts; each migration commits with
+    // its bookkeeping row, so a run cut short resumes where it stopped.
+    if (this.options.storage !== 'in-memory' && this.options.migrationsRun !== false) {
+      await runStartupStep(this.options, 'Chronicle migrations', () => this.storage.migrate());
+    }
   }
 
   private resolve<T>(type: new (...args: never[]) => T, role: string): T {
@@ -72,6 +80,8 @@ export class ChronicleLifecycle implements OnModuleInit, OnApplicationBootstrap,
       }
     }
     await this.pruning;
+    // The relay and the subscriptions share this connection; they stopped listening to it themselves.
+    await this.storage.notifications?.stop().catch(() => undefined);
     await this.gateway.close();
   }
 

@@ -7,18 +7,11 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
-import { CommandGateway, OUTBOX_RELAY_DEFAULTS, OutboxRelay, type Journal, type OutboxStore, type RelayBatchResult } from '@chronicle/core';
-import {
-  CHRONICLE_JOURNAL,
-  CHRONICLE_OUTBOX_STORE,
-  CHRONICLE_OUTBOX_WAKE_UPS,
-  OUTBOX_RELAY_JOB_PREFIX,
-  PRUNE_OUTBOX_JOB,
-} from '../constants/chronicle.constants.js';
+import { CommandGateway, OUTBOX_RELAY_DEFAULTS, OutboxRelay, type ChronicleStorage, type RelayBatchResult } from '@chronicle/core';
+import { CHRONICLE_STORAGE, OUTBOX_RELAY_JOB_PREFIX, PRUNE_OUTBOX_JOB } from '../constants/chronicle.constants.js';
 import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
 import type { EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
 import { OutboxExplorer } from './outbox.explorer.js';
-import type { OutboxWakeUps } from './outbox-wake-ups.js';
 import { IntervalJobs } from '../scheduling/interval-jobs.js';
 import { startWakeUps } from '../scheduling/start-wake-ups.js';
 import { runStartupStep } from '../lifecycle/startup-step.js';
@@ -26,7 +19,8 @@ import { runStartupStep } from '../lifecycle/startup-step.js';
 /**
  * Runs the outbox relay of this instance: one polling job per handler in `@nestjs/schedule`'s
  * SchedulerRegistry (the library never imports ScheduleModule itself), each single-flight, woken
- * early by PostgreSQL NOTIFY where available. Several instances share the work through the
+ * early by the storage's notifications (PostgreSQL LISTEN, one connection shared with the
+ * subscriptions). Several instances share the work through the
  * store's leases. On shutdown it finishes the batch in flight and gives back its leases.
  */
 @Injectable()
@@ -39,15 +33,14 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
   private backfilling: Promise<void> | undefined;
   private stopping = false;
   private readonly shutdown = new AbortController();
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly explorer: OutboxExplorer,
     private readonly gateway: CommandGateway,
-    @Inject(CHRONICLE_OUTBOX_STORE) private readonly store: OutboxStore,
-    @Inject(CHRONICLE_JOURNAL) private readonly journal: Journal,
+    @Inject(CHRONICLE_STORAGE) private readonly storage: ChronicleStorage,
     @Inject(EVENT_SOURCING_MODULE_OPTIONS) private readonly options: EventSourcingModuleOptions,
     @Optional() schedulerRegistry?: SchedulerRegistry,
-    @Optional() @Inject(CHRONICLE_OUTBOX_WAKE_UPS) private readonly wakeUps?: OutboxWakeUps | null,
   ) {
     this.jobs = new IntervalJobs(schedulerRegistry);
   }
@@ -62,7 +55,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     if (handlers.length === 0) return;
     const settings = this.options.outbox ?? {};
     this.relay = new OutboxRelay(
-      { store: this.store, journal: this.journal, serializer: this.gateway.eventSerializer, logger: new Logger(OutboxRelay.name) },
+      { store: this.storage.outbox, journal: this.storage.journal, serializer: this.gateway.eventSerializer, logger: new Logger(OutboxRelay.name) },
       handlers,
       { leaseMs: settings.leaseMs },
     );
@@ -85,7 +78,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
         void this.relay?.prune(retentionMs).catch((error: unknown) => this.logger.error(`Pruning the outbox failed: ${(error as Error).message}`));
       });
     }
-    if (settings.listen !== false) await startWakeUps(this.wakeUps, () => this.wakeAll(), this.logger, 'Outbox', pollMs);
+    if (settings.listen !== false) this.unsubscribe = await startWakeUps(this.storage.notifications, () => this.wakeAll(), this.logger, 'Outbox', pollMs);
     this.wakeAll();
   }
 
@@ -93,7 +86,7 @@ export class OutboxRelayService implements OnApplicationBootstrap, BeforeApplica
     this.stopping = true;
     this.shutdown.abort();
     this.jobs.clear();
-    await this.wakeUps?.stop().catch(() => undefined);
+    this.unsubscribe?.();
     await Promise.allSettled([...this.draining.values()]);
     await this.relay?.stop();
     await this.backfilling;

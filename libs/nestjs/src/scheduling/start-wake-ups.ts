@@ -1,21 +1,25 @@
 import type { Logger } from '@nestjs/common';
-import type { OutboxWakeUps } from '../outbox/outbox-wake-ups.js';
+import type { NotificationSource } from '@chronicle/core';
 
 /**
- * Starts a NOTIFY wake-up source calling `wake` on every notification and after every reconnect;
- * a source that cannot start is logged as off (polling every `pollMs` still runs), never thrown.
+ * Calls `wake` on every wake-up of the storage's one notification source (each notification, and
+ * each reconnect) and starts it (idempotent: the relay and the subscriptions share its connection).
+ * A source that cannot start is logged as off (polling every `pollMs` still runs), never thrown.
+ * Returns the function that stops calling `wake`.
  */
 export async function startWakeUps(
-  wakeUps: OutboxWakeUps | null | undefined,
+  source: NotificationSource | null,
   wake: () => void,
   logger: Logger,
   what: string,
   pollMs: number,
-): Promise<void> {
-  if (!wakeUps) return;
+): Promise<() => void> {
+  if (!source) return () => undefined;
+  const unsubscribe = source.onWake(wake);
   try {
-    await wakeUps.start(wake, wake);
+    await source.start();
   } catch (error) {
     logger.warn(`${what} wake-ups are off (${(error as Error).message}); polling every ${pollMs} ms.`);
   }
+  return unsubscribe;
 }

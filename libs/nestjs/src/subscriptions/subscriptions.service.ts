@@ -22,24 +22,18 @@ import {
   projectionSubscriptionName,
   sagaSubscriptionName,
   withCommandMetadata,
-  type CheckpointStore,
+  type ChronicleStorage,
   type CommandResult,
-  type Journal,
   type SagaCommandDispatcher,
-  type SagaStore,
 } from '@chronicle/core';
 import {
-  CHRONICLE_CHECKPOINT_STORE,
-  CHRONICLE_JOURNAL,
-  CHRONICLE_SAGA_STORE,
-  CHRONICLE_SUBSCRIPTION_WAKE_UPS,
+  CHRONICLE_STORAGE,
   PRUNE_SAGAS_JOB,
   SAGA_DEADLINES_JOB,
   SUBSCRIPTION_JOB_PREFIX,
 } from '../constants/chronicle.constants.js';
 import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
 import type { EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
-import type { PostgresOutboxWakeUps } from '../outbox/postgres-outbox-wake-ups.js';
 import { ProjectionExplorer } from '../projections/projection.explorer.js';
 import { SagaExplorer } from '../sagas/saga.explorer.js';
 import { IntervalJobs } from '../scheduling/interval-jobs.js';
@@ -57,15 +51,11 @@ export interface RunningSaga {
   runner: SubscriptionRunner<unknown>;
 }
 
-/** A journal that can NOTIFY on writes (the TypeORM journal on PostgreSQL). */
-interface NotifyingJournal {
-  enableNotifications(channel: string): void;
-}
-
 /**
  * Runs this instance's share of the `@Projection` and `@Saga` subscriptions and the saga deadlines:
  * a runner per subscription (one active across instances, through the checkpoint lease), woken
- * after every local commit and by PostgreSQL NOTIFY, polled as the fallback (jobs in
+ * after every local commit and by the storage's notifications (PostgreSQL LISTEN, one connection
+ * shared with the relay), polled as the fallback (jobs in
  * `@nestjs/schedule`'s SchedulerRegistry); a deadline runner; a job pruning saga tombstones.
  * Sagas dispatch their commands through the CommandBus (the gateway without `@nestjs/cqrs`).
  */
@@ -78,18 +68,16 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
   private deadlines: SagaDeadlineRunner | undefined;
   private started = false;
   private stopping = false;
+  private unsubscribe: (() => void) | undefined;
 
   constructor(
     private readonly projectionExplorer: ProjectionExplorer,
     private readonly sagaExplorer: SagaExplorer,
     private readonly gateway: CommandGateway,
-    @Inject(CHRONICLE_JOURNAL) private readonly journal: Journal,
-    @Inject(CHRONICLE_CHECKPOINT_STORE) private readonly checkpoints: CheckpointStore,
-    @Inject(CHRONICLE_SAGA_STORE) private readonly sagaStore: SagaStore,
+    @Inject(CHRONICLE_STORAGE) private readonly storage: ChronicleStorage,
     @Inject(EVENT_SOURCING_MODULE_OPTIONS) private readonly options: EventSourcingModuleOptions,
     @Optional() private readonly commandBus?: CommandBus,
     @Optional() schedulerRegistry?: SchedulerRegistry,
-    @Optional() @Inject(CHRONICLE_SUBSCRIPTION_WAKE_UPS) private readonly wakeUps?: PostgresOutboxWakeUps | null,
   ) {
     this.jobs = new IntervalJobs(schedulerRegistry);
   }
@@ -97,7 +85,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
   async onApplicationBootstrap(): Promise<void> {
     const settings = this.options.subscriptions ?? {};
     const owner = newLeaseOwnerId();
-    const deps = { journal: this.journal, store: this.checkpoints, serializer: this.gateway.eventSerializer };
+    const deps = { journal: this.storage.journal, store: this.storage.checkpoints, serializer: this.gateway.eventSerializer };
     for (const handler of this.projectionExplorer.explore()) {
       const runner = new SubscriptionRunner(
         { ...deps, logger: new Logger(`Projection ${handler.name}`) },
@@ -117,7 +105,7 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
         ? (this.commandBus.execute(withCommandMetadata(command, metadata)) as Promise<CommandResult>)
         : this.gateway.execute(command, metadata);
     for (const instance of this.sagaExplorer.explore()) {
-      const engine = new SagaEngine(instance, { store: this.sagaStore, dispatcher, logger: new Logger(`Saga ${instance.constructor.name}`) });
+      const engine = new SagaEngine(instance, { store: this.storage.sagas, dispatcher, logger: new Logger(`Saga ${instance.constructor.name}`) });
       const runner = new SubscriptionRunner({ ...deps, logger: new Logger(`Saga ${engine.name}`) }, engine, {
         name: sagaSubscriptionName(engine.name),
         owner,
@@ -132,15 +120,12 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
     }
     if (this.projections.size + this.sagas.size === 0) return;
 
-    // Every instance notifies, running subscriptions or not: another one may be running them.
-    if (this.wakeUps && settings.listen !== false && typeof (this.journal as Partial<NotifyingJournal>).enableNotifications === 'function') {
-      (this.journal as unknown as NotifyingJournal).enableNotifications(this.wakeUps.channel);
-    }
+    // Every instance notifies, running subscriptions or not (the storage bundle turned it on).
     if (settings.run === false) return;
     this.started = true;
 
     if (this.sagas.size > 0) {
-      this.deadlines = new SagaDeadlineRunner(this.sagaStore, [...this.sagas.values()].map((s) => s.engine), { owner }, new Logger(SagaDeadlineRunner.name));
+      this.deadlines = new SagaDeadlineRunner(this.storage.sagas, [...this.sagas.values()].map((s) => s.engine), { owner }, new Logger(SagaDeadlineRunner.name));
     }
     this.gateway.addListener({ afterCommit: () => this.wakeAll() });
     const pollMs = settings.pollIntervalMs ?? SUBSCRIPTION_DEFAULTS.pollIntervalMs;
@@ -154,20 +139,22 @@ export class SubscriptionsService implements OnApplicationBootstrap, BeforeAppli
       if (pruneMs > 0) {
         const retentionMs = settings.sagaRetentionMs ?? SAGA_DEFAULTS.retentionMs;
         this.jobs.add(PRUNE_SAGAS_JOB, pruneMs, () => {
-          void this.sagaStore
+          void this.storage.sagas
             .pruneCompleted(new Date(Date.now() - retentionMs))
             .catch((error: unknown) => this.logger.error(`Pruning saga tombstones failed: ${(error as Error).message}`));
         });
       }
     }
-    if (settings.listen !== false) await startWakeUps(this.wakeUps, () => this.wakeAll(), this.logger, 'Subscription', pollMs);
+    if (settings.listen !== false) {
+      this.unsubscribe = await startWakeUps(this.storage.notifications, () => this.wakeAll(), this.logger, 'Subscription', pollMs);
+    }
     this.wakeAll();
   }
 
   async beforeApplicationShutdown(): Promise<void> {
     this.stopping = true;
     this.jobs.clear();
-    await this.wakeUps?.stop().catch(() => undefined);
+    this.unsubscribe?.();
     await this.deadlines?.stop();
     await Promise.allSettled(this.runners().map((runner) => runner.stop()));
   }
