@@ -15,12 +15,6 @@ export {
   CHRONICLE_OUTBOX_STORE,
   CHRONICLE_CHECKPOINT_STORE,
   CHRONICLE_SAGA_STORE,
-  PRUNE_COMMAND_OUTCOMES_JOB,
-  PRUNE_OUTBOX_JOB,
-  PRUNE_SAGAS_JOB,
-  SAGA_DEADLINES_JOB,
-  OUTBOX_RELAY_JOB_PREFIX,
-  SUBSCRIPTION_JOB_PREFIX,
 } from './constants/chronicle.constants.js';
 // Commands
 export * from './commands/class-validator.interceptor.js';

@@ -1,7 +1,7 @@
 import { Logger, type FactoryProvider } from '@nestjs/common';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { ConfigurationError, createInMemoryStorage, type ChronicleStorage } from '@chronicle/core';
+import { Chronicle, ConfigurationError, createInMemoryStorage, type ChronicleStorage } from '@chronicle/core';
 import { createTypeOrmStorage } from '@chronicle/typeorm';
 import {
   CHRONICLE_CHECKPOINT_STORE,
@@ -50,17 +50,16 @@ function checkRegisteredEntities(dataSource: DataSource, extras: EventSourcingMo
   }
 }
 
-/** Derives one store's token from the bundle, as `@nestjs/typeorm` derives its EntityManager from the DataSource. */
+/** Derives one store's token from the runtime, as `@nestjs/typeorm` derives its EntityManager from the DataSource. */
 function fromStorage(token: symbol, pick: (storage: ChronicleStorage) => unknown): FactoryProvider {
-  return { provide: token, inject: [CHRONICLE_STORAGE], useFactory: pick };
+  return { provide: token, inject: [Chronicle], useFactory: (chronicle: Chronicle) => pick(chronicle.storage) };
 }
 
 /**
- * The storage bundle and the store tokens derived from it. The bundle is built by
- * `createTypeOrmStorage` (or `createInMemoryStorage`), already wired: the outbox store is the
- * journal's participant, and on PostgreSQL one channel is notified and listened to on one
- * connection. Building it does no I/O; the migrations and the listening connection are started by
- * `ChronicleLifecycle`, not by a provider factory.
+ * The storage bundle the runtime is built on, and the store tokens derived from the runtime. The
+ * bundle is built by `createTypeOrmStorage` (or `createInMemoryStorage`), already wired: the outbox
+ * store is the journal's participant, and on PostgreSQL one channel is notified and listened to on
+ * one connection. Building it does no I/O: the runtime's `start()` migrates and listens.
  */
 export function createStorageProviders(extras: EventSourcingModuleExtras): FactoryProvider[] {
   return [
