@@ -1,6 +1,6 @@
 /**
  * Injection token of the storage bundle (a `ChronicleStorage` from `createTypeOrmStorage` or
- * `createInMemoryStorage`); the journal and store tokens are derived from it.
+ * `createInMemoryStorage`) the module's `Chronicle` runtime is built on.
  */
 export const CHRONICLE_STORAGE = Symbol('CHRONICLE_STORAGE');
 /** Injection token of the event journal (a `Journal` from `@chronicle/core`). */
