@@ -1,4 +1,4 @@
-import { expect } from '@jest/globals';
+import { expect } from './contract-runner.js';
 import { InvalidArgumentError } from '@chronicle/core';
 
 // Shared by the contract suites: the integers every store must take and the ones it must refuse.
