@@ -137,8 +137,9 @@ export class Chronicle<Tx = unknown> {
     // the list is final here: nothing is added to the gateway later.
     const wakeAfterCommit: PostCommitListener = {
       afterCommit: () => {
-        if (this.options.outbox.relay) void this.jobs.wakeGroup('outbox');
-        if (this.options.subscriptions.run) void this.jobs.wakeGroup('subscriptions');
+        // Nothing to wake costs nothing: a runtime without handlers or subscriptions skips it.
+        if (this.options.outbox.relay && this.relayBuilt) void this.jobs.wakeGroup('outbox');
+        if (this.options.subscriptions.run && this.subscriptions.size > 0) void this.jobs.wakeGroup('subscriptions');
       },
     };
     const { storage } = this;
