@@ -129,4 +129,41 @@ await describePostgres('EventSourcingModule on PostgreSQL: one LISTEN connection
     await eventually(async () => !(await backendAlive(pid)), 'the listening connection to close with the application');
     expect(listens).toHaveLength(1);
   });
+
+  /** What a LISTEN on the channel receives for one command of an app with `providers`, up to a marker sent after it. */
+  async function notificationsOfOneCommand(ledgerId: string, providers: Array<new (...args: never[]) => object>): Promise<string[]> {
+    const channel = commitNotifyChannel({ schema });
+    const client = new pg.Client({ connectionString: POSTGRES_URL });
+    await client.connect();
+    const received: string[] = [];
+    client.on('notification', (message) => received.push(message.payload ?? ''));
+    // A lost connection fails the awaits below; without a listener its 'error' event would crash the run.
+    client.on('error', () => undefined);
+    try {
+      await client.query(`LISTEN "${channel}"`);
+      const app = await Test.createTestingModule({
+        imports: [
+          TypeOrmModule.forRoot({ type: 'postgres', driver: pg, url: POSTGRES_URL, extra: { max: 2 } }),
+          CqrsModule.forRoot(),
+          EventSourcingModule.forRoot({ aggregates: [Ledger], tables: { schema } }),
+        ],
+        providers,
+      }).compile();
+      apps.push(app);
+      await app.init();
+      await app.get(CommandBus).execute(new OpenLedger(ledgerId, 'ann'));
+      // Notifications arrive in commit order: once the marker is here, the command's would be too.
+      await client.query(`NOTIFY "${channel}", 'marker'`);
+      await eventually(() => received.includes('marker'), 'the marker notification');
+      return received;
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('commits of events alone notify where the application declares a projection or saga, and not elsewhere', async () => {
+    expect(await notificationsOfOneCommand('N1', [Totals])).toEqual(['', 'marker']);
+    await Promise.all(apps.splice(0).map((app) => app.close()));
+    expect(await notificationsOfOneCommand('N2', [])).toEqual(['marker']);
+  });
 });

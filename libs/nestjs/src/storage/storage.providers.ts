@@ -1,7 +1,8 @@
 import { Logger, type FactoryProvider } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { Chronicle, ConfigurationError, createInMemoryStorage, type ChronicleStorage } from '@chronicle/core';
+import { Chronicle, ConfigurationError, createInMemoryStorage, getProjectionMetadata, getSagaMetadata, type ChronicleStorage } from '@chronicle/core';
 import { createTypeOrmStorage } from '@chronicle/typeorm';
 import {
   CHRONICLE_CHECKPOINT_STORE,
@@ -50,6 +51,14 @@ function checkRegisteredEntities(dataSource: DataSource, extras: EventSourcingMo
   }
 }
 
+/** Whether a provider of the application is a `@Projection` or a `@Saga` (read from its class). */
+function declaresSubscriptions(discovery: DiscoveryService): boolean {
+  return discovery.getProviders().some(({ metatype }) => {
+    if (typeof metatype !== 'function') return false;
+    return getProjectionMetadata(metatype) !== undefined || getSagaMetadata(metatype) !== undefined;
+  });
+}
+
 /** Derives one store's token from the runtime, as `@nestjs/typeorm` derives its EntityManager from the DataSource. */
 function fromStorage(token: symbol, pick: (storage: ChronicleStorage) => unknown): FactoryProvider {
   return { provide: token, inject: [Chronicle], useFactory: (chronicle: Chronicle) => pick(chronicle.storage) };
@@ -66,8 +75,8 @@ export function createStorageProviders(extras: EventSourcingModuleExtras): Facto
     {
       provide: CHRONICLE_STORAGE,
       // The DataSource is injected (optionally, for in-memory storage), so Nest initializes it first.
-      inject: [EVENT_SOURCING_MODULE_OPTIONS, { token: getDataSourceToken(extras.dataSource), optional: true }],
-      useFactory: (options: EventSourcingModuleOptions, dataSource?: DataSource): ChronicleStorage => {
+      inject: [EVENT_SOURCING_MODULE_OPTIONS, DiscoveryService, { token: getDataSourceToken(extras.dataSource), optional: true }],
+      useFactory: (options: EventSourcingModuleOptions, discovery: DiscoveryService, dataSource?: DataSource): ChronicleStorage => {
         if (options.storage === 'in-memory') return createInMemoryStorage();
         const source = requireDataSource(dataSource, extras);
         checkRegisteredEntities(source, extras);
@@ -77,6 +86,10 @@ export function createStorageProviders(extras: EventSourcingModuleExtras): Facto
           ...extras.tables,
           ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
           notifications: listen,
+          // Commits of events alone notify only where the application declares projections or sagas
+          // (every instance runs the same application, running them or not): the classes are known
+          // before their instances, so this needs no instance.
+          notifyEvents: options.subscriptions?.listen !== false && declaresSubscriptions(discovery),
           logger: new Logger('ChronicleNotifications'),
         }) as ChronicleStorage;
       },
