@@ -11,6 +11,7 @@ import pg from 'pg';
 import {
   Aggregate,
   Applies,
+  Chronicle,
   CommandGateway,
   Event,
   ConfigurationError,
@@ -24,7 +25,7 @@ import {
   type OutboxMessage,
   type PostCommitListener,
 } from '@chronicle/core';
-import { CHRONICLE_JOURNAL, EventSourcingModule, OutboxHandler, OutboxRelayService, PRUNE_COMMAND_OUTCOMES_JOB } from '@chronicle/nestjs';
+import { CHRONICLE_JOURNAL, EventSourcingModule, OutboxHandler, OutboxRelayService } from '@chronicle/nestjs';
 import { Customer } from '../fixtures/customer.aggregate.js';
 import { Ledger, OpenLedger, Post, Posted, Reverse } from '../fixtures/ledger.aggregate.js';
 import { POSTGRES_URL, createSchema, describePostgres, uniqueSchemaName } from '../support/services.js';
@@ -117,12 +118,19 @@ function moduleSuite(name: string, storageFor: () => Promise<{ storage: Storage;
       expect(view).toMatchObject({ version: 2, state: { owner: 'ann', total: 10 } });
     });
 
-    it('registers its entities in the DataSource and its pruning job in the SchedulerRegistry', async () => {
+    it('registers its entities in the DataSource; its pruning job runs on the runtime\'s own timers, none in the SchedulerRegistry', async () => {
       app = await boot(storage, [ScheduleModule.forRoot()]);
       const dataSource = app.get<DataSource>(getDataSourceToken(storage.dataSource));
       const tables = dataSource.entityMetadatas.map((m) => m.tableName).sort();
       expect(tables).toEqual(expect.arrayContaining(['chronicle_commands', 'chronicle_events', 'chronicle_snapshots', 'chronicle_streams']));
-      expect(app.get(SchedulerRegistry).getIntervals()).toContain(PRUNE_COMMAND_OUTCOMES_JOB);
+      const chronicle = app.get(Chronicle);
+      expect(chronicle.state).toBe('running');
+      // The pruning of command outcomes is the only job of an app without handlers or subscriptions.
+      expect(chronicle.timerCount).toBe(1);
+      expect(app.get(SchedulerRegistry).getIntervals()).toEqual([]);
+      await app.close();
+      expect(chronicle.timerCount).toBe(0);
+      app = undefined;
     });
 
     it(`maps its entities onto the DataSource's own driver (${name}) without being told it, and reads events through them`, async () => {

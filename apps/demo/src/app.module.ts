@@ -2,7 +2,6 @@ import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
-import { ScheduleModule } from '@nestjs/schedule';
 import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import pg from 'pg';
@@ -59,7 +58,6 @@ export class AppModule {
       imports: [
         TypeOrmModule.forRoot(typeOrmOptions(config)),
         CqrsModule.forRoot(),
-        ScheduleModule.forRoot(),
         TerminusModule,
         ChronicleHealthModule,
         TypeOrmModule.forFeature([AccountBalance]),

@@ -1,16 +1,19 @@
 import { Logger, Module, type DynamicModule, type Provider } from '@nestjs/common';
 import { DiscoveryModule } from '@nestjs/core';
-import { EventBus } from '@nestjs/cqrs';
+import { CommandBus, EventBus } from '@nestjs/cqrs';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { EntitySchema } from 'typeorm';
 import {
   AggregateCatalog,
-  refusePlainPersonalData,
+  Chronicle,
   CommandGateway,
+  createChronicle,
   getCommandHandlersMetadata,
+  withCommandMetadata,
+  type ChronicleOptions,
+  type ChronicleStorage,
   type ClassType,
-  type Journal,
-  type SnapshotStore,
+  type CommandResult,
 } from '@chronicle/core';
 import { createChronicleEntities } from '@chronicle/typeorm';
 import { createAggregateCommandHandler } from './commands/aggregate-command-handler.factory.js';
@@ -22,7 +25,9 @@ import {
   CHRONICLE_OUTBOX_STORE,
   CHRONICLE_SAGA_STORE,
   CHRONICLE_SNAPSHOT_STORE,
+  CHRONICLE_STORAGE,
 } from './constants/chronicle.constants.js';
+import { ChronicleDiscovery } from './discovery/chronicle-discovery.service.js';
 import { OutboxAdmin } from './outbox/outbox-admin.service.js';
 import { OutboxExplorer } from './outbox/outbox.explorer.js';
 import { OutboxMonitor } from './outbox/outbox-monitor.service.js';
@@ -39,8 +44,61 @@ import {
 } from './event-sourcing.module-definition.js';
 import { EventBusBridge } from './events/event-bus.bridge.js';
 import { ChronicleLifecycle } from './lifecycle/chronicle-lifecycle.service.js';
+import { runStartupStep } from './lifecycle/startup-step.js';
 import type { EventSourcingModuleExtras, EventSourcingModuleOptions } from './options/event-sourcing-module-options.interface.js';
 import { createStorageProviders } from './storage/storage.providers.js';
+
+/** The module's runtime settings as `createChronicle` takes them (the defaults are resolved there, once). */
+function toChronicleOptions(options: EventSourcingModuleOptions): ChronicleOptions {
+  return {
+    migrate: options.storage !== 'in-memory' && options.migrationsRun !== false,
+    ...(options.gateway === undefined ? {} : { gateway: options.gateway }),
+    ...(options.commandRetentionMs === undefined ? {} : { commandRetentionMs: options.commandRetentionMs }),
+    ...(options.pruneIntervalMs === undefined ? {} : { pruneIntervalMs: options.pruneIntervalMs }),
+    ...(options.outbox === undefined ? {} : { outbox: options.outbox }),
+    ...(options.subscriptions === undefined ? {} : { subscriptions: options.subscriptions }),
+  };
+}
+
+/**
+ * The one provider that builds Chronicle: `createChronicle` over the storage bundle, with Nest's
+ * pieces passed in (a Nest `Logger` per component, the CommandBus as the sagas' dispatcher, the
+ * class-validator interceptor and the EventBus bridge, the application's interceptors, listeners
+ * and discovered components through `ChronicleDiscovery`). No I/O: `ChronicleLifecycle` starts it.
+ */
+const chronicleProvider: Provider = {
+  provide: Chronicle,
+  inject: [
+    CHRONICLE_STORAGE,
+    EVENT_SOURCING_MODULE_OPTIONS,
+    CHRONICLE_EXTRAS,
+    ChronicleDiscovery,
+    { token: EventBus, optional: true },
+    { token: CommandBus, optional: true },
+  ],
+  useFactory: (
+    storage: ChronicleStorage,
+    options: EventSourcingModuleOptions,
+    extras: EventSourcingModuleExtras,
+    discovery: ChronicleDiscovery,
+    eventBus?: EventBus,
+    commandBus?: CommandBus,
+  ): Chronicle =>
+    createChronicle({
+      storage,
+      aggregates: extras.aggregates ?? [],
+      events: extras.events ?? [],
+      interceptors: [...(options.validateCommands === false ? [] : [new ClassValidatorCommandInterceptor()]), ...discovery.interceptors],
+      listeners: [...(options.publishEvents !== false && eventBus ? [new EventBusBridge(eventBus)] : []), ...discovery.listeners],
+      ...(commandBus === undefined
+        ? {}
+        : { dispatcher: (command: object, metadata) => commandBus.execute(withCommandMetadata(command, metadata)) as Promise<CommandResult> }),
+      logger: (context) => new Logger(context),
+      components: () => discovery.components(),
+      startupStep: (step, work, signal) => runStartupStep(options, step, work, signal),
+      options: toChronicleOptions(options),
+    }),
+};
 
 /**
  * Event sourcing for a Nest application: routes the commands of `@Aggregate` classes from
@@ -67,7 +125,7 @@ function entitiesFor(extras: EventSourcingModuleExtras): EntitySchema[] {
   let entities = entitySets.get(key);
   if (!entities) {
     // No driver named: the entities map onto whichever DataSource they join, which is only known
-    // once TypeORM builds it; the storage providers check the rest at start-up.
+    // once TypeORM builds it; the storage provider checks the rest when it builds the bundle.
     entities = createChronicleEntities({ ...extras.tables }).all;
     entitySets.set(key, entities);
   }
@@ -91,50 +149,19 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
     const commandClasses = new Set<ClassType>(aggregates.flatMap((a) => getCommandHandlersMetadata(a).map((h) => h.commandClass)));
     const providers: Provider[] = [
       { provide: CHRONICLE_EXTRAS, useValue: extras },
-      {
-        provide: AggregateCatalog,
-        // Built in a provider so a misconfiguration fails the application's start with a named error.
-        useFactory: () => {
-          const catalog = new AggregateCatalog(aggregates, extras.events ?? []);
-          // The module has no key store yet: personal fields would be written in plain text.
-          refusePlainPersonalData(
-            catalog.events,
-            'EventSourcingModule',
-            'Crypto-shredding runs on createChronicle({ personalData }) for now; the Nest module does not support it yet.',
-          );
-          return catalog;
-        },
-      },
       ...createStorageProviders(extras),
-      {
-        provide: CommandGateway,
-        inject: [AggregateCatalog, CHRONICLE_JOURNAL, CHRONICLE_SNAPSHOT_STORE, EVENT_SOURCING_MODULE_OPTIONS, { token: EventBus, optional: true }],
-        useFactory: (
-          catalog: AggregateCatalog,
-          journal: Journal,
-          snapshots: SnapshotStore,
-          options: EventSourcingModuleOptions,
-          eventBus?: EventBus,
-        ) =>
-          new CommandGateway(
-            {
-              catalog,
-              journal,
-              snapshots,
-              logger: new Logger(CommandGateway.name),
-              interceptors: options.validateCommands === false ? [] : [new ClassValidatorCommandInterceptor()],
-              listeners: options.publishEvents !== false && eventBus ? [new EventBusBridge(eventBus)] : [],
-            },
-            options.gateway,
-          ),
-      },
-      ChronicleLifecycle,
       OutboxExplorer,
+      ProjectionExplorer,
+      SagaExplorer,
+      ChronicleDiscovery,
+      chronicleProvider,
+      // Derived from the runtime, as @nestjs/typeorm derives its EntityManager from the DataSource.
+      { provide: CommandGateway, inject: [Chronicle], useFactory: (chronicle: Chronicle) => chronicle.gateway },
+      { provide: AggregateCatalog, inject: [Chronicle], useFactory: (chronicle: Chronicle) => chronicle.catalog },
+      ChronicleLifecycle,
       OutboxRelayService,
       OutboxAdmin,
       OutboxMonitor,
-      ProjectionExplorer,
-      SagaExplorer,
       SubscriptionsService,
       SubscriptionAdmin,
       ...[...commandClasses].map(createAggregateCommandHandler),
@@ -149,8 +176,10 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
       imports: [...(base.imports ?? []), ...imports],
       providers: [...(base.providers ?? []), ...providers],
       exports: [
+        Chronicle,
         CommandGateway,
         AggregateCatalog,
+        CHRONICLE_STORAGE,
         CHRONICLE_JOURNAL,
         CHRONICLE_SNAPSHOT_STORE,
         CHRONICLE_OUTBOX_STORE,
@@ -158,11 +187,11 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
         OutboxRelayService,
         OutboxAdmin,
         OutboxMonitor,
-          CHRONICLE_CHECKPOINT_STORE,
+        CHRONICLE_CHECKPOINT_STORE,
         CHRONICLE_SAGA_STORE,
         SubscriptionsService,
         SubscriptionAdmin,
-        ],
+      ],
     };
   }
 }

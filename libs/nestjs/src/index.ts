@@ -9,17 +9,12 @@ export * from './event-sourcing.module.js';
 export { EVENT_SOURCING_MODULE_OPTIONS } from './event-sourcing.module-definition.js';
 export * from './options/event-sourcing-module-options.interface.js';
 export {
+  CHRONICLE_STORAGE,
   CHRONICLE_JOURNAL,
   CHRONICLE_SNAPSHOT_STORE,
   CHRONICLE_OUTBOX_STORE,
   CHRONICLE_CHECKPOINT_STORE,
   CHRONICLE_SAGA_STORE,
-  PRUNE_COMMAND_OUTCOMES_JOB,
-  PRUNE_OUTBOX_JOB,
-  PRUNE_SAGAS_JOB,
-  SAGA_DEADLINES_JOB,
-  OUTBOX_RELAY_JOB_PREFIX,
-  SUBSCRIPTION_JOB_PREFIX,
 } from './constants/chronicle.constants.js';
 // Commands
 export * from './commands/class-validator.interceptor.js';

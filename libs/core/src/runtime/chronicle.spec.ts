@@ -167,3 +167,74 @@ describe('createChronicle: background work', () => {
     );
   });
 });
+
+describe('createChronicle: a host that supplies its components late and wraps the start-up steps', () => {
+  it('asks for the components once, in start(), and runs them like the ones given up front', async () => {
+    const publisher = new RecordingPublisher();
+    const balances = new Balances();
+    let asked = 0;
+    const chronicle = createChronicle({
+      storage: createInMemoryStorage(),
+      aggregates: [Wallet],
+      logger: silent,
+      components: () => {
+        asked++;
+        return { outboxHandlers: [publisher], projections: [balances], sagas: [new WelcomeSaga()] };
+      },
+    });
+    expect(asked).toBe(0);
+    expect(chronicle.relay).toBeUndefined();
+    expect(chronicle.subscriptions.size).toBe(0);
+    await chronicle.start();
+    expect(asked).toBe(1);
+    expect([...chronicle.subscriptions.keys()]).toEqual(['projection:balances', 'saga:welcome']);
+    expect(chronicle.relay?.handlerNames()).toEqual(['recorder']);
+    expect(chronicle.deadlines).toBeDefined();
+    await chronicle.execute(new OpenWallet('late-1', 'eve'));
+    await chronicle.flush();
+    await chronicle.flush();
+    expect(balances.balances.get('late-1')).toBe(5);
+    expect(publisher.published).toEqual(['wallet.opened:wallet-late-1@1', 'wallet.credited:wallet-late-1@2']);
+    await chronicle.stop();
+    expect(asked).toBe(1);
+  });
+
+  it('refuses late components that cannot work when start() asks for them, and stops', async () => {
+    const chronicle = createChronicle({
+      storage: createInMemoryStorage(),
+      aggregates: [Wallet],
+      logger: silent,
+      components: () => ({ projections: [new Balances(), new Balances()] }),
+    });
+    await expect(chronicle.start()).rejects.toThrow(/Projection name "balances" is used twice/);
+    expect(chronicle.state).toBe('stopped');
+  });
+
+  it('runs every start-up step through startupStep, in order, and fails the start with the error a step gives up with', async () => {
+    const steps: string[] = [];
+    const chronicle = createChronicle({
+      storage: createInMemoryStorage(),
+      aggregates: [Wallet],
+      outboxHandlers: [new RecordingPublisher()],
+      logger: silent,
+      startupStep: (step, work, signal) => {
+        steps.push(`${step}${signal.aborted ? ' (aborted)' : ''}`);
+        return work();
+      },
+    });
+    await chronicle.start();
+    await chronicle.flush();
+    expect(steps).toEqual(['Chronicle migrations', 'outbox handler registration', 'outbox backfill']);
+    await chronicle.stop();
+
+    const failing = createChronicle({
+      storage: createInMemoryStorage(),
+      aggregates: [Wallet],
+      logger: silent,
+      startupStep: (step) => Promise.reject(new Error(`${step} gave up`)),
+    });
+    await expect(failing.start()).rejects.toThrow('Chronicle migrations gave up');
+    expect(failing.state).toBe('stopped');
+    expect(failing.timerCount).toBe(0);
+  });
+});

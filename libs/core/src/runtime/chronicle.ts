@@ -58,6 +58,21 @@ export interface ChronicleConfig<Tx = unknown> {
    * @default loaded at start
    */
   telemetry?: ChronicleTelemetry;
+  /**
+   * More components, asked for once by `start()`, before anything else it does: for hosts whose
+   * instances exist only after the runtime is built (a DI container discovers its `@Projection`,
+   * `@Saga` and `@OutboxHandler` providers once every provider is made). They join the lists above;
+   * the runners, relay and jobs of the runtime are then built at `start()` instead of here.
+   */
+  components?: () => ChronicleComponents;
+  /**
+   * Runs each start-up step that talks to the storage (`'Chronicle migrations'`, `'outbox handler
+   * registration'`, `'outbox backfill'`), for instance retrying it while the database restarts
+   * (`retryDatabaseStartupStep` of `@chronicle/typeorm`). `signal` is aborted by `stop()`.
+   * @default runs the step once
+   */
+  startupStep?: <T>(step: string, work: () => Promise<T>, signal: AbortSignal) => Promise<T>;
+  /** Settings of the gateway, the outbox, the subscriptions and the runtime; each omitted one takes its default. */
   options?: ChronicleOptions;
   /**
    * Crypto-shredding of the events' `@PersonalData` fields: the key store (and its cache TTL).
@@ -75,6 +90,16 @@ export interface ChronicleConfigPersonalData extends PersonalDataCipherOptions {
   keyStore: KeyStore;
 }
 
+
+/** The components a host supplies late, through {@link ChronicleConfig.components}. */
+export interface ChronicleComponents {
+  /** Instances of `@OutboxHandler` classes (or `{ settings, publisher }` pairs). */
+  outboxHandlers?: readonly object[];
+  /** Instances of `@Projection` classes. */
+  projections?: readonly object[];
+  /** Instances of `@Saga` classes. */
+  sagas?: readonly object[];
+}
 
 /** Where a runtime is in its life. */
 export type ChronicleState = 'created' | 'starting' | 'running' | 'stopping' | 'stopped';
@@ -96,16 +121,12 @@ export class Chronicle<Tx = unknown> {
   readonly storage: ChronicleStorage<Tx>;
   readonly catalog: AggregateCatalog;
   readonly gateway: CommandGateway;
-  /** The relay of the outbox handlers (undefined without handlers). */
-  readonly relay: OutboxRelay | undefined;
   /** The runner of every projection and saga, by subscription name (`projection:<name>`, `saga:<name>`). */
-  readonly subscriptions: ReadonlyMap<string, SubscriptionRunner<Tx>>;
+  readonly subscriptions: ReadonlyMap<string, SubscriptionRunner<Tx>> = new Map();
   /** The projections by name. */
-  readonly projections: ReadonlyMap<string, ProjectionHandler<Tx>>;
+  readonly projections: ReadonlyMap<string, ProjectionHandler<Tx>> = new Map();
   /** The sagas by name. */
-  readonly sagas: ReadonlyMap<string, SagaEngine<Tx>>;
-  /** Fires the sagas' deadlines (undefined without sagas). */
-  readonly deadlines: SagaDeadlineRunner | undefined;
+  readonly sagas: ReadonlyMap<string, SagaEngine<Tx>> = new Map();
   /** Owner id of this runtime's leases (host:pid:uuid8). */
   readonly owner: string;
   /** Spans and metrics of this runtime (`enabled` once `@opentelemetry/api` was found). */
@@ -124,6 +145,10 @@ export class Chronicle<Tx = unknown> {
   private backfilling: Promise<void> | undefined;
   private unsubscribeWakeUps: (() => void) | undefined;
   private notificationsStarted = false;
+  private relayBuilt: OutboxRelay | undefined;
+  private deadlinesBuilt: SagaDeadlineRunner | undefined;
+  private readonly config: ChronicleConfig<Tx>;
+  private readonly startupStep: <T>(step: string, work: () => Promise<T>, signal: AbortSignal) => Promise<T>;
 
   constructor(config: ChronicleConfig<Tx>) {
     if (config === null || typeof config !== 'object') throw new ConfigurationError('createChronicle needs a configuration object.');
@@ -156,8 +181,9 @@ export class Chronicle<Tx = unknown> {
     // the list is final here: nothing is added to the gateway later.
     const wakeAfterCommit: PostCommitListener = {
       afterCommit: () => {
-        if (this.options.outbox.relay) void this.jobs.wakeGroup('outbox');
-        if (this.options.subscriptions.run) void this.jobs.wakeGroup('subscriptions');
+        // Nothing to wake costs nothing: a runtime without handlers or subscriptions skips it.
+        if (this.options.outbox.relay && this.relayBuilt) void this.jobs.wakeGroup('outbox');
+        if (this.options.subscriptions.run && this.subscriptions.size > 0) void this.jobs.wakeGroup('subscriptions');
       },
     };
     const { storage } = this;
@@ -174,10 +200,32 @@ export class Chronicle<Tx = unknown> {
       },
       this.options.gateway,
     );
+    this.config = config;
+    this.startupStep = config.startupStep ?? ((_step, work) => work());
+    // Without late components everything is built now, so a misconfiguration fails here.
+    if (config.components === undefined) this.compose({});
+  }
+
+  /** The relay of the outbox handlers (undefined without handlers, and before `start()` with late components). */
+  get relay(): OutboxRelay | undefined {
+    return this.relayBuilt;
+  }
+
+  /** Fires the sagas' deadlines (undefined without sagas, and before `start()` with late components). */
+  get deadlines(): SagaDeadlineRunner | undefined {
+    return this.deadlinesBuilt;
+  }
+
+  /** Builds the relay, a runner per projection and saga, the deadline runner and the jobs: once. */
+  private compose(late: ChronicleComponents): void {
+    const config = this.config;
+    const { storage } = this;
+    const clock = this.clock;
+    const telemetry = this.telemetry;
     const serializer = this.gateway.eventSerializer;
 
-    const handlers = (config.outboxHandlers ?? []).map(toRelayedHandler);
-    this.relay =
+    const handlers = [...(config.outboxHandlers ?? []), ...(late.outboxHandlers ?? [])].map(toRelayedHandler);
+    this.relayBuilt =
       handlers.length === 0
         ? undefined
         : new OutboxRelay(
@@ -186,12 +234,12 @@ export class Chronicle<Tx = unknown> {
             { owner: this.owner, leaseMs: this.options.outbox.leaseMs },
           );
 
-    const subscriptions = new Map<string, SubscriptionRunner<Tx>>();
-    const projections = new Map<string, ProjectionHandler<Tx>>();
-    const sagas = new Map<string, SagaEngine<Tx>>();
+    const subscriptions = this.subscriptions as Map<string, SubscriptionRunner<Tx>>;
+    const projections = this.projections as Map<string, ProjectionHandler<Tx>>;
+    const sagas = this.sagas as Map<string, SagaEngine<Tx>>;
     const settings = this.options.subscriptions;
     const deps = { journal: storage.journal, store: storage.checkpoints, serializer, clock, telemetry };
-    for (const instance of config.projections ?? []) {
+    for (const instance of [...(config.projections ?? []), ...(late.projections ?? [])]) {
       const handler = new ProjectionHandler<Tx>(instance);
       if (projections.has(handler.name)) throw new ConfigurationError(`Projection name "${handler.name}" is used twice; projection names must be unique.`);
       projections.set(handler.name, handler);
@@ -205,7 +253,7 @@ export class Chronicle<Tx = unknown> {
       subscriptions.set(runner.name, runner);
     }
     const dispatcher: SagaCommandDispatcher = config.dispatcher ?? ((command, metadata) => this.gateway.execute(command, metadata));
-    for (const instance of config.sagas ?? []) {
+    for (const instance of [...(config.sagas ?? []), ...(late.sagas ?? [])]) {
       const engine = new SagaEngine<Tx>(instance, { store: storage.sagas, dispatcher, clock, logger: this.loggerFor(`Saga ${instance.constructor.name}`) });
       if (sagas.has(engine.name)) throw new ConfigurationError(`Saga name "${engine.name}" is used twice; saga names must be unique.`);
       sagas.set(engine.name, engine);
@@ -221,10 +269,7 @@ export class Chronicle<Tx = unknown> {
       });
       subscriptions.set(runner.name, runner);
     }
-    this.subscriptions = subscriptions;
-    this.projections = projections;
-    this.sagas = sagas;
-    this.deadlines =
+    this.deadlinesBuilt =
       sagas.size === 0
         ? undefined
         : new SagaDeadlineRunner(
@@ -372,6 +417,8 @@ export class Chronicle<Tx = unknown> {
 
   private async doStart(): Promise<void> {
     this.lifecycle = 'starting';
+    if (this.config.components !== undefined) this.compose(this.config.components());
+    const signal = this.jobs.signal;
     if (this.options.telemetry) await this.telemetry.activate();
     if (this.telemetry.enabled) {
       this.unobserveGauges = observeRuntimeGauges(this.telemetry, {
@@ -384,15 +431,19 @@ export class Chronicle<Tx = unknown> {
         logger: this.logger,
       });
     }
-    if (this.options.migrate) await this.storage.migrate();
+    if (this.options.migrate) await this.startupStep('Chronicle migrations', () => this.storage.migrate(), signal);
     // Every instance writes the entries of every handler it knows, relaying or not.
-    if (this.relay) await this.relay.subscribe();
+    const relayToSubscribe = this.relay;
+    if (relayToSubscribe) await this.startupStep('outbox handler registration', () => relayToSubscribe.subscribe(), signal);
     if (this.stopping) return;
     if (this.relay && this.options.outbox.relay) {
       const relay = this.relay;
-      this.backfilling = relay.backfill().then(
+      // In the background, so commands are not held up; a handler is relayed once its backfill is done.
+      this.backfilling = this.startupStep('outbox backfill', () => relay.backfill(), signal).then(
         () => void this.jobs.wakeGroup('outbox'),
-        (error: unknown) => this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack),
+        (error: unknown) => {
+          if (!this.stopping) this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack);
+        },
       );
     }
     await this.startNotifications();

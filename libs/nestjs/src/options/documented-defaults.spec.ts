@@ -50,15 +50,15 @@ describe('documented defaults', () => {
     expectDocumented('core/src/sagas/saga-deadline-runner.ts', 'SagaDeadlineRunnerOptions', deadlines);
   });
 
-  it('the Nest module options document the defaults its services apply', () => {
-    const file = 'nestjs/src/options/event-sourcing-module-options.interface.ts';
-    expectDocumented(file, 'OutboxModuleOptions', {
+  it('the runtime options, which the Nest module takes as they are, document the defaults the code applies', () => {
+    const runtime = 'core/src/runtime/chronicle-options.ts';
+    expectDocumented(runtime, 'ChronicleOutboxOptions', {
       pollIntervalMs: OUTBOX_RELAY_DEFAULTS.pollIntervalMs,
       leaseMs: OUTBOX_RELAY_DEFAULTS.leaseMs,
       retentionMs: OUTBOX_RELAY_DEFAULTS.retentionMs,
       pruneIntervalMs: OUTBOX_RELAY_DEFAULTS.pruneIntervalMs,
     });
-    expectDocumented(file, 'SubscriptionModuleOptions', {
+    expectDocumented(runtime, 'ChronicleSubscriptionOptions', {
       pollIntervalMs: SUBSCRIPTION_DEFAULTS.pollIntervalMs,
       leaseMs: SUBSCRIPTION_DEFAULTS.leaseMs,
       sagaConcurrency: SAGA_DEFAULTS.concurrency,
@@ -66,7 +66,11 @@ describe('documented defaults', () => {
       sagaRetentionMs: SAGA_DEFAULTS.retentionMs,
       pruneIntervalMs: SAGA_DEFAULTS.pruneIntervalMs,
     });
-    expectDocumented(file, 'EventSourcingModuleOptions', {
+    expectDocumented(runtime, 'ChronicleOptions', {
+      commandRetentionMs: COMMAND_OUTCOME_DEFAULTS.retentionMs,
+      pruneIntervalMs: COMMAND_OUTCOME_DEFAULTS.pruneIntervalMs,
+    });
+    expectDocumented('nestjs/src/options/event-sourcing-module-options.interface.ts', 'EventSourcingModuleOptions', {
       commandRetentionMs: COMMAND_OUTCOME_DEFAULTS.retentionMs,
       pruneIntervalMs: COMMAND_OUTCOME_DEFAULTS.pruneIntervalMs,
     });

@@ -1,5 +1,12 @@
 import type { Type } from '@nestjs/common';
-import type { ClassType, CommandGatewayOptions, CommandInterceptor, PostCommitListener } from '@chronicle/core';
+import type {
+  ChronicleOutboxOptions,
+  ChronicleSubscriptionOptions,
+  ClassType,
+  CommandGatewayOptions,
+  CommandInterceptor,
+  PostCommitListener,
+} from '@chronicle/core';
 import type { ChronicleTableOptions } from '@chronicle/typeorm';
 
 /**
@@ -35,50 +42,20 @@ export interface EventSourcingModuleExtras {
   isGlobal?: boolean;
 }
 
-/** How this instance runs the transactional outbox. */
-export interface OutboxModuleOptions {
-  /**
-   * Run the relay in this instance. An instance with `relay: false` still writes entries for its
-   * handlers; others publish them.
-   * @default true
-   */
-  relay?: boolean;
-  /** Polling period of each handler (the fallback when no NOTIFY arrives). @default 1000 */
-  pollIntervalMs?: number;
-  /** Lease of a claimed batch; extended while a slow publish runs. @default 30000 */
-  leaseMs?: number;
-  /** Wake the relay on PostgreSQL NOTIFY. @default true */
-  listen?: boolean;
-  /** How long published entries are kept. @default 604800000 (7 days) */
-  retentionMs?: number;
-  /** How often published entries past retention are deleted (0 disables it). @default 3600000 */
-  pruneIntervalMs?: number;
-}
+/**
+ * How this instance runs the transactional outbox: the runtime's own settings (`relay`,
+ * `pollIntervalMs`, `leaseMs`, `listen`, `retentionMs`, `pruneIntervalMs`), with its defaults.
+ */
+export type OutboxModuleOptions = ChronicleOutboxOptions;
 
-/** How this instance runs projections and sagas. */
-export interface SubscriptionModuleOptions {
-  /**
-   * Run the `@Projection` and `@Saga` subscriptions and fire saga deadlines in this instance.
-   * Instances share them through leases (one active runner per subscription); an instance with
-   * `run: false` only writes (and can still wait for and rebuild projections).
-   * @default true
-   */
-  run?: boolean;
-  /** Polling period of each subscription (the fallback when no NOTIFY arrives). @default 1000 */
-  pollIntervalMs?: number;
-  /** Lease of a subscription; another instance takes it over this long after its holder died. @default 10000 */
-  leaseMs?: number;
-  /** Wake subscriptions on PostgreSQL NOTIFY (the journal notifies on every write). @default true */
-  listen?: boolean;
-  /** Saga instances whose events one saga handles at once. @default 16 */
-  sagaConcurrency?: number;
-  /** Polling period of saga deadlines. @default 1000 */
-  deadlinePollIntervalMs?: number;
-  /** How long completed saga instances stay as tombstones (a redelivered start is ignored meanwhile). @default 604800000 (7 days) */
-  sagaRetentionMs?: number;
-  /** How often completed saga instances past retention are deleted (0 disables it). @default 3600000 */
-  pruneIntervalMs?: number;
-}
+/**
+ * How this instance runs projections and sagas: the runtime's own settings (`run`,
+ * `pollIntervalMs`, `leaseMs`, `listen`, `sagaConcurrency`, `deadlinePollIntervalMs`,
+ * `sagaRetentionMs`, `pruneIntervalMs`), with its defaults. Instances share the subscriptions
+ * through leases; an instance with `run: false` only writes (and can still wait for and rebuild
+ * projections).
+ */
+export type SubscriptionModuleOptions = ChronicleSubscriptionOptions;
 
 /** How the module's start-up steps ride out a database that is restarting or not reachable yet. */
 export interface StartupModuleOptions {
@@ -123,8 +100,7 @@ export interface EventSourcingModuleOptions {
    */
   commandRetentionMs?: number;
   /**
-   * How often old command outcomes are pruned (a job in `@nestjs/schedule`'s SchedulerRegistry;
-   * 0 disables it).
+   * How often old command outcomes are pruned (a job of the runtime's own timers; 0 disables it).
    * @default 3600000 (1 hour)
    */
   pruneIntervalMs?: number;

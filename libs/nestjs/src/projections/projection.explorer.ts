@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { ProjectionHandler, getProjectionMetadata } from '@chronicle/core';
+import { getProjectionMetadata } from '@chronicle/core';
 import { findDecoratedProviders } from '../discovery/decorated-providers.js';
 
 /** Finds the `@Projection` providers of the application (singletons with unique names). */
@@ -8,9 +8,7 @@ import { findDecoratedProviders } from '../discovery/decorated-providers.js';
 export class ProjectionExplorer {
   constructor(private readonly discovery: DiscoveryService) {}
 
-  explore(): ProjectionHandler[] {
-    return findDecoratedProviders(this.discovery, '@Projection', 'Projection', getProjectionMetadata, (options) => options.name).map(
-      ({ instance }) => new ProjectionHandler(instance),
-    );
+  explore(): object[] {
+    return findDecoratedProviders(this.discovery, '@Projection', 'Projection', getProjectionMetadata, (options) => options.name).map(({ instance }) => instance);
   }
 }

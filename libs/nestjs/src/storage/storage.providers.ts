@@ -1,31 +1,17 @@
-import type { FactoryProvider } from '@nestjs/common';
+import { Logger, type FactoryProvider } from '@nestjs/common';
+import { DiscoveryService } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import {
-  ConfigurationError,
-  InMemoryCheckpointStore,
-  InMemoryJournal,
-  InMemorySagaStore,
-  type CheckpointStore,
-  type SagaStore,
-  InMemoryOutboxStore,
-  InMemorySnapshotStore,
-  type Journal,
-  type OutboxStore,
-  type SnapshotStore,
-} from '@chronicle/core';
-import { TypeOrmCheckpointStore, TypeOrmJournal, TypeOrmOutboxStore, TypeOrmSagaStore, TypeOrmSnapshotStore, runChronicleMigrations } from '@chronicle/typeorm';
+import { Chronicle, ConfigurationError, createInMemoryStorage, getProjectionMetadata, getSagaMetadata, type ChronicleStorage } from '@chronicle/core';
+import { createTypeOrmStorage } from '@chronicle/typeorm';
 import {
   CHRONICLE_CHECKPOINT_STORE,
   CHRONICLE_JOURNAL,
   CHRONICLE_OUTBOX_STORE,
-  CHRONICLE_OUTBOX_WAKE_UPS,
   CHRONICLE_SAGA_STORE,
   CHRONICLE_SNAPSHOT_STORE,
-  CHRONICLE_SUBSCRIPTION_WAKE_UPS,
+  CHRONICLE_STORAGE,
 } from '../constants/chronicle.constants.js';
-import { runStartupStep } from '../lifecycle/startup-step.js';
-import { PostgresOutboxWakeUps } from '../outbox/postgres-outbox-wake-ups.js';
 import { EVENT_SOURCING_MODULE_OPTIONS } from '../event-sourcing.module-definition.js';
 import type { EventSourcingModuleExtras, EventSourcingModuleOptions } from '../options/event-sourcing-module-options.interface.js';
 
@@ -65,83 +51,53 @@ function checkRegisteredEntities(dataSource: DataSource, extras: EventSourcingMo
   }
 }
 
+/** Whether a provider of the application is a `@Projection` or a `@Saga` (read from its class). */
+function declaresSubscriptions(discovery: DiscoveryService): boolean {
+  return discovery.getProviders().some(({ metatype }) => {
+    if (typeof metatype !== 'function') return false;
+    return getProjectionMetadata(metatype) !== undefined || getSagaMetadata(metatype) !== undefined;
+  });
+}
+
+/** Derives one store's token from the runtime, as `@nestjs/typeorm` derives its EntityManager from the DataSource. */
+function fromStorage(token: symbol, pick: (storage: ChronicleStorage) => unknown): FactoryProvider {
+  return { provide: token, inject: [Chronicle], useFactory: (chronicle: Chronicle) => pick(chronicle.storage) };
+}
+
 /**
- * The journal and snapshot store providers. The DataSource is injected (optionally, for in-memory
- * storage), so Nest initializes it first; migrations run before the journal is handed out, retried
- * while the database is unavailable (`startup.deadlineMs`).
+ * The storage bundle the runtime is built on, and the store tokens derived from the runtime. The
+ * bundle is built by `createTypeOrmStorage` (or `createInMemoryStorage`), already wired: the outbox
+ * store is the journal's participant, and on PostgreSQL one channel is notified and listened to on
+ * one connection. Building it does no I/O: the runtime's `start()` migrates and listens.
  */
 export function createStorageProviders(extras: EventSourcingModuleExtras): FactoryProvider[] {
-  const dataSourceToken = getDataSourceToken(extras.dataSource);
   return [
     {
-      provide: CHRONICLE_JOURNAL,
-      inject: [EVENT_SOURCING_MODULE_OPTIONS, { token: dataSourceToken, optional: true }],
-      useFactory: async (options: EventSourcingModuleOptions, dataSource?: DataSource): Promise<Journal> => {
-        if (options.storage === 'in-memory') return new InMemoryJournal();
+      provide: CHRONICLE_STORAGE,
+      // The DataSource is injected (optionally, for in-memory storage), so Nest initializes it first.
+      inject: [EVENT_SOURCING_MODULE_OPTIONS, DiscoveryService, { token: getDataSourceToken(extras.dataSource), optional: true }],
+      useFactory: (options: EventSourcingModuleOptions, discovery: DiscoveryService, dataSource?: DataSource): ChronicleStorage => {
+        if (options.storage === 'in-memory') return createInMemoryStorage();
         const source = requireDataSource(dataSource, extras);
         checkRegisteredEntities(source, extras);
-        // Retried while the database restarts: each migration commits with its bookkeeping row, so a
-        // run cut short resumes where it stopped, under the advisory lock again.
-        if (options.migrationsRun !== false) await runStartupStep(options, 'Chronicle migrations', () => runChronicleMigrations(source, extras.tables));
-        return new TypeOrmJournal(source, {
+        // Nobody listens when both sides turned their wake-ups off: commits then notify no channel either.
+        const listen = options.outbox?.listen !== false || options.subscriptions?.listen !== false;
+        return createTypeOrmStorage(source, {
           ...extras.tables,
           ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
-        });
+          notifications: listen,
+          // Commits of events alone notify only where the application declares projections or sagas
+          // (every instance runs the same application, running them or not): the classes are known
+          // before their instances, so this needs no instance.
+          notifyEvents: options.subscriptions?.listen !== false && declaresSubscriptions(discovery),
+          logger: new Logger('ChronicleNotifications'),
+        }) as ChronicleStorage;
       },
     },
-    {
-      provide: CHRONICLE_SNAPSHOT_STORE,
-      // Depends on the journal so that migrations have run before snapshots are touched.
-      inject: [EVENT_SOURCING_MODULE_OPTIONS, CHRONICLE_JOURNAL, { token: dataSourceToken, optional: true }],
-      useFactory: (options: EventSourcingModuleOptions, _journal: Journal, dataSource?: DataSource): SnapshotStore => {
-        if (options.storage === 'in-memory') return new InMemorySnapshotStore();
-        return new TypeOrmSnapshotStore(requireDataSource(dataSource, extras), extras.tables);
-      },
-    },
-    {
-      provide: CHRONICLE_OUTBOX_STORE,
-      inject: [EVENT_SOURCING_MODULE_OPTIONS, CHRONICLE_JOURNAL, { token: dataSourceToken, optional: true }],
-      useFactory: (options: EventSourcingModuleOptions, journal: Journal, dataSource?: DataSource): OutboxStore => {
-        const store =
-          options.storage === 'in-memory'
-            ? new InMemoryOutboxStore()
-            : new TypeOrmOutboxStore(requireDataSource(dataSource, extras), extras.tables);
-        // Entries are written in the events' own transaction: that is the transactional outbox.
-        journal.addParticipant(store);
-        return store;
-      },
-    },
-    {
-      provide: CHRONICLE_CHECKPOINT_STORE,
-      inject: [EVENT_SOURCING_MODULE_OPTIONS, CHRONICLE_JOURNAL, { token: dataSourceToken, optional: true }],
-      useFactory: (options: EventSourcingModuleOptions, _journal: Journal, dataSource?: DataSource): CheckpointStore => {
-        if (options.storage === 'in-memory') return new InMemoryCheckpointStore();
-        return new TypeOrmCheckpointStore(requireDataSource(dataSource, extras), extras.tables);
-      },
-    },
-    {
-      provide: CHRONICLE_SAGA_STORE,
-      inject: [EVENT_SOURCING_MODULE_OPTIONS, CHRONICLE_JOURNAL, { token: dataSourceToken, optional: true }],
-      useFactory: (options: EventSourcingModuleOptions, _journal: Journal, dataSource?: DataSource): SagaStore => {
-        if (options.storage === 'in-memory') return new InMemorySagaStore();
-        return new TypeOrmSagaStore(requireDataSource(dataSource, extras), extras.tables);
-      },
-    },
-    {
-      provide: CHRONICLE_OUTBOX_WAKE_UPS,
-      inject: [EVENT_SOURCING_MODULE_OPTIONS, { token: dataSourceToken, optional: true }],
-      useFactory: (options: EventSourcingModuleOptions, dataSource?: DataSource): PostgresOutboxWakeUps | null => {
-        if (options.storage === 'in-memory' || dataSource?.options.type !== 'postgres') return null;
-        return new PostgresOutboxWakeUps(dataSource, extras.tables);
-      },
-    },
-    {
-      provide: CHRONICLE_SUBSCRIPTION_WAKE_UPS,
-      inject: [EVENT_SOURCING_MODULE_OPTIONS, { token: dataSourceToken, optional: true }],
-      useFactory: (options: EventSourcingModuleOptions, dataSource?: DataSource): PostgresOutboxWakeUps | null => {
-        if (options.storage === 'in-memory' || dataSource?.options.type !== 'postgres') return null;
-        return new PostgresOutboxWakeUps(dataSource, extras.tables, 'subscriptions');
-      },
-    },
+    fromStorage(CHRONICLE_JOURNAL, (storage) => storage.journal),
+    fromStorage(CHRONICLE_SNAPSHOT_STORE, (storage) => storage.snapshots),
+    fromStorage(CHRONICLE_OUTBOX_STORE, (storage) => storage.outbox),
+    fromStorage(CHRONICLE_CHECKPOINT_STORE, (storage) => storage.checkpoints),
+    fromStorage(CHRONICLE_SAGA_STORE, (storage) => storage.sagas),
   ];
 }

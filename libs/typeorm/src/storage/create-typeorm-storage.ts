@@ -25,6 +25,14 @@ export interface TypeOrmStorageOptions extends ChronicleTableOptions {
    * @default true
    */
   notifications?: boolean;
+  /**
+   * PostgreSQL with notifications on: whether a commit of events alone notifies the channel (that
+   * wakes the projections and sagas of every instance). Off, only commits that wrote outbox
+   * entries notify: for applications in which no instance runs projections or sagas, whose
+   * commands then skip a NOTIFY (the server serializes the commits of notifying transactions).
+   * @default true
+   */
+  notifyEvents?: boolean;
   /** `application_name` of the listening connection. @default 'chronicle-listener' */
   listenerApplicationName?: string;
   /** Where the listening connection reports losses and reconnects. @default consoleLogger */
@@ -77,7 +85,7 @@ export function createTypeOrmStorage(dataSource: DataSource, options: TypeOrmSto
     ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
   });
   // Every instance notifies, whether or not it runs the relay or subscriptions: another one may.
-  if (channel !== undefined) journal.enableNotifications(channel);
+  if (channel !== undefined && options.notifyEvents !== false) journal.enableNotifications(channel);
   const outbox = new TypeOrmOutboxStore(dataSource, { ...tables, ...clock, ...(channel === undefined ? {} : { notifyChannel: channel }) });
   // Entries are written in the events' own transaction: that is the transactional outbox.
   journal.addParticipant(outbox);
