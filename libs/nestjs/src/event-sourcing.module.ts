@@ -6,6 +6,7 @@ import type { EntitySchema } from 'typeorm';
 import {
   AggregateCatalog,
   Chronicle,
+  refusePlainPersonalData,
   CommandGateway,
   createChronicle,
   getCommandHandlersMetadata,
@@ -83,8 +84,14 @@ const chronicleProvider: Provider = {
     discovery: ChronicleDiscovery,
     eventBus?: EventBus,
     commandBus?: CommandBus,
-  ): Chronicle =>
-    createChronicle({
+  ): Chronicle => {
+    // The module has no key store option yet: personal fields would be written in plain text.
+    refusePlainPersonalData(
+      new AggregateCatalog(extras.aggregates ?? [], extras.events ?? []).events,
+      'EventSourcingModule',
+      'Crypto-shredding runs on createChronicle({ personalData }) for now; the Nest module does not support it yet.',
+    );
+    return createChronicle({
       storage,
       aggregates: extras.aggregates ?? [],
       events: extras.events ?? [],
@@ -97,7 +104,8 @@ const chronicleProvider: Provider = {
       components: () => discovery.components(),
       startupStep: (step, work, signal) => runStartupStep(options, step, work, signal),
       options: toChronicleOptions(options),
-    }),
+    });
+  },
 };
 
 /**
