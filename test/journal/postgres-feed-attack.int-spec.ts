@@ -2,7 +2,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import pg from 'pg';
 import type { EntityManager } from 'typeorm';
-import { type AppendResult, type CommandRecord, type NewEvent, type RecordedEvent, type StreamWrite } from '@chronicle/core';
+import { type AppendResult, type CommandRecord, type RecordedEvent, type StreamWrite } from '@chronicle/core';
 import {
   DEFAULT_TABLE_PREFIX,
   runChronicleMigrations,
@@ -12,6 +12,7 @@ import {
   TypeOrmJournal,
   TypeOrmOutboxStore,
 } from '@chronicle/typeorm';
+import { testWrite } from '../support/journal-writes.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -23,26 +24,7 @@ import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-d
  * still in flight.
  */
 
-function event(label: string): NewEvent {
-  return {
-    eventId: randomUUID(),
-    type: 'attack.tested',
-    schemaVersion: 1,
-    payload: { label },
-    metadata: {},
-    tags: [],
-    occurredAt: new Date(),
-  };
-}
-
-function write(streamId: string, expectedVersion: number, count = 1): StreamWrite {
-  return {
-    streamId,
-    aggregateType: 'attack',
-    expectedVersion,
-    events: Array.from({ length: count }, (_, index) => event(`${streamId}#${expectedVersion + index + 1}`)),
-  };
-}
+const write = (streamId: string, expectedVersion: number, count = 1): StreamWrite => testWrite('attack', streamId, expectedVersion, count);
 
 function command(streamId: string): CommandRecord {
   return {

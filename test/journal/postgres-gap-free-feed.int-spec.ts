@@ -1,32 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import pg from 'pg';
 import type { EntityManager } from 'typeorm';
-import type { AppendResult, NewEvent, RecordedEvent, StreamWrite } from '@chronicle/core';
+import type { AppendResult, RecordedEvent, StreamWrite } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
+import { testWrite } from '../support/journal-writes.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
-function event(label: string): NewEvent {
-  return {
-    eventId: randomUUID(),
-    type: 'gap.tested',
-    schemaVersion: 1,
-    payload: { label },
-    metadata: {},
-    tags: [],
-    occurredAt: new Date(),
-  };
-}
-
-function write(streamId: string, expectedVersion: number, count = 1): StreamWrite {
-  return {
-    streamId,
-    aggregateType: 'gap',
-    expectedVersion,
-    events: Array.from({ length: count }, (_, index) => event(`${streamId}#${expectedVersion + index + 1}`)),
-  };
-}
+const write = (streamId: string, expectedVersion: number, count = 1): StreamWrite => testWrite('gap', streamId, expectedVersion, count);
 
 function idsOf(events: readonly { eventId: string }[]): string[] {
   return events.map((recorded) => recorded.eventId);

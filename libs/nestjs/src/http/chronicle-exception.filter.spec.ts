@@ -5,6 +5,7 @@ import {
   AggregateNotFoundError,
   AppendConditionConflictError,
   ConcurrencyError,
+  ConfigurationError,
   DomainRuleViolation,
   GatewayOverloadedError,
   IdempotencyKeyReusedError,
@@ -142,6 +143,7 @@ describe('ChronicleExceptionFilter: Chronicle errors as HTTP answers', () => {
   });
 
   it('refuses an unknown format by name', () => {
+    expect(() => new ChronicleExceptionFilter({ format: 'xml' as 'nest' })).toThrow(ConfigurationError);
     expect(() => new ChronicleExceptionFilter({ format: 'xml' as 'nest' })).toThrow(/format must be 'nest' or 'problem\+json', not "xml"/);
   });
 });

@@ -5,6 +5,7 @@ import {
   AggregateNotFoundError,
   AppendConditionConflictError,
   ConcurrencyError,
+  ConfigurationError,
   DomainRuleViolation,
   GatewayOverloadedError,
   IdempotencyKeyReusedError,
@@ -120,7 +121,7 @@ export class ChronicleExceptionFilter implements ExceptionFilter {
   constructor(@Optional() @Inject(CHRONICLE_EXCEPTION_FILTER_OPTIONS) options: ChronicleExceptionFilterOptions = {}) {
     const format = options?.format ?? 'nest';
     if (format !== 'nest' && format !== 'problem+json') {
-      throw new TypeError(`ChronicleExceptionFilter: format must be 'nest' or 'problem+json', not ${JSON.stringify(format)}.`);
+      throw new ConfigurationError(`ChronicleExceptionFilter: format must be 'nest' or 'problem+json', not ${JSON.stringify(format)}.`);
     }
     this.format = format;
   }
