@@ -12,6 +12,7 @@ import {
   TypeOrmJournal,
   TypeOrmOutboxStore,
 } from '@chronicle/typeorm';
+import { holdStream, type Gate } from '../support/held-unit-gate.js';
 import { testWrite } from '../support/journal-writes.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
@@ -73,38 +74,6 @@ async function waitUntilBlocked(observer: pg.Client, waiter: number): Promise<vo
   throw new Error(`session ${waiter} never waited on a lock`);
 }
 
-/** A latch a participant waits on, so a test decides when the unit of work may commit. */
-interface Gate {
-  entered: Promise<{ xid: string; pid: number }>;
-  open(): void;
-}
-
-/**
- * Holds every unit whose first write targets `streamId` open after it wrote its events and then,
- * as a participant, updated application row 1 of `appTable` (after the events, as the README
- * asks), reporting that transaction's id and backend pid.
- */
-function holdStream(journal: TypeOrmJournal, streamId: string, appTable: string): Gate {
-  let reportEntered!: (value: { xid: string; pid: number }) => void;
-  const entered = new Promise<{ xid: string; pid: number }>((resolve) => {
-    reportEntered = resolve;
-  });
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  journal.addParticipant({
-    participate: async (tx: EntityManager, request) => {
-      if (request.writes[0]?.streamId !== streamId) return;
-      await tx.query(`UPDATE ${appTable} SET n = n + 1 WHERE id = 1`);
-      const [row] = (await tx.query('SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid')) as Array<{ xid: string; pid: number }>;
-      reportEntered({ xid: row?.xid ?? '', pid: row?.pid ?? 0 });
-      await gate;
-    },
-  });
-  return { entered, open };
-}
-
 await describePostgres('PostgreSQL journal: the feed under attack by sessions waiting on appenders (guarantee 5)', () => {
   let database: TestDatabase;
   let appTable: string;
@@ -113,7 +82,7 @@ await describePostgres('PostgreSQL journal: the feed under attack by sessions wa
 
   /** A held unit of work, released by the test or, when the test failed first, after it. */
   const hold = (journal: TypeOrmJournal, streamId: string): Gate => {
-    const gate = holdStream(journal, streamId, appTable);
+    const gate = holdStream(journal, streamId, { appTable });
     gates.push(gate);
     return gate;
   };

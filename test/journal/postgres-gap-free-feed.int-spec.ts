@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import pg from 'pg';
-import type { EntityManager } from 'typeorm';
 import type { AppendResult, RecordedEvent, StreamWrite } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
+import { holdStream } from '../support/held-unit-gate.js';
 import { testWrite } from '../support/journal-writes.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
@@ -19,40 +19,6 @@ function eventsOf(result: AppendResult): RecordedEvent[] {
 
 function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A latch a participant waits on, so a test decides when the unit of work may commit. */
-interface Gate {
-  entered: Promise<{ xid: string; pid: number }>;
-  open(): void;
-}
-
-/**
- * Holds every unit whose first write targets `streamId` open after its events were written,
- * reporting that transaction's id and backend pid; `failAfterGate` then rolls it back instead.
- */
-function holdStream(journal: TypeOrmJournal, streamId: string, options: { failAfterGate?: Error } = {}): Gate {
-  let reportEntered!: (value: { xid: string; pid: number }) => void;
-  const entered = new Promise<{ xid: string; pid: number }>((resolve) => {
-    reportEntered = resolve;
-  });
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  journal.addParticipant({
-    participate: async (tx: EntityManager, request) => {
-      if (request.writes[0]?.streamId !== streamId) return;
-      const [row] = (await tx.query('SELECT pg_current_xact_id()::text AS xid, pg_backend_pid() AS pid')) as Array<{
-        xid: string;
-        pid: number;
-      }>;
-      reportEntered({ xid: row?.xid ?? '', pid: row?.pid ?? 0 });
-      await gate;
-      if (options.failAfterGate) throw options.failAfterGate;
-    },
-  });
-  return { entered, open };
 }
 
 await describePostgres('PostgreSQL journal: gap-free global feed (guarantee 5)', () => {
