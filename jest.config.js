@@ -5,7 +5,7 @@
  * harness: it restarts PostgreSQL and RabbitMQ, so scripts/test.mjs runs it alone, after the others).
  */
 const moduleNameMapper = {
-  '^@chronicle/(core|typeorm|nestjs|testing)$': '<rootDir>/libs/$1/src/index.ts',
+  '^@chronicle/(core|typeorm|nestjs|testing|console)$': '<rootDir>/libs/$1/src/index.ts',
   '^@chronicle/nestjs/(rabbitmq|microservices|terminus)$': '<rootDir>/libs/nestjs/src/$1.ts',
   '^@chronicle/testing/contracts$': '<rootDir>/libs/testing/src/contracts.ts',
   '^(\\.{1,2}/.*)\\.js$': '$1',
