@@ -334,22 +334,8 @@ export class OutboxRelay {
       version: entry.version,
       position: 0,
     });
-    return {
-      id: entry.id,
-      handler: entry.handler,
-      aggregateType: entry.aggregateType,
-      aggregateId: entry.aggregateId,
-      streamId: entry.streamId,
-      version: entry.version,
-      eventId: entry.eventId,
-      eventType: entry.eventType,
-      schemaVersion: entry.schemaVersion,
-      payload: payload as JsonObject,
-      event,
-      metadata: entry.metadata,
-      occurredAt: entry.occurredAt,
-      attempts: entry.attempts,
-    };
+    // The entry itself, payload parsed and event decoded: one record, no field-by-field copy.
+    return { ...entry, payload: payload as JsonObject, event };
   }
 }
 

@@ -1,5 +1,6 @@
 import type * as Otel from '@opentelemetry/api';
 import type { RecordedEvent } from '../events/recorded-event.js';
+import type { OutboxEntry } from '../ports/outbox-store.port.js';
 import { validTraceContext, type TraceContextCarrier } from './trace-context.js';
 
 /** A span Chronicle started; opaque outside the telemetry facade. */
@@ -32,14 +33,8 @@ export interface CommandSpanEnd {
   error?: unknown;
 }
 
-/** An outbox message as the publish span describes it. */
-export interface PublishSpanInfo {
-  id: string;
-  eventType: string;
-  streamId: string;
-  version: number;
-  metadata: Readonly<Record<string, unknown>>;
-}
+/** An outbox message as the publish span describes it: the fields of the one outbox record it reads. */
+export type PublishSpanInfo = Pick<OutboxEntry, 'id' | 'eventType' | 'streamId' | 'version' | 'metadata'>;
 
 /** One observable gauge: its fixed name, what it measures and its unit. */
 export interface GaugeSpec {
