@@ -18,7 +18,7 @@ import type { EventMetadata } from '../events/event-metadata.js';
 import { EventSerializer } from '../events/event-serializer.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
-import type { AppendRequest, AppendResult, CommandRecord, Journal } from '../ports/journal.port.js';
+import type { AppendRequest, AppendResult, CommandRecord, JournalStreams } from '../ports/journal.port.js';
 import { CommitBatcher } from './commit-batcher.js';
 import type { SnapshotStore } from '../ports/snapshot-store.port.js';
 import { AggregateLoader } from './aggregate-loader.js';
@@ -36,7 +36,7 @@ import { validTraceContext, type TraceContextCarrier } from '../telemetry/trace-
 /** What the gateway works with. */
 export interface CommandGatewayDependencies {
   catalog: AggregateCatalog;
-  journal: Journal;
+  journal: JournalStreams;
   snapshots?: SnapshotStore;
   clock?: Clock;
   logger?: ChronicleLogger;
@@ -119,7 +119,7 @@ class StaleAggregate extends Error {
 export class CommandGateway {
   private readonly options: ResolvedCommandGatewayOptions;
   private readonly catalog: AggregateCatalog;
-  private readonly journal: Journal;
+  private readonly journal: JournalStreams;
   private readonly snapshots: SnapshotStore | undefined;
   private readonly clock: Clock;
   private readonly logger: ChronicleLogger;

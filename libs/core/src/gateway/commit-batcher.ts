@@ -1,6 +1,6 @@
 import { ConcurrencyError } from '../errors/concurrency.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
-import type { AppendRequest, AppendResult, AppendedStream, Journal } from '../ports/journal.port.js';
+import type { AppendRequest, AppendResult, AppendedStream, JournalStreams } from '../ports/journal.port.js';
 import { ChronicleTelemetry, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
 
 /** Group commit settings. */
@@ -82,7 +82,7 @@ export class CommitBatcher {
   private scheduled = false;
 
   constructor(
-    private readonly journal: Journal,
+    private readonly journal: JournalStreams,
     options: GroupCommitOptions = {},
     private readonly telemetry: ChronicleTelemetry = new ChronicleTelemetry(),
   ) {

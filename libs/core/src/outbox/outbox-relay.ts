@@ -6,8 +6,8 @@ import type { JsonObject } from '../events/json.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
-import type { Journal } from '../ports/journal.port.js';
-import type { OutboxEntry, OutboxStore } from '../ports/outbox-store.port.js';
+import type { JournalFeed } from '../ports/journal.port.js';
+import type { OutboxEntry, OutboxRelayStore } from '../ports/outbox-store.port.js';
 import { backoffDelay, resolveOutboxHandlerSettings, type OutboxHandlerSettings, type ResolvedOutboxHandlerSettings } from './outbox-handler-options.js';
 import type { OutboxMessage } from './outbox-message.js';
 import type { OutboxPublisher } from './outbox-publisher.js';
@@ -91,8 +91,8 @@ export class OutboxRelay {
 
   constructor(
     private readonly deps: {
-      store: OutboxStore;
-      journal: Journal;
+      store: OutboxRelayStore;
+      journal: JournalFeed;
       serializer: EventSerializer;
       clock?: Clock;
       logger?: ChronicleLogger;

@@ -187,6 +187,77 @@ export interface UnitOfWorkParticipant<Tx = unknown> {
 }
 
 /**
+ * The stream side of the journal: what a command's path needs (appends with their command records
+ * and participants, stream reads, decisions' queries, the recorded outcomes). The command gateway
+ * depends on this side only. The guarantees are the {@link Journal}'s.
+ */
+export interface JournalStreams<Tx = unknown> {
+
+  /**
+   * Whether an append runs mostly outside this Node thread (in a database server), so that a
+   * unit written early lets the server work on it while this process prepares the next. Group
+   * commit starts batches early only then (`groupCommit.earlyFlushSize: 'auto'`). Absent or false
+   * for a journal that writes on this thread (SQLite through better-sqlite3, in memory), where
+   * writing early only makes more, smaller transactions.
+   */
+  readonly appendsOverlap?: boolean;
+  /** Commits one unit of work: every write, command record and participant's rows, or nothing. */
+  append(request: AppendRequest): Promise<AppendResult>;
+  /** Events of one stream in version order, skipping logically deleted ones. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Bookkeeping of a stream, or undefined for a stream never written. */
+  streamInfo(streamId: string): Promise<StreamInfo | undefined>;
+  /** Highest version written to the stream (0 for a stream never written), without replaying it. */
+  streamVersion(streamId: string): Promise<number>;
+  /**
+   * Logically deletes the events up to `upToVersion` (default: all). The highest version is
+   * kept and the next append continues the numbering.
+   */
+  deleteStream(streamId: string, upToVersion?: number): Promise<void>;
+  listStreams(options?: ListStreamsOptions): Promise<string[]>;
+  /**
+   * The events matching `query` in feed order after `options.after`, at most `options.limit`, with
+   * the cursor a decision passes to its conditional append.
+   */
+  readByQuery(query: EventQuery, options?: ReadByQueryOptions): Promise<QueryPage>;
+  /** The recorded outcome of a command, if any. */
+  findCommand(commandId: string): Promise<CommandRecord | undefined>;
+  /** Deletes command records older than `before`; returns how many. */
+  pruneCommands(before: Date): Promise<number>;
+  /** Adds a contributor to every later unit of work. */
+  addParticipant(participant: UnitOfWorkParticipant<Tx>): void;
+}
+
+/**
+ * The feed side of the journal: the global feed in commit-safe order, for its readers (the outbox
+ * relay's backfill, the subscription runners, progress reports). The guarantees are the
+ * {@link Journal}'s.
+ */
+export interface JournalFeed<Tx = unknown> {
+  /**
+   * Events committed after `after` (null: from the beginning), oldest first, at most `limit`.
+   * The feed is the whole history: logically deleted events are still in it (deletion only
+   * changes what a stream replays).
+   */
+  readAll(after: FeedCursor | null, limit: number, options?: ReadAllOptions<Tx>): Promise<FeedPage>;
+  /**
+   * Orders two cursors of this journal: negative when `a` comes before `b`, 0 when equal, positive
+   * after. A subscription at cursor `c` has passed an event at cursor `e` when `compare(c, e) >= 0`.
+   * Throws for a cursor this journal did not make.
+   */
+  compareCursors(a: FeedCursor, b: FeedCursor): number;
+  /** Events carrying exactly this tag, in position order, after a position (deleted ones included). */
+  readByTag(tag: string, options?: { afterPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
+  /**
+   * The highest global position written so far (0 for an empty journal): an estimate of the feed's
+   * length for progress reports (positions of rolled-back units are never used, so it can be higher).
+   */
+  headPosition(): Promise<number>;
+  /** The transaction currently holding the feed back, if any. */
+  feedBlocker(): Promise<FeedBlocker | undefined>;
+}
+
+/**
  * The event journal: append-only streams with per-stream versions 1..n and a global feed.
  *
  * Guarantees every implementation keeps (the contract suite checks them):
@@ -211,58 +282,4 @@ export interface UnitOfWorkParticipant<Tx = unknown> {
  *   restored into another cluster, a cursor that cluster never handed out) it throws a named
  *   error instead of returning a page.
  */
-export interface Journal<Tx = unknown> {
-  /**
-   * Whether an append runs mostly outside this Node thread (in a database server), so that a
-   * unit written early lets the server work on it while this process prepares the next. Group
-   * commit starts batches early only then (`groupCommit.earlyFlushSize: 'auto'`). Absent or false
-   * for a journal that writes on this thread (SQLite through better-sqlite3, in memory), where
-   * writing early only makes more, smaller transactions.
-   */
-  readonly appendsOverlap?: boolean;
-  append(request: AppendRequest): Promise<AppendResult>;
-  /** Events of one stream in version order, skipping logically deleted ones. */
-  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
-  /** Bookkeeping of a stream, or undefined for a stream never written. */
-  streamInfo(streamId: string): Promise<StreamInfo | undefined>;
-  /** Highest version written to the stream (0 for a stream never written), without replaying it. */
-  streamVersion(streamId: string): Promise<number>;
-  /**
-   * Logically deletes the events up to `upToVersion` (default: all). The highest version is
-   * kept and the next append continues the numbering.
-   */
-  deleteStream(streamId: string, upToVersion?: number): Promise<void>;
-  listStreams(options?: ListStreamsOptions): Promise<string[]>;
-  /**
-   * Events committed after `after` (null: from the beginning), oldest first, at most `limit`.
-   * The feed is the whole history: logically deleted events are still in it (deletion only
-   * changes what a stream replays).
-   */
-  readAll(after: FeedCursor | null, limit: number, options?: ReadAllOptions<Tx>): Promise<FeedPage>;
-  /**
-   * Orders two cursors of this journal: negative when `a` comes before `b`, 0 when equal, positive
-   * after. A subscription at cursor `c` has passed an event at cursor `e` when `compare(c, e) >= 0`.
-   * Throws for a cursor this journal did not make.
-   */
-  compareCursors(a: FeedCursor, b: FeedCursor): number;
-  /**
-   * The events matching `query` in feed order after `options.after`, at most `options.limit`, with
-   * the cursor a decision passes to its conditional append.
-   */
-  readByQuery(query: EventQuery, options?: ReadByQueryOptions): Promise<QueryPage>;
-  /** Events carrying exactly this tag, in position order, after a position (deleted ones included). */
-  readByTag(tag: string, options?: { afterPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
-  /**
-   * The highest global position written so far (0 for an empty journal): an estimate of the feed's
-   * length for progress reports (positions of rolled-back units are never used, so it can be higher).
-   */
-  headPosition(): Promise<number>;
-  /** The transaction currently holding the feed back, if any. */
-  feedBlocker(): Promise<FeedBlocker | undefined>;
-  /** The recorded outcome of a command, if any. */
-  findCommand(commandId: string): Promise<CommandRecord | undefined>;
-  /** Deletes command records older than `before`; returns how many. */
-  pruneCommands(before: Date): Promise<number>;
-  /** Adds a contributor to every later unit of work. */
-  addParticipant(participant: UnitOfWorkParticipant<Tx>): void;
-}
+export interface Journal<Tx = unknown> extends JournalStreams<Tx>, JournalFeed<Tx> {}

@@ -74,27 +74,11 @@ export interface ClaimOptions {
 }
 
 /**
- * Stores outbox entries. It is a participant of the journal's unit of work: `participate` writes
- * one entry per appended event per subscribed handler, in the events' transaction — so a command
- * that rolls back leaves no entry, and a committed event always has its entries.
- *
- * Guarantees every implementation keeps (the contract suite checks them):
- * - a claim returns, per aggregate, only entries whose every earlier entry (same handler) is
- *   published: the head of the aggregate and the unbroken run after it, sorted by stream id (code
- *   point order) then version. An aggregate whose head is leased (by anyone, until the lease
- *   expires), dead-lettered or backing off gives nothing;
- * - claims by concurrent relays never overlap (`FOR UPDATE SKIP LOCKED` on PostgreSQL);
- * - limits take any safe integer >= 1, and backfilled events any safe version and position the
- *   store's columns hold; anything else fails with `InvalidArgumentError` before anything changes;
- * - every change to a claimed entry is fenced: it applies only while the caller holds an
- *   unexpired lease on it; `markFailed`, `deadLetter` and `release` give the lease up;
- * - an expired lease makes the entries claimable again (at-least-once after a crash);
- * - leases and backoff are compared with the store's clock: keep instances' clocks in sync.
- *
- * Handlers are per process: entries are written for the handlers the appending process
- * subscribed, so every instance should run the same set of handlers.
+ * The relay's side of the outbox store: handler registration and backfill, fenced claims and the
+ * settling of each claimed entry, and the pruning of published entries. The outbox relay depends on
+ * this side only; the guarantees are the {@link OutboxStore}'s.
  */
-export interface OutboxStore<Tx = unknown> extends UnitOfWorkParticipant<Tx> {
+export interface OutboxRelayStore {
   /**
    * Declares the handlers of this process: `participate` writes entries for them from now on.
    * A handler seen for the first time is registered with its `startFrom`.
@@ -123,12 +107,42 @@ export interface OutboxStore<Tx = unknown> extends UnitOfWorkParticipant<Tx> {
   deadLetter(handler: string, owner: string, id: string, error: string): Promise<boolean>;
   /** Gives entries back without counting an attempt (graceful shutdown, entries not attempted). */
   release(handler: string, owner: string, ids?: readonly string[]): Promise<number>;
+  /** Deletes entries published before `before`; returns how many. */
+  prunePublished(before: Date): Promise<number>;
+}
+
+/**
+ * The operator's side of the outbox store: backlogs, dead letters and their re-drive, for admin and
+ * monitoring services. The guarantees are the {@link OutboxStore}'s.
+ */
+export interface OutboxAdminStore {
   /** Dead-lettered entries, oldest first. */
   deadLetters(handler?: string, limit?: number): Promise<OutboxEntry[]>;
   /** Makes dead-lettered entries pending again with their attempts reset; returns how many. */
   redrive(handler: string, ids?: readonly string[]): Promise<number>;
   /** Backlog per handler. */
   stats(handler?: string): Promise<OutboxStats[]>;
-  /** Deletes entries published before `before`; returns how many. */
-  prunePublished(before: Date): Promise<number>;
 }
+
+/**
+ * Stores outbox entries. It is a participant of the journal's unit of work: `participate` writes
+ * one entry per appended event per subscribed handler, in the events' transaction — so a command
+ * that rolls back leaves no entry, and a committed event always has its entries.
+ *
+ * Guarantees every implementation keeps (the contract suite checks them):
+ * - a claim returns, per aggregate, only entries whose every earlier entry (same handler) is
+ *   published: the head of the aggregate and the unbroken run after it, sorted by stream id (code
+ *   point order) then version. An aggregate whose head is leased (by anyone, until the lease
+ *   expires), dead-lettered or backing off gives nothing;
+ * - claims by concurrent relays never overlap (`FOR UPDATE SKIP LOCKED` on PostgreSQL);
+ * - limits take any safe integer >= 1, and backfilled events any safe version and position the
+ *   store's columns hold; anything else fails with `InvalidArgumentError` before anything changes;
+ * - every change to a claimed entry is fenced: it applies only while the caller holds an
+ *   unexpired lease on it; `markFailed`, `deadLetter` and `release` give the lease up;
+ * - an expired lease makes the entries claimable again (at-least-once after a crash);
+ * - leases and backoff are compared with the store's clock: keep instances' clocks in sync.
+ *
+ * Handlers are per process: entries are written for the handlers the appending process
+ * subscribed, so every instance should run the same set of handlers.
+ */
+export interface OutboxStore<Tx = unknown> extends UnitOfWorkParticipant<Tx>, OutboxRelayStore, OutboxAdminStore {}

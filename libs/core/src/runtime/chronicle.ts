@@ -143,6 +143,8 @@ export class Chronicle<Tx = unknown> {
   private startRun: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private backfilling: Promise<void> | undefined;
+  /** The last backfill failed (its start-up step gave up, or there was none to retry it): the relay's next run starts it again. */
+  private backfillFailed = false;
   private unsubscribeWakeUps: (() => void) | undefined;
   private notificationsStarted = false;
   private relayBuilt: OutboxRelay | undefined;
@@ -371,7 +373,16 @@ export class Chronicle<Tx = unknown> {
     if (relay) this.jobs.onStop(() => relay.stop());
     if (relay && outbox.relay) {
       for (const name of relay.handlerNames()) {
-        this.jobs.add({ name: `outbox:relay:${name}`, everyMs: outbox.pollIntervalMs, group: 'outbox', runAtStart: true, run: () => relay.drain(name) });
+        this.jobs.add({
+          name: `outbox:relay:${name}`,
+          everyMs: outbox.pollIntervalMs,
+          group: 'outbox',
+          runAtStart: true,
+          run: (signal) => {
+            if (this.backfillFailed) this.startBackfill(relay, signal);
+            return relay.drain(name);
+          },
+        });
       }
       if (outbox.pruneIntervalMs > 0) {
         this.jobs.add({ name: 'outbox:prune', everyMs: outbox.pruneIntervalMs, run: () => relay.prune(outbox.retentionMs) });
@@ -415,6 +426,24 @@ export class Chronicle<Tx = unknown> {
     }
   }
 
+  /**
+   * Runs the backfill of the handlers not yet ready, through the host's start-up step. A failure
+   * is not final: the relay's jobs start it again at their next run (every poll interval), so a
+   * handler whose backfill met a database restart is relayed once the database is back, with or
+   * without a host that retries start-up steps.
+   */
+  private startBackfill(relay: OutboxRelay, signal: AbortSignal): void {
+    this.backfillFailed = false;
+    this.backfilling = this.startupStep('outbox backfill', () => relay.backfill(), signal).then(
+      () => void this.jobs.wakeGroup('outbox'),
+      (error: unknown) => {
+        if (this.stopping) return;
+        this.backfillFailed = true;
+        this.logger.error(`Outbox backfill failed: ${(error as Error).message}; retried at the relay's next run.`, (error as Error).stack);
+      },
+    );
+  }
+
   private async doStart(): Promise<void> {
     this.lifecycle = 'starting';
     if (this.config.components !== undefined) this.compose(this.config.components());
@@ -439,12 +468,7 @@ export class Chronicle<Tx = unknown> {
     if (this.relay && this.options.outbox.relay) {
       const relay = this.relay;
       // In the background, so commands are not held up; a handler is relayed once its backfill is done.
-      this.backfilling = this.startupStep('outbox backfill', () => relay.backfill(), signal).then(
-        () => void this.jobs.wakeGroup('outbox'),
-        (error: unknown) => {
-          if (!this.stopping) this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack);
-        },
-      );
+      this.startBackfill(relay, signal);
     }
     await this.startNotifications();
     this.jobs.start();

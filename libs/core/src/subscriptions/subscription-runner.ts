@@ -7,7 +7,7 @@ import type { RecordedEvent } from '../events/recorded-event.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import type { CheckpointAdvance, CheckpointStore, ParkedEvent } from '../ports/checkpoint-store.port.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
-import type { FeedCursor, Journal } from '../ports/journal.port.js';
+import type { FeedCursor, JournalFeed, JournalStreams } from '../ports/journal.port.js';
 import type { SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
 import { ChronicleTelemetry } from '../telemetry/chronicle-telemetry.js';
 import { logContext } from '../telemetry/log-context.js';
@@ -125,7 +125,8 @@ export class SubscriptionRunner<Tx = unknown> {
 
   constructor(
     private readonly deps: {
-      journal: Journal<Tx>;
+      /** The feed, and one stream's event to re-drive a parked one. */
+      journal: JournalFeed<Tx> & Pick<JournalStreams<Tx>, 'readStream'>;
       store: CheckpointStore<Tx>;
       serializer: EventSerializer;
       clock?: Clock;
