@@ -6,16 +6,15 @@ import type { EntitySchema } from 'typeorm';
 import {
   AggregateCatalog,
   Chronicle,
-  refusePlainPersonalData,
   CommandGateway,
   createChronicle,
-  getCommandHandlersMetadata,
   withCommandMetadata,
   type ChronicleOptions,
   type ChronicleStorage,
   type ClassType,
   type CommandResult,
 } from '@chronicle/core';
+import { getCommandHandlersMetadata, refusePlainPersonalData } from '@chronicle/core/internal';
 import { createChronicleEntities } from '@chronicle/typeorm';
 import { createAggregateCommandHandler } from './commands/aggregate-command-handler.factory.js';
 import { ClassValidatorCommandInterceptor } from './commands/class-validator.interceptor.js';

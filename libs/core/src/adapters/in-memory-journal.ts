@@ -181,7 +181,7 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
     return parseCursor(a) - parseCursor(b);
   }
 
-  /** {@inheritDoc Journal.readByQuery} Served by the per-tag and per-type lists. */
+  /** {@inheritDoc JournalStreams.readByQuery} Served by the per-tag and per-type lists. */
   async readByQuery(query: EventQuery, options: ReadByQueryOptions = {}): Promise<QueryPage> {
     checkEventQuery('query', query);
     const after = options.after ?? null;

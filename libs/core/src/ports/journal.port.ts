@@ -76,14 +76,14 @@ export interface AppendCondition {
   /** The events whose appearance after `after` makes the decision stale. */
   failIfEventsMatch: EventQuery;
   /**
-   * Where the decision's read ended: the `next` cursor of {@link Journal.readByQuery} (never a
+   * Where the decision's read ended: the `next` cursor of {@link JournalStreams.readByQuery} (never a
    * count or a position worked out otherwise). Null: the decision read nothing, so any matching
    * event fails the append.
    */
   after: FeedCursor | null;
 }
 
-/** Options of {@link Journal.readByQuery}. */
+/** Options of {@link JournalStreams.readByQuery}. */
 export interface ReadByQueryOptions {
   /** Read the matching events after this cursor (null: from the beginning). @default null */
   after?: FeedCursor | null;
@@ -91,7 +91,7 @@ export interface ReadByQueryOptions {
   limit?: number;
 }
 
-/** What {@link Journal.readByQuery} found. */
+/** What {@link JournalStreams.readByQuery} found. */
 export interface QueryPage {
   /** The matching events, in feed order. */
   events: RecordedEvent[];
@@ -150,7 +150,7 @@ export interface ListStreamsOptions {
   limit?: number;
 }
 
-/** Options of {@link Journal.readAll}. */
+/** Options of {@link JournalFeed.readAll}. */
 export interface ReadAllOptions<Tx = unknown> {
   /**
    * Read inside this unit of work (a rebuild replays the feed in the transaction that rewrites its

@@ -3,15 +3,24 @@ import type { RecordedEvent } from '../events/recorded-event.js';
 import type { OutboxEntry } from '../ports/outbox-store.port.js';
 import { validTraceContext, type TraceContextCarrier } from './trace-context.js';
 
-/** A span Chronicle started; opaque outside the telemetry facade. */
+/**
+ * A span Chronicle started; opaque outside the telemetry facade.
+ * @internal
+ */
 export interface TelemetrySpan {
   end(): void;
 }
 
-/** How a command ended, as `chronicle.command.outcome` reports it. */
+/**
+ * How a command ended, as `chronicle.command.outcome` reports it.
+ * @internal
+ */
 export type CommandSpanOutcome = 'accepted' | 'rejected' | 'replayed' | 'conflict' | 'error';
 
-/** What `chronicle.command` describes, known before the command runs. */
+/**
+ * What `chronicle.command` describes, known before the command runs.
+ * @internal
+ */
 export interface CommandSpanInfo {
   aggregateType: string;
   aggregateId: string;
@@ -22,7 +31,10 @@ export interface CommandSpanInfo {
   parent?: TraceContextCarrier;
 }
 
-/** How a command ended: what `chronicle.command` and `chronicle.command.duration` record. */
+/**
+ * How a command ended: what `chronicle.command` and `chronicle.command.duration` record.
+ * @internal
+ */
 export interface CommandSpanEnd {
   aggregateType: string;
   outcome: CommandSpanOutcome;
@@ -33,17 +45,26 @@ export interface CommandSpanEnd {
   error?: unknown;
 }
 
-/** An outbox message as the publish span describes it: the fields of the one outbox record it reads. */
+/**
+ * An outbox message as the publish span describes it: the fields of the one outbox record it reads.
+ * @internal
+ */
 export type PublishSpanInfo = Pick<OutboxEntry, 'id' | 'eventType' | 'streamId' | 'version' | 'metadata'>;
 
-/** One observable gauge: its fixed name, what it measures and its unit. */
+/**
+ * One observable gauge: its fixed name, what it measures and its unit.
+ * @internal
+ */
 export interface GaugeSpec {
   name: string;
   description: string;
   unit?: string;
 }
 
-/** Records one gauge value with its attributes, inside a collection. */
+/**
+ * Records one gauge value with its attributes, inside a collection.
+ * @internal
+ */
 export type GaugeRecorder = (name: string, value: number, attributes?: Record<string, string>) => void;
 
 /** Tracer and meter providers to use instead of the globally registered ones (tests, several SDKs). */
@@ -147,7 +168,11 @@ export class ChronicleTelemetry {
     };
   }
 
-  /** Starts `chronicle.command`, a child of the explicit parent or of the active context. */
+  /**
+   * Starts `chronicle.command`, a child of the explicit parent or of the active context.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   startCommand(info: CommandSpanInfo): TelemetrySpan {
     const { api, tracer } = this.require();
     const attributes: Otel.Attributes = {
@@ -161,7 +186,11 @@ export class ChronicleTelemetry {
     return tracer.startSpan('chronicle.command', { kind: api.SpanKind.INTERNAL, attributes }, parent);
   }
 
-  /** Runs `work` with `span` as the active span (so what it starts, or dispatches, is its child). */
+  /**
+   * Runs `work` with `span` as the active span (so what it starts, or dispatches, is its child).
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   runIn<T>(span: TelemetrySpan, work: () => T): T {
     const { api } = this.require();
     // A span nobody records (no SDK, or sampled out) has no children worth a context switch.
@@ -169,7 +198,11 @@ export class ChronicleTelemetry {
     return api.context.with(api.trace.setSpan(api.context.active(), span as Otel.Span), work);
   }
 
-  /** Ends `chronicle.command` and records `chronicle.command.duration` and the conflicts. */
+  /**
+   * Ends `chronicle.command` and records `chronicle.command.duration` and the conflicts.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   endCommand(span: TelemetrySpan, end: CommandSpanEnd): void {
     const { api, commandDuration, conflicts } = this.require();
     const otelSpan = span as Otel.Span;
@@ -189,7 +222,11 @@ export class ChronicleTelemetry {
     if (conflictCount > 0) conflicts.add(conflictCount, { 'chronicle.aggregate.type': end.aggregateType });
   }
 
-  /** The W3C trace context of a span, for event metadata and message headers; undefined when invalid (no SDK, no parent). */
+  /**
+   * The W3C trace context of a span, for event metadata and message headers; undefined when invalid (no SDK, no parent).
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   traceContextOf(span: TelemetrySpan): TraceContextCarrier | undefined {
     const { api } = this.require();
     const context = (span as Otel.Span).spanContext();
@@ -198,7 +235,11 @@ export class ChronicleTelemetry {
     return validTraceContext(`00-${context.traceId}-${context.spanId}-${flags}`, context.traceState?.serialize());
   }
 
-  /** Starts `chronicle.commit` for one group-commit batch, linked to the commands it carries. */
+  /**
+   * Starts `chronicle.commit` for one group-commit batch, linked to the commands it carries.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   startCommit(commands: ReadonlyArray<TelemetrySpan | undefined>): TelemetrySpan {
     const { api, tracer, commitBatchSize } = this.require();
     const links: Otel.Link[] = [];
@@ -208,7 +249,11 @@ export class ChronicleTelemetry {
     return tracer.startSpan('chronicle.commit', { kind: api.SpanKind.INTERNAL, root: true, links, attributes: { 'chronicle.commit.batch_size': commands.length } });
   }
 
-  /** Ends a span, marked failed when `error` is given. */
+  /**
+   * Ends a span, marked failed when `error` is given.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   endSpan(span: TelemetrySpan, error?: unknown): void {
     const otelSpan = span as Otel.Span;
     if (error !== undefined) {
@@ -219,7 +264,11 @@ export class ChronicleTelemetry {
     otelSpan.end();
   }
 
-  /** Starts the PRODUCER span of one outbox message, a child of the context stored with its event. */
+  /**
+   * Starts the PRODUCER span of one outbox message, a child of the context stored with its event.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   startPublish(handler: string, message: PublishSpanInfo): TelemetrySpan {
     const { api, tracer } = this.require();
     const stored = validTraceContext(message.metadata.traceparent, message.metadata.tracestate);
@@ -243,7 +292,11 @@ export class ChronicleTelemetry {
     );
   }
 
-  /** Records `chronicle.outbox.publish.duration` of one batch. */
+  /**
+   * Records `chronicle.outbox.publish.duration` of one batch.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   recordPublish(handler: string, startedAt: number): void {
     this.require().publishDuration.record((performance.now() - startedAt) / 1000, { 'chronicle.outbox.handler': handler });
   }
@@ -251,6 +304,8 @@ export class ChronicleTelemetry {
   /**
    * Runs one subscription step for one event inside its CONSUMER span: a child of the context
    * stored with the event (so a projection update joins the command's trace) and linked to it.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
    */
   async consume<T>(subscription: string, envelope: RecordedEvent, work: () => Promise<T>): Promise<T> {
     const { api, tracer } = this.require();
@@ -289,6 +344,8 @@ export class ChronicleTelemetry {
   /**
    * Registers observable gauges read by one callback at each collection (never on the hot path).
    * Returns a function that unregisters them.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
    */
   observeGauges(specs: readonly GaugeSpec[], collect: (record: GaugeRecorder) => Promise<void>): () => void {
     const { meter } = this.require();

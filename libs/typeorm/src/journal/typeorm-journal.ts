@@ -137,7 +137,7 @@ function isTrue(value: unknown): boolean {
  * version arguments past it never reach SQL: they read past the end, delete everything, or conflict.
  */
 export class TypeOrmJournal implements Journal<EntityManager> {
-  /** {@inheritDoc Journal.appendsOverlap} True on PostgreSQL; on SQLite appends run on this thread. */
+  /** {@inheritDoc JournalStreams.appendsOverlap} True on PostgreSQL; on SQLite appends run on this thread. */
   readonly appendsOverlap: boolean;
   private readonly dialect: JournalDialect;
   private readonly sql: SqlDialect;
@@ -177,12 +177,12 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     if (this.sql.name === 'postgres') this.notifyChannel = channel;
   }
 
-  /** {@inheritDoc Journal.addParticipant} */
+  /** {@inheritDoc JournalStreams.addParticipant} */
   addParticipant(participant: UnitOfWorkParticipant<EntityManager>): void {
     this.participants.push(participant);
   }
 
-  /** {@inheritDoc Journal.append} */
+  /** {@inheritDoc JournalStreams.append} */
   async append(request: AppendRequest): Promise<AppendResult> {
     const pastLastVersion = this.validate(request);
     if (pastLastVersion >= 0) return this.refusePastLastVersion(request.writes[pastLastVersion]!, pastLastVersion);
@@ -380,7 +380,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     return { streams, ...(last ? { cursor: last.cursor } : {}) };
   }
 
-  /** {@inheritDoc Journal.readStream} */
+  /** {@inheritDoc JournalStreams.readStream} */
   async readStream(streamId: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
     const { fromVersion = 1, toVersion, limit } = options;
     checkIntegerArgument('fromVersion', fromVersion, 0);
@@ -401,7 +401,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     return rows.map((row) => this.decodeRow(row));
   }
 
-  /** {@inheritDoc Journal.streamInfo} */
+  /** {@inheritDoc JournalStreams.streamInfo} */
   async streamInfo(streamId: string): Promise<StreamInfo | undefined> {
     const params = new SqlParameters(this.sql);
     const [row] = await this.read<StreamRow>(
@@ -417,12 +417,12 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     };
   }
 
-  /** {@inheritDoc Journal.streamVersion} */
+  /** {@inheritDoc JournalStreams.streamVersion} */
   async streamVersion(streamId: string): Promise<number> {
     return (await this.streamInfo(streamId))?.version ?? 0;
   }
 
-  /** {@inheritDoc Journal.deleteStream} */
+  /** {@inheritDoc JournalStreams.deleteStream} */
   async deleteStream(streamId: string, upToVersion?: number): Promise<void> {
     if (upToVersion !== undefined) checkIntegerArgument('upToVersion', upToVersion, 0);
     // Past the column's range means "everything": the stream's version is the most it can delete.
@@ -443,7 +443,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     });
   }
 
-  /** {@inheritDoc Journal.listStreams} */
+  /** {@inheritDoc JournalStreams.listStreams} */
   async listStreams(options: ListStreamsOptions = {}): Promise<string[]> {
     const limit = checkIntegerArgument('limit', options.limit ?? DEFAULT_LIST_LIMIT, 0);
     const params = new SqlParameters(this.sql);
@@ -458,7 +458,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     return rows.map((row) => row.id);
   }
 
-  /** {@inheritDoc Journal.readAll} */
+  /** {@inheritDoc JournalFeed.readAll} */
   async readAll(after: FeedCursor | null, limit: number, options: ReadAllOptions<EntityManager> = {}): Promise<FeedPage> {
     checkIntegerArgument('limit', limit, 0);
     if (limit === 0) return { events: [], next: after };
@@ -523,19 +523,19 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     return rebase;
   }
 
-  /** {@inheritDoc Journal.headPosition} */
+  /** {@inheritDoc JournalFeed.headPosition} */
   async headPosition(): Promise<number> {
     const [row] = await this.read<{ head: unknown }>(`SELECT max(position) AS head FROM ${this.tables.events}`, []);
     return row?.head === null || row?.head === undefined ? 0 : this.sql.decodeInteger(row.head);
   }
 
-  /** {@inheritDoc Journal.compareCursors} */
+  /** {@inheritDoc JournalFeed.compareCursors} */
   compareCursors(a: FeedCursor, b: FeedCursor): number {
     return this.dialect.compareCursors(a, b);
   }
 
   /**
-   * {@inheritDoc Journal.readByQuery}
+   * {@inheritDoc JournalStreams.readByQuery}
    * PostgreSQL: the feed's statement with the query as a filter (type index, GIN index on tags),
    * read below the feed's bound; a complete read ends just below the bound (`<bound - 1>:<largest
    * position>`), before every event of a transaction that may still commit. SQLite: the events up to the head read first (positions commit in order).
@@ -579,7 +579,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     return { events, next: String(Math.max(headPosition, after === null ? 0 : Number(after))) };
   }
 
-  /** {@inheritDoc Journal.readByTag} */
+  /** {@inheritDoc JournalFeed.readByTag} */
   async readByTag(tag: string, options: { afterPosition?: number; limit?: number } = {}): Promise<RecordedEvent[]> {
     const { afterPosition = 0, limit } = options;
     // Positions are int8 on PostgreSQL: every safe integer binds.
@@ -595,12 +595,12 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     return rows.map((row) => this.decodeRow(row));
   }
 
-  /** {@inheritDoc Journal.feedBlocker} */
+  /** {@inheritDoc JournalFeed.feedBlocker} */
   feedBlocker(): Promise<FeedBlocker | undefined> {
     return runRead(this.dataSource, (manager) => this.dialect.feedBlocker(manager, this.tables));
   }
 
-  /** {@inheritDoc Journal.findCommand} */
+  /** {@inheritDoc JournalStreams.findCommand} */
   async findCommand(commandId: string): Promise<CommandRecord | undefined> {
     const params = new SqlParameters(this.sql);
     const [row] = await this.read<CommandRow>(
@@ -619,7 +619,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     };
   }
 
-  /** {@inheritDoc Journal.pruneCommands} */
+  /** {@inheritDoc JournalStreams.pruneCommands} */
   async pruneCommands(before: Date): Promise<number> {
     return runInTransaction(this.dataSource, async (manager) => {
       const params = new SqlParameters(this.sql);

@@ -114,7 +114,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   }
 
   /**
-   * {@inheritDoc OutboxStore.subscribe}
+   * {@inheritDoc OutboxRelayStore.subscribe}
    * A handler subscribed again (in this process or any other) keeps its first registration and
    * takes the new event list in this store. Throws `ConfigurationError` for a malformed
    * subscription, changing nothing.
@@ -198,7 +198,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     ];
   }
 
-  /** {@inheritDoc OutboxStore.handlerState} */
+  /** {@inheritDoc OutboxRelayStore.handlerState} */
   async handlerState(handler: string): Promise<OutboxHandlerState | undefined> {
     const params = new SqlParameters(this.sql);
     const [row] = await this.read<HandlerRow>(
@@ -217,7 +217,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   }
 
   /**
-   * {@inheritDoc OutboxStore.backfill}
+   * {@inheritDoc OutboxRelayStore.backfill}
    * Events of types the handler does not receive are skipped; returns how many entries were
    * enqueued. The handler row is written first: concurrent backfills of one handler take turns.
    * Throws `ConfigurationError` for a handler this store has not subscribed.
@@ -246,7 +246,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     });
   }
 
-  /** {@inheritDoc OutboxStore.claim} */
+  /** {@inheritDoc OutboxRelayStore.claim} */
   async claim(handler: string, owner: string, options: ClaimOptions): Promise<OutboxEntry[]> {
     checkOwner(owner);
     checkPositiveInteger('limit', options?.limit);
@@ -268,7 +268,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return entries;
   }
 
-  /** {@inheritDoc OutboxStore.extendLease} */
+  /** {@inheritDoc OutboxRelayStore.extendLease} */
   async extendLease(handler: string, owner: string, ids: readonly string[], leaseMs: number): Promise<number> {
     checkIds(ids);
     checkPositiveInteger('leaseMs', leaseMs);
@@ -277,7 +277,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return this.fencedUpdate(handler, owner, ids, now, (params) => `lease_until = ${params.add(until)}`);
   }
 
-  /** {@inheritDoc OutboxStore.markPublished} */
+  /** {@inheritDoc OutboxRelayStore.markPublished} */
   async markPublished(handler: string, owner: string, ids: readonly string[]): Promise<number> {
     checkIds(ids);
     const now = this.clock.now();
@@ -285,7 +285,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   }
 
   /**
-   * {@inheritDoc OutboxStore.markFailed}
+   * {@inheritDoc OutboxRelayStore.markFailed}
    * Counts the attempt, records the error and gives the lease up: the entry (and so its
    * aggregate) waits until `nextAttemptAt`, then any relay may claim it.
    */
@@ -305,7 +305,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   }
 
   /**
-   * {@inheritDoc OutboxStore.deadLetter}
+   * {@inheritDoc OutboxRelayStore.deadLetter}
    * Counts the attempt that failed (as `markFailed` does) and gives the lease up.
    */
   async deadLetter(handler: string, owner: string, id: string, error: string): Promise<boolean> {
@@ -323,13 +323,13 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return changed === 1;
   }
 
-  /** {@inheritDoc OutboxStore.release} */
+  /** {@inheritDoc OutboxRelayStore.release} */
   async release(handler: string, owner: string, ids?: readonly string[]): Promise<number> {
     if (ids !== undefined) checkIds(ids);
     return this.fencedUpdate(handler, owner, ids, this.clock.now(), () => 'lease_owner = NULL, lease_until = NULL');
   }
 
-  /** {@inheritDoc OutboxStore.deadLetters} At most `limit` entries (100 unless given). */
+  /** {@inheritDoc OutboxAdminStore.deadLetters} At most `limit` entries (100 unless given). */
   async deadLetters(handler?: string, limit: number = DEFAULT_DEAD_LETTER_LIMIT): Promise<OutboxEntry[]> {
     checkPositiveInteger('limit', limit);
     const params = new SqlParameters(this.sql);
@@ -342,7 +342,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return rows.map((row) => outboxEntryFromRow(row, this.sql));
   }
 
-  /** {@inheritDoc OutboxStore.redrive} */
+  /** {@inheritDoc OutboxAdminStore.redrive} */
   async redrive(handler: string, ids?: readonly string[]): Promise<number> {
     if (ids !== undefined) checkIds(ids);
     const wanted = ids === undefined ? undefined : usableIds(ids);
@@ -357,7 +357,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return (await runAutocommit(this.dataSource, sql, params.values)).length;
   }
 
-  /** {@inheritDoc OutboxStore.stats} Registered handlers and handlers with entries, by name. */
+  /** {@inheritDoc OutboxAdminStore.stats} Registered handlers and handlers with entries, by name. */
   async stats(handler?: string): Promise<OutboxStats[]> {
     const now = this.sql.encodeTimestamp(this.clock.now());
     const { registered, rows } = await runRead(this.dataSource, async (manager) => {
@@ -397,7 +397,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return [...byHandler.values()].sort((a, b) => compareBytes(a.handler, b.handler));
   }
 
-  /** {@inheritDoc OutboxStore.prunePublished} */
+  /** {@inheritDoc OutboxRelayStore.prunePublished} */
   async prunePublished(before: Date): Promise<number> {
     checkDate('before', before);
     return runInTransaction(this.dataSource, async (manager) => {
