@@ -446,7 +446,7 @@ export class CommandGateway {
     const state = new StateCopy(definition, copy.aggregate);
     this.cache.set(streamId, { aggregate: copy.aggregate, version: toVersion, pending: state });
     if (record) this.recent.set(task.commandId, record);
-    this.snapshotIfDue(definition, streamId, copy.aggregate, fromVersion - 1, toVersion, now);
+    this.snapshotIfDue(definition, streamId, copy.aggregate, fromVersion - 1, toVersion, now, eventMetadata);
 
     const recorded = appended.streams[0]?.events ?? [];
     const result: CommandResult = {
@@ -631,6 +631,7 @@ export class CommandGateway {
     fromVersion: number,
     toVersion: number,
     now: Date,
+    metadata: EventMetadata,
   ): void {
     const policy = definition.snapshot;
     if (!policy || !this.snapshots) return;
@@ -640,13 +641,13 @@ export class CommandGateway {
       // Serialized now: later commands keep changing the same object.
       state = policy.serialize(aggregate);
     } catch (error) {
-      this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion} could not be serialized: ${(error as Error).message}`);
+      this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion}${logContext(metadata)} could not be serialized: ${(error as Error).message}`);
       return;
     }
     const save = this.snapshots
       .save({ streamId, aggregateType: definition.name, version: toVersion, schemaVersion: policy.version, state, takenAt: now }, policy.keep)
       .catch((error: unknown) => {
-        this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion} was not saved: ${(error as Error).message}`);
+        this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion}${logContext(metadata)} was not saved: ${(error as Error).message}`);
       })
       .finally(() => this.snapshotSaves.delete(save));
     this.snapshotSaves.add(save);

@@ -60,6 +60,12 @@ export interface TelemetryProviders {
 }
 
 const SCOPE = '@chronicle/core';
+/**
+ * Bucket boundaries of the duration histograms, in seconds (the SDK's default boundaries are meant
+ * for milliseconds: every command would fall in the first one). From half a millisecond (a cached
+ * command in memory) to ten seconds (a publisher timing out).
+ */
+const DURATION_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 let loading: Promise<typeof Otel | undefined> | undefined;
 
 /** Loads `@opentelemetry/api` once per process; undefined when it is not installed. */
@@ -135,6 +141,7 @@ export class ChronicleTelemetry {
       commandDuration: meter.createHistogram('chronicle.command.duration', {
         description: 'Time from a command reaching the gateway to its outcome.',
         unit: 's',
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
       }),
       commitBatchSize: meter.createHistogram('chronicle.commit.batch_size', {
         description: 'Commands written by one group-commit transaction.',
@@ -148,6 +155,7 @@ export class ChronicleTelemetry {
       publishDuration: meter.createHistogram('chronicle.outbox.publish.duration', {
         description: 'Time one outbox batch spent in its publisher.',
         unit: 's',
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
       }),
     };
   }
@@ -201,6 +209,13 @@ export class ChronicleTelemetry {
     if (!api.isSpanContextValid(context)) return undefined;
     const flags = (context.traceFlags & 0xff).toString(16).padStart(2, '0');
     return validTraceContext(`00-${context.traceId}-${context.spanId}-${flags}`, context.traceState?.serialize());
+  }
+
+  /** The trace id of the span active in the current context, when there is a valid one. */
+  activeTraceId(): string | undefined {
+    const { api } = this.require();
+    const context = api.trace.getActiveSpan()?.spanContext();
+    return context && api.isSpanContextValid(context) ? context.traceId : undefined;
   }
 
   /** Starts `chronicle.commit` for one group-commit batch, linked to the commands it carries. */
