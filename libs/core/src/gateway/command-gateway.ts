@@ -210,20 +210,27 @@ export class CommandGateway {
   private async executeTraced(task: CommandTask): Promise<CommandResult> {
     const startedAt = performance.now();
     const { metadata } = task;
-    const parent = metadata.traceparent === undefined ? undefined : validTraceContext(metadata.traceparent, metadata.tracestate);
+    const aggregateType = task.definition.name;
+    // Fixed-shape objects, no spreads: this runs once per command when tracing is on.
     const span = this.telemetry.startCommand({
-      aggregateType: task.definition.name,
+      aggregateType,
       aggregateId: task.aggregateId,
       commandType: task.command.constructor.name,
       commandId: task.commandId,
-      ...(metadata.expectedVersion === undefined ? {} : { expectedVersion: metadata.expectedVersion }),
-      ...(parent ? { parent } : {}),
+      expectedVersion: metadata.expectedVersion,
+      parent: metadata.traceparent === undefined ? undefined : validTraceContext(metadata.traceparent, metadata.tracestate),
     });
     task.span = span;
-    const end = { aggregateType: task.definition.name, startedAt };
     try {
       const result = await this.telemetry.runIn(span, () => this.executeTask(task));
-      this.telemetry.endCommand(span, { ...end, outcome: result.replayed ? 'replayed' : 'accepted', resultingVersion: result.version, retries: task.retries });
+      this.telemetry.endCommand(span, {
+        aggregateType,
+        startedAt,
+        outcome: result.replayed ? 'replayed' : 'accepted',
+        resultingVersion: result.version,
+        retries: task.retries,
+        error: undefined,
+      });
       return result;
     } catch (error) {
       const outcome: CommandSpanOutcome = task.replayed
@@ -233,7 +240,7 @@ export class CommandGateway {
           : isRecordableRejection(error)
             ? 'rejected'
             : 'error';
-      this.telemetry.endCommand(span, { ...end, outcome, retries: task.retries, error });
+      this.telemetry.endCommand(span, { aggregateType, startedAt, outcome, resultingVersion: undefined, retries: task.retries, error });
       throw error;
     }
   }
