@@ -24,6 +24,9 @@ import { HealthController } from './health/health.controller.js';
 import { DEMO_CONFIG } from './outbox/demo-config.token.js';
 import { LogEventsPublisher } from './outbox/log-events.publisher.js';
 import { RabbitMqEventsPublisher } from './outbox/rabbitmq-events.publisher.js';
+import type { DemoTelemetry } from './telemetry/demo-telemetry.js';
+import { DemoTelemetryShutdown } from './telemetry/demo-telemetry-shutdown.service.js';
+import { DEMO_TELEMETRY } from './telemetry/demo-telemetry.token.js';
 
 const STARTUP_RETRY_DELAY_MS = 500;
 
@@ -52,7 +55,8 @@ function typeOrmOptions(config: DemoConfig): TypeOrmModuleOptions {
 /** The demo bank. */
 @Module({})
 export class AppModule {
-  static forConfig(config: DemoConfig): DynamicModule {
+  /** The demo for a configuration; `telemetry` is the SDK `createDemoApp` started, shut down with the application. */
+  static forConfig(config: DemoConfig, telemetry?: DemoTelemetry): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -79,6 +83,7 @@ export class AppModule {
         BalancesProjection,
         MoneyTransferSaga,
         { provide: DEMO_CONFIG, useValue: config },
+        ...(telemetry ? [{ provide: DEMO_TELEMETRY, useValue: telemetry }, DemoTelemetryShutdown] : []),
         // Events leave through the outbox: to RabbitMQ when AMQP_URL is set, else to the log.
         config.amqpUrl ? RabbitMqEventsPublisher : LogEventsPublisher,
       ],

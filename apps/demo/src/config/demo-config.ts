@@ -24,11 +24,52 @@ export interface DemoConfig {
   subscriptions?: { leaseMs?: number; pollIntervalMs?: number; run?: boolean };
   /** How long start-up waits for an unavailable database before it gives up (`CHRONICLE_STARTUP_DEADLINE_MS`). @default 60000 */
   startupDeadlineMs?: number;
+  /** OpenTelemetry SDK of the demo process; off when neither exporter is asked for. */
+  telemetry?: DemoTelemetryConfig;
+}
+
+/** Which OpenTelemetry exporters the demo starts (see `startDemoTelemetry`). */
+export interface DemoTelemetryConfig {
+  /**
+   * Base URL of an OTLP/HTTP receiver (`OTEL_EXPORTER_OTLP_ENDPOINT`, e.g. `http://localhost:4318`):
+   * traces go to `<url>/v1/traces`, metrics to `<url>/v1/metrics`.
+   */
+  otlpEndpoint?: string;
+  /** `prometheus` (`CHRONICLE_METRICS=prometheus`): serve `GET /metrics` in Prometheus' text format. */
+  metrics?: 'prometheus';
+  /** How often metrics are pushed over OTLP (`OTEL_METRIC_EXPORT_INTERVAL`). @default 60000 */
+  metricExportIntervalMs?: number;
+  /** `service.name` of the traces and metrics (`OTEL_SERVICE_NAME`). @default 'chronicle-demo' */
+  serviceName?: string;
+}
+
+/** The telemetry settings in the environment; a `CHRONICLE_METRICS` other than `prometheus` is refused by name. */
+export function demoTelemetryFromEnv(env: NodeJS.ProcessEnv): DemoTelemetryConfig | undefined {
+  const metrics = env.CHRONICLE_METRICS || undefined;
+  if (metrics !== undefined && metrics !== 'prometheus') {
+    throw new Error(`CHRONICLE_METRICS must be "prometheus" (or unset), got "${metrics}".`);
+  }
+  const otlpEndpoint = env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined;
+  if (otlpEndpoint !== undefined && !/^https?:\/\//.test(otlpEndpoint)) {
+    throw new Error(`OTEL_EXPORTER_OTLP_ENDPOINT must be an http:// or https:// URL (an OTLP/HTTP receiver), got "${otlpEndpoint}".`);
+  }
+  if (!metrics && !otlpEndpoint) return undefined;
+  const interval = env.OTEL_METRIC_EXPORT_INTERVAL ? Number(env.OTEL_METRIC_EXPORT_INTERVAL) : undefined;
+  if (interval !== undefined && !(Number.isInteger(interval) && interval > 0)) {
+    throw new Error(`OTEL_METRIC_EXPORT_INTERVAL must be a positive number of milliseconds, got "${env.OTEL_METRIC_EXPORT_INTERVAL}".`);
+  }
+  return {
+    ...(otlpEndpoint ? { otlpEndpoint } : {}),
+    ...(metrics ? { metrics } : {}),
+    ...(interval ? { metricExportIntervalMs: interval } : {}),
+    ...(env.OTEL_SERVICE_NAME ? { serviceName: env.OTEL_SERVICE_NAME } : {}),
+  };
 }
 
 /** Reads the configuration from the environment. */
 export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = Number(env.PORT ?? 3000);
+  const telemetry = demoTelemetryFromEnv(env);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}".`);
   return {
     databaseUrl: env.DATABASE_URL || undefined,
@@ -47,6 +88,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
       ...(env.CHRONICLE_SUBSCRIPTION_POLL_MS ? { pollIntervalMs: Number(env.CHRONICLE_SUBSCRIPTION_POLL_MS) } : {}),
       ...(env.CHRONICLE_RUN_SUBSCRIPTIONS === 'false' ? { run: false } : {}),
     },
+    ...(telemetry ? { telemetry } : {}),
     gateway: {
       ...(env.CHRONICLE_MAX_QUEUE_PER_AGGREGATE ? { maxQueuePerAggregate: Number(env.CHRONICLE_MAX_QUEUE_PER_AGGREGATE) } : {}),
       ...(env.CHRONICLE_CACHE_SIZE ? { cacheSize: Number(env.CHRONICLE_CACHE_SIZE) } : {}),

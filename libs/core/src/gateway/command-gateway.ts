@@ -210,20 +210,27 @@ export class CommandGateway {
   private async executeTraced(task: CommandTask): Promise<CommandResult> {
     const startedAt = performance.now();
     const { metadata } = task;
-    const parent = metadata.traceparent === undefined ? undefined : validTraceContext(metadata.traceparent, metadata.tracestate);
+    const aggregateType = task.definition.name;
+    // Fixed-shape objects, no spreads: this runs once per command when tracing is on.
     const span = this.telemetry.startCommand({
-      aggregateType: task.definition.name,
+      aggregateType,
       aggregateId: task.aggregateId,
       commandType: task.command.constructor.name,
       commandId: task.commandId,
-      ...(metadata.expectedVersion === undefined ? {} : { expectedVersion: metadata.expectedVersion }),
-      ...(parent ? { parent } : {}),
+      expectedVersion: metadata.expectedVersion,
+      parent: metadata.traceparent === undefined ? undefined : validTraceContext(metadata.traceparent, metadata.tracestate),
     });
     task.span = span;
-    const end = { aggregateType: task.definition.name, startedAt };
     try {
       const result = await this.telemetry.runIn(span, () => this.executeTask(task));
-      this.telemetry.endCommand(span, { ...end, outcome: result.replayed ? 'replayed' : 'accepted', resultingVersion: result.version, retries: task.retries });
+      this.telemetry.endCommand(span, {
+        aggregateType,
+        startedAt,
+        outcome: result.replayed ? 'replayed' : 'accepted',
+        resultingVersion: result.version,
+        retries: task.retries,
+        error: undefined,
+      });
       return result;
     } catch (error) {
       const outcome: CommandSpanOutcome = task.replayed
@@ -233,7 +240,7 @@ export class CommandGateway {
           : isRecordableRejection(error)
             ? 'rejected'
             : 'error';
-      this.telemetry.endCommand(span, { ...end, outcome, retries: task.retries, error });
+      this.telemetry.endCommand(span, { aggregateType, startedAt, outcome, resultingVersion: undefined, retries: task.retries, error });
       throw error;
     }
   }
@@ -446,7 +453,7 @@ export class CommandGateway {
     const state = new StateCopy(definition, copy.aggregate);
     this.cache.set(streamId, { aggregate: copy.aggregate, version: toVersion, pending: state });
     if (record) this.recent.set(task.commandId, record);
-    this.snapshotIfDue(definition, streamId, copy.aggregate, fromVersion - 1, toVersion, now);
+    this.snapshotIfDue(definition, streamId, copy.aggregate, fromVersion - 1, toVersion, now, eventMetadata);
 
     const recorded = appended.streams[0]?.events ?? [];
     const result: CommandResult = {
@@ -631,6 +638,7 @@ export class CommandGateway {
     fromVersion: number,
     toVersion: number,
     now: Date,
+    metadata: EventMetadata,
   ): void {
     const policy = definition.snapshot;
     if (!policy || !this.snapshots) return;
@@ -640,13 +648,13 @@ export class CommandGateway {
       // Serialized now: later commands keep changing the same object.
       state = policy.serialize(aggregate);
     } catch (error) {
-      this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion} could not be serialized: ${(error as Error).message}`);
+      this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion}${logContext(metadata)} could not be serialized: ${(error as Error).message}`);
       return;
     }
     const save = this.snapshots
       .save({ streamId, aggregateType: definition.name, version: toVersion, schemaVersion: policy.version, state, takenAt: now }, policy.keep)
       .catch((error: unknown) => {
-        this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion} was not saved: ${(error as Error).message}`);
+        this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion}${logContext(metadata)} was not saved: ${(error as Error).message}`);
       })
       .finally(() => this.snapshotSaves.delete(save));
     this.snapshotSaves.add(save);

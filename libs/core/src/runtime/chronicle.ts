@@ -24,6 +24,7 @@ import { SAGA_DEFAULTS, SagaEngine, sagaSubscriptionName } from '../sagas/saga-e
 import { SubscriptionRunner } from '../subscriptions/subscription-runner.js';
 import { ChronicleTelemetry } from '../telemetry/chronicle-telemetry.js';
 import { observeRuntimeGauges } from '../telemetry/runtime-gauges.js';
+import { tracedLogger } from '../telemetry/traced-logger.js';
 import { BackgroundJobs } from './background-jobs.js';
 import { resolveChronicleOptions, type ChronicleOptions, type ResolvedChronicleOptions } from './chronicle-options.js';
 
@@ -170,12 +171,14 @@ export class Chronicle<Tx = unknown> {
       ? withPersonalData(config.storage, { ...config.personalData, events: this.catalog.events })
       : undefined;
     this.storage = this.personalData ?? config.storage;
-    this.loggerFor = config.logger ?? consoleLogger;
+    this.telemetry = config.telemetry ?? new ChronicleTelemetry();
+    const loggerFor = config.logger ?? consoleLogger;
+    // Every component's lines name the trace active when they are written (once telemetry is on).
+    this.loggerFor = (context) => tracedLogger(loggerFor(context), this.telemetry);
     this.logger = this.loggerFor('Chronicle');
     const clock = config.clock ?? systemClock;
     this.clock = clock;
     this.owner = newLeaseOwnerId();
-    this.telemetry = config.telemetry ?? new ChronicleTelemetry();
     const telemetry = this.telemetry;
     this.jobs = new BackgroundJobs(this.logger);
 

@@ -750,7 +750,7 @@ export class SubscriptionRunner<Tx = unknown> {
           cleared = false;
           break;
         }
-        this.logger.log(`Subscription "${this.name}" re-drove ${envelope.type} ${envelope.streamId}@${envelope.version}.`);
+        this.logger.log(`Subscription "${this.name}" re-drove ${envelope.type} ${envelope.streamId}@${envelope.version}${logContext(envelope.metadata)}.`);
       }
       if (cleared) this.held.delete(streamId);
     }

@@ -26,9 +26,9 @@ export interface CommandSpanInfo {
   aggregateId: string;
   commandType: string;
   commandId: string;
-  expectedVersion?: number;
+  expectedVersion?: number | undefined;
   /** A context the caller passed explicitly (command metadata); the active context otherwise. */
-  parent?: TraceContextCarrier;
+  parent?: TraceContextCarrier | undefined;
 }
 
 /**
@@ -40,7 +40,7 @@ export interface CommandSpanEnd {
   outcome: CommandSpanOutcome;
   /** `performance.now()` when the command started. */
   startedAt: number;
-  resultingVersion?: number;
+  resultingVersion?: number | undefined;
   retries: number;
   error?: unknown;
 }
@@ -76,6 +76,12 @@ export interface TelemetryProviders {
 }
 
 const SCOPE = '@chronicle/core';
+/**
+ * Bucket boundaries of the duration histograms, in seconds (the SDK's default boundaries are meant
+ * for milliseconds: every command would fall in the first one). From half a millisecond (a cached
+ * command in memory) to ten seconds (a publisher timing out).
+ */
+const DURATION_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 let loading: Promise<typeof Otel | undefined> | undefined;
 
 /** Loads `@opentelemetry/api` once per process; undefined when it is not installed. */
@@ -86,6 +92,12 @@ function loadApi(): Promise<typeof Otel | undefined> {
   );
   return loading;
 }
+
+/** `traceparent` flags as two hex digits, by value. */
+const FLAGS_HEX = Array.from({ length: 256 }, (_, flags) => flags.toString(16).padStart(2, '0'));
+
+/** The `chronicle.command.duration` attributes of one aggregate type, one object per outcome. */
+type OutcomeAttributes = Record<CommandSpanOutcome, Otel.Attributes>;
 
 interface Instruments {
   api: typeof Otel;
@@ -108,6 +120,12 @@ interface Instruments {
  */
 export class ChronicleTelemetry {
   private instruments: Instruments | undefined;
+  /**
+   * Metric attributes built once per aggregate type (and outcome), not per command: the SDK keys
+   * its series by them and keeps them, so they are never mutated.
+   */
+  private readonly durationAttributes = new Map<string, OutcomeAttributes>();
+  private readonly conflictAttributes = new Map<string, Otel.Attributes>();
 
   constructor(private readonly providers: TelemetryProviders = {}) {}
 
@@ -151,6 +169,7 @@ export class ChronicleTelemetry {
       commandDuration: meter.createHistogram('chronicle.command.duration', {
         description: 'Time from a command reaching the gateway to its outcome.',
         unit: 's',
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
       }),
       commitBatchSize: meter.createHistogram('chronicle.commit.batch_size', {
         description: 'Commands written by one group-commit transaction.',
@@ -164,6 +183,7 @@ export class ChronicleTelemetry {
       publishDuration: meter.createHistogram('chronicle.outbox.publish.duration', {
         description: 'Time one outbox batch spent in its publisher.',
         unit: 's',
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
       }),
     };
   }
@@ -206,20 +226,19 @@ export class ChronicleTelemetry {
   endCommand(span: TelemetrySpan, end: CommandSpanEnd): void {
     const { api, commandDuration, conflicts } = this.require();
     const otelSpan = span as Otel.Span;
-    otelSpan.setAttribute('chronicle.command.outcome', end.outcome);
-    otelSpan.setAttribute('chronicle.command.retries', end.retries);
-    if (end.resultingVersion !== undefined) otelSpan.setAttribute('chronicle.command.resulting_version', end.resultingVersion);
-    if (end.outcome === 'error' || end.outcome === 'conflict') {
-      if (end.error instanceof Error) otelSpan.recordException(end.error);
-      otelSpan.setStatus({ code: api.SpanStatusCode.ERROR, message: end.error instanceof Error ? end.error.message : String(end.error) });
+    if (otelSpan.isRecording()) {
+      otelSpan.setAttribute('chronicle.command.outcome', end.outcome);
+      otelSpan.setAttribute('chronicle.command.retries', end.retries);
+      if (end.resultingVersion !== undefined) otelSpan.setAttribute('chronicle.command.resulting_version', end.resultingVersion);
+      if (end.outcome === 'error' || end.outcome === 'conflict') {
+        if (end.error instanceof Error) otelSpan.recordException(end.error);
+        otelSpan.setStatus({ code: api.SpanStatusCode.ERROR, message: end.error instanceof Error ? end.error.message : String(end.error) });
+      }
     }
     otelSpan.end();
-    commandDuration.record((performance.now() - end.startedAt) / 1000, {
-      'chronicle.aggregate.type': end.aggregateType,
-      'chronicle.command.outcome': end.outcome,
-    });
+    commandDuration.record((performance.now() - end.startedAt) / 1000, this.durationAttributesOf(end.aggregateType)[end.outcome]);
     const conflictCount = end.retries + (end.outcome === 'conflict' ? 1 : 0);
-    if (conflictCount > 0) conflicts.add(conflictCount, { 'chronicle.aggregate.type': end.aggregateType });
+    if (conflictCount > 0) conflicts.add(conflictCount, this.conflictAttributesOf(end.aggregateType));
   }
 
   /**
@@ -231,8 +250,17 @@ export class ChronicleTelemetry {
     const { api } = this.require();
     const context = (span as Otel.Span).spanContext();
     if (!api.isSpanContextValid(context)) return undefined;
-    const flags = (context.traceFlags & 0xff).toString(16).padStart(2, '0');
-    return validTraceContext(`00-${context.traceId}-${context.spanId}-${flags}`, context.traceState?.serialize());
+    // Built from a valid span context, so well-formed by construction: no parse needed.
+    const traceparent = `00-${context.traceId}-${context.spanId}-${FLAGS_HEX[context.traceFlags & 0xff]}`;
+    if (context.traceState === undefined) return { traceparent };
+    return validTraceContext(traceparent, context.traceState.serialize());
+  }
+
+  /** The trace id of the span active in the current context, when there is a valid one. */
+  activeTraceId(): string | undefined {
+    const { api } = this.require();
+    const context = api.trace.getActiveSpan()?.spanContext();
+    return context && api.isSpanContextValid(context) ? context.traceId : undefined;
   }
 
   /**
@@ -362,6 +390,26 @@ export class ChronicleTelemetry {
     const observables = [...gauges.values()];
     meter.addBatchObservableCallback(callback, observables);
     return () => meter.removeBatchObservableCallback(callback, observables);
+  }
+
+  private durationAttributesOf(aggregateType: string): OutcomeAttributes {
+    let attributes = this.durationAttributes.get(aggregateType);
+    if (!attributes) {
+      const of = (outcome: CommandSpanOutcome): Otel.Attributes =>
+        Object.freeze({ 'chronicle.aggregate.type': aggregateType, 'chronicle.command.outcome': outcome });
+      attributes = { accepted: of('accepted'), rejected: of('rejected'), replayed: of('replayed'), conflict: of('conflict'), error: of('error') };
+      this.durationAttributes.set(aggregateType, attributes);
+    }
+    return attributes;
+  }
+
+  private conflictAttributesOf(aggregateType: string): Otel.Attributes {
+    let attributes = this.conflictAttributes.get(aggregateType);
+    if (!attributes) {
+      attributes = Object.freeze({ 'chronicle.aggregate.type': aggregateType });
+      this.conflictAttributes.set(aggregateType, attributes);
+    }
+    return attributes;
   }
 
   /** A context whose span is the remote one a carrier describes; undefined when it is not valid. */
