@@ -249,7 +249,8 @@ async function run(context: ScenarioContext): Promise<ScenarioOutput> {
     context.log(`demo application context up in ${Math.round(performance.now() - bootStarted)} ms`);
     const openStarted = performance.now();
     await forEachConcurrent(ids, 32, async (id) => {
-      await booted.commandBus.execute(new OpenAccount(id, 'bench'));
+      // One owner per account: the demo holds an owner to CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER open accounts.
+      await booted.commandBus.execute(new OpenAccount(id, `bench-${id}`));
       await booted.commandBus.execute(new DepositMoney(id, params.initialBalance));
     });
     context.log(`opened and funded ${ids.length} accounts in ${Math.round(performance.now() - openStarted)} ms`);

@@ -12,6 +12,7 @@ import { isTransientDatabaseError } from '@chronicle/typeorm';
 import { Account } from './accounts/account.aggregate.js';
 import { AccountsController } from './accounts/accounts.controller.js';
 import { AccountsService } from './accounts/accounts.service.js';
+import { OwnerAccountLimit } from './accounts/owner-account-limit.decision.js';
 import { AccountBalance } from './balances/account-balance.entity.js';
 import { BalancesProjection } from './balances/balances.projection.js';
 import { DemoMigrations } from './migrations/demo-migrations.service.js';
@@ -71,6 +72,7 @@ export class AppModule {
           outbox: config.outbox,
           subscriptions: config.subscriptions,
           aggregates: [Account, Transfer],
+          decisions: [OwnerAccountLimit],
           registerEntities: true,
           tables: { schema: config.databaseUrl ? config.schema : undefined },
         }),
@@ -79,6 +81,7 @@ export class AppModule {
       providers: [
         DemoMigrations,
         AccountsService,
+        OwnerAccountLimit,
         TransfersService,
         BalancesProjection,
         MoneyTransferSaga,

@@ -41,6 +41,11 @@ export { Applies } from './aggregates/applies.decorator.js';
 export { Invariant } from './aggregates/invariant.decorator.js';
 export * from './aggregates/aggregate-definition.js';
 export * from './aggregates/aggregate-catalog.js';
+// Decisions (dynamic consistency boundaries)
+export * from './decisions/decision-handler.decorator.js';
+export * from './decisions/decides.decorator.js';
+export * from './decisions/evolves.decorator.js';
+export * from './decisions/decision-definition.js';
 // Commands
 export * from './commands/command-metadata.js';
 export * from './commands/command-result.js';

@@ -8,6 +8,7 @@ import {
   Chronicle,
   CommandGateway,
   createChronicle,
+  getDecidesMetadata,
   withCommandMetadata,
   type ChronicleOptions,
   type ChronicleStorage,
@@ -34,6 +35,7 @@ import { OutboxMonitor } from './outbox/outbox-monitor.service.js';
 import { OutboxRelayService } from './outbox/outbox-relay.service.js';
 import { ProjectionExplorer } from './projections/projection.explorer.js';
 import { SagaExplorer } from './sagas/saga.explorer.js';
+import { DecisionExplorer } from './decisions/decision.explorer.js';
 import { SubscriptionAdmin } from './subscriptions/subscription-admin.service.js';
 import { SubscriptionsService } from './subscriptions/subscriptions.service.js';
 import {
@@ -153,13 +155,18 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
 
   private static complete(base: DynamicModule, extras: EventSourcingModuleExtras): DynamicModule {
     const aggregates = extras.aggregates ?? [];
-    const commandClasses = new Set<ClassType>(aggregates.flatMap((a) => getCommandHandlersMetadata(a).map((h) => h.commandClass)));
+    const commandClasses = new Set<ClassType>([
+      ...aggregates.flatMap((a) => getCommandHandlersMetadata(a).map((h) => h.commandClass)),
+      // A decision handler's commands are routed the same way; its instance comes from Nest at start.
+      ...(extras.decisions ?? []).flatMap((d) => getDecidesMetadata(d).map((h) => h.commandClass)),
+    ]);
     const providers: Provider[] = [
       { provide: CHRONICLE_EXTRAS, useValue: extras },
       ...createStorageProviders(extras),
       OutboxExplorer,
       ProjectionExplorer,
       SagaExplorer,
+      DecisionExplorer,
       ChronicleDiscovery,
       chronicleProvider,
       // Derived from the runtime, as @nestjs/typeorm derives its EntityManager from the DataSource.

@@ -1,7 +1,6 @@
 import { Aggregate, Applies, DomainRuleViolation, Handles, Invariant } from '@chronicle/core';
 import { CloseAccount } from './commands/close-account.command.js';
 import { DepositMoney } from './commands/deposit-money.command.js';
-import { OpenAccount } from './commands/open-account.command.js';
 import { RefundMoney } from './commands/refund-money.command.js';
 import { WithdrawMoney } from './commands/withdraw-money.command.js';
 import { AccountClosed } from './events/account-closed.event.js';
@@ -10,18 +9,16 @@ import { MoneyDeposited } from './events/money-deposited.event.js';
 import { MoneyRefunded } from './events/money-refunded.event.js';
 import { MoneyWithdrawn } from './events/money-withdrawn.event.js';
 
-/** A bank account: integer cents, never negative, closed for good once closed. */
+/**
+ * A bank account: integer cents, never negative, closed for good once closed. Opening is the
+ * `OwnerAccountLimit` decision's (it spans the owner's accounts); this aggregate applies it.
+ */
 @Aggregate({ name: 'account', id: 'accountId', snapshot: { every: 100, keep: 2 } })
 export class Account {
   id = '';
   owner = '';
   balance = 0;
   closed = false;
-
-  @Handles(OpenAccount, { creates: true })
-  open(command: OpenAccount): AccountOpened {
-    return new AccountOpened(command.accountId, command.owner);
-  }
 
   @Handles(DepositMoney)
   deposit(command: DepositMoney): MoneyDeposited {
@@ -50,7 +47,7 @@ export class Account {
   @Handles(CloseAccount)
   close(): AccountClosed {
     this.requireOpen();
-    return new AccountClosed(this.id);
+    return new AccountClosed(this.id, this.owner);
   }
 
   @Applies(AccountOpened)

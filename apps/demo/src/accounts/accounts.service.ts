@@ -128,7 +128,8 @@ export class AccountsService {
     const result: CommandResult<object, Account> = await this.commandBus.execute(
       withCommandMetadata(command, { commandId: headers.idempotencyKey, expectedVersion: headers.expectedVersion }),
     );
-    const account = result.state ?? (await this.gateway.readAt(Account, result.aggregateId, result.version))?.state;
+    // An open is a decision: its result carries the decision's state, not the account's.
+    const account = result.state instanceof Account ? result.state : (await this.gateway.readAt(Account, result.aggregateId, result.version))?.state;
     if (!account) throw new Error(`Account ${result.aggregateId} has no version ${result.version} after a successful command.`);
     return { view: toView(account, result.version), ...(result.cursor ? { position: result.cursor } : {}) };
   }

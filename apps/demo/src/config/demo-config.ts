@@ -22,6 +22,8 @@ export interface DemoConfig {
   readYourWritesTimeoutMs?: number;
   /** Projections and sagas (`CHRONICLE_SUBSCRIPTION_LEASE_MS`, `CHRONICLE_SUBSCRIPTION_POLL_MS`, `CHRONICLE_RUN_SUBSCRIPTIONS=false`). */
   subscriptions?: { leaseMs?: number; pollIntervalMs?: number; run?: boolean };
+  /** Most open accounts one owner may hold (`CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER`). @default 5 */
+  maxOpenAccountsPerOwner?: number;
   /** How long start-up waits for an unavailable database before it gives up (`CHRONICLE_STARTUP_DEADLINE_MS`). @default 60000 */
   startupDeadlineMs?: number;
   /** OpenTelemetry SDK of the demo process; off when neither exporter is asked for. */
@@ -71,7 +73,12 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
   const port = Number(env.PORT ?? 3000);
   const telemetry = demoTelemetryFromEnv(env);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}".`);
+  const maxOpen = env.CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER;
+  if (maxOpen !== undefined && maxOpen !== '' && !(/^\d+$/.test(maxOpen) && Number.isSafeInteger(Number(maxOpen)) && Number(maxOpen) >= 1)) {
+    throw new Error(`CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER must be a positive integer, got "${maxOpen}".`);
+  }
   return {
+    ...(maxOpen ? { maxOpenAccountsPerOwner: Number(maxOpen) } : {}),
     databaseUrl: env.DATABASE_URL || undefined,
     sqlitePath: env.SQLITE_PATH ?? 'data/chronicle.sqlite',
     schema: env.CHRONICLE_SCHEMA || undefined,

@@ -15,3 +15,9 @@ export const SAGA_DEADLINE_HANDLERS_METADATA = 'chronicle:saga:deadlines';
 export const OUTBOX_HANDLER_METADATA = 'chronicle:outbox-handler';
 /** `@PersonalData` fields of an event class. */
 export const PERSONAL_DATA_METADATA = 'chronicle:personal-data';
+/** `@DecisionHandler` options of a class. */
+export const DECISION_HANDLER_METADATA = 'chronicle:decision';
+/** `@Decides` declarations of a decision handler. */
+export const DECIDES_METADATA = 'chronicle:decision:decides';
+/** `@Evolves` declarations of a decision handler. */
+export const EVOLVES_METADATA = 'chronicle:decision:evolves';

@@ -36,6 +36,11 @@ export interface ChronicleConfig<Tx = unknown> {
   aggregates: readonly ClassType[];
   /** Event classes no aggregate applies but that must still be readable (by sagas, projections). */
   events?: readonly ClassType[];
+  /**
+   * Instances of `@DecisionHandler` classes: rules that span streams (dynamic consistency
+   * boundaries), executed by the gateway like the aggregates' commands.
+   */
+  decisions?: readonly object[];
   /** Instances of `@OutboxHandler` classes (or `{ settings, publisher }` pairs). */
   outboxHandlers?: readonly object[];
   /** Instances of `@Projection` classes. */
@@ -94,6 +99,8 @@ export interface ChronicleConfigPersonalData extends PersonalDataCipherOptions {
 
 /** The components a host supplies late, through {@link ChronicleConfig.components}. */
 export interface ChronicleComponents {
+  /** Instances of `@DecisionHandler` classes. */
+  decisions?: readonly object[];
   /** Instances of `@OutboxHandler` classes (or `{ settings, publisher }` pairs). */
   outboxHandlers?: readonly object[];
   /** Instances of `@Projection` classes. */
@@ -161,6 +168,10 @@ export class Chronicle<Tx = unknown> {
     if (!Array.isArray(config.aggregates)) throw new ConfigurationError('createChronicle needs `aggregates`: the @Aggregate classes it executes commands for.');
     this.options = resolveChronicleOptions(config.options);
     this.catalog = new AggregateCatalog(config.aggregates, config.events ?? []);
+    if (config.decisions !== undefined && !Array.isArray(config.decisions)) {
+      throw new ConfigurationError('createChronicle `decisions` must be a list of @DecisionHandler instances.');
+    }
+    this.catalog.addDecisions(config.decisions ?? []);
     if (config.personalData !== undefined && typeof config.personalData?.keyStore?.keyFor !== 'function') {
       throw new ConfigurationError('createChronicle `personalData.keyStore` must be a KeyStore: new InMemoryKeyStore(...) or new TypeOrmKeyStore(...).');
     }
@@ -228,6 +239,8 @@ export class Chronicle<Tx = unknown> {
     const clock = this.clock;
     const telemetry = this.telemetry;
     const serializer = this.gateway.eventSerializer;
+    // Registered before the relay and the runners read events of the types they fold or emit.
+    this.catalog.addDecisions(late.decisions ?? []);
 
     const handlers = [...(config.outboxHandlers ?? []), ...(late.outboxHandlers ?? [])].map(toRelayedHandler);
     this.relayBuilt =

@@ -18,6 +18,11 @@ export interface EventSourcingModuleExtras {
   aggregates?: ClassType[];
   /** Event classes no aggregate applies but that must still be readable (sagas, projections). */
   events?: ClassType[];
+  /**
+   * `@DecisionHandler` provider classes (declared in a module's providers, so they may inject
+   * configuration) whose commands Chronicle routes from the CommandBus: rules that span streams.
+   */
+  decisions?: Type<object>[];
   /** Table schema (PostgreSQL) and prefix. @default { tablePrefix: 'chronicle_' } */
   tables?: ChronicleTableOptions;
   /** Name of the TypeORM DataSource to use. @default the default DataSource */
