@@ -2,6 +2,7 @@ import { commandsPostgres, commandsSqlite } from './command-throughput.js';
 import { feedCatchUp } from './feed-catch-up.js';
 import { memory } from './memory.js';
 import { outboxLatency } from './outbox-latency.js';
+import { personalDataPostgres } from './personal-data.js';
 import { recovery } from './recovery.js';
 import { relayThroughput } from './relay-throughput.js';
 import { telemetryOverhead } from './telemetry-overhead.js';
@@ -18,6 +19,7 @@ import type { Scenario } from './scenario.js';
  * latency, relay throughput); 5 memory under many aggregates; 6a feed catch-up into a no-op
  * subscription and a TypeORM projection against a hand-written keyset reader; 6b transfers end to
  * end through the demo application's saga against a hand-written transaction; 7 the telemetry
- * overhead (SDK on, API alone, off) on the framework-free runtime.
+ * overhead (SDK on, API alone, off) on the framework-free runtime; 8 crypto-shredding (one personal
+ * field vs none) through the Nest module on PostgreSQL.
  */
-export const SCENARIOS: readonly Scenario[] = [commandsPostgres, commandsSqlite, recovery, outboxLatency, relayThroughput, memory, feedCatchUp, transfers, telemetryOverhead];
+export const SCENARIOS: readonly Scenario[] = [commandsPostgres, commandsSqlite, recovery, outboxLatency, relayThroughput, memory, feedCatchUp, transfers, telemetryOverhead, personalDataPostgres];

@@ -66,6 +66,8 @@ export class AppModule {
           ...(config.startupDeadlineMs === undefined ? {} : { startup: { deadlineMs: config.startupDeadlineMs } }),
           outbox: config.outbox,
           subscriptions: config.subscriptions,
+          // The owner's name is personal data (AccountOpened); its data keys live in chronicle_data_keys.
+          personalData: { masterKeys: config.masterKeys },
           aggregates: [Account, Transfer],
           registerEntities: true,
           tables: { schema: config.databaseUrl ? config.schema : undefined },

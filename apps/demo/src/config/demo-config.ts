@@ -1,4 +1,5 @@
-import type { CommandGatewayOptions } from '@chronicle/core';
+import type { CommandGatewayOptions, MasterKeyOptions } from '@chronicle/core';
+import { demoMasterKeys, type MasterKeySource } from './demo-master-keys.js';
 
 /** How the demo runs, from the environment. */
 export interface DemoConfig {
@@ -24,15 +25,27 @@ export interface DemoConfig {
   subscriptions?: { leaseMs?: number; pollIntervalMs?: number; run?: boolean };
   /** How long start-up waits for an unavailable database before it gives up (`CHRONICLE_STARTUP_DEADLINE_MS`). @default 60000 */
   startupDeadlineMs?: number;
+  /** The master keys of the owners' data keys (`CHRONICLE_MASTER_KEY`; see `demoMasterKeys`). */
+  masterKeys: MasterKeyOptions;
+  /** Where the master key came from; anything but `environment` is logged as a warning at start. */
+  masterKeySource?: MasterKeySource;
+  /** The development key file, when the key came from one. */
+  masterKeyFile?: string;
 }
 
 /** Reads the configuration from the environment. */
 export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = Number(env.PORT ?? 3000);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}".`);
+  const databaseUrl = env.DATABASE_URL || undefined;
+  const sqlitePath = env.SQLITE_PATH ?? 'data/chronicle.sqlite';
+  const keys = demoMasterKeys(env, { databaseUrl, sqlitePath });
   return {
-    databaseUrl: env.DATABASE_URL || undefined,
-    sqlitePath: env.SQLITE_PATH ?? 'data/chronicle.sqlite',
+    databaseUrl,
+    sqlitePath,
+    masterKeys: keys.masterKeys,
+    masterKeySource: keys.source,
+    ...(keys.file ? { masterKeyFile: keys.file } : {}),
     schema: env.CHRONICLE_SCHEMA || undefined,
     port,
     amqpUrl: env.AMQP_URL || undefined,
