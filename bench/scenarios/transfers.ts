@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplicationContext } from '@nestjs/common';
@@ -69,6 +69,8 @@ async function bootDemo(schema: string, tempDir: string): Promise<Demo> {
     port: 0,
     amqpUrl: undefined,
     subscriptions: { pollIntervalMs: 1_000 },
+    // The owners' names are personal data: a fresh master key per run (the schema is fresh too).
+    masterKeys: { current: { id: 'bench', key: randomBytes(32).toString('base64') } },
   };
   const context = await NestFactory.createApplicationContext(AppModule.forConfig(config), { logger: ['error', 'warn'], abortOnError: false });
   const demo: Demo = {

@@ -3,6 +3,7 @@ import pg from 'pg';
 import request from 'supertest';
 import { buildDemo, launchDemo, type DemoProcess } from '../support/demo-process.js';
 import { POSTGRES_URL, createSchema, describePostgres, uniqueSchemaName } from '../support/services.js';
+import { ownerTag } from '../../apps/demo/src/accounts/owner-tag.js';
 
 /**
  * The demo's "at most N open accounts per owner" rule (a decision handler: a conditional append on
@@ -36,7 +37,7 @@ await describePostgres('demo bank: the open-accounts limit across two instances 
     try {
       const { rows } = await client.query<{ type: string; n: string }>(
         `SELECT type, count(*) AS n FROM "${schema}".chronicle_events WHERE tags @> $1::jsonb GROUP BY type`,
-        [JSON.stringify([`owner:${owner}`])],
+        [JSON.stringify([ownerTag(owner)])],
       );
       const count = (type: string): number => Number(rows.find((row) => row.type === type)?.n ?? 0);
       return { opened: count('account.opened'), closed: count('account.closed') };
@@ -57,7 +58,7 @@ await describePostgres('demo bank: the open-accounts limit across two instances 
       expect(mine.map((answer) => answer.status).sort()).toEqual([...Array(5).fill(201), ...Array(11).fill(422)]);
       for (const refused of mine.filter((answer) => answer.status === 422)) {
         expect((refused.body as { message: string }).message).toBe(
-          `${owner} already holds 5 open accounts, the most an owner may hold (CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER=5); close one to open another.`,
+          `The owner already holds 5 open accounts, the most an owner may hold (CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER=5); close one to open another.`,
         );
       }
       expect(await journalCounts(owner)).toEqual({ opened: 5, closed: 0 });

@@ -71,6 +71,8 @@ export class AppModule {
           ...(config.startupDeadlineMs === undefined ? {} : { startup: { deadlineMs: config.startupDeadlineMs } }),
           outbox: config.outbox,
           subscriptions: config.subscriptions,
+          // The owner's name is personal data (AccountOpened); its data keys live in chronicle_data_keys.
+          personalData: { masterKeys: config.masterKeys },
           aggregates: [Account, Transfer],
           decisions: [OwnerAccountLimit],
           registerEntities: true,

@@ -10,6 +10,7 @@ import { AccountOpened } from './events/account-opened.event.js';
 import { MoneyDeposited } from './events/money-deposited.event.js';
 import { MoneyRefunded } from './events/money-refunded.event.js';
 import { MoneyWithdrawn } from './events/money-withdrawn.event.js';
+import { ownerTag } from './owner-tag.js';
 
 describe('Account', () => {
   const account = () => aggregateFixture(Account);
@@ -36,9 +37,9 @@ describe('Account', () => {
   });
 
   it('closes for good: later commands are refused', async () => {
-    await account().given(opened).when(new CloseAccount('a1')).thenEvents(new AccountClosed('a1', 'Ada'));
+    await account().given(opened).when(new CloseAccount('a1')).thenEvents(new AccountClosed('a1', ownerTag('Ada')));
     for (const command of [new DepositMoney('a1', 1), new WithdrawMoney('a1', 1), new CloseAccount('a1')]) {
-      await account().given(opened, new AccountClosed('a1', 'Ada')).when(command).thenThrows(DomainRuleViolation, 'Account a1 is closed.');
+      await account().given(opened, new AccountClosed('a1', ownerTag('Ada'))).when(command).thenThrows(DomainRuleViolation, 'Account a1 is closed.');
     }
   });
 
@@ -54,7 +55,7 @@ describe('Account', () => {
 
   it('accepts a refund even when the account was closed after the debit: a compensation must not fail', async () => {
     await account()
-      .given(opened, new MoneyDeposited('a1', 10), new MoneyWithdrawn('a1', 10), new AccountClosed('a1', 'Ada'))
+      .given(opened, new MoneyDeposited('a1', 10), new MoneyWithdrawn('a1', 10), new AccountClosed('a1', ownerTag('Ada')))
       .when(new RefundMoney('a1', 10, 't1'))
       .thenEvents(new MoneyRefunded('a1', 10, 't1'));
   });

@@ -116,6 +116,26 @@ export class AccountsController {
     return withPosition(response, await this.accounts.close(id, readCommandHeaders(key, match)));
   }
 
+  @Post(':id/forget')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      "Forget the account's owner (right to erasure): the name's data key is destroyed and every read shows owner null; " +
+      'messages published before (RabbitMQ) are outside the store\'s reach',
+  })
+  @written(200)
+  @writeErrors
+  @unknownAccount
+  @idempotencyKey
+  async forget(
+    @Res({ passthrough: true }) response: Response,
+    @Param('id', ACCOUNT_ID) id: string,
+    @Body(NoBodyPipe) _body: undefined,
+    @Headers(IDEMPOTENCY_KEY) key?: string,
+  ): Promise<AccountViewDto> {
+    return withPosition(response, await this.accounts.forget(id, readCommandHeaders(key, undefined)));
+  }
+
   @Get()
   @ApiOperation({ summary: 'Accounts from the balances projection; with after=<Chronicle-Position> it waits until they reflect that write' })
   @ApiResponse({ status: 200, type: [AccountSummaryDto] })

@@ -30,7 +30,7 @@ describe('OwnerAccountLimit', () => {
     await chronicle.execute(new OpenAccount('a2', 'Ada'));
     const refusal = chronicle.execute(new OpenAccount('a3', 'Ada'));
     await expect(refusal).rejects.toThrow(DomainRuleViolation);
-    await expect(refusal).rejects.toThrow('Ada already holds 2 open accounts, the most an owner may hold (CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER=2)');
+    await expect(refusal).rejects.toThrow('The owner already holds 2 open accounts, the most an owner may hold (CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER=2)');
     expect(await chronicle.read(Account, 'a3')).toBeUndefined();
     expect((await chronicle.read(Account, 'a2'))?.state).toMatchObject({ id: 'a2', owner: 'Ada', closed: false });
   });

@@ -19,7 +19,7 @@ export interface OwnerAccounts {
 /**
  * An owner holds at most `maxOpenAccountsPerOwner` open accounts. The rule spans the owner's
  * account streams, so opening is a decision on the owner's `account.opened` and `account.closed`
- * events (tagged `owner:<name>`), appended on the condition that none came since the read: opens
+ * events (tagged with the owner's pseudonym, `ownerTag`), appended on the condition that none came since the read: opens
  * racing on two instances cannot both take the last place. Closing stays the account's own
  * command: it only frees places, so it needs no condition.
  */
@@ -46,7 +46,7 @@ export class OwnerAccountLimit {
   open(command: OpenAccount, state: OwnerAccounts): AccountOpened {
     if (state.open.length >= this.limit) {
       throw new DomainRuleViolation(
-        `${command.owner} already holds ${state.open.length} open accounts, the most an owner may hold ` +
+        `The owner already holds ${state.open.length} open accounts, the most an owner may hold ` +
           `(CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER=${this.limit}); close one to open another.`,
         { code: 'account.open-limit', details: { limit: this.limit, open: state.open.length } },
       );

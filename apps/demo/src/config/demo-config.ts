@@ -1,4 +1,5 @@
-import type { CommandGatewayOptions } from '@chronicle/core';
+import type { CommandGatewayOptions, MasterKeyOptions } from '@chronicle/core';
+import { demoMasterKeys, type MasterKeySource } from './demo-master-keys.js';
 
 /** How the demo runs, from the environment. */
 export interface DemoConfig {
@@ -28,6 +29,12 @@ export interface DemoConfig {
   startupDeadlineMs?: number;
   /** OpenTelemetry SDK of the demo process; off when neither exporter is asked for. */
   telemetry?: DemoTelemetryConfig;
+  /** The master keys of the owners' data keys (`CHRONICLE_MASTER_KEY`; see `demoMasterKeys`). */
+  masterKeys: MasterKeyOptions;
+  /** Where the master key came from; anything but `environment` is logged as a warning at start. */
+  masterKeySource?: MasterKeySource;
+  /** The development key file, when the key came from one. */
+  masterKeyFile?: string;
 }
 
 /** Which OpenTelemetry exporters the demo starts (see `startDemoTelemetry`). */
@@ -77,10 +84,16 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
   if (maxOpen !== undefined && maxOpen !== '' && !(/^\d+$/.test(maxOpen) && Number.isSafeInteger(Number(maxOpen)) && Number(maxOpen) >= 1)) {
     throw new Error(`CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER must be a positive integer, got "${maxOpen}".`);
   }
+  const databaseUrl = env.DATABASE_URL || undefined;
+  const sqlitePath = env.SQLITE_PATH ?? 'data/chronicle.sqlite';
+  const keys = demoMasterKeys(env, { databaseUrl, sqlitePath });
   return {
     ...(maxOpen ? { maxOpenAccountsPerOwner: Number(maxOpen) } : {}),
-    databaseUrl: env.DATABASE_URL || undefined,
-    sqlitePath: env.SQLITE_PATH ?? 'data/chronicle.sqlite',
+    databaseUrl,
+    sqlitePath,
+    masterKeys: keys.masterKeys,
+    masterKeySource: keys.source,
+    ...(keys.file ? { masterKeyFile: keys.file } : {}),
     schema: env.CHRONICLE_SCHEMA || undefined,
     port,
     amqpUrl: env.AMQP_URL || undefined,

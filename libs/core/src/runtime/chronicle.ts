@@ -12,7 +12,7 @@ import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger
 import { toRelayedHandler } from '../outbox/outbox-handler.decorator.js';
 import { OutboxRelay } from '../outbox/outbox-relay.js';
 import type { ChronicleStorage } from '../ports/chronicle-storage.port.js';
-import type { ForgetResult, KeyStore } from '../ports/key-store.port.js';
+import type { ForgetResult, KeyStore, RotationResult } from '../ports/key-store.port.js';
 import type { PersonalDataCipherOptions } from '../personal-data/personal-data-cipher.js';
 import { withPersonalData, type PersonalDataStorage } from '../personal-data/personal-data-storage.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
@@ -357,6 +357,19 @@ export class Chronicle<Tx = unknown> {
     const result = await this.personalData.forget(subject);
     for (const { aggregate, id } of options.evict ?? []) this.gateway.evict(aggregate, id);
     return result;
+  }
+
+  /**
+   * Crypto-shredding: re-wraps every data key with the current master key (see
+   * `KeyStore.rotateMasterKey`) while commands keep running; no event is rewritten. Run it once
+   * after deploying `masterKeys: { current: newKey, previous: [oldKey] }`, then drop the old key.
+   * Throws `ConfigurationError` when the runtime was built without `personalData`.
+   */
+  async rotateMasterKey(options: { batchSize?: number } = {}): Promise<RotationResult> {
+    if (!this.personalData) {
+      throw new ConfigurationError('rotateMasterKey() needs the runtime built with `personalData: { keyStore }`.');
+    }
+    return this.personalData.rotateMasterKey(options);
   }
 
   /** The current state of an aggregate, or undefined when it does not exist. */
