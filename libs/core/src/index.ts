@@ -78,6 +78,7 @@ export * from './subscriptions/subscription-runner.js';
 // Projections
 export * from './projections/projection.decorator.js';
 export * from './projections/on.decorator.js';
+export * from './projections/on-batch.decorator.js';
 export * from './projections/projection-context.js';
 export * from './projections/projection-handler.js';
 // Sagas
