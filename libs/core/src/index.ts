@@ -86,6 +86,7 @@ export * from './subscriptions/subscription-runner.js';
 // Projections
 export { Projection, type ProjectionOptions } from './projections/projection.decorator.js';
 export { On } from './projections/on.decorator.js';
+export { OnBatch } from './projections/on-batch.decorator.js';
 export * from './projections/projection-context.js';
 export * from './projections/projection-handler.js';
 // Sagas

@@ -18,6 +18,7 @@ export { getEventMetadata } from './events/event.decorator.js';
 export { getPersonalFields } from './events/personal-data.decorator.js';
 export { getProjectionMetadata } from './projections/projection.decorator.js';
 export { getProjectionHandlersMetadata, type ProjectionHandlerMetadata } from './projections/on.decorator.js';
+export { getProjectionBatchHandlerMetadata, type ProjectionBatchHandlerMetadata } from './projections/on-batch.decorator.js';
 export { getSagaMetadata } from './sagas/saga.decorator.js';
 export { getSagaHandlersMetadata, type SagaHandlerMetadata } from './sagas/saga-handler.decorator.js';
 export { getSagaDeadlineHandlersMetadata, type SagaDeadlineHandlerMetadata } from './sagas/on-deadline.decorator.js';

@@ -8,6 +8,7 @@ export const EVENT_APPLIERS_METADATA = 'chronicle:aggregate:applies';
 export const INVARIANTS_METADATA = 'chronicle:aggregate:invariants';
 export const PROJECTION_METADATA = 'chronicle:projection';
 export const PROJECTION_HANDLERS_METADATA = 'chronicle:projection:on';
+export const PROJECTION_BATCH_HANDLER_METADATA = 'chronicle:projection:on-batch';
 export const SAGA_METADATA = 'chronicle:saga';
 export const SAGA_HANDLERS_METADATA = 'chronicle:saga:handlers';
 export const SAGA_DEADLINE_HANDLERS_METADATA = 'chronicle:saga:deadlines';

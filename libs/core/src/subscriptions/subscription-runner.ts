@@ -7,8 +7,8 @@ import type { RecordedEvent } from '../events/recorded-event.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import type { CheckpointAdvance, CheckpointStore, ParkedEvent } from '../ports/checkpoint-store.port.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
-import type { FeedCursor, JournalFeed, JournalStreams } from '../ports/journal.port.js';
-import type { SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
+import type { FeedCursor, FeedPage, JournalFeed, JournalStreams } from '../ports/journal.port.js';
+import type { SubscriptionDelivery, SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
 import { ChronicleTelemetry } from '../telemetry/chronicle-telemetry.js';
 import { logContext } from '../telemetry/log-context.js';
 import { resolveSubscriptionOptions, type ResolvedSubscriptionOptions, type SubscriptionOptions } from './subscription-options.js';
@@ -122,6 +122,12 @@ export class SubscriptionRunner<Tx = unknown> {
   private renewing: Promise<void> | undefined;
   /** The renewal timer of the step in progress. */
   private keepAlive: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * The next page, read while the current one is handled and committed (a full page means more
+   * may follow): the read overlaps the handlers and the checkpoint's commit. Used only by the
+   * next step, and only if it starts from the cursor it was read after.
+   */
+  private readAhead: { after: FeedCursor; page: Promise<FeedPage> } | undefined;
 
   constructor(
     private readonly deps: {
@@ -214,7 +220,8 @@ export class SubscriptionRunner<Tx = unknown> {
     this.startKeepAlive();
     try {
       await this.redriveIfRequested();
-      const page = await this.deps.journal.readAll(this.position, this.options.batchSize);
+      const page = await this.readPage();
+      if (page.events.length === this.options.batchSize && page.next !== null && !this.stopped) this.readAheadFrom(page.next);
       if (page.events.length === 0) {
         this.caughtUp = true;
         return { active: true, handled: 0, parked: 0, caughtUp: true };
@@ -236,6 +243,7 @@ export class SubscriptionRunner<Tx = unknown> {
         } catch (error) {
           if (!(error instanceof CheckpointLeaseLostError)) throw error;
           // The chunks committed so far stand; the next holder continues after them.
+          this.dropReadAhead();
           this.loseLease(String(this.fence.signal.reason ?? 'its lease was taken over'));
           return { ...step, active: false };
         }
@@ -243,6 +251,7 @@ export class SubscriptionRunner<Tx = unknown> {
       this.caughtUp = step.caughtUp;
       return step;
     } catch (error) {
+      this.dropReadAhead();
       if (error instanceof CheckpointLeaseLostError) {
         this.loseLease(this.fence.signal.aborted ? String(this.fence.signal.reason) : 'its checkpoint moved under it');
         return { active: false, handled: 0, parked: 0, caughtUp: true };
@@ -258,6 +267,7 @@ export class SubscriptionRunner<Tx = unknown> {
     this.stopped = true;
     this.stopSignal.abort();
     await this.running?.catch(() => undefined);
+    this.dropReadAhead();
     if (this.active) {
       this.active = false;
       await this.deps.store.release(this.name, this.owner).catch(() => undefined);
@@ -335,6 +345,12 @@ export class SubscriptionRunner<Tx = unknown> {
         };
         try {
           await store.nested(tx, async () => {
+            if (this.batched) {
+              if (deliverable.length === 0) return;
+              const work = await this.handler.handleBatch!(deliverable);
+              if (work) await work(tx);
+              return;
+            }
             for (const item of deliverable) await runOne(item);
           });
           progress.handled += deliverable.length;
@@ -391,6 +407,11 @@ export class SubscriptionRunner<Tx = unknown> {
     return chunks;
   }
 
+  /** The handler takes a chunk at once (and is not partitioned). */
+  private get batched(): boolean {
+    return typeof this.handler.handleBatch === 'function' && !this.partitioned;
+  }
+
   private get partitioned(): boolean {
     return this.options.concurrency > 1 && typeof this.handler.partitionKey === 'function';
   }
@@ -409,8 +430,8 @@ export class SubscriptionRunner<Tx = unknown> {
    * stream is parked behind its stream's parked event, one that cannot be decoded is parked at once
    * (and holds its stream). `held` and `park` are updated in place.
    */
-  private triage(events: RecordedEvent[], held: Map<string, string>, park: ParkedEvent[]): Array<{ envelope: RecordedEvent; event: object }> {
-    const deliveries: Array<{ envelope: RecordedEvent; event: object }> = [];
+  private triage(events: RecordedEvent[], held: Map<string, string>, park: ParkedEvent[]): SubscriptionDelivery[] {
+    const deliveries: SubscriptionDelivery[] = [];
     for (const envelope of events) {
       if (!this.wants(envelope)) continue;
       const behind = held.get(envelope.streamId);
@@ -531,6 +552,46 @@ export class SubscriptionRunner<Tx = unknown> {
     await this.renewing;
   }
 
+  /**
+   * The page after the current position: the one read ahead for it when that came back full, or
+   * a fresh read. A short page read ahead may predate commits since (it was read before this step
+   * began), so it is read again, as the journal rereads a short page below a remembered bound.
+   */
+  private async readPage(): Promise<FeedPage> {
+    const ahead = this.readAhead;
+    this.readAhead = undefined;
+    if (ahead !== undefined && this.position !== null && ahead.after === this.position) {
+      const page = await ahead.page.catch(() => undefined);
+      if (page !== undefined && page.events.length === this.options.batchSize) return page;
+    }
+    return this.deps.journal.readAll(this.position, this.options.batchSize);
+  }
+
+  /**
+   * Starts reading the page after `after` now, while this step handles and commits the current
+   * one. Sound like any read of the feed: it returns only events the feed guarantees gap-free
+   * below its bound, in feed order after `after`; the next step uses it only when it starts from
+   * that very cursor (its checkpoint moved there) and the page is full.
+   */
+  private readAheadFrom(after: FeedCursor): void {
+    const page = this.deps.journal.readAll(after, this.options.batchSize);
+    // Failures surface when the next step awaits it; a dropped read must not be an unhandled rejection.
+    page.catch(() => undefined);
+    this.readAhead = { after, page };
+  }
+
+  private dropReadAhead(): void {
+    this.readAhead = undefined;
+  }
+
+  /**
+   * The lease is held and not due for renewal: the check before a handler call without an await
+   * (the common case, once per event). Otherwise {@link holdLease} renews or fences.
+   */
+  private leaseFresh(): boolean {
+    return this.active && !this.fence.signal.aborted && this.clock.now().getTime() < this.renewAt;
+  }
+
   /** Handles a chunk in one transaction; on failure, one event at a time. */
   /**
    * `deferrable`: a chunk with nothing to write (no transactional work, nothing parked) that is not
@@ -545,6 +606,7 @@ export class SubscriptionRunner<Tx = unknown> {
     /** The event whose handler failed in this pass: that failure counts as its first attempt. */
     let failedEvent: { eventId: string; message: string } | undefined;
     const deliveries = this.triage(events, held, park);
+    if (this.batched && deliveries.length > 0) return this.processBatch(events, to, deliveries, park, deferrable);
     // Partitioned handlers (sagas) handle the chunk's events concurrently: the chunk holds at most
     // one event per partition. The transactional work still runs in feed order.
     const results: Array<TransactionalWork<Tx> | void> = new Array(deliveries.length);
@@ -552,11 +614,13 @@ export class SubscriptionRunner<Tx = unknown> {
     let fenced: unknown;
     const worker = async (): Promise<void> => {
       while (!failed && fenced === undefined && cursor < deliveries.length) {
-        try {
-          await this.holdLease();
-        } catch (error) {
-          fenced ??= error;
-          return;
+        if (!this.leaseFresh()) {
+          try {
+            await this.holdLease();
+          } catch (error) {
+            fenced ??= error;
+            return;
+          }
         }
         if (failed || fenced !== undefined || cursor >= deliveries.length) return;
         const index = cursor++;
@@ -600,6 +664,62 @@ export class SubscriptionRunner<Tx = unknown> {
     }
     if (this.position !== to) await this.commit({ to, park: [] });
     return { handled, parked };
+  }
+
+  /**
+   * A chunk through the handler's `handleBatch`: one call, its work in the checkpoint's
+   * transaction. When the call or its work fails, nothing of the chunk is kept and it is redone one
+   * event at a time (through `handle`), so the failing event is found, retried and parked alone.
+   */
+  private async processBatch(
+    events: RecordedEvent[],
+    to: FeedCursor,
+    deliveries: SubscriptionDelivery[],
+    park: ParkedEvent[],
+    deferrable: boolean,
+  ): Promise<{ handled: number; parked: number }> {
+    if (!this.leaseFresh()) await this.holdLease();
+    let work: TransactionalWork<Tx> | void = undefined;
+    let failed = false;
+    try {
+      work = await this.deliverBatch(deliveries);
+    } catch {
+      failed = true;
+    }
+    if (!failed) {
+      await this.holdLease();
+      if (deferrable && !work && park.length === 0) {
+        this.noteProgress(events);
+        return { handled: deliveries.length, parked: 0 };
+      }
+      try {
+        await this.commit({ to, park }, work || undefined);
+        this.noteProgress(events);
+        return { handled: deliveries.length, parked: park.length };
+      } catch (error) {
+        if (!(error instanceof HandlerFailure)) throw error;
+      }
+    }
+    let handled = 0;
+    let parked = 0;
+    for (const envelope of events) {
+      const outcome = await this.deliverOne(envelope);
+      if (outcome === 'handled') handled += 1;
+      if (outcome === 'parked') parked += 1;
+    }
+    if (this.position !== to) await this.commit({ to, park: [] });
+    return { handled, parked };
+  }
+
+  /** Hands a chunk to the handler's `handleBatch`, inside one CONSUMER span when telemetry is on. */
+  private deliverBatch(deliveries: SubscriptionDelivery[]): Promise<TransactionalWork<Tx> | void> {
+    const handleBatch = this.handler.handleBatch!.bind(this.handler);
+    if (!this.telemetry.enabled) return handleBatch(deliveries);
+    return this.telemetry.consumeBatch(
+      this.name,
+      deliveries.map((delivery) => delivery.envelope),
+      () => handleBatch(deliveries),
+    );
   }
 
   /** Delivers one event with retries, and passes it (handled or parked). */

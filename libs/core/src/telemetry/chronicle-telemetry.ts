@@ -370,6 +370,44 @@ export class ChronicleTelemetry {
   }
 
   /**
+   * Runs one subscription step for a batch of events inside one CONSUMER span, linked to the
+   * context stored with each event (a batch has many parents: it links them instead of choosing
+   * one).
+   */
+  async consumeBatch<T>(subscription: string, envelopes: readonly RecordedEvent[], work: () => Promise<T>): Promise<T> {
+    const { api, tracer } = this.require();
+    const links: Otel.Link[] = [];
+    for (const envelope of envelopes) {
+      const stored = validTraceContext(envelope.metadata.traceparent, envelope.metadata.tracestate);
+      const remote = stored && this.remoteContext(stored);
+      if (remote) links.push({ context: api.trace.getSpanContext(remote)! });
+    }
+    const span = tracer.startSpan(
+      `process ${subscription}`,
+      {
+        kind: api.SpanKind.CONSUMER,
+        root: true,
+        links,
+        attributes: {
+          'messaging.system': 'chronicle',
+          'messaging.operation.type': 'process',
+          'messaging.operation.name': 'process',
+          'messaging.destination.name': subscription,
+          'messaging.batch.message_count': envelopes.length,
+        },
+      },
+    );
+    try {
+      const result = span.isRecording() ? await api.context.with(api.trace.setSpan(api.context.active(), span), work) : await work();
+      span.end();
+      return result;
+    } catch (error) {
+      this.endSpan(span, error);
+      throw error;
+    }
+  }
+
+  /**
    * Registers observable gauges read by one callback at each collection (never on the hot path).
    * Returns a function that unregisters them.
    * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
