@@ -3,7 +3,8 @@ import { ValidationPipe, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppModule } from './app.module.js';
+import type { NextFunction, Request, Response } from 'express';
+import { AppModule, DEMO_CONSOLE_PATH } from './app.module.js';
 import type { DemoConfig } from './config/demo-config.js';
 import { DemoExceptionFilter } from './http/chronicle-exception.filter.js';
 import { answerClientError } from './http/client-error.handler.js';
@@ -19,7 +20,10 @@ export async function createDemoApp(config: DemoConfig, options: { logger?: fals
   // Requests Node's parser refuses (431, 400) get the same JSON errors as the others.
   (app.getHttpServer() as Server).on('clientError', answerClientError);
   // In this order: refuse non-JSON bodies, parse JSON, check the parsed body's shape.
-  app.use(requireJsonBody);
+  // The operations console (mounted at /chronicle when configured) posts HTML forms.
+  app.use((request: Request, response: Response, next: NextFunction) =>
+    request.path === DEMO_CONSOLE_PATH || request.path.startsWith(`${DEMO_CONSOLE_PATH}/`) ? next() : requireJsonBody(request, response, next),
+  );
   app.useBodyParser('json', { limit: '64kb', strict: true });
   app.use(checkJsonShape);
   // The ETag of an account is its version, set by the controller; Express's body hash is not.

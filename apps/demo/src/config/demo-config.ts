@@ -24,6 +24,10 @@ export interface DemoConfig {
   subscriptions?: { leaseMs?: number; pollIntervalMs?: number; run?: boolean };
   /** How long start-up waits for an unavailable database before it gives up (`CHRONICLE_STARTUP_DEADLINE_MS`). @default 60000 */
   startupDeadlineMs?: number;
+  /** The operations console's access token (`CHRONICLE_CONSOLE_TOKEN`): the console is mounted at `/chronicle` only when it is set. */
+  consoleToken?: string;
+  /** The console shows but never acts (`CHRONICLE_CONSOLE_READ_ONLY=true`). @default false */
+  consoleReadOnly?: boolean;
 }
 
 /** Reads the configuration from the environment. */
@@ -36,6 +40,8 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     schema: env.CHRONICLE_SCHEMA || undefined,
     port,
     amqpUrl: env.AMQP_URL || undefined,
+    consoleToken: env.CHRONICLE_CONSOLE_TOKEN || undefined,
+    ...(env.CHRONICLE_CONSOLE_READ_ONLY === 'true' ? { consoleReadOnly: true } : {}),
     outbox: {
       ...(env.CHRONICLE_OUTBOX_LEASE_MS ? { leaseMs: Number(env.CHRONICLE_OUTBOX_LEASE_MS) } : {}),
       ...(env.CHRONICLE_OUTBOX_POLL_MS ? { pollIntervalMs: Number(env.CHRONICLE_OUTBOX_POLL_MS) } : {}),

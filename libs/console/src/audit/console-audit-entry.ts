@@ -19,6 +19,7 @@ export interface ConsoleAuditEntry {
 export interface ConsoleAuditLog {
   /** Creates the table when needed (idempotent). */
   prepare(): Promise<void>;
+  /** Appends one entry. */
   record(entry: ConsoleAuditEntry): Promise<void>;
   /** The most recent entries first, at most `limit`, skipping `offset`. */
   latest(limit: number, offset?: number): Promise<ConsoleAuditEntry[]>;

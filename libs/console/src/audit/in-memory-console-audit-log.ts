@@ -7,12 +7,12 @@ export class InMemoryConsoleAuditLog implements ConsoleAuditLog {
   /** Nothing to prepare. */
   async prepare(): Promise<void> {}
 
-  /** {@inheritDoc ConsoleAuditLog.record} */
+  /** Appends one entry (a copy). */
   async record(entry: ConsoleAuditEntry): Promise<void> {
     this.entries.push({ ...entry });
   }
 
-  /** {@inheritDoc ConsoleAuditLog.latest} */
+  /** The most recent entries first, at most `limit`, skipping `offset`. */
   async latest(limit: number, offset = 0): Promise<ConsoleAuditEntry[]> {
     return [...this.entries].reverse().slice(offset, offset + limit).map((entry) => ({ ...entry }));
   }

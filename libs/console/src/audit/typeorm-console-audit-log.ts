@@ -42,7 +42,7 @@ export class TypeOrmConsoleAuditLog implements ConsoleAuditLog {
     await runChronicleMigrations(this.dataSource, { ...this.tables, migrations: [consoleAuditMigration(this.tables)] });
   }
 
-  /** {@inheritDoc ConsoleAuditLog.record} */
+  /** Inserts one row, in its own transaction. */
   async record(entry: ConsoleAuditEntry): Promise<void> {
     const p = (n: number): string => (this.postgres ? `$${n}` : '?');
     await runInTransaction(this.dataSource, (manager) =>
@@ -56,7 +56,7 @@ export class TypeOrmConsoleAuditLog implements ConsoleAuditLog {
     );
   }
 
-  /** {@inheritDoc ConsoleAuditLog.latest} */
+  /** The most recent rows first, at most `limit`, skipping `offset`. */
   async latest(limit: number, offset = 0): Promise<ConsoleAuditEntry[]> {
     const p = (n: number): string => (this.postgres ? `$${n}` : '?');
     const rows = (await runRead(this.dataSource, (manager) =>

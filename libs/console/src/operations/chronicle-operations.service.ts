@@ -39,6 +39,7 @@ export interface ChronicleOperationsConfig<Tx = unknown> {
 
 /** A page of rows, and where the next one starts (undefined: this is the last page). */
 export interface OperationsPage<T, Next = string> {
+  /** The rows of this page. */
   items: T[];
   /** Pass it back (`after`, `beforePosition` or `page`) to read the next page; undefined on the last page. */
   next?: Next;
@@ -46,7 +47,9 @@ export interface OperationsPage<T, Next = string> {
 
 /** A count that stopped at a limit: `atLeast` is true when there may be more. */
 export interface BoundedCount {
+  /** What was counted (at most the limit). */
   count: number;
+  /** The count stopped at its limit: there may be more. */
   atLeast: boolean;
 }
 
@@ -54,9 +57,11 @@ export interface BoundedCount {
 export interface SubscriptionOverview {
   /** The checkpoint name: `projection:<name>` or `saga:<name>`. */
   name: string;
+  /** From the name's prefix: `projection:`, `saga:`, or neither. */
   kind: 'projection' | 'saga' | 'other';
   /** The projection's or saga's own name (the checkpoint name without its kind). */
   shortName: string;
+  /** The feed cursor the subscription has passed (null: not started). */
   position: string | null;
   /** Events committed after `position` (counted up to `OPERATIONS_LIMITS.lagCountLimit`). */
   lag: BoundedCount;
@@ -64,9 +69,13 @@ export interface SubscriptionOverview {
   oldestUnreadAt?: Date;
   /** The instance holding a valid lease, or null when none does. */
   leaseOwner: string | null;
+  /** When that lease runs out (null when no lease is valid). */
   leaseUntil: Date | null;
+  /** Parked events (failed or held), counted up to `OPERATIONS_LIMITS.countLimit`. */
   parked: BoundedCount;
+  /** The last failure recorded on the checkpoint. */
   lastError: string | null;
+  /** When the checkpoint last changed. */
   updatedAt: Date;
   /** A projection whose code this process has and that implements `clear(tx)`. */
   rebuildable: boolean;
@@ -86,6 +95,7 @@ export interface OperationsOverview {
   throughput: { lastMinute: BoundedCount; lastHour: BoundedCount };
   /** Backlog and dead letters per outbox handler. */
   outbox: OutboxStats[];
+  /** Every subscription with a checkpoint. */
   subscriptions: SubscriptionOverview[];
   /** Per saga: instances by status (bounded counts) and overdue deadlines. */
   sagas: Array<{ saga: string; active: BoundedCount; completed: BoundedCount; overdueDeadlines: number }>;
@@ -108,7 +118,7 @@ export interface FindStreamsQuery {
 
 /** Which events of a stream {@link ChronicleOperations.streamEvents} returns. */
 export interface StreamEventsQuery {
-  /** @default 1 */
+  /** The first version to show. @default 1 */
   fromVersion?: number;
   /** @default OPERATIONS_LIMITS.defaultPageSize */
   pageSize?: number;
@@ -116,18 +126,23 @@ export interface StreamEventsQuery {
 
 /** A stream with one page of its events; `next` is the version the next page starts from. */
 export interface StreamEventsPage extends OperationsPage<RecordedEvent, number> {
+  /** The stream's bookkeeping (version, aggregate type, deletions). */
   stream: StreamInfo;
 }
 
 /** An outbox handler's backlog with one page of its dead letters. */
 export interface OutboxHandlerView {
+  /** The handler's backlog. */
   stats: OutboxStats;
+  /** One page of its dead letters, oldest first. */
   deadLetters: OperationsPage<OutboxEntry, number>;
 }
 
 /** A saga instance with its pending deadlines. */
 export interface SagaInstanceView {
+  /** The instance as stored (state, status, versions, times). */
   instance: SagaInstance;
+  /** Its deadlines not yet fired. */
   deadlines: SagaDeadline[];
 }
 
@@ -139,8 +154,11 @@ export interface OperationsRebuildProgress extends RebuildProgress {
 
 /** What {@link ChronicleOperations.rebuild} ended with. */
 export interface OperationsRebuildResult extends OperationsRebuildProgress {
+  /** The projection's name. */
   projection: string;
+  /** When the rebuild started. */
   startedAt: Date;
+  /** When it committed. */
   finishedAt: Date;
 }
 
