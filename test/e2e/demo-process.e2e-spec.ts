@@ -174,7 +174,7 @@ describe('the demo as an OS process', () => {
       await demo.exited;
     }, 180_000);
 
-    it('npm run projection:rebuild rebuilds the balances while the demo runs, with a progress report', async () => {
+    it('npm run projection:rebuild (the chronicle CLI with the demo as --app) rebuilds the balances while the demo runs, with a progress bar', async () => {
       const demo = await launch(database.env);
       children.push(demo.child);
       const ids: string[] = [];
@@ -187,22 +187,20 @@ describe('the demo as an OS process', () => {
       const before = (await request(demo.url).get('/accounts').query({ after: last.headers['chronicle-position'] }).expect(200)).body as unknown[];
       expect(before).toHaveLength(5);
 
-      const rebuild = spawnSync(process.execPath, ['dist/apps/demo/src/cli/rebuild-projection.js', 'balances'], {
-        env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', ...database.env },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      expect(rebuild.stderr).toContain('Rebuilding projection "balances" from the start of the journal');
-      expect(rebuild.stderr).toMatch(/\[#{30}\] 100% 11\/≈11 events, 11 handled, 0 parked/);
-      expect(rebuild.stderr).toMatch(/Projection "balances" rebuilt in [\d.]+ s/);
+      // What `npm run projection:rebuild -- <name>` runs once the build is done.
+      const cli = (name: string) =>
+        spawnSync(process.execPath, ['libs/console/dist/cli/bin.js', 'rebuild', '--app', 'dist/apps/demo/src/cli/chronicle-cli.app.js', name], {
+          env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', ...database.env },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+      const rebuild = cli('balances');
+      expect(rebuild.stderr).toMatch(/100% \| 11\/≈11 events \| 11 handled \| 0 parked/);
+      expect(rebuild.stdout).toMatch(/Projection "balances" rebuilt in [\d.]+ s: 11 events read, 11 handled, 0 parked/);
       expect(rebuild.status).toBe(0);
-      const unknown = spawnSync(process.execPath, ['dist/apps/demo/src/cli/rebuild-projection.js', 'nope'], {
-        env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', ...database.env },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
+      const unknown = cli('nope');
       expect(unknown.status).toBe(1);
-      expect(unknown.stderr).toContain('Rebuild failed: No projection "nope"; known: balances.');
+      expect(unknown.stderr).toContain('OperationsNotFoundError: No projection "nope" was found.');
       const after = (await request(demo.url).get('/accounts').expect(200)).body as unknown[];
       expect(after).toEqual(before);
       // Writes after the rebuild keep flowing into the rebuilt model.

@@ -6,6 +6,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { TypeOrmModule, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import pg from 'pg';
 import { DEFAULT_STARTUP_DEADLINE_MS } from '@chronicle/core';
+import { ChronicleConsoleModule } from '@chronicle/console';
 import { EventSourcingModule } from '@chronicle/nestjs';
 import { ChronicleHealthModule } from '@chronicle/nestjs/terminus';
 import { isTransientDatabaseError } from '@chronicle/typeorm';
@@ -22,6 +23,7 @@ import { TransfersController } from './transfers/transfers.controller.js';
 import { TransfersService } from './transfers/transfers.service.js';
 import type { DemoConfig } from './config/demo-config.js';
 import { HealthController } from './health/health.controller.js';
+import { DemoConsoleGuard } from './console/demo-console.guard.js';
 import { DEMO_CONFIG } from './outbox/demo-config.token.js';
 import { LogEventsPublisher } from './outbox/log-events.publisher.js';
 import { RabbitMqEventsPublisher } from './outbox/rabbitmq-events.publisher.js';
@@ -53,6 +55,24 @@ function typeOrmOptions(config: DemoConfig): TypeOrmModuleOptions {
   return { type: 'better-sqlite3', database: config.sqlitePath, autoLoadEntities: true, enableWAL: true };
 }
 
+/** The console's path in the demo. */
+export const DEMO_CONSOLE_PATH = '/chronicle';
+
+/** The operations console, only when a token is configured: without one nothing is mounted. */
+function consoleModules(config: DemoConfig): DynamicModule[] {
+  if (!config.consoleToken) return [];
+  return [
+    ChronicleConsoleModule.forRoot({
+      path: DEMO_CONSOLE_PATH,
+      guard: new DemoConsoleGuard(config.consoleToken),
+      // The demo has one operator token: whoever holds it may act, unless the console is read-only.
+      canAct: () => true,
+      readOnly: config.consoleReadOnly ?? false,
+      tables: { schema: config.databaseUrl ? config.schema : undefined },
+    }),
+  ];
+}
+
 /** The demo bank. */
 @Module({})
 export class AppModule {
@@ -78,6 +98,7 @@ export class AppModule {
           registerEntities: true,
           tables: { schema: config.databaseUrl ? config.schema : undefined },
         }),
+        ...consoleModules(config),
       ],
       controllers: [AccountsController, TransfersController, HealthController],
       providers: [

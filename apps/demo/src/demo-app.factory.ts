@@ -4,7 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
-import { AppModule } from './app.module.js';
+import { AppModule, DEMO_CONSOLE_PATH } from './app.module.js';
 import type { DemoConfig } from './config/demo-config.js';
 import { DemoExceptionFilter } from './http/chronicle-exception.filter.js';
 import { answerClientError } from './http/client-error.handler.js';
@@ -39,7 +39,10 @@ export async function createDemoApp(config: DemoConfig, options: { logger?: fals
     app.use('/metrics', (request: Request, response: Response, next: NextFunction) => (request.method === 'GET' ? serve(request, response) : next()));
   }
   // In this order: refuse non-JSON bodies, parse JSON, check the parsed body's shape.
-  app.use(requireJsonBody);
+  // The operations console (mounted at /chronicle when configured) posts HTML forms.
+  app.use((request: Request, response: Response, next: NextFunction) =>
+    request.path === DEMO_CONSOLE_PATH || request.path.startsWith(`${DEMO_CONSOLE_PATH}/`) ? next() : requireJsonBody(request, response, next),
+  );
   app.useBodyParser('json', { limit: '64kb', strict: true });
   app.use(checkJsonShape);
   // The ETag of an account is its version, set by the controller; Express's body hash is not.

@@ -35,6 +35,10 @@ export interface DemoConfig {
   masterKeySource?: MasterKeySource;
   /** The development key file, when the key came from one. */
   masterKeyFile?: string;
+  /** The operations console's access token (`CHRONICLE_CONSOLE_TOKEN`): the console is mounted at `/chronicle` only when it is set. */
+  consoleToken?: string;
+  /** The console shows but never acts (`CHRONICLE_CONSOLE_READ_ONLY=true`). @default false */
+  consoleReadOnly?: boolean;
 }
 
 /** Which OpenTelemetry exporters the demo starts (see `startDemoTelemetry`). */
@@ -97,6 +101,8 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     schema: env.CHRONICLE_SCHEMA || undefined,
     port,
     amqpUrl: env.AMQP_URL || undefined,
+    consoleToken: env.CHRONICLE_CONSOLE_TOKEN || undefined,
+    ...(env.CHRONICLE_CONSOLE_READ_ONLY === 'true' ? { consoleReadOnly: true } : {}),
     outbox: {
       ...(env.CHRONICLE_OUTBOX_LEASE_MS ? { leaseMs: Number(env.CHRONICLE_OUTBOX_LEASE_MS) } : {}),
       ...(env.CHRONICLE_OUTBOX_POLL_MS ? { pollIntervalMs: Number(env.CHRONICLE_OUTBOX_POLL_MS) } : {}),

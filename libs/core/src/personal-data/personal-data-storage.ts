@@ -124,6 +124,9 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
       const page = await inner.readAll(after, limit, readOptions);
       return { ...page, events: (await openEvents(page.events)).events };
     },
+    async readLatest(latestOptions) {
+      return (await openEvents(await inner.readLatest(latestOptions))).events;
+    },
     async readByTag(tag, tagOptions) {
       return (await openEvents(await inner.readByTag(tag, tagOptions))).events;
     },

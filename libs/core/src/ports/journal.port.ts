@@ -159,6 +159,14 @@ export interface ReadAllOptions<Tx = unknown> {
   tx?: Tx;
 }
 
+/** Options of {@link Journal.readLatest}. */
+export interface ReadLatestOptions {
+  /** Most events to return: a safe integer >= 0. */
+  limit: number;
+  /** Only events below this global position (the previous page's last `position`). @default unbounded */
+  beforePosition?: number;
+}
+
 /** A page of the global feed. */
 export interface FeedPage {
   events: RecordedEvent[];
@@ -253,6 +261,14 @@ export interface JournalFeed<Tx = unknown> {
    * length for progress reports (positions of rolled-back units are never used, so it can be higher).
    */
   headPosition(): Promise<number>;
+  /**
+   * The events with the highest global positions, newest first, at most `options.limit`, below
+   * `options.beforePosition` when given (paging backwards; deleted events included). For display
+   * (an operations console's live feed), not for consuming: an event of a transaction still open
+   * at a lower position shows up later below events already shown, so a reader must not resume
+   * from it — consumers read `readAll`.
+   */
+  readLatest(options: ReadLatestOptions): Promise<RecordedEvent[]>;
   /** The transaction currently holding the feed back, if any. */
   feedBlocker(): Promise<FeedBlocker | undefined>;
 }

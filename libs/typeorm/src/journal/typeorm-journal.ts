@@ -11,6 +11,7 @@ import {
   systemClock,
 } from '@chronicle/core';
 import type {
+  ReadLatestOptions,
   AppendCondition,
   AppendedStream,
   AppendRequest,
@@ -591,6 +592,19 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       `SELECT ${this.dialect.eventColumns} FROM ${this.tables.events} e WHERE e.position > ${params.add(afterPosition)} ` +
       `AND ${this.dialect.queryCondition(this.tables, params, [{ tags: [tag] }])} ORDER BY e.position`;
     if (limit !== undefined) sql += ` LIMIT ${params.add(limit)}`;
+    const rows = await this.read<EventRow>(sql, params.values);
+    return rows.map((row) => this.decodeRow(row));
+  }
+
+  /** {@inheritDoc JournalFeed.readLatest} Served by the position primary key, read backwards. */
+  async readLatest(options: ReadLatestOptions): Promise<RecordedEvent[]> {
+    const limit = checkIntegerArgument('limit', options?.limit, 0);
+    // Positions are int8 on PostgreSQL: every safe integer binds.
+    if (options.beforePosition !== undefined) checkIntegerArgument('beforePosition', options.beforePosition, 0);
+    if (limit === 0) return [];
+    const params = new SqlParameters(this.sql);
+    const where = options.beforePosition === undefined ? '' : `WHERE e.position < ${params.add(options.beforePosition)} `;
+    const sql = `SELECT ${this.dialect.eventColumns} FROM ${this.tables.events} e ${where}ORDER BY e.position DESC LIMIT ${params.add(limit)}`;
     const rows = await this.read<EventRow>(sql, params.values);
     return rows.map((row) => this.decodeRow(row));
   }
