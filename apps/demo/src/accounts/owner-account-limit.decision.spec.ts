@@ -1,4 +1,5 @@
-import { AggregateAlreadyExistsError, DomainRuleViolation, createChronicle, createInMemoryStorage, type InMemoryTransaction } from '@chronicle/core';
+import { randomBytes } from 'node:crypto';
+import { AggregateAlreadyExistsError, DomainRuleViolation, InMemoryKeyStore, createChronicle, createInMemoryStorage, type InMemoryTransaction } from '@chronicle/core';
 import type { DemoConfig } from '../config/demo-config.js';
 import { Account } from './account.aggregate.js';
 import { CloseAccount } from './commands/close-account.command.js';
@@ -16,6 +17,8 @@ describe('OwnerAccountLimit', () => {
       storage: createInMemoryStorage(),
       aggregates: [Account],
       decisions: [new OwnerAccountLimit(config)],
+      // The owner's name is personal data: the runtime refuses such events without a key store.
+      personalData: { keyStore: new InMemoryKeyStore({ masterKeys: { current: { id: 'k1', key: randomBytes(32) } } }) },
       logger: () => quiet,
       options: { telemetry: false },
     });
