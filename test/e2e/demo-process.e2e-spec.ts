@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { buildDemo, launchDemo, type DemoProcess } from '../support/demo-process.js';
+import { DEMO_PROCESS_MASTER_KEY, buildDemo, launchDemo, type DemoProcess } from '../support/demo-process.js';
 import { expectInOrderAndComplete, recordExchange, waitUntil } from '../support/outbox-test-apps.js';
 import { AMQP_URL, POSTGRES_URL, createSchema, postgresUnavailableReason, rabbitMqUnavailableReason, servicesRequired, uniqueSchemaName } from '../support/services.js';
 
@@ -190,7 +190,7 @@ describe('the demo as an OS process', () => {
       // What `npm run projection:rebuild -- <name>` runs once the build is done.
       const cli = (name: string) =>
         spawnSync(process.execPath, ['libs/console/dist/cli/bin.js', 'rebuild', '--app', 'dist/apps/demo/src/cli/chronicle-cli.app.js', name], {
-          env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', ...database.env },
+          env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', CHRONICLE_MASTER_KEY: DEMO_PROCESS_MASTER_KEY, ...database.env },
           encoding: 'utf8',
           timeout: 60_000,
         });

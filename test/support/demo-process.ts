@@ -23,6 +23,9 @@ export interface DemoProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** The master key `launchDemo` gives the demo unless `env` sets one (a CLI run beside it needs the same). */
+export const DEMO_PROCESS_MASTER_KEY = Buffer.alloc(32, 42).toString('base64');
+
 /**
  * Starts the compiled demo with `env` on a free port (or `port`), and resolves once it listens.
  * Run `npm run build` first. AMQP_URL is cleared unless `env` sets it; CHRONICLE_MASTER_KEY is a fixed test key unless `env` sets it.
@@ -31,7 +34,7 @@ export async function launchDemo(env: Record<string, string>, port?: number): Pr
   const listenOn = port ?? (await freePort());
   const child = spawn(process.execPath, ['dist/apps/demo/src/main.js'], {
     // A fixed test master key unless `env` sets one (on PostgreSQL the demo refuses to start without).
-    env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', PORT: String(listenOn), CHRONICLE_MASTER_KEY: Buffer.alloc(32, 42).toString('base64'), ...env },
+    env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', PORT: String(listenOn), CHRONICLE_MASTER_KEY: DEMO_PROCESS_MASTER_KEY, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
