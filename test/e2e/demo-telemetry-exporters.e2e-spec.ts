@@ -56,6 +56,11 @@ describe('demo telemetry from its configuration', () => {
       await http.post('/accounts').set('traceparent', `00-${traceId}-b7ad6b7169203331-01`).send({ owner: 'Ada' }).expect(201);
       // A malformed traceparent and an oversized tracestate start a new trace; the command still runs.
       await http.post('/accounts').set('traceparent', '00-not-a-trace-01').set('tracestate', `a=${'x'.repeat(600)}`).send({ owner: 'Bob' }).expect(201);
+      // A valid traceparent with an oversized tracestate: the trace continues, the tracestate is not stored.
+      const cy = await http.post('/accounts').set('traceparent', `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`).set('tracestate', `a=${'x'.repeat(600)}`).send({ owner: 'Cy' }).expect(201);
+      const [opened] = (await http.get(`/accounts/${(cy.body as { id: string }).id}/events`).expect(200)).body as Array<{ metadata: Record<string, unknown> }>;
+      expect(opened?.metadata.traceparent).toMatch(new RegExp(`^00-${'c'.repeat(32)}-[0-9a-f]{16}-01$`));
+      expect(opened?.metadata).not.toHaveProperty('tracestate');
       // Metrics are pushed periodically, the runtime's gauges with them (read from the stores then).
       await waitFor(() => receiver.bodies('/v1/metrics').flatMap((body) => metricNamesOf(body)).includes('chronicle.outbox.pending'), 'the gauges over OTLP');
       // Closing the application shuts the SDK down: the batch processor flushes the spans.
@@ -68,7 +73,7 @@ describe('demo telemetry from its configuration', () => {
       expect(server?.parentSpanId).toBe('b7ad6b7169203331');
       const command = spans.find((span) => span.name === 'chronicle.command' && span.traceId === traceId);
       expect(command?.parentSpanId).toBe(server?.spanId);
-      const others = spans.filter((span) => span.name === 'chronicle.command' && span.traceId !== traceId);
+      const others = spans.filter((span) => span.name === 'chronicle.command' && span.traceId !== traceId && span.traceId !== 'c'.repeat(32));
       expect(others).toHaveLength(1);
       const otherServer = spans.find((span) => span.spanId === others[0]!.parentSpanId);
       expect(otherServer?.name).toBe('POST /accounts');
