@@ -1,7 +1,11 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import request from 'supertest';
 import { startDemo, type RunningDemo } from '../support/demo-app.js';
+import { buildDemo, launchDemo } from '../support/demo-process.js';
 
 /**
  * The demo's environment switches, end to end on SQLite: `CHRONICLE_METRICS=prometheus` serves
@@ -55,6 +59,11 @@ describe('demo telemetry from its configuration', () => {
       // A malformed traceparent and an oversized tracestate start a new trace; the command still runs.
       const bob = (await http.post('/accounts').set('traceparent', '00-not-a-trace-01').set('tracestate', `a=${'x'.repeat(600)}`).send({ owner: 'Bob' }).expect(201))
         .body as { id: string };
+      // A valid traceparent with an oversized tracestate: the trace continues, the tracestate is not stored.
+      const cy = await http.post('/accounts').set('traceparent', `00-${'c'.repeat(32)}-${'d'.repeat(16)}-01`).set('tracestate', `a=${'x'.repeat(600)}`).send({ owner: 'Cy' }).expect(201);
+      const [opened] = (await http.get(`/accounts/${(cy.body as { id: string }).id}/events`).expect(200)).body as Array<{ metadata: Record<string, unknown> }>;
+      expect(opened?.metadata.traceparent).toMatch(new RegExp(`^00-${'c'.repeat(32)}-[0-9a-f]{16}-01$`));
+      expect(opened?.metadata).not.toHaveProperty('tracestate');
       // Opens are conditional appends (the open-accounts limit), which commit alone; a deposit goes through group commit.
       const depositTraceId = '1bf7651916cd43dd8448eb211c80319d';
       await http.post(`/accounts/${bob.id}/deposits`).set('traceparent', `00-${depositTraceId}-c7ad6b7169203332-01`).send({ amount: 5 }).expect(200);
@@ -70,7 +79,7 @@ describe('demo telemetry from its configuration', () => {
       expect(server?.parentSpanId).toBe('b7ad6b7169203331');
       const command = spans.find((span) => span.name === 'chronicle.command' && span.traceId === traceId);
       expect(command?.parentSpanId).toBe(server?.spanId);
-      const others = spans.filter((span) => span.name === 'chronicle.command' && span.traceId !== traceId && span.traceId !== depositTraceId);
+      const others = spans.filter((span) => span.name === 'chronicle.command' && span.traceId !== traceId && span.traceId !== depositTraceId && span.traceId !== 'c'.repeat(32));
       expect(others).toHaveLength(1);
       const otherServer = spans.find((span) => span.spanId === others[0]!.parentSpanId);
       expect(otherServer?.name).toBe('POST /accounts');
@@ -91,6 +100,47 @@ async function waitFor(check: () => boolean, what: string, timeoutMs = 10_000): 
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+describe('the compiled demo reads its telemetry switches from the environment', () => {
+  it('with OTEL_EXPORTER_OTLP_ENDPOINT and CHRONICLE_METRICS=prometheus: GET /metrics answers, spans reach the receiver', async () => {
+    await buildDemo();
+    const receiver = await otlpReceiver();
+    const dir = mkdtempSync(join(tmpdir(), 'chronicle-otel-'));
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    try {
+      const demo = await launchDemo({
+        SQLITE_PATH: join(dir, 'bank.sqlite'),
+        DATABASE_URL: '',
+        OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
+        CHRONICLE_METRICS: 'prometheus',
+        OTEL_SERVICE_NAME: 'bank-process',
+      });
+      try {
+        expect(demo.output()).toContain(`OTLP to ${receiver.url}, Prometheus metrics at /metrics`);
+        await request(demo.url).post('/accounts').set('traceparent', `00-${traceId}-00f067aa0ba902b7-01`).send({ owner: 'Ada' }).expect(201);
+        const metrics = await request(demo.url).get('/metrics').expect(200);
+        expect(sample(metrics.text, 'chronicle_command_duration_count', { chronicle_command_outcome: 'accepted' })).toBe(1);
+        // SIGTERM closes the application, which shuts the SDK down: the batched spans are sent.
+        demo.child.kill('SIGTERM');
+        await demo.exited;
+      } finally {
+        demo.child.kill('SIGKILL');
+      }
+      const spans = receiver.bodies('/v1/traces').flatMap((body) => spansOf(body));
+      const command = spans.find((span) => span.name === 'chronicle.command');
+      expect(command).toMatchObject({ traceId, service: 'bank-process' });
+      expect(spans.find((span) => span.spanId === command?.parentSpanId)?.name).toBe('POST /accounts');
+    } finally {
+      await receiver.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  it('refuses an unknown CHRONICLE_METRICS at start, naming it', async () => {
+    await buildDemo();
+    await expect(launchDemo({ SQLITE_PATH: ':memory:', DATABASE_URL: '', CHRONICLE_METRICS: 'statsd' })).rejects.toThrow(/CHRONICLE_METRICS must be "prometheus"/);
+  }, 300_000);
+});
 
 /** The value of one Prometheus sample whose labels include `labels`; undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {

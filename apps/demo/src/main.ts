@@ -26,6 +26,11 @@ if (config.masterKeySource === 'development-file') {
 }
 const app = await createDemoApp(config);
 await app.listen(config.port);
+const telemetry = [
+  ...(config.telemetry?.otlpEndpoint ? [`OTLP to ${config.telemetry.otlpEndpoint}`] : []),
+  ...(config.telemetry?.metrics === 'prometheus' ? ['Prometheus metrics at /metrics'] : []),
+];
 logger.log(
-  `Chronicle demo bank on http://localhost:${config.port} (${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqlitePath}`}); API docs at /docs`,
+  `Chronicle demo bank on http://localhost:${config.port} (${config.databaseUrl ? 'PostgreSQL' : `SQLite ${config.sqlitePath}`}); API docs at /docs` +
+    (telemetry.length > 0 ? `; ${telemetry.join(', ')}` : ''),
 );
