@@ -143,6 +143,7 @@ describe('ChronicleConsoleModule', () => {
       // A reader sees no action forms.
       const outbox = await request(server()).get('/chronicle/outbox?handler=note-feed').set('Authorization', 'Bearer reader').set('Accept', 'text/html');
       expect(outbox.text).toContain('the broker said no');
+      expect(outbox.text).toContain('Leased entries of note-feed');
       expect(outbox.text).not.toContain('Re-drive');
     });
 
