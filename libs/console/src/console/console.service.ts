@@ -4,7 +4,7 @@ import { ModuleRef } from '@nestjs/core';
 import type { Request } from 'express';
 import { Chronicle, ConfigurationError, type ChronicleStorage } from '@chronicle/core';
 import { CHRONICLE_STORAGE } from '@chronicle/nestjs';
-import type { ChronicleTableOptions } from '@chronicle/typeorm';
+import { retryDatabaseStartupStep, type ChronicleTableOptions } from '@chronicle/typeorm';
 import type { DataSource } from 'typeorm';
 import type { ConsoleAuditEntry, ConsoleAuditLog } from '../audit/console-audit-entry.js';
 import { InMemoryConsoleAuditLog } from '../audit/in-memory-console-audit-log.js';
@@ -95,7 +95,9 @@ export class ConsoleService implements OnModuleInit {
     const dataSource = (storage as { dataSource?: DataSource }).dataSource;
     const tables = this.options.tables ?? {};
     this.auditValue = this.options.auditLog ?? (dataSource ? new TypeOrmConsoleAuditLog(dataSource, tables) : new InMemoryConsoleAuditLog());
-    await this.auditValue.prepare();
+    // Like Chronicle's own migrations: retried while the database is starting, up to the start-up deadline.
+    const audit = this.auditValue;
+    await (dataSource && !this.options.auditLog ? retryDatabaseStartupStep('console audit table', () => audit.prepare()) : audit.prepare());
   }
 
   /** The operations service. */
