@@ -330,6 +330,16 @@ export function cliScenario(open: () => Promise<CliDatabase>): void {
       await notFound(['parked', 'projection:nope'], /No subscription "projection:nope"/);
       await notFound(['saga', 'till-watch', 'nobody'], /No saga instance "till-watch\/nobody"/);
 
+      // A database that does not answer is a failure (1), named without its password.
+      const down = await cli(['status'], { DATABASE_URL: 'postgres://ops:hunter2@127.0.0.1:1/nowhere' });
+      expect(down.code).toBe(1);
+      expect(down.stderr).toMatch(/^ConfigurationError: Could not open postgres:\/\/ops:\*\*\*@127\.0\.0\.1:1\/nowhere: /);
+      expect(down.stderr).not.toContain('hunter2');
+      // An id echoed back is shown with its control characters escaped.
+      const hostile = await cli(['events', 'x\u001b[2Jy'], env);
+      expect(hostile.code).toBe(1);
+      expect(hostile.stderr).toContain('No stream "x\\x1b[2Jy" was found');
+
       const help = await cli(['--help'], env);
       expect(help.code).toBe(0);
       expect(help.stdout).toContain('Usage: chronicle [options] [command]');

@@ -25,6 +25,7 @@ import {
 import {
   commandTable,
   deadLettersTable,
+  inertText,
   feedTable,
   outboxStatsTable,
   parkedTable,
@@ -412,7 +413,8 @@ function report(error: unknown, exitCode: number, json: boolean, io: ChronicleCl
   const name = error instanceof CommanderError ? 'CliUsageError' : error instanceof Error ? error.name : 'Error';
   const code = error instanceof ChronicleError ? error.code : error instanceof CommanderError ? error.code : name;
   // Commander's messages start with "error: "; the name says it already.
-  const message = (error instanceof Error ? error.message : String(error)).replace(/^error: /, '');
+  // An id echoed in a message came from the command line or the database: shown, never acted on.
+  const message = inertText((error instanceof Error ? error.message : String(error)).replace(/^error: /, ''));
   if (json) {
     const body: CliErrorJson = { error: { name, code, message, exitCode } };
     io.stderr.write(`${inertJson(body)}\n`);

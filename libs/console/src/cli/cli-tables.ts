@@ -23,8 +23,12 @@ import type {
 const CELL_WIDTH = 60;
 
 // C0 controls, DEL and C1 controls (0x9b is the one-byte CSI).
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Text with its control characters but line ends shown as escapes (for error messages). */
+export function inertText(text: string): string {
+  return text.replace(CONTROL, (char) => (char === '\n' ? char : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
 
 /** A value as one line of inert text, cut to `width` characters. */
 export function cell(value: unknown, width = CELL_WIDTH): string {
