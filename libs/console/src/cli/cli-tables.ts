@@ -61,7 +61,7 @@ function table(head: string[], rows: unknown[][]): string {
 const count = ({ count: n, atLeast }: { count: number; atLeast: boolean }): string => (atLeast ? `≥${n}` : String(n));
 
 function section(title: string, body: string): string {
-  return `${title}\n${body}\n`;
+  return `${title}\n${body}`;
 }
 
 function nextHint(option: string, next: string | number | null): string {
@@ -233,7 +233,8 @@ export function commandTable(command: CliCommandJson): string {
     ['recorded at', command.recordedAt],
     ['outcome', command.outcome],
   ];
-  if (command.outcome === 'accepted') rows.push(['versions', `${command.fromVersion}..${command.toVersion}`], ['cursor', command.cursor ?? '']);
+  if (command.outcome === 'accepted') rows.push(['versions', `${command.fromVersion}..${command.toVersion}`]);
+  if (command.cursor !== null) rows.push(['cursor', command.cursor]);
   if (command.error) rows.push(['error', `${command.error.name} (${command.error.code})`], ['message', command.error.message]);
   return `${table(['field', 'value'], rows)}\n`;
 }
