@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { Injectable, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
+import { Injectable, Module, type CanActivate, type ExecutionContext, type INestApplication } from '@nestjs/common';
 import { CqrsModule } from '@nestjs/cqrs';
 import { Test } from '@nestjs/testing';
 import request from 'supertest';
@@ -21,6 +21,10 @@ class TokenGuard implements CanActivate {
     return true;
   }
 }
+
+const READ_ONLY_FLAG = 'READ_ONLY_FLAG';
+@Module({ providers: [{ provide: READ_ONLY_FLAG, useValue: true }], exports: [READ_ONLY_FLAG] })
+class ReadOnlyFlagModule {}
 
 const canAct: ChronicleConsoleOptions['canAct'] = (req) => (req as { user?: { ops?: boolean } }).user?.ops === true;
 
@@ -143,6 +147,7 @@ describe('ChronicleConsoleModule', () => {
       // A reader sees no action forms.
       const outbox = await request(server()).get('/chronicle/outbox?handler=note-feed').set('Authorization', 'Bearer reader').set('Accept', 'text/html');
       expect(outbox.text).toContain('the broker said no');
+      expect(outbox.text).toContain('Leased entries of note-feed');
       expect(outbox.text).not.toContain('Re-drive');
     });
 
@@ -217,6 +222,43 @@ describe('ChronicleConsoleModule', () => {
       expect(logout.status).toBe(303);
       expect(String(logout.headers['set-cookie'])).toMatch(/Max-Age=0/);
     });
+  });
+
+  it('forRootAsync: the path and guard fixed, the rest from a factory with injections, checked at start', async () => {
+    expect(() => ChronicleConsoleModule.forRootAsync({ useFactory: () => ({}) } as never)).toThrow(/refuses to start without a guard/);
+    const compile = (factory: () => object) =>
+      Test.createTestingModule({
+        imports: [
+          CqrsModule.forRoot(),
+          EventSourcingModule.forRoot({ aggregates: [Note], storage: 'in-memory' }),
+          ChronicleConsoleModule.forRootAsync({ path: '/ops', guard: TokenGuard, imports: [ReadOnlyFlagModule], inject: [READ_ONLY_FLAG], useFactory: factory as never }),
+        ],
+      }).compile();
+    await expect(compile(() => ({ refreshMs: 5 }))).rejects.toThrow(/refreshMs must be an integer from 250/);
+    const moduleRef = await Test.createTestingModule({
+      imports: [
+        CqrsModule.forRoot(),
+        EventSourcingModule.forRoot({ aggregates: [Note], storage: 'in-memory' }),
+        ChronicleConsoleModule.forRootAsync({
+          path: '/ops',
+          guard: TokenGuard,
+          imports: [ReadOnlyFlagModule],
+          inject: [READ_ONLY_FLAG],
+          useFactory: (readOnly: boolean) => ({ readOnly, canAct }),
+        }),
+      ],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: false });
+    await app.init();
+    try {
+      expect((await request(app.getHttpServer()).get('/ops').set('Accept', 'application/json')).status).toBe(401);
+      expect((await request(app.getHttpServer()).get('/ops').set('Authorization', 'Bearer reader').set('Accept', 'application/json')).status).toBe(200);
+      const refused = await request(app.getHttpServer()).post('/ops/outbox/redrive').set('Authorization', 'Bearer ops').set('Accept', 'application/json').type('form').send({ handler: 'x' });
+      expect([refused.status, refused.body.message]).toEqual([403, expect.stringContaining('read-only')]);
+      expect((await request(app.getHttpServer()).get('/chronicle').set('Authorization', 'Bearer reader')).status).toBe(404);
+    } finally {
+      await app.close();
+    }
   });
 
   it('refuses every action in read-only mode, even to an actor', async () => {

@@ -149,6 +149,19 @@ export function operationsScenario(open: () => Promise<{ storage: ChronicleStora
       await expect(operations.redriveParked('projection:nope')).rejects.toThrow(OperationsNotFoundError);
       await expect(operations.saga('follow-up', 'nobody')).rejects.toThrow(OperationsNotFoundError);
       await expect(operations.sagas({ saga: 'follow-up', status: 'paused' as 'active' })).rejects.toThrow(/status must be 'active' or 'completed'/);
+      // Leased entries show who holds them and until when.
+      await storage.outbox.subscribe([{ handler: 'manual', events: '*', startFrom: 'now' }]);
+      await storage.journal.append({
+        writes: [{ streamId: 'manual-1', aggregateType: 'thing', expectedVersion: 0, events: [1, 2].map((n) => ({ eventId: `e-${n}-${Date.now()}`, type: 'thing.done', schemaVersion: 1, payload: { n }, metadata: {}, tags: [], occurredAt: new Date() })) }],
+      });
+      const claimed = await storage.outbox.claim('manual', 'relay-x', { limit: 10, leaseMs: 60_000 });
+      expect(claimed).toHaveLength(2);
+      const leased = await operations.leased({ handler: 'manual', pageSize: 1 });
+      expect(leased.items).toEqual([expect.objectContaining({ leaseOwner: 'relay-x', leaseUntil: claimed[0]!.leaseUntil, streamId: 'manual-1', version: 1 })]);
+      expect(leased.next).toBe(2);
+      expect((await operations.leased({ handler: 'manual', page: 2, pageSize: 1 })).items.map((entry) => entry.version)).toEqual([2]);
+      expect((await operations.outboxHandler('manual')).leased.items).toHaveLength(2);
+      await expect(operations.outboxHandler('never-registered')).rejects.toThrow(OperationsNotFoundError);
       // No runtime, no projection code: a rebuild cannot run and says why.
       await expect(operations.rebuild('note-count')).rejects.toThrow(ConfigurationError);
       expect(() => new ChronicleOperations({} as never)).toThrow(ConfigurationError);

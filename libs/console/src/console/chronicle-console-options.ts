@@ -1,4 +1,4 @@
-import type { CanActivate, Type } from '@nestjs/common';
+import type { CanActivate, ModuleMetadata, Type } from '@nestjs/common';
 import type { Request } from 'express';
 import type { ChronicleTableOptions } from '@chronicle/typeorm';
 import type { ConsoleAuditLog } from '../audit/console-audit-entry.js';
@@ -43,4 +43,20 @@ export interface ChronicleConsoleOptions {
   tables?: ChronicleTableOptions;
   /** How often the live pages (the feed, a rebuild's progress) refresh, in milliseconds. @default 2000 */
   refreshMs?: number;
+}
+
+/**
+ * Options of `ChronicleConsoleModule.forRootAsync`: the mount path and the guard are fixed when the
+ * module is declared (Nest registers routes and guards then); everything else may come from
+ * configuration, through a factory with injections.
+ */
+export interface ChronicleConsoleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
+  /** Where the console is mounted. @default '/chronicle' */
+  path?: string;
+  /** Required: the application's Nest guard, as in `forRoot`. */
+  guard: Type<CanActivate> | CanActivate;
+  /** Providers the factory receives, in order. */
+  inject?: Array<string | symbol | Type<unknown>>;
+  /** Returns the other options (`canAct`, `readOnly`, `csrfSecret`, …). */
+  useFactory: (...args: never[]) => Omit<ChronicleConsoleOptions, 'path' | 'guard'> | Promise<Omit<ChronicleConsoleOptions, 'path' | 'guard'>>;
 }

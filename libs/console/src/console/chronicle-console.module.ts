@@ -1,5 +1,6 @@
 import { Module, type DynamicModule, type Provider } from '@nestjs/common';
-import type { ChronicleConsoleOptions } from './chronicle-console-options.js';
+import { ConfigurationError } from '@chronicle/core';
+import type { ChronicleConsoleAsyncOptions, ChronicleConsoleOptions } from './chronicle-console-options.js';
 import { ConsoleAccessGuard } from './console-access.guard.js';
 import { ConsoleExceptionFilter } from './console-exception.filter.js';
 import { consoleControllerFor } from './console.controller.js';
@@ -26,14 +27,33 @@ export class ChronicleConsoleModule {
   /** Mounts the console with these options; throws `ConfigurationError` for missing or malformed ones. */
   static forRoot(options: ChronicleConsoleOptions): DynamicModule {
     const resolved = resolveConsoleOptions(options);
+    return ChronicleConsoleModule.build(resolved.path, resolved.guard, { provide: CONSOLE_OPTIONS, useValue: resolved }, []);
+  }
+
+  /**
+   * Mounts the console at a fixed `path` behind a fixed `guard`, with the other options from
+   * `useFactory` (checked when the application starts, with the same errors as `forRoot`).
+   */
+  static forRootAsync(options: ChronicleConsoleAsyncOptions): DynamicModule {
+    // The path and the guard are checked now, exactly as forRoot checks them.
+    const fixed = resolveConsoleOptions({ guard: options?.guard, ...(options?.path === undefined ? {} : { path: options.path }) });
+    if (typeof options.useFactory !== 'function') throw new ConfigurationError('ChronicleConsoleModule.forRootAsync needs useFactory: a function returning the options.');
+    const provider: Provider = {
+      provide: CONSOLE_OPTIONS,
+      inject: options.inject ?? [],
+      useFactory: async (...args: never[]) => resolveConsoleOptions({ ...(await options.useFactory(...args)), path: fixed.path, guard: fixed.guard }),
+    };
+    return ChronicleConsoleModule.build(fixed.path, fixed.guard, provider, options.imports ?? []);
+  }
+
+  private static build(path: string, appGuard: ChronicleConsoleOptions['guard'], optionsProvider: Provider, imports: NonNullable<ChronicleConsoleAsyncOptions['imports']>): DynamicModule {
     const guard: Provider =
-      typeof resolved.guard === 'function'
-        ? { provide: CONSOLE_APP_GUARD, useClass: resolved.guard }
-        : { provide: CONSOLE_APP_GUARD, useValue: resolved.guard };
+      typeof appGuard === 'function' ? { provide: CONSOLE_APP_GUARD, useClass: appGuard } : { provide: CONSOLE_APP_GUARD, useValue: appGuard };
     return {
       module: ChronicleConsoleModule,
-      controllers: [consoleControllerFor(resolved.path)],
-      providers: [{ provide: CONSOLE_OPTIONS, useValue: resolved }, guard, ConsoleService, ConsoleAccessGuard, ConsoleExceptionFilter],
+      imports,
+      controllers: [consoleControllerFor(path)],
+      providers: [optionsProvider, guard, ConsoleService, ConsoleAccessGuard, ConsoleExceptionFilter],
     };
   }
 }

@@ -289,12 +289,25 @@ export function outboxPage(
   stats: readonly OutboxStats[],
   dead: OperationsPage<OutboxEntry, number>,
   page: number,
+  leased?: OperationsPage<OutboxEntry, number>,
 ): Html {
   return layout(
     ctx,
     handler ? `Outbox: ${handler}` : 'Outbox',
     '/outbox',
     html`${outboxTable(ctx, stats)}
+${
+  leased === undefined
+    ? ''
+    : html`<h2>Leased entries of ${handler}</h2>
+${
+  leased.items.length === 0
+    ? html`<p>No entry is leased right now.</p>`
+    : html`<table><thead><tr><th scope="col">Entry</th><th scope="col">Event</th><th scope="col">Type</th><th scope="col">Leased by</th><th scope="col">Until</th><th scope="col">Attempts</th></tr></thead><tbody>
+${leased.items.map((entry) => html`<tr><td><code>${entry.id}</code></td><td>${streamLink(ctx, entry.streamId)} v${entry.version}</td><td>${entry.eventType}</td><td>${entry.leaseOwner ?? ''}</td><td>${time(entry.leaseUntil)}</td><td>${entry.attempts}</td></tr>`)}
+</tbody></table>${leased.next === undefined ? '' : html`<p>More leased entries than shown.</p>`}`
+}`
+}
 <h2>Dead letters${handler ? ` of ${handler}` : ''}</h2>
 ${
   handler && ctx.canAct && dead.items.length > 0

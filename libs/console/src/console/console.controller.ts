@@ -161,11 +161,12 @@ class ConsoleControllerBase {
   async outbox(@Req() request: Request, @Res() response: Response): Promise<void> {
     const handler = single('handler', request.query.handler);
     const page = wholeNumber('page', request.query.page) ?? 1;
-    const [stats, dead] = handler
-      ? await this.console.operations.outboxHandler(handler, { page }).then((view) => [[view.stats], view.deadLetters] as const)
+    const view = handler ? await this.console.operations.outboxHandler(handler, { page }) : undefined;
+    const [stats, dead] = view
+      ? [[view.stats], view.deadLetters]
       : await Promise.all([this.console.operations.outbox(), this.console.operations.deadLetters({ page })]);
     const ctx = await this.context(request);
-    this.send(request, response, { stats, deadLetters: dead }, () => pages.outboxPage(ctx, handler, stats, dead, page));
+    this.send(request, response, { stats, leased: view?.leased, deadLetters: dead }, () => pages.outboxPage(ctx, handler, stats, dead, page, view?.leased));
   }
 
   /** Re-drives one dead-lettered entry (`id`) or all of a handler's. */

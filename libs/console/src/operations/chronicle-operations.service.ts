@@ -134,6 +134,8 @@ export interface StreamEventsPage extends OperationsPage<RecordedEvent, number> 
 export interface OutboxHandlerView {
   /** The handler's backlog. */
   stats: OutboxStats;
+  /** The first page of its entries under a lease (who holds them, until when). */
+  leased: OperationsPage<OutboxEntry, number>;
   /** One page of its dead letters, oldest first. */
   deadLetters: OperationsPage<OutboxEntry, number>;
 }
@@ -298,6 +300,18 @@ export class ChronicleOperations<Tx = unknown> {
     return rows.length > page * pageSize ? { items, next: page + 1 } : { items };
   }
 
+  /**
+   * Outbox entries under an unexpired lease, with the relay holding each and until when: of one
+   * handler or of all, soonest expiry first. `page` counts from 1.
+   */
+  async leased(query: { handler?: string; page?: number; pageSize?: number } = {}): Promise<OperationsPage<OutboxEntry, number>> {
+    const handler = optionalText('handler', query.handler);
+    const { page, pageSize } = offsetPage(query.page, query.pageSize);
+    const rows = await this.storage.outbox.leased(handler, page * pageSize + 1);
+    const items = rows.slice((page - 1) * pageSize, page * pageSize);
+    return rows.length > page * pageSize ? { items, next: page + 1 } : { items };
+  }
+
   /** One handler's backlog and a page of its dead letters; `OperationsNotFoundError` for a handler never registered. */
   async outboxHandler(handler: string, query: { page?: number; pageSize?: number } = {}): Promise<OutboxHandlerView> {
     requiredText('handler', handler);
@@ -305,6 +319,7 @@ export class ChronicleOperations<Tx = unknown> {
     if (!stats && !(await this.storage.outbox.handlerState(handler))) throw new OperationsNotFoundError('outbox handler', handler);
     return {
       stats: stats ?? { handler, pending: 0, leased: 0, deadLettered: 0 },
+      leased: await this.leased({ handler, ...(query.pageSize === undefined ? {} : { pageSize: query.pageSize }) }),
       deadLetters: await this.deadLetters({ handler, ...query }),
     };
   }

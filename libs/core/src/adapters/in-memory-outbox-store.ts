@@ -290,6 +290,17 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
       .map(decode);
   }
 
+  /** {@inheritDoc OutboxStore.leased} At most `limit` entries (100 unless given). */
+  async leased(handler?: string, limit: number = DEFAULT_DEAD_LETTER_LIMIT): Promise<OutboxEntry[]> {
+    checkPositiveInteger('limit', limit);
+    const now = this.now();
+    return [...this.entries.values()]
+      .filter((entry) => entry.leaseOwner !== undefined && isHeldBy(entry, entry.leaseOwner, now) && (handler === undefined || entry.handler === handler))
+      .sort((a, b) => a.leaseUntil! - b.leaseUntil! || compareCodePoints(a.id, b.id))
+      .slice(0, limit)
+      .map(decode);
+  }
+
   /** {@inheritDoc OutboxStore.redrive} */
   async redrive(handler: string, ids?: readonly string[]): Promise<number> {
     if (ids !== undefined) checkIds(ids);

@@ -176,6 +176,9 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     async claim(handler, owner, claimOptions) {
       return openEntries(await innerOutbox.claim(handler, owner, claimOptions));
     },
+    async leased(handler, limit) {
+      return openEntries(await innerOutbox.leased(handler, limit));
+    },
     async deadLetters(handler, limit) {
       return openEntries(await innerOutbox.deadLetters(handler, limit));
     },

@@ -125,6 +125,11 @@ export interface OutboxStore<Tx = unknown> extends UnitOfWorkParticipant<Tx> {
   release(handler: string, owner: string, ids?: readonly string[]): Promise<number>;
   /** Dead-lettered entries, oldest first. */
   deadLetters(handler?: string, limit?: number): Promise<OutboxEntry[]>;
+  /**
+   * Entries under a lease that has not run out (neither published nor dead-lettered): which relay
+   * holds them and until when. Of one handler or of all, soonest expiry first, at most `limit`.
+   */
+  leased(handler?: string, limit?: number): Promise<OutboxEntry[]>;
   /** Makes dead-lettered entries pending again with their attempts reset; returns how many. */
   redrive(handler: string, ids?: readonly string[]): Promise<number>;
   /** Backlog per handler. */

@@ -342,6 +342,20 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return rows.map((row) => outboxEntryFromRow(row, this.sql));
   }
 
+  /** {@inheritDoc OutboxStore.leased} At most `limit` entries (100 unless given). */
+  async leased(handler?: string, limit: number = DEFAULT_DEAD_LETTER_LIMIT): Promise<OutboxEntry[]> {
+    checkPositiveInteger('limit', limit);
+    const params = new SqlParameters(this.sql);
+    const now = params.add(this.sql.encodeTimestamp(this.clock.now()));
+    const forHandler = handler === undefined ? '' : ` AND handler = ${params.add(handler)}`;
+    const rows = await this.read<OutboxRow>(
+      `SELECT ${OUTBOX_COLUMNS} FROM ${this.tables.outbox} WHERE published_at IS NULL AND dead_lettered_at IS NULL AND lease_until > ${now}${forHandler} ` +
+        `ORDER BY lease_until, id LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return rows.map((row) => outboxEntryFromRow(row, this.sql));
+  }
+
   /** {@inheritDoc OutboxStore.redrive} */
   async redrive(handler: string, ids?: readonly string[]): Promise<number> {
     if (ids !== undefined) checkIds(ids);
