@@ -177,6 +177,15 @@ export function deadLettersTable(entries: CliOutboxEntryJson[], next: number | n
   )}\n${nextHint('--page', next)}`;
 }
 
+/** `outbox --leased` */
+export function leasedTable(entries: CliOutboxEntryJson[], next: number | null): string {
+  if (entries.length === 0) return empty('leased entries');
+  return `${table(
+    ['id', 'handler', 'stream', 'version', 'event type', 'held by', 'until', 'attempts'],
+    entries.map((e) => [e.id, e.handler, e.streamId, e.version, e.eventType, e.leaseOwner ?? '', e.leaseUntil ?? '', e.attempts]),
+  )}\n${nextHint('--page', next)}`;
+}
+
 /** `parked <subscription>` */
 export function parkedTable(parked: CliParkedEventJson[], next: number | null): string {
   if (parked.length === 0) return empty('parked events');
