@@ -254,6 +254,16 @@ export function cliScenario(open: () => Promise<CliDatabase>): void {
       expect(rest.stdout).toContain('2 dead-lettered entries of "till-feed" made pending again');
       expect((await storage.outbox.stats('till-feed'))[0]).toMatchObject({ deadLettered: 0, pending: 8 });
 
+      // Entries a relay holds: by whom and until when.
+      expect(json<CliPageJson<CliOutboxEntryJson, number>>(await cli(['outbox', '--leased', '--json'], env))).toEqual({ items: [], next: null });
+      const claimed = await storage.outbox.claim('till-feed', 'relay-under-test', { limit: 2, leaseMs: 60_000 });
+      expect(claimed).toHaveLength(2);
+      const leased = json<CliPageJson<CliOutboxEntryJson, number>>(await cli(['outbox', '--leased', '--handler', 'till-feed', '--json'], env));
+      expect(leased.items.map((entry) => entry.id).sort()).toEqual(claimed.map((entry) => entry.id).sort());
+      expect(leased.items[0]).toMatchObject({ leaseOwner: 'relay-under-test', leaseUntil: expect.any(String), deadLetteredAt: null });
+      expect((await cli(['outbox', '--leased'], env)).stdout).toMatch(/│ relay-under-test\s+│/);
+      await storage.outbox.release('till-feed', 'relay-under-test');
+
       // A parked event's re-drive is requested in the store (the running instance delivers it).
       const asked = json<CliParkedRedriveJson>(await cli(['redrive-parked', 'till-totals', '--stream', streams[2]!, '--json'], env));
       expect(asked).toEqual({ subscription: 'projection:till-totals', streamId: streams[2], redriven: 1 });
@@ -306,7 +316,8 @@ export function cliScenario(open: () => Promise<CliDatabase>): void {
       await usage(['redrive', 'till-feed'], /or pass --all/);
       await usage(['redrive', 'till-feed', 'some-id', '--all'], /either entry ids or --all/);
       await usage(['redrive-parked', 'till-totals'], /--stream <streamId> to re-drive one stream, or --all/);
-      await usage(['outbox', '--page', '2'], /add --dead/);
+      await usage(['outbox', '--page', '2'], /add --dead or --leased/);
+      await usage(['outbox', '--dead', '--leased'], /--dead or --leased, not both/);
       await usage(['rebuild', 'till-totals'], /needs the projection's code: pass --app <file>/);
       await usage(['status'], /Say which database to read: set DATABASE_URL/, {});
       await usage(['status'], /is not one the CLI reads/, { DATABASE_URL: 'mysql://root:pw@h/db' });
@@ -327,8 +338,19 @@ export function cliScenario(open: () => Promise<CliDatabase>): void {
       await notFound(['events', 'till-nobody'], /^OperationsNotFoundError: No stream "till-nobody" was found/);
       await notFound(['command', 'no-such-command'], /^OperationsNotFoundError: No command "no-such-command" was found/);
       await notFound(['redrive', 'no-such-handler', '--all'], /No outbox handler "no-such-handler"/);
+      await notFound(['outbox', '--dead', '--handler', 'no-such-handler'], /No outbox handler "no-such-handler"/);
       await notFound(['parked', 'projection:nope'], /No subscription "projection:nope"/);
       await notFound(['saga', 'till-watch', 'nobody'], /No saga instance "till-watch\/nobody"/);
+
+      // A database that does not answer is a failure (1), named without its password.
+      const down = await cli(['status'], { DATABASE_URL: 'postgres://ops:hunter2@127.0.0.1:1/nowhere' });
+      expect(down.code).toBe(1);
+      expect(down.stderr).toMatch(/^ConfigurationError: Could not open postgres:\/\/ops:\*\*\*@127\.0\.0\.1:1\/nowhere: /);
+      expect(down.stderr).not.toContain('hunter2');
+      // An id echoed back is shown with its control characters escaped.
+      const hostile = await cli(['events', 'x\u001b[2Jy'], env);
+      expect(hostile.code).toBe(1);
+      expect(hostile.stderr).toContain('No stream "x\\x1b[2Jy" was found');
 
       const help = await cli(['--help'], env);
       expect(help.code).toBe(0);

@@ -26,6 +26,8 @@ import {
   commandTable,
   deadLettersTable,
   feedTable,
+  inertText,
+  leasedTable,
   outboxStatsTable,
   parkedTable,
   sagaInstancesTable,
@@ -219,26 +221,29 @@ export async function runChronicleCli(argv: readonly string[], io: ChronicleCliI
 
   program
     .command('outbox')
-    .description('the outbox backlog per handler (pending, leased, dead letters); with --dead, the dead-lettered entries with their error and attempts')
+    .description('the outbox backlog per handler (pending, leased, dead letters); --dead: the dead-lettered entries with their error and attempts; --leased: the entries a relay holds, by whom and until when')
     .option('--handler <handler>', 'only this handler')
     .option('--dead', 'list dead-lettered entries')
-    .option('--page <n>', 'page of dead letters (counts from 1)', integerOption(1))
+    .option('--leased', 'list leased entries')
+    .option('--page <n>', 'page of entries (counts from 1)', integerOption(1))
     .addOption(limit)
-    .action(async (options: { handler?: string; dead?: boolean; page?: number; limit?: number }, command: Command) => {
-      if (!options.dead && (options.page !== undefined || options.limit !== undefined)) {
-        throw new CliUsageError('--page and --limit page the dead letters: add --dead.');
+    .action(async (options: { handler?: string; dead?: boolean; leased?: boolean; page?: number; limit?: number }, command: Command) => {
+      if (options.dead && options.leased) throw new CliUsageError('Pass --dead or --leased, not both.');
+      if (!options.dead && !options.leased && (options.page !== undefined || options.limit !== undefined)) {
+        throw new CliUsageError('--page and --limit page the entries: add --dead or --leased.');
       }
       await run(command, async (operations) => {
-        if (options.dead) {
-          const page = options.handler === undefined
-            ? await operations.deadLetters({ ...(options.page === undefined ? {} : { page: options.page }), ...(options.limit === undefined ? {} : { pageSize: options.limit }) })
-            : (await operations.outboxHandler(options.handler, { ...(options.page === undefined ? {} : { page: options.page }), ...(options.limit === undefined ? {} : { pageSize: options.limit }) })).deadLetters;
+        const paging = { ...(options.page === undefined ? {} : { page: options.page }), ...(options.limit === undefined ? {} : { pageSize: options.limit }) };
+        // An unknown handler is named as such, not listed as empty.
+        if (options.handler !== undefined) await operations.outboxHandler(options.handler, { pageSize: 1 });
+        const handler = options.handler === undefined ? {} : { handler: options.handler };
+        if (options.dead || options.leased) {
+          const page = options.dead ? await operations.deadLetters({ ...handler, ...paging }) : await operations.leased({ ...handler, ...paging });
           const json: CliPageJson<ReturnType<typeof outboxEntryJson>, number> = { items: page.items.map(outboxEntryJson), next: page.next ?? null };
-          print(command, json, () => deadLettersTable(json.items, json.next));
+          print(command, json, () => (options.dead ? deadLettersTable(json.items, json.next) : leasedTable(json.items, json.next)));
           return;
         }
-        const stats = options.handler === undefined ? await operations.outbox() : [(await operations.outboxHandler(options.handler, { pageSize: 1 })).stats];
-        const json = stats.map(outboxStatsJson);
+        const json = (await operations.outbox(handler)).map(outboxStatsJson);
         print(command, json, () => outboxStatsTable(json));
       });
     });
@@ -412,7 +417,8 @@ function report(error: unknown, exitCode: number, json: boolean, io: ChronicleCl
   const name = error instanceof CommanderError ? 'CliUsageError' : error instanceof Error ? error.name : 'Error';
   const code = error instanceof ChronicleError ? error.code : error instanceof CommanderError ? error.code : name;
   // Commander's messages start with "error: "; the name says it already.
-  const message = (error instanceof Error ? error.message : String(error)).replace(/^error: /, '');
+  // An id echoed in a message came from the command line or the database: shown, never acted on.
+  const message = inertText((error instanceof Error ? error.message : String(error)).replace(/^error: /, ''));
   if (json) {
     const body: CliErrorJson = { error: { name, code, message, exitCode } };
     io.stderr.write(`${inertJson(body)}\n`);

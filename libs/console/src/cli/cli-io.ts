@@ -1,5 +1,6 @@
 /** A stream the CLI writes to: `process.stdout`, `process.stderr`, or a test's collector. */
 export interface CliOutput {
+  /** Writes text as is (the CLI adds the line ends). */
   write(text: string): unknown;
   /** A terminal: the rebuild redraws its progress bar in place. */
   isTTY?: boolean;

@@ -1,10 +1,14 @@
-import { cell, commandTable } from './cli-tables.js';
+import { cell, commandTable, inertText } from './cli-tables.js';
 
 describe('CLI tables', () => {
   it('show control characters from the database as escapes, so a terminal never acts on them', () => {
     expect(cell('\u001b[2Jcleared\u0007\u009b31m')).toBe('\\x1b[2Jcleared\\x07\\x9b31m');
     expect(cell('line 1\nline 2\r\tend')).toBe('line 1\\nline 2\\r\\tend');
     expect(cell({ note: '\u001b' })).toBe('{"note":"\\u001b"}');
+  });
+
+  it('keep the line ends of an error message but escape every other control character', () => {
+    expect(inertText('No stream "\u001b]0;owned\u0007" was found.\nCheck the id.')).toBe('No stream "\\x1b]0;owned\\x07" was found.\nCheck the id.');
   });
 
   it('cut long values to one bounded cell', () => {

@@ -23,8 +23,12 @@ import type {
 const CELL_WIDTH = 60;
 
 // C0 controls, DEL and C1 controls (0x9b is the one-byte CSI).
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** Text with its control characters but line ends shown as escapes (for error messages). */
+export function inertText(text: string): string {
+  return text.replace(CONTROL, (char) => (char === '\n' ? char : `\\x${char.charCodeAt(0).toString(16).padStart(2, '0')}`));
+}
 
 /** A value as one line of inert text, cut to `width` characters. */
 export function cell(value: unknown, width = CELL_WIDTH): string {
@@ -57,7 +61,7 @@ function table(head: string[], rows: unknown[][]): string {
 const count = ({ count: n, atLeast }: { count: number; atLeast: boolean }): string => (atLeast ? `≥${n}` : String(n));
 
 function section(title: string, body: string): string {
-  return `${title}\n${body}\n`;
+  return `${title}\n${body}`;
 }
 
 function nextHint(option: string, next: string | number | null): string {
@@ -173,6 +177,15 @@ export function deadLettersTable(entries: CliOutboxEntryJson[], next: number | n
   )}\n${nextHint('--page', next)}`;
 }
 
+/** `outbox --leased` */
+export function leasedTable(entries: CliOutboxEntryJson[], next: number | null): string {
+  if (entries.length === 0) return empty('leased entries');
+  return `${table(
+    ['id', 'handler', 'stream', 'version', 'event type', 'held by', 'until', 'attempts'],
+    entries.map((e) => [e.id, e.handler, e.streamId, e.version, e.eventType, e.leaseOwner ?? '', e.leaseUntil ?? '', e.attempts]),
+  )}\n${nextHint('--page', next)}`;
+}
+
 /** `parked <subscription>` */
 export function parkedTable(parked: CliParkedEventJson[], next: number | null): string {
   if (parked.length === 0) return empty('parked events');
@@ -229,7 +242,8 @@ export function commandTable(command: CliCommandJson): string {
     ['recorded at', command.recordedAt],
     ['outcome', command.outcome],
   ];
-  if (command.outcome === 'accepted') rows.push(['versions', `${command.fromVersion}..${command.toVersion}`], ['cursor', command.cursor ?? '']);
+  if (command.outcome === 'accepted') rows.push(['versions', `${command.fromVersion}..${command.toVersion}`]);
+  if (command.cursor !== null) rows.push(['cursor', command.cursor]);
   if (command.error) rows.push(['error', `${command.error.name} (${command.error.code})`], ['message', command.error.message]);
   return `${table(['field', 'value'], rows)}\n`;
 }
