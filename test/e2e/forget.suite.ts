@@ -106,8 +106,8 @@ export function forgetSuite(name: string, openDatabase: () => Promise<DemoDataba
         }
         const openedA = published.find((m) => m.aggregateId === a.id && m.version === 1)!;
         const openedB = published.find((m) => m.aggregateId === b.id && m.version === 1)!;
-        expect(openedA.payload).toEqual({ accountId: a.id, owner: null });
-        expect(openedB.payload).toEqual({ accountId: b.id, owner: KEPT });
+        expect(openedA.payload).toEqual({ accountId: a.id, owner: null, ownerTag: ownerTag(NAME) });
+        expect(openedB.payload).toEqual({ accountId: b.id, owner: KEPT, ownerTag: ownerTag(KEPT) });
         expect(published.filter((m) => m.aggregateId === a.id).map((m) => m.eventType)).toEqual([
           'account.opened',
           'account.money-deposited',

@@ -151,7 +151,7 @@ export class PersonalDataCipher {
    * (default null) when its key was forgotten. Payloads without sealed values come back as they
    * are. `location` names the row in errors (type, stream, version), never a value.
    */
-  async openPayload(type: string, payload: unknown, location: string): Promise<{ payload: unknown; keyIds: string[] }> {
+  async openPayload(type: string, payload: unknown, location: string, tx?: unknown): Promise<{ payload: unknown; keyIds: string[] }> {
     let parsed = payload;
     if (typeof payload === 'string') {
       if (!payload.includes('"$pd"')) return { payload, keyIds: [] };
@@ -168,7 +168,7 @@ export class PersonalDataCipher {
     for (const [name, value] of Object.entries(object)) {
       if (!isSealedValue(value)) continue;
       opened ??= { ...object };
-      const lookup = await this.lookup(`k:${value.k}`, () => this.keyStore.keyById(value.k));
+      const lookup = await this.lookup(`k:${value.k}`, () => this.keyStore.keyById(value.k, tx === undefined ? undefined : { tx }));
       if (!lookup) throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, 'the key store never issued its data key');
       // Forgotten keys are listed too: a snapshot of a stream that used one is never stored again.
       keyIds.push(value.k);

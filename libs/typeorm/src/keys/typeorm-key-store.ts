@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import {
   checkIntegerArgument,
   checkKeyId,
@@ -9,6 +9,7 @@ import {
   type Clock,
   type DataKeyLookup,
   type ForgetResult,
+  type KeyReadOptions,
   type KeyStore,
   type MasterKeyOptions,
   type RotationResult,
@@ -83,9 +84,9 @@ export class TypeOrmKeyStore implements KeyStore {
   }
 
   /** {@inheritDoc KeyStore.keyById} */
-  async keyById(keyId: string): Promise<DataKeyLookup | undefined> {
+  async keyById(keyId: string, options?: KeyReadOptions): Promise<DataKeyLookup | undefined> {
     checkKeyId(keyId);
-    const row = await this.select('key_id', keyId);
+    const row = await this.select('key_id', keyId, options?.tx as EntityManager | undefined);
     return row ? this.lookup(row) : undefined;
   }
 
@@ -153,12 +154,13 @@ export class TypeOrmKeyStore implements KeyStore {
     }
   }
 
-  private async select(column: 'subject' | 'key_id', value: string): Promise<KeyRow | undefined> {
-    return runRead(this.dataSource, async (manager) => {
+  private async select(column: 'subject' | 'key_id', value: string, tx?: EntityManager): Promise<KeyRow | undefined> {
+    const read = async (manager: EntityManager): Promise<KeyRow | undefined> => {
       const p = new SqlParameters(this.sql);
       const { rows } = await executeSql<KeyRow>(manager, `SELECT ${COLUMNS} FROM ${this.tables.dataKeys} WHERE ${column} = ${p.add(value)}`, p.values);
       return rows[0];
-    });
+    };
+    return tx ? read(tx) : runRead(this.dataSource, read);
   }
 
   private lookup(row: KeyRow): DataKeyLookup {
