@@ -3,6 +3,7 @@ import {
   AppendConditionConflictError,
   ChronicleError,
   checkAppendCondition,
+  eventMatchesQuery,
   checkEventQuery,
   checkIntegerArgument,
   ConcurrencyError,
@@ -270,6 +271,66 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
     }
     return this.appendResult(request, inserted);
+  }
+
+  /**
+   * {@inheritDoc Journal.appendConditionalBatch}
+   * PostgreSQL: in four round trips for the whole batch, like one conditional unit: BEGIN, the
+   * union of the units' decision locks (taken together in ascending order, exclusive where any
+   * unit needs a key exclusive), one statement holding every unit's writes, command records and
+   * condition (ANDed into its checks; its snapshot is taken after the locks were granted), COMMIT.
+   * Sound for the same reason as one unit: every unit keeps all the keys it would hold alone, and
+   * within the batch no condition matches another unit's events (the caller's promise, checked
+   * again here). Undefined on SQLite (a unit commits under the write lock anyway), when a unit
+   * cannot join the statement, or when a check failed.
+   */
+  async appendConditionalBatch(requests: readonly AppendRequest[]): Promise<AppendResult[] | undefined> {
+    if (this.sql.name !== 'postgres' || requests.length === 0) return undefined;
+    const conditionHolds = this.dialect.conditionHolds?.bind(this.dialect);
+    if (conditionHolds === undefined) return undefined;
+    for (const request of requests) {
+      if (request.condition === undefined || this.validate(request) >= 0) return undefined;
+      if (request.condition.after !== null) this.knownStatement(request.condition.after, 'condition.after');
+    }
+    for (const [index, request] of requests.entries()) {
+      for (const [otherIndex, other] of requests.entries()) {
+        if (index === otherIndex) continue;
+        const events = other.writes.flatMap((write) => write.events);
+        if (events.some((event) => eventMatchesQuery(request.condition!.failIfEventsMatch, event.type, event.tags))) return undefined;
+      }
+    }
+    const combined: AppendRequest = { writes: requests.flatMap((request) => request.writes), commands: requests.flatMap((request) => request.commands ?? []) };
+    const ordered = [...combined.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+    if (!this.canAppendInOneStatement(ordered)) return undefined;
+    const keys = new Map<bigint, boolean>();
+    for (const request of requests) {
+      for (const [key, exclusive] of decisionLockKeys(this.tables.events, request.condition!, request.writes)) keys.set(key, exclusive || keys.get(key) === true);
+    }
+    const participants = this.participants.filter(isAppendStatementParticipant);
+    const holds = (params: SqlParameters): string =>
+      requests.map((request) => `(${conditionHolds(this.tables, params, request.condition!.after, request.condition!.failIfEventsMatch)})`).join(' AND ');
+    let rows: OneStatementAppendRow[] | undefined;
+    try {
+      rows = await runInTransaction(this.dataSource, async (manager) => {
+        await takeDecisionLocks(manager, keys);
+        const { sql, params } = oneStatementAppend(this.tables, combined, ordered, this.clock.now(), participants, this.notifyChannel, holds);
+        const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
+        return result.rows[0]?.ok ? result.rows : undefined;
+      });
+    } catch (error) {
+      if (driverErrorOf(error)?.code === UNIQUE_VIOLATION) return undefined;
+      throw error;
+    }
+    if (rows === undefined) return undefined;
+    const inserted = new Map<string, { position: number; cursor: FeedCursor }>();
+    for (const row of rows) {
+      if (row.event_id === null) continue;
+      inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
+    }
+    return requests.map((request) => {
+      const own = new Map(request.writes.flatMap((write) => write.events.map((event) => [event.eventId, inserted.get(event.eventId)!] as const)));
+      return this.appendResult(request, own);
+    });
   }
 
   /**
