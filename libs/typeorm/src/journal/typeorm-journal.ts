@@ -53,7 +53,7 @@ import { cursorBelowBound, postgresJournalDialect } from './postgres-journal.dia
 import { sqliteJournalDialect } from './sqlite-journal.dialect.js';
 import { isAppendStatementParticipant, type AppendStatementParticipant } from './append-statement-participant.js';
 import { oneStatementAppend, type OneStatementAppendRow } from './postgres-one-statement-append.js';
-import { decisionLockKeys, takeDecisionLocks } from './postgres-decision-locks.js';
+import { decisionLockKeys, inDecisionTransaction, takeDecisionLocks } from './postgres-decision-locks.js';
 
 /** Options of {@link TypeOrmJournal}. */
 export interface TypeOrmJournalOptions extends ChronicleTableOptions {
@@ -234,8 +234,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   }
 
   /**
-   * PostgreSQL: a conditional unit in four round trips instead of about eight: BEGIN, the decision
-   * locks, the one-statement append with the condition folded into its checks (its snapshot is
+   * PostgreSQL: a conditional unit in three round trips instead of about eight: BEGIN with the
+   * decision locks (one query, see `inDecisionTransaction`), the one-statement append with the condition folded into its checks (its snapshot is
    * taken after the locks were granted, as the check's must be), COMMIT. Undefined when a check
    * failed (nothing was written): the transactional path then writes the unit again and names
    * which check failed.
@@ -253,8 +253,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const holds = (params: SqlParameters): string => conditionHolds(this.tables, params, condition.after, condition.failIfEventsMatch);
     let rows: OneStatementAppendRow[] | undefined;
     try {
-      rows = await runInTransaction(this.dataSource, async (manager) => {
-        await takeDecisionLocks(manager, decisionLockKeys(this.tables.events, condition, ordered));
+      rows = await inDecisionTransaction(this.dataSource, decisionLockKeys(this.tables.events, condition, ordered), async (manager) => {
         const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds);
         const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
         // Not ok: the statement wrote nothing; committing the empty transaction releases the locks.
@@ -275,7 +274,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
 
   /**
    * {@inheritDoc Journal.appendConditionalBatch}
-   * PostgreSQL: in four round trips for the whole batch, like one conditional unit: BEGIN, the
+   * PostgreSQL: in three round trips for the whole batch, like one conditional unit: BEGIN with the
    * union of the units' decision locks (taken together in ascending order, exclusive where any
    * unit needs a key exclusive), one statement holding every unit's writes, command records and
    * condition (ANDed into its checks; its snapshot is taken after the locks were granted), COMMIT.
@@ -311,8 +310,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       requests.map((request) => `(${conditionHolds(this.tables, params, request.condition!.after, request.condition!.failIfEventsMatch)})`).join(' AND ');
     let rows: OneStatementAppendRow[] | undefined;
     try {
-      rows = await runInTransaction(this.dataSource, async (manager) => {
-        await takeDecisionLocks(manager, keys);
+      rows = await inDecisionTransaction(this.dataSource, keys, async (manager) => {
         const { sql, params } = oneStatementAppend(this.tables, combined, ordered, this.clock.now(), participants, this.notifyChannel, holds);
         const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
         return result.rows[0]?.ok ? result.rows : undefined;
