@@ -48,7 +48,10 @@ export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Open an account' })
+  @ApiOperation({
+    summary: 'Open an account',
+    description: 'An owner holds at most CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER open accounts (default 5); beyond, a 422 naming the limit. Closing one frees a place.',
+  })
   @written(201)
   @writeErrors
   @idempotencyKey

@@ -121,6 +121,14 @@ describe('Decision handlers (dynamic consistency boundaries through the gateway)
       expect(result.state as unknown).toBe(2);
       await expect(gateway.execute(new Start('t'))).rejects.toThrow(AggregateAlreadyExistsError);
       expect(await journal.streamVersion('tally-t')).toBe(2);
+      // Another instance moves the stream: this gateway's remembered version is stale, and the
+      // decision is retried on the stream's real version instead of failing.
+      const other = new CommandGateway({ catalog: new AggregateCatalog().addDecisions([new Tally()]), journal, logger: silent });
+      await other.execute(new Count('t'));
+      const after = await gateway.execute<Counted>(new Count('t'));
+      expect(after).toMatchObject({ version: 4 });
+      expect(after.state as unknown).toBe(4);
+      await expect(other.execute(new Start('t'))).rejects.toThrow(AggregateAlreadyExistsError);
     });
   });
 

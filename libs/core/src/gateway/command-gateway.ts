@@ -154,6 +154,12 @@ export class CommandGateway {
   private readonly loader: AggregateLoader;
   private readonly cache: LruCache<string, CacheEntry>;
   private readonly recent: LruCache<string, CommandRecord>;
+  /**
+   * The version of each stream of a decision handler's own (no aggregate) after this process's
+   * last decision on it, so the next one needs no read of it: a stale one fails the append's
+   * expected version, and the retry reads it.
+   */
+  private readonly decisionStreams: LruCache<string, number>;
   private readonly queue = new KeyedQueue();
   private readonly recoveries: Semaphore;
   private readonly inFlight = new Map<string, Promise<unknown>>();
@@ -179,6 +185,7 @@ export class CommandGateway {
     this.loader = new AggregateLoader(this.journal, this.snapshots, this.serializer, this.logger, this.options.replayPageSize);
     this.cache = new LruCache(this.options.cacheSize);
     this.recent = new LruCache(Math.max(1, this.options.recentOutcomes));
+    this.decisionStreams = new LruCache(this.options.cacheSize);
     this.recoveries = new Semaphore(this.options.maxConcurrentRecoveries);
     this.telemetry = dependencies.telemetry ?? new ChronicleTelemetry();
     this.appender = this.options.groupCommit.enabled ? new CommitBatcher(this.journal, this.options.groupCommit, this.telemetry) : this.journal;
@@ -594,9 +601,10 @@ export class CommandGateway {
   private async runDecision(task: DecisionTask): Promise<CommandResult> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await this.decideOnce(task);
+        return await this.decideOnce(task, attempt);
       } catch (error) {
         const stale = error instanceof StaleAggregate;
+        if (stale) this.decisionStreams.delete(task.streamId);
         if (!stale && !(error instanceof AppendConditionConflictError)) throw error;
         if (attempt >= this.options.conflictRetries) throw stale ? error.conflict : error;
         task.retries = attempt + 1;
@@ -605,10 +613,16 @@ export class CommandGateway {
     }
   }
 
-  private async decideOnce(task: DecisionTask): Promise<CommandResult> {
+  private async decideOnce(task: DecisionTask, attempt: number): Promise<CommandResult> {
     const { definition, metadata, streamId } = task;
     const { expectedVersion } = metadata;
-    const [page, version] = await Promise.all([this.journal.readByQuery(task.query), this.journal.streamVersion(streamId)]);
+    // The stream's version is read only when it may matter: a creating decision first assumes a
+    // new stream, a decision on a stream of its own takes the version its last commit here left
+    // (either wrong, the append's expected version fails and the retry reads it); an expected
+    // version given by the caller is always checked against the database.
+    const assumed =
+      attempt > 0 || expectedVersion !== undefined ? undefined : task.creates ? 0 : task.aggregate === undefined ? this.decisionStreams.get(streamId) : undefined;
+    const [page, version] = await Promise.all([this.journal.readByQuery(task.query), assumed ?? this.journal.streamVersion(streamId)]);
     if (expectedVersion !== undefined && expectedVersion !== version) {
       const recorded = task.idempotent ? await this.journal.findCommand(task.commandId) : undefined;
       if (recorded) return this.replay(recorded, task);
@@ -671,6 +685,7 @@ export class CommandGateway {
     }
     // The aggregate's cached copy in this process is behind its stream now.
     if (task.aggregate !== undefined) this.cache.delete(streamId);
+    else this.decisionStreams.set(streamId, toVersion);
     if (record) this.recent.set(task.commandId, record);
     for (const [index, event] of events.entries()) state = definition.evolve(state, serialized[index]!.type, event);
     const result = this.decisionResult(task, toVersion, events, appended.cursor, state);

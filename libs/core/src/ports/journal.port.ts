@@ -211,6 +211,16 @@ export interface JournalStreams<Tx = unknown> {
   readonly appendsOverlap?: boolean;
   /** Commits one unit of work: every write, command record and participant's rows, or nothing. */
   append(request: AppendRequest): Promise<AppendResult>;
+  /**
+   * Optional: several conditional units of work committed as one (group commit for decisions).
+   * The caller passes only units that cannot conflict with each other: no stream or command id in
+   * two of them, and no unit's condition matches another's new events. Each condition is then
+   * checked against the committed events exactly as `append` would check it alone, atomically for
+   * all. Resolves with each unit's result in order, or with undefined when any check failed or a
+   * unit cannot join (nothing was written): append the units one by one then, to learn which
+   * failed and why.
+   */
+  appendConditionalBatch?(requests: readonly AppendRequest[]): Promise<AppendResult[] | undefined>;
   /** Events of one stream in version order, skipping logically deleted ones. */
   readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** Bookkeeping of a stream, or undefined for a stream never written. */

@@ -3,6 +3,7 @@ import {
   AppendConditionConflictError,
   ChronicleError,
   checkAppendCondition,
+  eventMatchesQuery,
   checkEventQuery,
   checkIntegerArgument,
   ConcurrencyError,
@@ -53,7 +54,7 @@ import { cursorBelowBound, postgresJournalDialect } from './postgres-journal.dia
 import { sqliteJournalDialect } from './sqlite-journal.dialect.js';
 import { isAppendStatementParticipant, type AppendStatementParticipant } from './append-statement-participant.js';
 import { oneStatementAppend, type OneStatementAppendRow } from './postgres-one-statement-append.js';
-import { decisionLockKeys, takeDecisionLocks } from './postgres-decision-locks.js';
+import { decisionLockKeys, inDecisionTransaction, takeDecisionLocks } from './postgres-decision-locks.js';
 
 /** Options of {@link TypeOrmJournal}. */
 export interface TypeOrmJournalOptions extends ChronicleTableOptions {
@@ -234,8 +235,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   }
 
   /**
-   * PostgreSQL: a conditional unit in four round trips instead of about eight: BEGIN, the decision
-   * locks, the one-statement append with the condition folded into its checks (its snapshot is
+   * PostgreSQL: a conditional unit in three round trips instead of about eight: BEGIN with the
+   * decision locks (one query, see `inDecisionTransaction`), the one-statement append with the condition folded into its checks (its snapshot is
    * taken after the locks were granted, as the check's must be), COMMIT. Undefined when a check
    * failed (nothing was written): the transactional path then writes the unit again and names
    * which check failed.
@@ -253,8 +254,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const holds = (params: SqlParameters): string => conditionHolds(this.tables, params, condition.after, condition.failIfEventsMatch);
     let rows: OneStatementAppendRow[] | undefined;
     try {
-      rows = await runInTransaction(this.dataSource, async (manager) => {
-        await takeDecisionLocks(manager, decisionLockKeys(this.tables.events, condition, ordered));
+      rows = await inDecisionTransaction(this.dataSource, decisionLockKeys(this.tables.events, condition, ordered), async (manager) => {
         const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds);
         const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
         // Not ok: the statement wrote nothing; committing the empty transaction releases the locks.
@@ -271,6 +271,65 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
     }
     return this.appendResult(request, inserted);
+  }
+
+  /**
+   * {@inheritDoc JournalStreams.appendConditionalBatch}
+   * PostgreSQL: in three round trips for the whole batch, like one conditional unit: BEGIN with the
+   * union of the units' decision locks (taken together in ascending order, exclusive where any
+   * unit needs a key exclusive), one statement holding every unit's writes, command records and
+   * condition (ANDed into its checks; its snapshot is taken after the locks were granted), COMMIT.
+   * Sound for the same reason as one unit: every unit keeps all the keys it would hold alone, and
+   * within the batch no condition matches another unit's events (the caller's promise, checked
+   * again here). Undefined on SQLite (a unit commits under the write lock anyway), when a unit
+   * cannot join the statement, or when a check failed.
+   */
+  async appendConditionalBatch(requests: readonly AppendRequest[]): Promise<AppendResult[] | undefined> {
+    if (this.sql.name !== 'postgres' || requests.length === 0) return undefined;
+    const conditionHolds = this.dialect.conditionHolds?.bind(this.dialect);
+    if (conditionHolds === undefined) return undefined;
+    for (const request of requests) {
+      if (request.condition === undefined || this.validate(request) >= 0) return undefined;
+      if (request.condition.after !== null) this.knownStatement(request.condition.after, 'condition.after');
+    }
+    for (const [index, request] of requests.entries()) {
+      for (const [otherIndex, other] of requests.entries()) {
+        if (index === otherIndex) continue;
+        const events = other.writes.flatMap((write) => write.events);
+        if (events.some((event) => eventMatchesQuery(request.condition!.failIfEventsMatch, event.type, event.tags))) return undefined;
+      }
+    }
+    const combined: AppendRequest = { writes: requests.flatMap((request) => request.writes), commands: requests.flatMap((request) => request.commands ?? []) };
+    const ordered = [...combined.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
+    if (!this.canAppendInOneStatement(ordered)) return undefined;
+    const keys = new Map<bigint, boolean>();
+    for (const request of requests) {
+      for (const [key, exclusive] of decisionLockKeys(this.tables.events, request.condition!, request.writes)) keys.set(key, exclusive || keys.get(key) === true);
+    }
+    const participants = this.participants.filter(isAppendStatementParticipant);
+    const holds = (params: SqlParameters): string =>
+      requests.map((request) => `(${conditionHolds(this.tables, params, request.condition!.after, request.condition!.failIfEventsMatch)})`).join(' AND ');
+    let rows: OneStatementAppendRow[] | undefined;
+    try {
+      rows = await inDecisionTransaction(this.dataSource, keys, async (manager) => {
+        const { sql, params } = oneStatementAppend(this.tables, combined, ordered, this.clock.now(), participants, this.notifyChannel, holds);
+        const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
+        return result.rows[0]?.ok ? result.rows : undefined;
+      });
+    } catch (error) {
+      if (driverErrorOf(error)?.code === UNIQUE_VIOLATION) return undefined;
+      throw error;
+    }
+    if (rows === undefined) return undefined;
+    const inserted = new Map<string, { position: number; cursor: FeedCursor }>();
+    for (const row of rows) {
+      if (row.event_id === null) continue;
+      inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
+    }
+    return requests.map((request) => {
+      const own = new Map(request.writes.flatMap((write) => write.events.map((event) => [event.eventId, inserted.get(event.eventId)!] as const)));
+      return this.appendResult(request, own);
+    });
   }
 
   /**
