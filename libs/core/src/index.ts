@@ -52,7 +52,7 @@ export * from './commands/command-result.js';
 // Gateway
 export * from './gateway/command-gateway.js';
 export { COMMAND_GATEWAY_DEFAULTS, COMMAND_OUTCOME_DEFAULTS, type CommandGatewayOptions, type ResolvedCommandGatewayOptions } from './gateway/command-gateway-options.js';
-export type { GroupCommitOptions } from './gateway/commit-batcher.js';
+export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions } from './gateway/commit-batcher.js';
 export * from './gateway/command-interceptor.js';
 export * from './gateway/post-commit-listener.js';
 // Logging

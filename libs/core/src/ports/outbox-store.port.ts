@@ -92,7 +92,10 @@ export interface OutboxRelayStore {
    * handler ready for relaying.
    */
   backfill(handler: string, events: readonly RecordedEvent[], cursor: string | null, done: boolean): Promise<number>;
-  /** Claims up to `limit` entries of a handler for `owner`, sorted by aggregate then version. */
+  /**
+   * Claims up to `limit` entries of a handler for `owner`, sorted by aggregate then version. The
+   * records returned are the caller's own (never the store's), so the relay decodes them in place.
+   */
   claim(handler: string, owner: string, options: ClaimOptions): Promise<OutboxEntry[]>;
   /** Extends the lease of entries `owner` still holds; returns how many. */
   extendLease(handler: string, owner: string, ids: readonly string[], leaseMs: number): Promise<number>;

@@ -385,6 +385,19 @@ export function outboxStoreContract(implementation: string, open: () => Promise<
         expect(entries.every((entry) => entry.leaseOwner === 'relay-1')).toBe(true);
       });
 
+      it('hands out records the caller owns: changing a claimed entry changes nothing stored', async () => {
+        await store.subscribe([everything()]);
+        await append('owned', 1);
+        const [claimed] = await store.claim('relay', 'owner-1', claimOptions());
+        const original = structuredClone(claimed);
+        // What the relay does when it decodes an entry in place, and worse.
+        Object.assign(claimed!, { payload: { replaced: true }, eventType: 'changed', attempts: 99, event: {} });
+        (claimed!.metadata as Record<string, unknown>).changed = true;
+        expect(await store.release('relay', 'owner-1')).toBe(1);
+        const [again] = await store.claim('relay', 'owner-2', claimOptions());
+        expect({ ...again, leaseOwner: undefined, leaseUntil: undefined }).toEqual({ ...original, leaseOwner: undefined, leaseUntil: undefined });
+      });
+
       it('returns at most limit entries, each aggregate a run starting at its head', async () => {
         await store.subscribe([everything()]);
         await append('solo', 5);
