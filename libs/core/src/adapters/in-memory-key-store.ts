@@ -82,6 +82,11 @@ export class InMemoryKeyStore implements KeyStore {
     return { rewrapped };
   }
 
+  async forgottenAmong(keyIds: readonly string[]): Promise<string[]> {
+    keyIds.forEach(checkKeyId);
+    return keyIds.filter((keyId) => this.byKeyId.get(keyId)?.forgottenAt);
+  }
+
   private lookup(row: Row): DataKeyLookup {
     if (row.forgottenAt || !row.wrapped) {
       return { state: 'forgotten', keyId: row.keyId, subject: row.subject, forgottenAt: row.forgottenAt ?? this.now() };

@@ -13,9 +13,10 @@ import type { DataKeyLookup, ForgetResult, KeyStore } from '../ports/key-store.p
 /** Options of `PersonalDataCipher`. */
 export interface PersonalDataCipherOptions {
   /**
-   * How long an instance keeps a data key it fetched. It bounds how long another instance's
-   * `forget` takes to be seen here: after it, this instance fetches the key again and learns it is
-   * gone. A `forget` through this instance drops the key at once.
+   * How long an instance uses a data key it checked. It bounds how long another instance's
+   * `forget` takes to be seen here: past it, this instance re-checks its cached keys (one
+   * `forgottenAmong` query for all of them, or a fetch per key when the key store lacks it) and
+   * drops those that are gone. A `forget` through this instance drops the key at once.
    * @default 1000
    */
   keyCacheTtlMs?: number;
@@ -87,7 +88,8 @@ function stringsIn(value: unknown, depth = 0): string[] {
 
 interface CachedKey {
   lookup: DataKeyLookup;
-  expiresAt: number;
+  /** When the key was last known not to be forgotten (a fetch's or a revalidation's start). */
+  checkedAt: number;
 }
 
 /**
@@ -98,6 +100,8 @@ interface CachedKey {
  */
 export class PersonalDataCipher {
   private readonly cache = new Map<string, CachedKey>();
+  private revalidating: Promise<void> | undefined;
+  private readonly fetching = new Map<string, Promise<DataKeyLookup | undefined>>();
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -240,17 +244,56 @@ export class PersonalDataCipher {
     return result;
   }
 
+  /**
+   * A key from the cache while it was checked within the TTL; past it, one `forgottenAmong` query
+   * (shared by every caller, covering every cached key) re-checks the whole cache where the key
+   * store offers it, so a steady stream of events costs no key-store round trip per event; else the
+   * key is fetched again. A forgotten key stays forgotten: that answer is kept for good.
+   */
   private async lookup<L extends DataKeyLookup | undefined>(cacheKey: string, fetch: () => Promise<L>): Promise<L> {
-    const now = this.now();
     const cached = this.cache.get(cacheKey);
-    if (cached && cached.expiresAt > now) return cached.lookup as L;
-    const lookup = await fetch();
-    if (lookup && this.ttlMs > 0) {
-      // A forgotten key stays forgotten: that answer can be kept for good.
-      this.cache.set(cacheKey, { lookup, expiresAt: lookup.state === 'forgotten' ? Number.POSITIVE_INFINITY : now + this.ttlMs });
-      if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+    if (cached && this.usable(cached)) return cached.lookup as L;
+    if (cached && this.keyStore.forgottenAmong) {
+      await this.revalidate();
+      const again = this.cache.get(cacheKey);
+      if (again && this.usable(again)) return again.lookup as L;
     }
-    return lookup;
+    // Events of one subject sealed at once (a group commit) share one fetch.
+    const pending = this.fetching.get(cacheKey);
+    if (pending) return pending as Promise<L>;
+    const fetching = (async () => {
+      const checkedAt = this.now();
+      const lookup = await fetch();
+      if (lookup && this.ttlMs > 0) {
+        this.cache.set(cacheKey, { lookup, checkedAt });
+        if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+      }
+      return lookup;
+    })().finally(() => this.fetching.delete(cacheKey));
+    this.fetching.set(cacheKey, fetching);
+    return fetching;
+  }
+
+  private usable(entry: CachedKey): boolean {
+    return entry.lookup.state === 'forgotten' || this.now() < entry.checkedAt + this.ttlMs;
+  }
+
+  /** One re-check of every cached active key at a time; whoever needs one while it runs waits for it. */
+  private revalidate(): Promise<void> {
+    this.revalidating ??= (async () => {
+      const startedAt = this.now();
+      const entries = [...this.cache.entries()].filter(([, entry]) => entry.lookup.state === 'active');
+      const keyIds = [...new Set(entries.map(([, entry]) => entry.lookup.keyId!))];
+      const forgotten = new Set(await this.keyStore.forgottenAmong!(keyIds));
+      for (const [cacheKey, entry] of entries) {
+        // Gone keys are dropped (the next lookup fetches their tombstone); the others were checked now.
+        if (forgotten.has(entry.lookup.keyId!)) this.cache.delete(cacheKey);
+        else if (this.cache.get(cacheKey) === entry) entry.checkedAt = Math.max(entry.checkedAt, startedAt);
+      }
+    })().finally(() => {
+      this.revalidating = undefined;
+    });
+    return this.revalidating;
   }
 
   private metadataOf(type: string): EventClassMetadata | undefined {

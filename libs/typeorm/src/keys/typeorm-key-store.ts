@@ -153,6 +153,28 @@ export class TypeOrmKeyStore implements KeyStore {
     }
   }
 
+  /** {@inheritDoc KeyStore.forgottenAmong} */
+  async forgottenAmong(keyIds: readonly string[]): Promise<string[]> {
+    keyIds.forEach(checkKeyId);
+    const forgotten: string[] = [];
+    // Chunks keep every statement within SQLite's and PostgreSQL's parameter limits; key_id is unique (indexed).
+    for (let start = 0; start < keyIds.length; start += 500) {
+      const chunk = keyIds.slice(start, start + 500);
+      const p = new SqlParameters(this.sql);
+      const rows = await runRead(this.dataSource, async (manager) =>
+        (
+          await executeSql<{ key_id: string }>(
+            manager,
+            `SELECT key_id FROM ${this.tables.dataKeys} WHERE wrapped_key IS NULL AND key_id IN (${chunk.map((id) => p.add(id)).join(', ')})`,
+            p.values,
+          )
+        ).rows,
+      );
+      forgotten.push(...rows.map((row) => row.key_id));
+    }
+    return forgotten;
+  }
+
   private async select(column: 'subject' | 'key_id', value: string): Promise<KeyRow | undefined> {
     return runRead(this.dataSource, async (manager) => {
       const p = new SqlParameters(this.sql);
