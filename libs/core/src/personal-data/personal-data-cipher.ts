@@ -245,14 +245,22 @@ export class PersonalDataCipher {
   }
 
   /**
-   * A key from the cache while it was checked within the TTL; past it, one `forgottenAmong` query
-   * (shared by every caller, covering every cached key) re-checks the whole cache where the key
-   * store offers it, so a steady stream of events costs no key-store round trip per event; else the
-   * key is fetched again. A forgotten key stays forgotten: that answer is kept for good.
+   * A key from the cache while it was checked within the TTL; one `forgottenAmong` query (shared by
+   * every caller, covering every cached key, started in the background past half the TTL) re-checks
+   * the whole cache where the key store offers it, so a steady stream of events costs no key-store
+   * round trip per event; else the key is fetched again once its TTL is over. A forgotten key stays
+   * forgotten: that answer is kept for good.
    */
   private async lookup<L extends DataKeyLookup | undefined>(cacheKey: string, fetch: () => Promise<L>): Promise<L> {
     const cached = this.cache.get(cacheKey);
-    if (cached && this.usable(cached)) return cached.lookup as L;
+    if (cached && this.usable(cached)) {
+      // Refresh ahead: past half the TTL the re-check starts in the background, so that under a
+      // steady load it is done before any key expires and no command waits for it.
+      if (cached.lookup.state === 'active' && this.keyStore.forgottenAmong && this.now() >= cached.checkedAt + this.ttlMs / 2) {
+        this.revalidate().catch(() => undefined); // a failed re-check is retried by the next lookup; the TTL still bounds use
+      }
+      return cached.lookup as L;
+    }
     if (cached && this.keyStore.forgottenAmong) {
       await this.revalidate();
       const again = this.cache.get(cacheKey);

@@ -195,9 +195,13 @@ describe('Personal data: faults and bounds', () => {
     expect(calls).toEqual({ keyFor: 51, keyById: 0, forgottenAmong: 1, ids: 50 });
     expect(sealed[7]!.event.payload).toEqual({ personId: 'p7', name: null });
     expect((sealed[8]!.event.payload as Record<string, { $pd?: number }>).name!.$pd).toBe(1);
-    now = 2400; // re-checked at 1500: still within the TTL, nothing is asked
+    now = 1900; // re-checked at 1500: within half the TTL, nothing is asked
     await Promise.all(ids.map(seal));
     expect(calls.forgottenAmong).toBe(1);
+    now = 2100; // past half the TTL: one re-check starts in the background, no fetch
+    await Promise.all(ids.map(seal));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toMatchObject({ keyFor: 51, forgottenAmong: 2 });
     // Without forgottenAmong, each key is fetched again once its TTL is over.
     const { forgottenAmong: _unused, ...plainStore } = counted;
     const fallback = new PersonalDataCipher(plainStore, registry(), { keyCacheTtlMs: 1000, monotonicNow: () => now });
