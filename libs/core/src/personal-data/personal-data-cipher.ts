@@ -132,11 +132,16 @@ export class PersonalDataCipher {
     if (!metadata || metadata.personalFields.length === 0) return { event };
     const payload = event.payload as JsonObject;
     const subject = this.subjectOf(metadata, payload);
-    for (const field of metadata.personalFields) {
+    for (const field of event.tags.length === 0 ? [] : metadata.personalFields) {
       const strings = stringsIn(payload[field.name]).filter((value) => value.length >= 3);
       if (strings.some((value) => event.tags.some((tag) => tag.includes(value)))) throw new PersonalDataLeakError(event.type, field.name);
     }
     const lookup = await this.lookup(`s:${subject}`, () => this.keyStore.keyFor(subject));
+    // The same key serves the snapshot of this stream (looked up by id): no fetch for it later.
+    if (lookup.state === 'active' && !this.cache.has(`k:${lookup.keyId}`)) {
+      const entry = this.cache.get(`s:${subject}`);
+      if (entry) this.cache.set(`k:${lookup.keyId}`, { lookup, checkedAt: entry.checkedAt });
+    }
     const sealed: JsonObject = { ...payload };
     for (const field of metadata.personalFields) {
       if (!(field.name in payload) || payload[field.name] === undefined) continue;
@@ -274,7 +279,7 @@ export class PersonalDataCipher {
       const lookup = await fetch();
       if (lookup && this.ttlMs > 0) {
         this.cache.set(cacheKey, { lookup, checkedAt });
-        if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!);
+        if (this.cache.size > 20_000) this.cache.delete(this.cache.keys().next().value!);
       }
       return lookup;
     })().finally(() => this.fetching.delete(cacheKey));
