@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomFillSync } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { InvalidArgumentError } from '../errors/invalid-argument.error.js';
 import { PersonalDataDecryptionError } from '../errors/personal-data-decryption.error.js';
@@ -61,8 +61,25 @@ function isSealedState(value: unknown): value is SealedState {
   return v.$pdState === 1 && Array.isArray(v.layers) && typeof v.c === 'string';
 }
 
+/**
+ * Nonces drawn from the CSPRNG in bulk: one `randomBytes(12)` per value cost more than the
+ * encryption itself (a quarter of the sealing time, profiled). Each 12 bytes are handed out once,
+ * so they are exactly as random and as unique as single draws.
+ */
+const noncePool = Buffer.alloc(12 * 512);
+let nonceOffset = noncePool.length;
+function nextNonce(): Buffer {
+  if (nonceOffset === noncePool.length) {
+    randomFillSync(noncePool);
+    nonceOffset = 0;
+  }
+  const nonce = Buffer.from(noncePool.subarray(nonceOffset, nonceOffset + 12));
+  nonceOffset += 12;
+  return nonce;
+}
+
 function encrypt(key: Uint8Array, plaintext: Buffer, aad: string): { n: string; t: string; c: Buffer } {
-  const nonce = randomBytes(12);
+  const nonce = nextNonce();
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const c = Buffer.concat([cipher.update(plaintext), cipher.final()]);
