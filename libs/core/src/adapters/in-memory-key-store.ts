@@ -82,6 +82,7 @@ export class InMemoryKeyStore implements KeyStore {
     return { rewrapped };
   }
 
+  /** Of these key ids, the ones forgotten (see `KeyStore.forgottenAmong`). */
   async forgottenAmong(keyIds: readonly string[]): Promise<string[]> {
     keyIds.forEach(checkKeyId);
     return keyIds.filter((keyId) => this.byKeyId.get(keyId)?.forgottenAt);
