@@ -153,7 +153,8 @@ export class PersonalDataCipher {
       const strings = stringsIn(payload[field.name]).filter((value) => value.length >= 3);
       if (strings.some((value) => event.tags.some((tag) => tag.includes(value)))) throw new PersonalDataLeakError(event.type, field.name);
     }
-    const lookup = await this.lookup(`s:${subject}`, () => this.keyStore.keyFor(subject));
+    // The common case, a key cached and checked, costs no promise of its own.
+    const lookup = this.cached(`s:${subject}`) ?? (await this.lookup(`s:${subject}`, () => this.keyStore.keyFor(subject)));
     // The same key serves the snapshot of this stream (looked up by id): no fetch for it later.
     if (lookup.state === 'active' && !this.cache.has(`k:${lookup.keyId}`)) {
       const entry = this.cache.get(`s:${subject}`);
@@ -194,7 +195,7 @@ export class PersonalDataCipher {
     for (const [name, value] of Object.entries(object)) {
       if (!isSealedValue(value)) continue;
       opened ??= { ...object };
-      const lookup = await this.lookup(`k:${value.k}`, () => this.keyStore.keyById(value.k));
+      const lookup = this.cached(`k:${value.k}`) ?? (await this.lookup(`k:${value.k}`, () => this.keyStore.keyById(value.k)));
       if (!lookup) throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, 'the key store never issued its data key');
       // Forgotten keys are listed too: a snapshot of a stream that used one is never stored again.
       keyIds.push(value.k);
@@ -273,16 +274,22 @@ export class PersonalDataCipher {
    * round trip per event; else the key is fetched again once its TTL is over. A forgotten key stays
    * forgotten: that answer is kept for good.
    */
-  private async lookup<L extends DataKeyLookup | undefined>(cacheKey: string, fetch: () => Promise<L>): Promise<L> {
+  /** The cached key when it is usable now (starting the background re-check when due); else undefined. */
+  private cached(cacheKey: string): DataKeyLookup | undefined {
     const cached = this.cache.get(cacheKey);
-    if (cached && this.usable(cached)) {
-      // Refresh ahead: past half the TTL the re-check starts in the background, so that under a
-      // steady load it is done before any key expires and no command waits for it.
-      if (cached.lookup.state === 'active' && this.keyStore.forgottenAmong && this.now() >= cached.checkedAt + this.ttlMs / 2) {
-        this.revalidate().catch(() => undefined); // a failed re-check is retried by the next lookup; the TTL still bounds use
-      }
-      return cached.lookup as L;
+    if (!cached || !this.usable(cached)) return undefined;
+    // Refresh ahead: past half the TTL the re-check starts in the background, so that under a
+    // steady load it is done before any key expires and no command waits for it.
+    if (cached.lookup.state === 'active' && this.keyStore.forgottenAmong && this.now() >= cached.checkedAt + this.ttlMs / 2) {
+      this.revalidate().catch(() => undefined); // a failed re-check is retried by the next lookup; the TTL still bounds use
     }
+    return cached.lookup;
+  }
+
+  private async lookup<L extends DataKeyLookup | undefined>(cacheKey: string, fetch: () => Promise<L>): Promise<L> {
+    const usable = this.cached(cacheKey);
+    if (usable) return usable as L;
+    const cached = this.cache.get(cacheKey);
     if (cached && this.keyStore.forgottenAmong) {
       await this.revalidate();
       const again = this.cache.get(cacheKey);
