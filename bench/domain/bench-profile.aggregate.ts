@@ -70,7 +70,7 @@ export class PersonalProfileRenamed {
   }
 }
 
-@Aggregate({ name: 'plain-profile', id: 'profileId', snapshot: { every: 100 } })
+@Aggregate({ name: 'plain_profile', id: 'profileId', snapshot: { every: 100 } })
 export class PlainProfile {
   name: string | null = null;
   renames = 0;
@@ -93,7 +93,7 @@ export class PlainProfile {
   }
 }
 
-@Aggregate({ name: 'personal-profile', id: 'profileId', snapshot: { every: 100 } })
+@Aggregate({ name: 'personal_profile', id: 'profileId', snapshot: { every: 100 } })
 export class PersonalProfile {
   name: string | null = null;
   renames = 0;

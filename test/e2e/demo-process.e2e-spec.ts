@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { DEMO_PROCESS_MASTER_KEY, buildDemo, launchDemo, type DemoProcess } from '../support/demo-process.js';
+import { buildDemo, launchDemo, TEST_MASTER_KEY_ENV, type DemoProcess } from '../support/demo-process.js';
 import { expectInOrderAndComplete, recordExchange, waitUntil } from '../support/outbox-test-apps.js';
 import { AMQP_URL, POSTGRES_URL, createSchema, postgresUnavailableReason, rabbitMqUnavailableReason, servicesRequired, uniqueSchemaName } from '../support/services.js';
 
@@ -190,7 +190,7 @@ describe('the demo as an OS process', () => {
       // What `npm run projection:rebuild -- <name>` runs once the build is done.
       const cli = (name: string) =>
         spawnSync(process.execPath, ['libs/console/dist/cli/bin.js', 'rebuild', '--app', 'dist/apps/demo/src/cli/chronicle-cli.app.js', name], {
-          env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', CHRONICLE_MASTER_KEY: DEMO_PROCESS_MASTER_KEY, ...database.env },
+          env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', ...TEST_MASTER_KEY_ENV, ...database.env },
           encoding: 'utf8',
           timeout: 60_000,
         });
@@ -263,6 +263,35 @@ const rabbitMissing = (await postgresUnavailableReason()) ?? (await rabbitMqUnav
     for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await drop();
   });
+
+  it('without CHRONICLE_MASTER_KEY: refuses PostgreSQL with one named line and exit 78; on a SQLite file makes a development key once and warns', async () => {
+    const main = 'dist/apps/demo/src/main.js';
+    const base = { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', CHRONICLE_MASTER_KEY: '', PORT: '0' };
+    const refused = spawnSync(process.execPath, [main], { env: { ...base, DATABASE_URL: POSTGRES_URL }, encoding: 'utf8', timeout: 60_000 });
+    expect(refused.status).toBe(78);
+    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^The demo refused to start: MasterKeyMissingError: CHRONICLE_MASTER_KEY is not set/)]);
+    const malformed = spawnSync(process.execPath, [main], { env: { ...base, DATABASE_URL: POSTGRES_URL, CHRONICLE_MASTER_KEY: 'c2hvcnQ=' }, encoding: 'utf8', timeout: 60_000 });
+    expect(malformed.status).toBe(78);
+    expect(malformed.stderr).toMatch(/MasterKeyMissingError: Master key "demo-1" is 5 bytes/);
+    expect(malformed.stderr).not.toContain('c2hvcnQ=');
+
+    const dir = mkdtempSync(join(tmpdir(), 'chronicle-devkey-'));
+    try {
+      const env = { SQLITE_PATH: join(dir, 'bank.sqlite'), DATABASE_URL: '', CHRONICLE_MASTER_KEY: '' };
+      let demo = await launch(env);
+      expect(demo.output()).toMatch(/NO CHRONICLE_MASTER_KEY: .* development master key kept in .*chronicle-dev-master-key/);
+      const { id } = (await request(demo.url).post('/accounts').send({ owner: 'Devkey Person' }).expect(201)).body as { id: string };
+      demo.child.kill('SIGTERM');
+      await demo.exited;
+      // The same key after a restart: the name still reads.
+      demo = await launch(env);
+      expect((await request(demo.url).get(`/accounts/${id}`).expect(200)).body.owner).toBe('Devkey Person');
+      demo.child.kill('SIGTERM');
+      await demo.exited;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('publishes every account event to chronicle.demo; a relay killed with SIGKILL mid-stream loses none after a restart', async () => {
     const consumer = await recordExchange('chronicle.demo');

@@ -115,6 +115,11 @@ export function forgetSuite(name: string, openDatabase: () => Promise<DemoDataba
           'account.money-withdrawn',
         ]);
 
+        await demo.close();
+        // A rebuild in a process that has no key cached: on SQLite its transaction holds the one
+        // connection while it opens the events, so the key reads must run inside it.
+        demo = await startDemo({ ...config, subscriptions: { run: false } });
+        http = request(demo.url);
         const progress = await runProjectionRebuild(demo.app, 'balances', { write: () => true } as unknown as NodeJS.WritableStream);
         expect(progress.parked).toBe(0);
         const rebuilt = (await http.get('/accounts').expect(200)).body as { id: string; owner: string | null }[];

@@ -77,12 +77,11 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     streamKeys.set(streamId, set);
   };
 
-  // `tx`: the unit of work the events were read in; their keys are read in it too (see KeyStore.keyById).
-  const openEvents = async (events: RecordedEvent[], tx?: Tx): Promise<{ events: RecordedEvent[]; keyIds: Map<string, string[]> }> => {
+  const openEvents = async (events: RecordedEvent[]): Promise<{ events: RecordedEvent[]; keyIds: Map<string, string[]> }> => {
     const keyIds = new Map<string, string[]>();
     const opened: RecordedEvent[] = [];
     for (const event of events) {
-      const { payload, keyIds: used } = await cipher.openPayload(event.type, event.payload, where(event), tx);
+      const { payload, keyIds: used } = await cipher.openPayload(event.type, event.payload, where(event));
       opened.push(payload === event.payload ? event : { ...event, payload });
       if (used.length) keyIds.set(event.streamId, [...(keyIds.get(event.streamId) ?? []), ...used]);
     }
@@ -94,18 +93,18 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     async append(request: AppendRequest): Promise<AppendResult> {
       const plain = new Map<string, unknown>();
       const used = new Map<string, string[]>();
-      const writes = [];
-      for (const write of request.writes) {
-        const events = [];
-        for (const event of write.events) {
-          const { event: sealed, keyId } = await cipher.sealEvent(event);
+      // Every event of a group commit is sealed at once: keys not cached are fetched concurrently.
+      const sealedWrites = await Promise.all(request.writes.map((write) => Promise.all(write.events.map((event) => cipher.sealEvent(event)))));
+      const writes = request.writes.map((write, w) => {
+        const events = write.events.map((event, e) => {
+          const { event: sealed, keyId } = sealedWrites[w]![e]!;
           // The caller gets back what it wrote; the replacement when its subject is forgotten.
           plain.set(event.eventId, keyId && keyId !== FORGOTTEN_KEY ? event.payload : sealed.payload);
           if (keyId) used.set(write.streamId, [...(used.get(write.streamId) ?? []), keyId]);
-          events.push(sealed);
-        }
-        writes.push({ ...write, events });
-      }
+          return sealed;
+        });
+        return { ...write, events };
+      });
       const result = await inner.append({ ...request, writes });
       for (const write of request.writes) note(write.streamId, used.get(write.streamId) ?? [], write.expectedVersion === 0);
       return {
@@ -123,7 +122,7 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     },
     async readAll(after, limit, readOptions): Promise<FeedPage> {
       const page = await inner.readAll(after, limit, readOptions);
-      return { ...page, events: (await openEvents(page.events, readOptions?.tx)).events };
+      return { ...page, events: (await openEvents(page.events)).events };
     },
     async readLatest(latestOptions) {
       return (await openEvents(await inner.readLatest(latestOptions))).events;

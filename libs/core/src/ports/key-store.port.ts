@@ -37,24 +37,14 @@ export interface RotationResult {
  * - `rotateMasterKey` re-wraps every data key with the current master key while readers and
  *   writers continue (keys wrapped by any configured master key stay readable); data keys and
  *   sealed values are not changed.
+ * - `forgottenAmong`, where implemented, reports every listed key forgotten before the call began.
  * - No method puts key material or personal values into an error message.
  */
-/** Options of {@link KeyStore.keyById}. */
-export interface KeyReadOptions {
-  /** Read inside this unit of work (the storage bundle's transaction: an EntityManager for TypeORM). */
-  tx?: unknown;
-}
-
 export interface KeyStore {
   /** The subject's key, created on first use; `forgotten` once the subject was forgotten. */
   keyFor(subject: string): Promise<DataKeyLookup>;
-  /**
-   * The key with this id, `forgotten`, or undefined when the id was never issued. With
-   * `options.tx`, the read runs inside that unit of work (the storage bundle's transaction type):
-   * a rebuild opens the events it replays inside its own transaction, and on SQLite the one
-   * connection is held by that transaction, so a read beside it would wait for ever.
-   */
-  keyById(keyId: string, options?: KeyReadOptions): Promise<DataKeyLookup | undefined>;
+  /** The key with this id, `forgotten`, or undefined when the id was never issued. */
+  keyById(keyId: string): Promise<DataKeyLookup | undefined>;
   /** Destroys the subject's key. */
   forget(subject: string): Promise<ForgetResult>;
   /**
@@ -63,4 +53,11 @@ export interface KeyStore {
    * Resolves when no key is left under an older master key. `batchSize` defaults to 100.
    */
   rotateMasterKey(options?: { batchSize?: number }): Promise<RotationResult>;
+  /**
+   * Of these key ids, the ones that are forgotten now (ids never issued are left out). Lets an
+   * instance that caches data keys learn about every `forget` made elsewhere with one query per
+   * cache period instead of fetching each key again. Optional: without it, each cached key is
+   * fetched again once its cache period ends.
+   */
+  forgottenAmong?(keyIds: readonly string[]): Promise<string[]>;
 }
