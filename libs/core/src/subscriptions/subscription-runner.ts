@@ -616,7 +616,7 @@ export class SubscriptionRunner<Tx = unknown> {
 
   /**
    * The lease is held and not due for renewal: the check before a handler call without an await
-   * (the common case, once per event). Otherwise {@link holdLease} renews or fences.
+   * (the common case, once per event). Otherwise `holdLease` renews or fences.
    */
   private leaseFresh(): boolean {
     return this.active && !this.fence.signal.aborted && this.clock.now().getTime() < this.renewAt;
