@@ -5,9 +5,11 @@ import type { ClassType } from '../aggregates/class-type.js';
 
 /** The `@OnBatch` declaration of a projection. */
 export interface ProjectionBatchHandlerMetadata {
+  /** The `@Event` classes listed. */
   eventClasses: ClassType[];
   /** The event type names it handles. */
   types: string[];
+  /** The decorated method's name. */
   method: string;
 }
 

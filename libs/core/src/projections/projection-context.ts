@@ -21,6 +21,7 @@ export interface RebuildableProjection<Tx = unknown> {
 
 /** One event of the batch an `@OnBatch` method gets: decoded, and as stored. */
 export interface ProjectionBatchEvent<E extends object = object> {
+  /** The event, decoded (an instance of its `@Event` class, upcast to the current schema). */
   event: E;
   /** The event as stored: stream, version, position, event id, metadata. */
   envelope: RecordedEvent;

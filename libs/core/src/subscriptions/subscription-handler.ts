@@ -5,7 +5,9 @@ export type TransactionalWork<Tx = unknown> = (tx: Tx) => Promise<void>;
 
 /** One event a subscription delivers: decoded, and as stored. */
 export interface SubscriptionDelivery {
+  /** The event, decoded by the serializer. */
   event: object;
+  /** The event as stored: stream, version, position, cursor, metadata. */
   envelope: RecordedEvent;
 }
 

@@ -266,6 +266,48 @@ describe('SubscriptionRunner', () => {
     expect((await store.load('balances'))?.position).toBe('6');
   });
 
+  it('across pages with nothing to write, stores the checkpoint when it catches up or stops, not per page; a takeover re-reads only what was not stored', async () => {
+    const { append, runner, store, time } = await setup();
+    for (let i = 0; i < 10; i++) await append(`w${i}`, ['wallet.opened', { walletId: `w${i}`, owner: 'x' }]);
+    const passed: string[] = [];
+    const ignoring: SubscriptionHandler<InMemoryTransaction> = {
+      types: '*',
+      handle: async (_event, envelope) => void passed.push(`${envelope.streamId}@${envelope.version}`),
+    };
+    const steps: Array<string | null> = [];
+    const advance = store.advance.bind(store);
+    store.advance = (step, work) => {
+      steps.push(step.to);
+      return advance(step, work);
+    };
+    // Pages of 3: three full pages pass with their moves deferred, the short last one stores all.
+    await runner(ignoring, { batchSize: 3 }).drain();
+    expect(passed).toHaveLength(10);
+    expect(steps).toEqual(['10']);
+    expect((await store.load('balances'))?.position).toBe('10');
+
+    // Stopped while behind: what it passed is stored on the way out.
+    for (let i = 10; i < 19; i++) await append(`w${i}`, ['wallet.opened', { walletId: `w${i}`, owner: 'x' }]);
+    const stopping = runner(ignoring, { batchSize: 3, owner: 'stopping' });
+    time.advance(10_001);
+    expect(await stopping.runOnce()).toMatchObject({ active: true, handled: 3, caughtUp: false });
+    expect(await stopping.runOnce()).toMatchObject({ active: true, handled: 3, caughtUp: false });
+    expect((await store.load('balances'))?.position).toBe('10');
+    await stopping.stop();
+    expect((await store.load('balances'))?.position).toBe('16');
+
+    // A holder that dies with deferred moves: the next one starts from the stored position and
+    // passes those events again (the at-least-once part; nothing transactional was deferred).
+    const dying = runner(ignoring, { batchSize: 3, owner: 'dying', leaseMs: 1_000 });
+    expect(await dying.runOnce()).toMatchObject({ active: true, handled: 3, caughtUp: false });
+    expect((await store.load('balances'))?.position).toBe('16');
+    time.advance(1_001);
+    passed.length = 0;
+    await runner(ignoring, { batchSize: 3, owner: 'next', leaseMs: 1_000 }).drain();
+    expect(passed).toEqual(['wallet-w16@1', 'wallet-w17@1', 'wallet-w18@1']);
+    expect((await store.load('balances'))?.position).toBe('19');
+  });
+
   describe('leases through long work (jest fake timers drive the clock, the timers and the handlers)', () => {
     /** The faked `Date`: the store's leases, the runner's checks and its renewal timer share one time. */
     const fakeTime: ReturnType<typeof clock> = { now: () => new Date(), advance: (ms) => jest.setSystemTime(Date.now() + ms) };

@@ -68,6 +68,12 @@ function describe(error: unknown): string {
 }
 
 const REDRIVE_CHECK_MS = 1_000;
+/**
+ * Events passed with nothing to write (no transactional work, nothing parked) after which the
+ * checkpoint is stored anyway, while the runner is still behind: a catch-up through events the
+ * handler ignores writes its checkpoint once per this many events instead of once per page.
+ */
+const CHECKPOINT_DEFER_EVENTS = 10_000;
 const PARKED_COUNT_LIMIT = 1_000;
 /** Shortest wait before a renewal is retried after a failed one. */
 const RENEWAL_RETRY_MIN_MS = 10;
@@ -128,6 +134,12 @@ export class SubscriptionRunner<Tx = unknown> {
    * next step, and only if it starts from the cursor it was read after.
    */
   private readAhead: { after: FeedCursor; page: Promise<FeedPage> } | undefined;
+  /**
+   * Pages passed with nothing to write whose checkpoint move is deferred: the next page is read
+   * from `to`; the stored position (`position`, the fence of the next step) stays behind until a
+   * step writes, the runner catches up, `CHECKPOINT_DEFER_EVENTS` pile up, or it stops.
+   */
+  private deferred: { to: FeedCursor; events: number } | undefined;
 
   constructor(
     private readonly deps: {
@@ -223,18 +235,23 @@ export class SubscriptionRunner<Tx = unknown> {
       const page = await this.readPage();
       if (page.events.length === this.options.batchSize && page.next !== null && !this.stopped) this.readAheadFrom(page.next);
       if (page.events.length === 0) {
+        // Caught up: a deferred move is stored now.
+        if (this.deferred !== undefined) await this.commit({ to: this.deferred.to, park: [] });
         this.caughtUp = true;
         return { active: true, handled: 0, parked: 0, caughtUp: true };
       }
       this.passedPosition ??= page.events[0]!.position - 1;
       const step = { active: true, handled: 0, parked: 0, caughtUp: page.events.length < this.options.batchSize };
       const chunks = this.chunksOf(page.events);
+      // Still behind, the page's last chunk may defer its checkpoint move too (see `deferred`).
+      const deferLast = !step.caughtUp && (this.deferred?.events ?? 0) + page.events.length < CHECKPOINT_DEFER_EVENTS;
+      const storedBefore = this.position;
       for (const [index, chunk] of chunks.entries()) {
         const to = index === chunks.length - 1 ? page.next : chunk[chunk.length - 1]!.cursor;
         if (to === undefined || to === null) {
           throw new ConfigurationError(`The journal's feed returned events without cursors; subscription "${this.name}" cannot checkpoint them.`);
         }
-        const done = await this.processChunk(chunk, to, index < chunks.length - 1);
+        const done = await this.processChunk(chunk, to, index < chunks.length - 1 || deferLast);
         this.passedPosition = chunk[chunk.length - 1]!.position;
         step.handled += done.handled;
         step.parked += done.parked;
@@ -247,6 +264,11 @@ export class SubscriptionRunner<Tx = unknown> {
           this.loseLease(String(this.fence.signal.reason ?? 'its lease was taken over'));
           return { ...step, active: false };
         }
+      }
+      if (page.next !== null && this.position !== page.next) {
+        // The last chunk deferred its move: the next page is read after it.
+        const before = this.position === storedBefore ? (this.deferred?.events ?? 0) : 0;
+        this.deferred = { to: page.next, events: before + page.events.length };
       }
       this.caughtUp = step.caughtUp;
       return step;
@@ -268,6 +290,10 @@ export class SubscriptionRunner<Tx = unknown> {
     this.stopSignal.abort();
     await this.running?.catch(() => undefined);
     this.dropReadAhead();
+    if (this.active && this.deferred !== undefined) {
+      // What was passed is stored, so the next holder does not deliver it again.
+      await this.commit({ to: this.deferred.to, park: [] }).catch(() => undefined);
+    }
     if (this.active) {
       this.active = false;
       await this.deps.store.release(this.name, this.owner).catch(() => undefined);
@@ -470,7 +496,10 @@ export class SubscriptionRunner<Tx = unknown> {
       this.logger.log(`Subscription "${this.name}" runs here (${this.owner}) from ${checkpoint.position ?? 'the start'}.`);
     }
     this.position = checkpoint.position;
-    if (!this.active) this.passedPosition = undefined;
+    if (!this.active) {
+      this.passedPosition = undefined;
+      this.deferred = undefined;
+    }
     this.active = true;
     this.leaseUntil = checkpoint.leaseUntil?.getTime() ?? 0;
     return true;
@@ -479,6 +508,7 @@ export class SubscriptionRunner<Tx = unknown> {
   private loseLease(reason: string): void {
     if (this.active) this.logger.warn(`Subscription "${this.name}" stopped here (${this.owner}): ${reason}.`);
     this.active = false;
+    this.deferred = undefined;
     this.leaseUntil = 0;
   }
 
@@ -560,11 +590,12 @@ export class SubscriptionRunner<Tx = unknown> {
   private async readPage(): Promise<FeedPage> {
     const ahead = this.readAhead;
     this.readAhead = undefined;
-    if (ahead !== undefined && this.position !== null && ahead.after === this.position) {
+    const from = this.deferred?.to ?? this.position;
+    if (ahead !== undefined && from !== null && ahead.after === from) {
       const page = await ahead.page.catch(() => undefined);
       if (page !== undefined && page.events.length === this.options.batchSize) return page;
     }
-    return this.deps.journal.readAll(this.position, this.options.batchSize);
+    return this.deps.journal.readAll(from, this.options.batchSize);
   }
 
   /**
@@ -586,7 +617,7 @@ export class SubscriptionRunner<Tx = unknown> {
 
   /**
    * The lease is held and not due for renewal: the check before a handler call without an await
-   * (the common case, once per event). Otherwise {@link holdLease} renews or fences.
+   * (the common case, once per event). Otherwise `holdLease` renews or fences.
    */
   private leaseFresh(): boolean {
     return this.active && !this.fence.signal.aborted && this.clock.now().getTime() < this.renewAt;
@@ -828,6 +859,8 @@ export class SubscriptionRunner<Tx = unknown> {
       ...(lastError === undefined ? {} : { lastError }),
     };
     await this.deps.store.advance(advance, work ? this.guarded(work) : undefined);
+    // A step forward covers every deferred move (it reads after them); a re-drive's does not move.
+    if (step.to !== this.position) this.deferred = undefined;
     this.position = step.to;
     if (lastError !== undefined) this.lastError = lastError;
     for (const event of step.park) if (!this.held.has(event.streamId)) this.held.set(event.streamId, event.eventId);

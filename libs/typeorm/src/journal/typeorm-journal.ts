@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
+import { QueryFailedError } from 'typeorm';
 import {
   AppendConditionConflictError,
   ChronicleError,
@@ -46,6 +48,7 @@ import { executeSql } from '../transactions/execute-sql.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
 import { runAutocommit } from '../transactions/run-autocommit.js';
 import { runRead } from '../transactions/run-read.js';
+import { sqliteWriteLock } from '../transactions/sqlite-write-lock.js';
 import type { EventRow } from './event-row.js';
 import { recordedEventFromRow } from './event-row.js';
 import type { FeedQueryRow, JournalDialect } from './journal-dialect.js';
@@ -113,6 +116,47 @@ function unknownCursor(argument: string, cursor: unknown): InvalidArgumentError 
   );
 }
 
+/** The part of a better-sqlite3 prepared statement the SQLite feed read uses. */
+interface SqliteStatement {
+  raw(toggle: boolean): SqliteStatement;
+  all(...params: unknown[]): unknown[][];
+}
+
+/** The part of a better-sqlite3 Database the SQLite feed read uses. */
+interface SqliteConnection {
+  prepare(sql: string): SqliteStatement;
+}
+
+/** The `pg` client behind a TypeORM PostgreSQL query runner, as far as the feed read needs it. */
+interface ArrayRowsClient {
+  query(config: { name?: string; text: string; values: unknown[]; rowMode: 'array' }): Promise<{ rows: unknown[][] }>;
+}
+
+/** A PostgreSQL feed row read as an array: the event columns, then the transaction id (the dialect's `eventColumns`). */
+function postgresEventRowOfValues(values: unknown[]): EventRow {
+  const row = eventRowOfValues(values);
+  row.tx_id = values[11] as string;
+  return row;
+}
+
+/** An events row read as an array, in the order of `EVENT_COLUMNS`, in the shape the decoders read. */
+function eventRowOfValues(values: unknown[]): EventRow {
+  return {
+    position: values[0],
+    stream_id: values[1] as string,
+    version: values[2],
+    aggregate_type: values[3] as string,
+    event_id: values[4] as string,
+    type: values[5] as string,
+    schema_version: values[6],
+    payload: values[7],
+    metadata: values[8],
+    tags: values[9],
+    occurred_at: values[10],
+    tx_id: undefined,
+  };
+}
+
 function isTrue(value: unknown): boolean {
   return value === true || value === 1 || value === '1' || value === 't';
 }
@@ -151,6 +195,10 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   private readonly preparedStatements: boolean;
   /** PostgreSQL: a feed bound a full page returned, reused while catch-ups read full pages below it. */
   private feedBound: string | undefined;
+  /** PostgreSQL: prepared statement names of the feed statements, by SQL text. */
+  private readonly feedStatementNames = new Map<string, string>();
+  /** SQLite: the feed statements, prepared once on the driver's connection (by SQL text). */
+  private readonly sqliteFeedStatements = new Map<string, { connection: SqliteConnection; statement: SqliteStatement }>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -525,7 +573,13 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     let boundFinished = false;
     const page = async (bound: string | undefined): Promise<Array<EventRow & { feed_bound?: string }>> => {
       const { sql, params } = this.dialect.feedQuery(this.tables, after, limit, bound);
-      const rows = options.tx ? (await executeSql<FeedQueryRow>(options.tx, sql, params)).rows : await this.read<FeedQueryRow>(sql, params);
+      const rows = options.tx
+        ? (await executeSql<FeedQueryRow>(options.tx, sql, params)).rows
+        : this.sql.name === 'sqlite'
+          ? await this.readSqliteFeed(sql, params)
+          : bound !== undefined
+            ? await this.readPostgresFeedBelow(sql, params)
+            : await this.read<FeedQueryRow>(sql, params);
       boundFinished = rows[0]?.feed_bound_finished === true;
       return this.dialect.feedRows(rows, after);
     };
@@ -924,6 +978,61 @@ export class TypeOrmJournal implements Journal<EntityManager> {
 
   private decodeRow(row: EventRow): RecordedEvent {
     return recordedEventFromRow(row, this.sql, this.dialect.cursorAt(row));
+  }
+
+  /**
+   * SQLite: a feed page through a statement prepared once on better-sqlite3's connection, rows
+   * as arrays, under the same write lock as every other read ({@link runRead}). The feed reads
+   * rows by the thousand: TypeORM's query path (a QueryRunner, a statement lookup, a result
+   * object) and better-sqlite3's row objects cost more than the rows' decoding; measured, this
+   * read takes about two thirds of the time of the same statement through TypeORM.
+   */
+  private readSqliteFeed(sql: string, params: unknown[]): Promise<FeedQueryRow[]> {
+    const connection = (this.dataSource.driver as { databaseConnection?: SqliteConnection }).databaseConnection;
+    if (!connection) return this.read<FeedQueryRow>(sql, params);
+    return sqliteWriteLock(this.dataSource).runExclusive(async () => {
+      let prepared = this.sqliteFeedStatements.get(sql);
+      if (prepared?.connection !== connection) {
+        prepared = { connection, statement: connection.prepare(sql).raw(true) };
+        this.sqliteFeedStatements.set(sql, prepared);
+      }
+      return prepared.statement.all(...params).map(eventRowOfValues);
+    });
+  }
+
+  /**
+   * PostgreSQL: a feed page below a remembered bound (the statement of every page of a catch-up
+   * but the first), with rows as arrays, and as a named prepared statement unless
+   * `preparedStatements` is off: parsed and planned once per pooled connection, and `pg` builds
+   * no object per row (the page's rows by the thousand cost more to build than to decode).
+   */
+  private async readPostgresFeedBelow(sql: string, params: unknown[]): Promise<FeedQueryRow[]> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      const client = (await runner.connect()) as ArrayRowsClient;
+      const values = [...params];
+      this.dataSource.logger.logQuery(sql, values, runner);
+      let rows: unknown[][];
+      try {
+        ({ rows } = await client.query({ ...(this.preparedStatements ? { name: this.feedStatementName(sql) } : {}), text: sql, values, rowMode: 'array' }));
+      } catch (error) {
+        this.dataSource.logger.logQueryError(error as Error, sql, values, runner);
+        throw new QueryFailedError(sql, values, error as Error);
+      }
+      return rows.map(postgresEventRowOfValues);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** The prepared statement's name of a feed statement: one per text (two: from the start, after a cursor). */
+  private feedStatementName(sql: string): string {
+    let name = this.feedStatementNames.get(sql);
+    if (name === undefined) {
+      name = `chronicle_feed_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+      this.feedStatementNames.set(sql, name);
+    }
+    return name;
   }
 
   private read<Row>(sql: string, params: unknown[]): Promise<Row[]> {

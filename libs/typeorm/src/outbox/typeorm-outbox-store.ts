@@ -150,6 +150,10 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   /** {@inheritDoc UnitOfWorkParticipant.participate} */
   async participate(manager: EntityManager, _request: AppendRequest, result: AppendResult): Promise<void> {
     if (this.subscriptions.size === 0) return;
+    if (this.sql.name === 'sqlite') {
+      await this.insertEntriesOfUnit(manager, this.routed(result.streams.flatMap((stream) => stream.events)));
+      return;
+    }
     const written = await this.insertEntries(
       manager,
       this.routed(result.streams.flatMap((stream) => stream.events)),
@@ -502,6 +506,34 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
       inserted += rows.length;
     }
     return { inserted, notified: false };
+  }
+
+  /**
+   * SQLite, inside the appending transaction: the unit's entries copied from the events rows the
+   * journal has just inserted, as PostgreSQL's one-statement append does, in one statement of
+   * constant text (prepared once, cached by the driver) whose one parameter is the entries' ids,
+   * handlers, aggregate ids and event ids as a JSON array. Payload and metadata are neither
+   * encoded again nor bound again: with an outbox handler, those copies were most of what the
+   * outbox added to a command on SQLite.
+   */
+  private async insertEntriesOfUnit(manager: EntityManager, items: readonly { handler: string; event: RecordedEvent }[]): Promise<void> {
+    if (items.length === 0) return;
+    const timestamp = this.sql.encodeTimestamp(this.clock.now());
+    const entries = this.inInsertOrder(items).map(({ id, handler, event }) => [
+      id,
+      handler,
+      outboxAggregateId(event.streamId, event.aggregateType),
+      event.eventId,
+    ]);
+    // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
+    await executeSql(
+      manager,
+      `INSERT INTO ${this.tables.outbox} (${INSERT_COLUMNS}) ` +
+        "SELECT u.value ->> 0, u.value ->> 1, e.aggregate_type, u.value ->> 2, e.stream_id, e.version, e.event_id, e.type, e.schema_version, " +
+        `e.payload, e.metadata, e.occurred_at, ?, ? FROM json_each(?) u JOIN ${this.tables.events} e ON e.event_id = u.value ->> 3 ` +
+        'WHERE true ORDER BY u.key ON CONFLICT (handler, event_id) DO NOTHING',
+      [timestamp, timestamp, JSON.stringify(entries)],
+    );
   }
 
   /**
