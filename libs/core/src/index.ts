@@ -42,9 +42,9 @@ export { Invariant } from './aggregates/invariant.decorator.js';
 export * from './aggregates/aggregate-definition.js';
 export * from './aggregates/aggregate-catalog.js';
 // Decisions (dynamic consistency boundaries)
-export * from './decisions/decision-handler.decorator.js';
-export * from './decisions/decides.decorator.js';
-export * from './decisions/evolves.decorator.js';
+export { DecisionHandler, type DecisionHandlerOptions } from './decisions/decision-handler.decorator.js';
+export { Decides, type DecidesOptions } from './decisions/decides.decorator.js';
+export { Evolves } from './decisions/evolves.decorator.js';
 export * from './decisions/decision-definition.js';
 // Commands
 export * from './commands/command-metadata.js';

@@ -8,7 +8,6 @@ import {
   Chronicle,
   CommandGateway,
   createChronicle,
-  getDecidesMetadata,
   withCommandMetadata,
   type ChronicleOptions,
   type ChronicleStorage,
@@ -16,7 +15,7 @@ import {
   type CommandResult,
   type KeyStore,
 } from '@chronicle/core';
-import { getCommandHandlersMetadata, refusePlainPersonalData } from '@chronicle/core/internal';
+import { getCommandHandlersMetadata, getDecidesMetadata, refusePlainPersonalData } from '@chronicle/core/internal';
 import { createChronicleEntities } from '@chronicle/typeorm';
 import { createAggregateCommandHandler } from './commands/aggregate-command-handler.factory.js';
 import { ClassValidatorCommandInterceptor } from './commands/class-validator.interceptor.js';

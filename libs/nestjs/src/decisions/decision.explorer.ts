@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { getDecisionHandlerMetadata, type ClassType, type DecisionHandlerOptions } from '@chronicle/core';
+import { type ClassType, type DecisionHandlerOptions } from '@chronicle/core';
+import { getDecisionHandlerMetadata } from '@chronicle/core/internal';
 import { findDecoratedProviders, type DecoratedProvider } from '../discovery/decorated-providers.js';
 
 /**
