@@ -88,3 +88,37 @@ describe('SagaEngine: state schema versions', () => {
     expect(await engine.decide(new OrderPaid('o9'), envelope('order.paid', { orderId: 'o9' }))).toBeUndefined();
   });
 });
+
+describe('SagaEngine: deadlines of a completed instance', () => {
+  @Saga({ name: 'one-shot' })
+  class OneShotSaga {
+    @StartsSaga(OrderPlaced, { associate: 'orderId' })
+    start(_event: OrderPlaced, ctx: SagaContext<{ step: string }>): void {
+      ctx.state = { step: 'placed' };
+      if (_event.orderId.startsWith('quick')) ctx.complete();
+      else ctx.schedule('remind', { afterMs: 60_000 });
+    }
+
+    @SagaHandler(OrderPaid, { associate: 'orderId' })
+    paid(_event: OrderPaid, ctx: SagaContext<{ step: string }>): void {
+      ctx.complete();
+    }
+  }
+
+  it('writes no cancellation for an instance that starts and completes in one handling (it has no stored deadline)', async () => {
+    const engine = new SagaEngine(new OneShotSaga(), { store: new InMemorySagaStore(), dispatcher });
+    const change = await engine.decide(new OrderPlaced('quick-1'), envelope('order.placed', { orderId: 'quick-1' }));
+    expect(change).toMatchObject({ expectedVersion: 0, schedule: [], cancel: [], instance: { status: 'completed' } });
+  });
+
+  it('still cancels every stored deadline of an instance that completes later', async () => {
+    const store = new InMemorySagaStore();
+    const engine = new SagaEngine(new OneShotSaga(), { store, dispatcher });
+    await store.save((await engine.decide(new OrderPlaced('o1'), envelope('order.placed', { orderId: 'o1' })))!);
+    expect((await store.deadlines('one-shot', 'o1')).map((deadline) => deadline.name)).toEqual(['remind']);
+    const change = await engine.decide(new OrderPaid('o1'), envelope('order.paid', { orderId: 'o1' }));
+    expect(change).toMatchObject({ expectedVersion: 1, cancel: ['*'], instance: { status: 'completed' } });
+    await store.save(change!);
+    expect(await store.deadlines('one-shot', 'o1')).toEqual([]);
+  });
+});

@@ -176,11 +176,15 @@ export class SagaEngine<Tx = unknown> implements SubscriptionHandler<Tx> {
       updatedAt: now,
       endedAt: ctx.completed ? now : null,
     };
+    // A new instance has no stored deadline to cancel (deadlines are only stored with a saved
+    // change of their instance, and completing one cancels them all): an instance that starts and
+    // completes in one handling writes no cancellation.
+    const fresh = instance.version === 0;
     return {
       instance: next,
       expectedVersion: instance.version,
       schedule: ctx.completed ? [] : [...ctx.scheduled.values()],
-      cancel: ctx.completed ? ['*'] : [...ctx.cancelled],
+      cancel: fresh ? [] : ctx.completed ? ['*'] : [...ctx.cancelled],
     };
   }
 
