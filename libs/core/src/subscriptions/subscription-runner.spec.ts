@@ -319,6 +319,44 @@ describe('SubscriptionRunner', () => {
       expect(committed).toEqual(['wallet-a@1', 'wallet-b@1', 'wallet-c@1', 'wallet-d@1']);
     });
 
+    it('winds a busy pipeline down after a second of reading, so a re-drive requested meanwhile is served under a steady load', async () => {
+      const { append, runner, time } = await setup();
+      await append('bad', ['wallet.opened', { walletId: 'bad', owner: 'x' }]);
+      let failing = true;
+      let busy = 0;
+      const order: string[] = [];
+      let subscription!: SubscriptionRunner<InMemoryTransaction>;
+      const handler: SubscriptionHandler<InMemoryTransaction> = {
+        types: '*',
+        partitionKey: (event) => (event as { walletId: string }).walletId,
+        async handle(event, envelope) {
+          const wallet = (event as { walletId: string }).walletId;
+          if (wallet === 'bad' && failing) throw new Error('not yet');
+          order.push(wallet === 'bad' ? 'bad' : `busy-${busy}`);
+          // A steady load: each busy event brings the next one (announced at once), 300 ms later.
+          if (wallet !== 'bad' && busy < 20) {
+            busy += 1;
+            time.advance(300);
+            await append(`busy${busy}`, ['wallet.opened', { walletId: `busy${busy}`, owner: 'y' }]);
+            void subscription.wake();
+          }
+          return async () => undefined;
+        },
+      };
+      subscription = runner(handler, { batchSize: 100, concurrency: 4 });
+      await subscription.drain();
+      failing = false;
+      await append('busy0', ['wallet.opened', { walletId: 'busy0', owner: 'y' }]);
+      const running = subscription.wake();
+      await subscription.redrive('wallet-bad');
+      await running;
+      await subscription.wake();
+      expect(busy).toBe(20);
+      // Re-driven after at most a few busy events (about a second of them), not after the whole load.
+      expect(order.indexOf('bad')).toBeGreaterThan(-1);
+      expect(order.indexOf('bad')).toBeLessThan(10);
+    });
+
     it('reads on while a slow instance is handled: a later instance is handled meanwhile, and commits after it in feed order', async () => {
       const { append, runner, store } = await setup();
       await append('slow', ['wallet.opened', { walletId: 'slow', owner: 'x' }]);

@@ -575,6 +575,9 @@ export class SubscriptionRunner<Tx = unknown> {
     const slots: Array<PipelineSlot<Tx>> = [];
     const held = new Map(this.held);
     const concurrency = this.options.concurrency;
+    // A step reads for a second at most, then winds down: the next step checks the lease and the
+    // re-drive requests again, which a pipeline kept busy by a steady load would otherwise starve.
+    const readUntil = this.clock.now().getTime() + REDRIVE_CHECK_MS;
     let readFrom = this.position;
     /** The feed may hold events not read yet (a full page, or a wake-up since the last read). */
     let more = true;
@@ -730,7 +733,8 @@ export class SubscriptionRunner<Tx = unknown> {
         }
         // Read on while there is room and no failure.
         const waiting = slots.reduce((count, slot) => count + (slot.state === 'waiting' ? 1 : 0), 0);
-        if (!halted && firstFailed === -1 && !reading && more && waiting < concurrency && slots.length < this.options.batchSize) read();
+        const reads = this.clock.now().getTime() < readUntil;
+        if (!halted && firstFailed === -1 && !reading && more && reads && waiting < concurrency && slots.length < this.options.batchSize) read();
         // Commit the handled prefix.
         if (!committing && fatal === undefined && redo === undefined) {
           let end = 0;
@@ -788,6 +792,8 @@ export class SubscriptionRunner<Tx = unknown> {
             this.caughtUp = true;
             return step;
           }
+          // The step read for its second: the next one goes on from here.
+          if (slots.length === 0 && !reads) return step;
         }
         if (!signalled) {
           await new Promise<void>((resolve) => {
