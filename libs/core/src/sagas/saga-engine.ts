@@ -24,11 +24,11 @@ function associationOf(associate: SagaAssociation, event: object): string | unde
 }
 
 /**
- * How a saga's subscription runs by default (the Nest module applies them today): instances handled
- * at once (their commands share group commits), events per checkpoint transaction (a transaction
- * holds at most one event per instance, so the next event of one sees what this one saved), how
- * long completed instances stay as tombstones (a redelivered start is ignored meanwhile), and how
- * often the older ones are pruned.
+ * How a saga's subscription runs by default (the runtime applies them): instances handled at once
+ * (their commands share group commits), handled events per checkpoint transaction at most (a
+ * transaction holds at most one event per instance, and the next event of one starts only once
+ * this one's change committed), how long completed instances stay as tombstones (a redelivered
+ * start is ignored meanwhile), and how often the older ones are pruned.
  */
 export const SAGA_DEFAULTS = {
   concurrency: 16,

@@ -103,7 +103,9 @@ const RENEWAL_RETRY_MIN_MS = 10;
  *   a renewal queued behind that transaction (the row lock on PostgreSQL, the write lock on
  *   SQLite) cannot deadlock it.
  * - Batches: events are read a page at a time and handled `commitEvery` per transaction; the
- *   handler's transactional work commits with the checkpoint (exactly once).
+ *   handler's transactional work commits with the checkpoint (exactly once). A partitioned
+ *   handler (`partitionKey`, `concurrency` > 1: a saga) runs as a pipeline instead: see
+ *   `pipelinedStep`.
  * - Failures: a batch that fails is redone one event at a time; an event that keeps failing is
  *   retried with backoff, then parked with its error, and later events of its stream are parked
  *   behind it (held) so the stream's order holds; other streams keep flowing. An event that cannot
