@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InMemorySagaStore } from '../adapters/in-memory-saga-store.js';
+import type { InMemoryTransaction } from '../adapters/in-memory-transaction.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { Event } from '../events/event.decorator.js';
 import type { JsonValue } from '../events/json.js';
@@ -120,5 +121,30 @@ describe('SagaEngine: deadlines of a completed instance', () => {
     expect(change).toMatchObject({ expectedVersion: 1, cancel: ['*'], instance: { status: 'completed' } });
     await store.save(change!);
     expect(await store.deadlines('one-shot', 'o1')).toEqual([]);
+  });
+});
+
+describe('SagaEngine: the changes of one transaction', () => {
+  it('saves the changes of one checkpoint transaction with one saveAll, and falls back to save for works it did not make', async () => {
+    const store = new InMemorySagaStore();
+    const calls: number[] = [];
+    const saveAll = store.saveAll.bind(store);
+    store.saveAll = async (changes, tx) => {
+      calls.push(changes.length);
+      return saveAll(changes, tx);
+    };
+    const engine = new SagaEngine<InMemoryTransaction>(new ShippingSaga(), { store, dispatcher });
+    const works = await Promise.all(['o1', 'o2', 'o3'].map((id) => engine.handle(new OrderPlaced(id), envelope('order.placed', { orderId: id }))));
+    const applies: Array<() => void> = [];
+    const tx: InMemoryTransaction = { onCommit: (apply) => void applies.push(apply) };
+    await engine.runWorks(works.filter((work) => work !== undefined), tx);
+    for (const apply of applies) apply();
+    expect(calls).toEqual([3]);
+    expect((await store.list('shipping')).map((instance) => instance.correlationId)).toEqual(['o1', 'o2', 'o3']);
+
+    let foreign = 0;
+    await engine.runWorks([async () => void (foreign += 1)], tx);
+    expect(foreign).toBe(1);
+    expect(calls).toEqual([3]);
   });
 });

@@ -55,6 +55,8 @@ export class SagaEngine<Tx = unknown> implements SubscriptionHandler<Tx> {
   private readonly deadlineHandlers = new Map<string, string>();
   private readonly clock: Clock;
   private readonly logger: ChronicleLogger;
+  /** The change behind each work `handle` returned, so `runWorks` can save them together. */
+  private readonly changes = new WeakMap<TransactionalWork<Tx>, SagaChange>();
 
   constructor(
     readonly instance: object,
@@ -90,7 +92,20 @@ export class SagaEngine<Tx = unknown> implements SubscriptionHandler<Tx> {
   async handle(event: object, envelope: RecordedEvent): Promise<TransactionalWork<Tx> | void> {
     const change = await this.decide(event, envelope);
     if (!change) return;
-    return (tx: Tx) => this.deps.store.save(change, tx);
+    const work = (tx: Tx): Promise<void> => this.deps.store.save(change, tx);
+    this.changes.set(work, change);
+    return work;
+  }
+
+  /**
+   * Saves the changes of one checkpoint transaction together (`SagaStore.saveAll`: one statement
+   * for the new instances on the TypeORM store) when the store can; else one after another.
+   */
+  async runWorks(works: ReadonlyArray<TransactionalWork<Tx>>, tx: Tx): Promise<void> {
+    const changes = works.map((work) => this.changes.get(work));
+    const { store } = this.deps;
+    if (store.saveAll && changes.every((change) => change !== undefined)) return store.saveAll(changes as SagaChange[], tx);
+    for (const work of works) await work(tx);
   }
 
   /** The instance an event concerns: events of different instances may be handled concurrently. */

@@ -21,4 +21,11 @@ export interface SubscriptionHandler<Tx = unknown> {
    * same time (a saga's correlation id); undefined puts the event in a partition of its own.
    */
   partitionKey?(event: object, envelope: RecordedEvent): string | undefined;
+  /**
+   * Runs the transactional works of one checkpoint transaction (in feed order) instead of the
+   * runner running each in turn: a handler that writes many at once (a saga saving many
+   * instances in one statement) implements it. Throwing fails the whole transaction, which the
+   * runner then redoes one event at a time. Used by partitioned runners (sagas).
+   */
+  runWorks?(works: ReadonlyArray<TransactionalWork<Tx>>, tx: Tx): Promise<void>;
 }

@@ -309,6 +309,21 @@ describe('SubscriptionRunner', () => {
       expect(transactions.length).toBeLessThan(8);
     });
 
+    it('hands the works of one transaction to the handler\'s runWorks together, in feed order', async () => {
+      const { append, runner } = await setup();
+      for (const wallet of ['a', 'b', 'c', 'd']) await append(wallet, ['wallet.opened', { walletId: wallet, owner: 'x' }]);
+      const { handler, committed } = instances();
+      const batches: number[] = [];
+      handler.runWorks = async (works, tx) => {
+        batches.push(works.length);
+        for (const work of works) await work(tx);
+      };
+      await runner(handler, { batchSize: 100, concurrency: 4 }).drain();
+      expect(batches.reduce((sum, n) => sum + n, 0)).toBe(4);
+      expect(batches.length).toBeLessThan(4);
+      expect(committed).toEqual(['wallet-a@1', 'wallet-b@1', 'wallet-c@1', 'wallet-d@1']);
+    });
+
     it('redoes a prefix one event at a time when one change fails inside its transaction: nothing is applied twice', async () => {
       const { append, runner } = await setup();
       for (const wallet of ['a', 'b', 'c', 'd']) await append(wallet, ['wallet.opened', { walletId: wallet, owner: 'x' }]);

@@ -701,9 +701,7 @@ export class SubscriptionRunner<Tx = unknown> {
         try {
           // The checkpoint transaction starts with at least half a lease left (renewed here when due).
           await this.holdLease();
-          await this.commit({ to, park }, works.length === 0 ? undefined : async (tx) => {
-            for (const work of works) await work(tx);
-          });
+          await this.commit({ to, park }, works.length === 0 ? undefined : (tx) => this.runWorks(works, tx));
           this.passPrefix(prefix, step);
           slots.splice(0, prefix.length);
           passedTo = undefined;
@@ -807,6 +805,12 @@ export class SubscriptionRunner<Tx = unknown> {
     } finally {
       this.wakeInFlight = undefined;
     }
+  }
+
+  /** The works of one transaction: the handler's `runWorks` when it has one, else each in turn. */
+  private async runWorks(works: ReadonlyArray<TransactionalWork<Tx>>, tx: Tx): Promise<void> {
+    if (this.handler.runWorks) return this.handler.runWorks(works, tx);
+    for (const work of works) await work(tx);
   }
 
   /** Notes the progress of a passed prefix of the pipeline. */
