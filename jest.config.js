@@ -6,6 +6,7 @@
  */
 const moduleNameMapper = {
   '^@chronicle/(core|typeorm|nestjs|testing|console)$': '<rootDir>/libs/$1/src/index.ts',
+  '^@chronicle/core/internal$': '<rootDir>/libs/core/src/internal.ts',
   '^@chronicle/nestjs/(rabbitmq|microservices|terminus)$': '<rootDir>/libs/nestjs/src/$1.ts',
   '^@chronicle/testing/contracts$': '<rootDir>/libs/testing/src/contracts.ts',
   '^(\\.{1,2}/.*)\\.js$': '$1',

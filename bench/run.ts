@@ -4,7 +4,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { resolveCommandGatewayOptions } from '@chronicle/core';
+import { resolveCommandGatewayOptions } from '@chronicle/core/internal';
 import { SCENARIOS } from './scenarios/index.js';
 import { describeMachine } from './support/machine.js';
 import { dropRunSchemas, postgresUnavailable } from './support/postgres.js';

@@ -7,7 +7,8 @@
 //    the tarballs and installs (its other dependencies come from the registry, through the npm cache).
 // 3. SQLite, with none of the optional peers installed (pg, amqplib, @nestjs/microservices,
 //    @nestjs/terminus, NATS): compiles with tsc (strict, no skipLibCheck), runs a fixture test of
-//    @chronicle/testing under `node --test`, then the application (src/main-sqlite.ts).
+//    @chronicle/testing under `node --test`, then the application (src/main-sqlite.ts), then
+//    `npx chronicle status --json` (the CLI of @chronicle/console) on a migrated SQLite file.
 // 4. PostgreSQL + RabbitMQ: installs pg and amqplib beside, compiles everything, runs src/main-postgres.ts.
 //
 // Each step is one check; the summary line is "consumer: N passed, N failed, N skipped". Without
@@ -131,6 +132,22 @@ try {
   if (compile.code === 0) {
     await check('@chronicle/testing fixture under node --test', process.execPath, ['--test', 'dist/test/wallet.fixture.test.js'], app);
     await check('SQLite app: aggregate, idempotent command, projection, outbox handler, saga, exception filter', process.execPath, ['dist/src/main-sqlite.js'], app);
+  }
+  // The chronicle CLI as `npx chronicle` finds it: the bin of the installed @chronicle/console, on a
+  // SQLite file migrated by @chronicle/typeorm (the CLI itself never migrates).
+  const migrate = await check('a migrated SQLite file for the CLI', process.execPath, [
+    '--input-type=module',
+    '-e',
+    "import { DataSource } from 'typeorm'; import { runChronicleMigrations } from '@chronicle/typeorm'; " +
+      "const d = new DataSource({ type: 'better-sqlite3', database: 'cli.sqlite' }); await d.initialize(); await runChronicleMigrations(d); await d.destroy();",
+  ], app);
+  if (migrate.code === 0) {
+    const status = await check('npx chronicle status --json (the bin of @chronicle/console)', npm, ['exec', '--offline', '--', 'chronicle', 'status', '--json', '--database-url', 'sqlite:cli.sqlite'], app);
+    if (status.code === 0 && !/"headPosition": 0/.test(status.output)) {
+      counts.passed--;
+      counts.failed++;
+      console.log(`  FAIL npx chronicle status --json printed no status:\n${status.output.replace(/^/gm, '       ')}`);
+    }
   }
 
   // PostgreSQL + RabbitMQ.

@@ -1,4 +1,4 @@
-import { resolveCommandGatewayOptions } from '@chronicle/core';
+import { resolveCommandGatewayOptions } from '@chronicle/core/internal';
 import { OpenLedger } from '../domain/bench-ledger.aggregate.js';
 import { bootBenchApp, type BenchApp } from '../support/bench-app.js';
 import { fullGc } from '../support/gc.js';

@@ -5,7 +5,7 @@ import { ScheduleModule } from '@nestjs/schedule';
 import { TypeOrmModule, getDataSourceToken, type TypeOrmModuleOptions } from '@nestjs/typeorm';
 import pg from 'pg';
 import type { DataSource } from 'typeorm';
-import { CommandGateway, type CommandGatewayOptions, type Journal, type OutboxStore, type SnapshotStore } from '@chronicle/core';
+import { CommandGateway, type ClassType, type CommandGatewayOptions, type Journal, type OutboxStore, type SnapshotStore } from '@chronicle/core';
 import {
   CHRONICLE_JOURNAL,
   CHRONICLE_OUTBOX_STORE,
@@ -13,6 +13,7 @@ import {
   EventSourcingModule,
   OutboxMonitor,
   type OutboxModuleOptions,
+  type PersonalDataModuleOptions,
 } from '@chronicle/nestjs';
 import { BenchLedger } from '../domain/bench-ledger.aggregate.js';
 import { POSTGRES_URL } from './postgres.js';
@@ -29,6 +30,10 @@ export interface BenchAppOptions {
   outbox?: OutboxModuleOptions;
   /** Gateway options; omitted means the library's defaults (what the bench is meant to measure). */
   gateway?: CommandGatewayOptions;
+  /** The aggregates. @default [BenchLedger] */
+  aggregates?: ClassType[];
+  /** Crypto-shredding (the module's `personalData` option). */
+  personalData?: PersonalDataModuleOptions;
 }
 
 /** A booted application and the public handles the scenarios use. */
@@ -64,8 +69,9 @@ class BenchAppModule {
         CqrsModule.forRoot(),
         ScheduleModule.forRoot(),
         EventSourcingModule.forRoot({
-          aggregates: [BenchLedger],
+          aggregates: options.aggregates ?? [BenchLedger],
           dataSource,
+          ...(options.personalData ? { personalData: options.personalData } : {}),
           ...(options.storage.kind === 'postgres' ? { tables: { schema: options.storage.schema } } : {}),
           ...(options.outbox ? { outbox: options.outbox } : {}),
           ...(options.gateway ? { gateway: options.gateway } : {}),

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { startDemo, type DemoTestConfig, type RunningDemo } from '../support/demo-app.js';
+import { ownerTag } from '../../apps/demo/src/accounts/owner-tag.js';
 
 /** A database for one test: the demo configuration that reaches it, and how to remove it. */
 export interface DemoDatabase {
@@ -91,7 +92,7 @@ export function accountsSuite(name: string, openDatabase: () => Promise<DemoData
           {
             type: 'account.opened',
             version: 1,
-            payload: { accountId: id, owner: 'Ada' },
+            payload: { accountId: id, owner: 'Ada', ownerTag: ownerTag('Ada') },
             occurredAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
             metadata: { commandId: 'open-1', correlationId: 'open-1', causationId: 'open-1' },
           },

@@ -41,7 +41,7 @@ await describePostgres('demo bank: several instances and an unreachable PostgreS
     expect(fromA.headers.etag).toBe('"62"');
     const versions = ((await a.get(`/accounts/${id}/events`).expect(200)).body as Array<{ version: number }>).map((e) => e.version);
     expect(versions).toEqual(Array.from({ length: 62 }, (_, i) => i + 1));
-  });
+  }, 60_000);
 
   it('two instances: one runs each projection and saga, transfers through both settle, and the read model equals the journal', async () => {
     const [a, b] = [await start(), await start()];
@@ -74,7 +74,7 @@ await describePostgres('demo bank: several instances and an unreachable PostgreS
       const listed = (await http.get('/accounts').query({ after }).expect(200)).body as Array<{ id: string; balance: number }>;
       expect(Object.fromEntries(listed.map((row) => [row.id, row.balance]))).toEqual(Object.fromEntries(fold.map((row) => [row.id, row.balance])));
     }
-  });
+  }, 60_000);
 
   it('an idempotency key used on one instance is honoured by the other', async () => {
     const [a, b] = [await start(), await start()];

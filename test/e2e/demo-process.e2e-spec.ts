@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
-import { buildDemo, launchDemo, type DemoProcess } from '../support/demo-process.js';
+import { buildDemo, launchDemo, TEST_MASTER_KEY_ENV, type DemoProcess } from '../support/demo-process.js';
 import { expectInOrderAndComplete, recordExchange, waitUntil } from '../support/outbox-test-apps.js';
 import { AMQP_URL, POSTGRES_URL, createSchema, postgresUnavailableReason, rabbitMqUnavailableReason, servicesRequired, uniqueSchemaName } from '../support/services.js';
 
@@ -174,7 +174,7 @@ describe('the demo as an OS process', () => {
       await demo.exited;
     }, 180_000);
 
-    it('npm run projection:rebuild rebuilds the balances while the demo runs, with a progress report', async () => {
+    it('npm run projection:rebuild (the chronicle CLI with the demo as --app) rebuilds the balances while the demo runs, with a progress bar', async () => {
       const demo = await launch(database.env);
       children.push(demo.child);
       const ids: string[] = [];
@@ -187,22 +187,20 @@ describe('the demo as an OS process', () => {
       const before = (await request(demo.url).get('/accounts').query({ after: last.headers['chronicle-position'] }).expect(200)).body as unknown[];
       expect(before).toHaveLength(5);
 
-      const rebuild = spawnSync(process.execPath, ['dist/apps/demo/src/cli/rebuild-projection.js', 'balances'], {
-        env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', ...database.env },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
-      expect(rebuild.stderr).toContain('Rebuilding projection "balances" from the start of the journal');
-      expect(rebuild.stderr).toMatch(/\[#{30}\] 100% 11\/≈11 events, 11 handled, 0 parked/);
-      expect(rebuild.stderr).toMatch(/Projection "balances" rebuilt in [\d.]+ s/);
+      // What `npm run projection:rebuild -- <name>` runs once the build is done.
+      const cli = (name: string) =>
+        spawnSync(process.execPath, ['libs/console/dist/cli/bin.js', 'rebuild', '--app', 'dist/apps/demo/src/cli/chronicle-cli.app.js', name], {
+          env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', ...TEST_MASTER_KEY_ENV, ...database.env },
+          encoding: 'utf8',
+          timeout: 60_000,
+        });
+      const rebuild = cli('balances');
+      expect(rebuild.stderr).toMatch(/100% \| 11\/≈11 events \| 11 handled \| 0 parked/);
+      expect(rebuild.stdout).toMatch(/Projection "balances" rebuilt in [\d.]+ s: 11 events read, 11 handled, 0 parked/);
       expect(rebuild.status).toBe(0);
-      const unknown = spawnSync(process.execPath, ['dist/apps/demo/src/cli/rebuild-projection.js', 'nope'], {
-        env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', ...database.env },
-        encoding: 'utf8',
-        timeout: 60_000,
-      });
+      const unknown = cli('nope');
       expect(unknown.status).toBe(1);
-      expect(unknown.stderr).toContain('Rebuild failed: No projection "nope"; known: balances.');
+      expect(unknown.stderr).toContain('OperationsNotFoundError: No projection "nope" was found.');
       const after = (await request(demo.url).get('/accounts').expect(200)).body as unknown[];
       expect(after).toEqual(before);
       // Writes after the rebuild keep flowing into the rebuilt model.
@@ -265,6 +263,35 @@ const rabbitMissing = (await postgresUnavailableReason()) ?? (await rabbitMqUnav
     for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await drop();
   });
+
+  it('without CHRONICLE_MASTER_KEY: refuses PostgreSQL with one named line and exit 78; on a SQLite file makes a development key once and warns', async () => {
+    const main = 'dist/apps/demo/src/main.js';
+    const base = { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', CHRONICLE_MASTER_KEY: '', PORT: '0' };
+    const refused = spawnSync(process.execPath, [main], { env: { ...base, DATABASE_URL: POSTGRES_URL }, encoding: 'utf8', timeout: 60_000 });
+    expect(refused.status).toBe(78);
+    expect(refused.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^The demo refused to start: MasterKeyMissingError: CHRONICLE_MASTER_KEY is not set/)]);
+    const malformed = spawnSync(process.execPath, [main], { env: { ...base, DATABASE_URL: POSTGRES_URL, CHRONICLE_MASTER_KEY: 'c2hvcnQ=' }, encoding: 'utf8', timeout: 60_000 });
+    expect(malformed.status).toBe(78);
+    expect(malformed.stderr).toMatch(/MasterKeyMissingError: Master key "demo-1" is 5 bytes/);
+    expect(malformed.stderr).not.toContain('c2hvcnQ=');
+
+    const dir = mkdtempSync(join(tmpdir(), 'chronicle-devkey-'));
+    try {
+      const env = { SQLITE_PATH: join(dir, 'bank.sqlite'), DATABASE_URL: '', CHRONICLE_MASTER_KEY: '' };
+      let demo = await launch(env);
+      expect(demo.output()).toMatch(/NO CHRONICLE_MASTER_KEY: .* development master key kept in .*chronicle-dev-master-key/);
+      const { id } = (await request(demo.url).post('/accounts').send({ owner: 'Devkey Person' }).expect(201)).body as { id: string };
+      demo.child.kill('SIGTERM');
+      await demo.exited;
+      // The same key after a restart: the name still reads.
+      demo = await launch(env);
+      expect((await request(demo.url).get(`/accounts/${id}`).expect(200)).body.owner).toBe('Devkey Person');
+      demo.child.kill('SIGTERM');
+      await demo.exited;
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 
   it('publishes every account event to chronicle.demo; a relay killed with SIGKILL mid-stream loses none after a restart', async () => {
     const consumer = await recordExchange('chronicle.demo');

@@ -38,6 +38,7 @@ describe('the OpenAPI description of the demo', () => {
       'post /accounts/{id}/deposits': ['idempotency-key:optional', 'if-match:optional'],
       'post /accounts/{id}/withdrawals': ['idempotency-key:optional', 'if-match:optional'],
       'post /accounts/{id}/close': ['idempotency-key:optional', 'if-match:optional'],
+      'post /accounts/{id}/forget': ['idempotency-key:optional'],
       'post /transfers': ['idempotency-key:optional'],
     });
   });
@@ -63,6 +64,7 @@ describe('the OpenAPI description of the demo', () => {
       ['post', '/transfers', transfer],
       ['get', '/transfers/{id}', await http.get(`/transfers/${(transfer.body as { id: string }).id}`).expect(200)],
       ['post', '/accounts/{id}/close', await http.post(`/accounts/${other}/close`).expect(200)],
+      ['post', '/accounts/{id}/forget', await http.post(`/accounts/${other}/forget`).expect(200)],
       ['get', '/accounts', await http.get('/accounts').expect(200)],
       ['get', '/accounts/{id}', await http.get(`/accounts/${id}`).expect(200)],
       ['get', '/accounts/{id}/events', await http.get(`/accounts/${id}/events`).expect(200)],
@@ -79,6 +81,6 @@ describe('the OpenAPI description of the demo', () => {
       const described = document.paths[path]![method]!.responses[String(answer.status)]?.headers?.['Chronicle-Position']?.description;
       expect({ operation: `${method} ${path}`, sent, described: described !== undefined }).toEqual({ operation: `${method} ${path}`, sent, described: sent });
     }
-    expect(answers.filter(([, , answer]) => answer.headers['chronicle-position'] !== undefined)).toHaveLength(5);
+    expect(answers.filter(([, , answer]) => answer.headers['chronicle-position'] !== undefined)).toHaveLength(6);
   });
 });

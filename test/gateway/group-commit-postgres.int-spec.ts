@@ -47,7 +47,7 @@ await describePostgres('group commit on PostgreSQL', () => {
     // Group commit really grouped: some units of work carried many commands.
     const largest = Math.max(...journals.flatMap((journal) => journal.unitSizes));
     expect(largest).toBeGreaterThan(1);
-  });
+  }, 30_000);
 
   it('a conflict inside a batch fails only that command', async () => {
     const journal = new TypeOrmJournal(database.dataSource, database.tables);

@@ -84,5 +84,5 @@ await describeServices(['postgres', 'rabbitmq'], 'the outbox relayed to the real
       await proxy.stop();
       await consumer.close();
     }
-  });
+  }, 30_000);
 });

@@ -14,6 +14,9 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/** The master key every launched demo (and the CLI beside it) gets unless a test sets its own. */
+export const TEST_MASTER_KEY_ENV = { CHRONICLE_MASTER_KEY: Buffer.alloc(32, 42).toString('base64') };
+
 /** The compiled demo (`dist/apps/demo/src/main.js`) running as its own OS process. */
 export interface DemoProcess {
   child: ChildProcess;
@@ -25,12 +28,13 @@ export interface DemoProcess {
 
 /**
  * Starts the compiled demo with `env` on a free port (or `port`), and resolves once it listens.
- * Run `npm run build` first. AMQP_URL is cleared unless `env` sets it.
+ * Run `npm run build` first. AMQP_URL is cleared unless `env` sets it; CHRONICLE_MASTER_KEY is a fixed test key unless `env` sets it.
  */
 export async function launchDemo(env: Record<string, string>, port?: number): Promise<DemoProcess> {
   const listenOn = port ?? (await freePort());
   const child = spawn(process.execPath, ['dist/apps/demo/src/main.js'], {
-    env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', PORT: String(listenOn), ...env },
+    // A fixed test master key unless `env` sets one (on PostgreSQL the demo refuses to start without).
+    env: { ...process.env, NODE_OPTIONS: '', AMQP_URL: '', PORT: String(listenOn), ...TEST_MASTER_KEY_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';

@@ -164,3 +164,26 @@ export async function describeServices(services: ReadonlyArray<keyof typeof prob
   }
   describe(name, fn);
 }
+
+/** The Chromium the browser tests drive (Debian's `chromium` package); `CHROMIUM_PATH` overrides it. */
+export const CHROMIUM_PATH = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** Undefined when the Chromium executable is there, else why it is not. */
+export async function chromiumUnavailableReason(): Promise<string | undefined> {
+  const { access, constants } = await import('node:fs/promises');
+  try {
+    await access(CHROMIUM_PATH, constants.X_OK);
+    return undefined;
+  } catch {
+    return `Chromium is not installed at ${CHROMIUM_PATH} (apt-get install -y chromium; .ci/run installs it)`;
+  }
+}
+
+/**
+ * `describe` for browser tests: they need Chromium, PostgreSQL and RabbitMQ. Skipped with the reason
+ * printed when one is missing outside CI; run (and failing) when one is missing in CI.
+ */
+export async function describeBrowser(name: string, fn: () => void): Promise<void> {
+  const reasons = [await chromiumUnavailableReason(), await postgresUnavailableReason(), await rabbitMqUnavailableReason()].filter(Boolean);
+  describeIfAvailable(name, reasons.length ? reasons.join('; ') : undefined, fn);
+}

@@ -270,6 +270,20 @@ describe('Telemetry on SQLite: spans and their links', () => {
     expect(t2?.metadata.tracestate).toBeUndefined();
   });
 
+  it('names the command and its trace in a log line written during the command (a snapshot that could not be saved)', async () => {
+    const logs: string[] = [];
+    const h = await harness({ logs });
+    // The snapshot store fails: the command still commits, and the warning says which command and trace.
+    h.chronicle.storage.snapshots.save = () => Promise.reject(new Error('disk full'));
+    await h.chronicle.execute(new OpenLedger('snap-1', 'ada'));
+    for (let i = 0; i < 9; i++) await h.chronicle.execute(new Post('snap-1', 1), i === 8 ? { commandId: 'tenth' } : {});
+    await h.chronicle.stop(); // waits for the snapshot saves in flight
+    const tenth = named('chronicle.command').find((span) => span.attributes['chronicle.command.id'] === 'tenth')!;
+    expect(logs.filter((line) => line.includes('was not saved'))).toEqual([
+      expect.stringContaining(`Snapshot of "ledger-snap-1" at version 10 (command tenth, trace ${tenth.spanContext().traceId}) was not saved: disk full`),
+    ]);
+  });
+
   it('records a rejected command as such', async () => {
     const h = await harness();
     await h.chronicle.execute(new OpenLedger('r-1', 'ada'));

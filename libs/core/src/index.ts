@@ -1,5 +1,8 @@
-// @chronicle/core: the public API. Internals (the commit batcher, keyed queues, semaphores, the
-// aggregate loader, command fingerprints) are not exported; specs import them by relative path.
+// @chronicle/core: the public API. What Chronicle's own packages share among themselves (option
+// resolution, decorator metadata readers, the runtime's job scheduler, ...) is on the
+// `@chronicle/core/internal` subpath (src/internal.ts), with no stability promise; the rest of the
+// internals (the commit batcher, keyed queues, semaphores, the aggregate loader, command
+// fingerprints) are not exported at all, and specs import them by relative path.
 // Errors
 export * from './errors/chronicle.error.js';
 export * from './errors/concurrency.error.js';
@@ -26,25 +29,30 @@ export * from './events/json.js';
 export * from './events/event-metadata.js';
 export * from './events/recorded-event.js';
 export * from './events/upcaster.js';
-export * from './events/event.decorator.js';
+export { Event, type EventOptions, type EventClassMetadata } from './events/event.decorator.js';
 export * from './events/event-registry.js';
 export * from './events/event-serializer.js';
 // Aggregates
 export * from './aggregates/class-type.js';
 export * from './aggregates/aggregate-id-source.js';
-export * from './aggregates/aggregate.decorator.js';
-export * from './aggregates/handles.decorator.js';
-export * from './aggregates/applies.decorator.js';
-export * from './aggregates/invariant.decorator.js';
+export { Aggregate, type AggregateOptions, type SnapshotOptions } from './aggregates/aggregate.decorator.js';
+export { Handles, type HandlesOptions } from './aggregates/handles.decorator.js';
+export { Applies } from './aggregates/applies.decorator.js';
+export { Invariant } from './aggregates/invariant.decorator.js';
 export * from './aggregates/aggregate-definition.js';
 export * from './aggregates/aggregate-catalog.js';
+// Decisions (dynamic consistency boundaries)
+export * from './decisions/decision-handler.decorator.js';
+export * from './decisions/decides.decorator.js';
+export * from './decisions/evolves.decorator.js';
+export * from './decisions/decision-definition.js';
 // Commands
 export * from './commands/command-metadata.js';
 export * from './commands/command-result.js';
 // Gateway
 export * from './gateway/command-gateway.js';
-export * from './gateway/command-gateway-options.js';
-export type { GroupCommitOptions } from './gateway/commit-batcher.js';
+export { COMMAND_GATEWAY_DEFAULTS, COMMAND_OUTCOME_DEFAULTS, type CommandGatewayOptions, type ResolvedCommandGatewayOptions } from './gateway/command-gateway-options.js';
+export { GROUP_COMMIT_DEFAULTS, type GroupCommitOptions } from './gateway/commit-batcher.js';
 export * from './gateway/command-interceptor.js';
 export * from './gateway/post-commit-listener.js';
 // Logging
@@ -67,24 +75,25 @@ export * from './subscriptions/parked-event-checks.js';
 export * from './outbox/outbox-message.js';
 export * from './outbox/outbox-publisher.js';
 export * from './outbox/outbox-routing.js';
-export * from './outbox/outbox-handler-options.js';
+export type { OutboxBackoffOptions, OutboxHandlerSettings, ResolvedOutboxHandlerSettings } from './outbox/outbox-handler-options.js';
 export * from './outbox/outbox-relay.js';
 /** Argument checks every `OutboxStore` implementation applies, so that all refuse the same bad requests with the same errors. */
 export * as outboxRequestChecks from './outbox/outbox-request-checks.js';
 // Subscriptions
 export * from './subscriptions/subscription-handler.js';
-export * from './subscriptions/subscription-options.js';
+export { SUBSCRIPTION_DEFAULTS, type SubscriptionOptions, type ResolvedSubscriptionOptions } from './subscriptions/subscription-options.js';
 export * from './subscriptions/subscription-runner.js';
 // Projections
-export * from './projections/projection.decorator.js';
-export * from './projections/on.decorator.js';
+export { Projection, type ProjectionOptions } from './projections/projection.decorator.js';
+export { On } from './projections/on.decorator.js';
+export { OnBatch } from './projections/on-batch.decorator.js';
 export * from './projections/projection-context.js';
 export * from './projections/projection-handler.js';
 // Sagas
-export * from './sagas/saga.decorator.js';
-export * from './sagas/saga-handler.decorator.js';
-export * from './sagas/on-deadline.decorator.js';
-export * from './sagas/saga-context.js';
+export { Saga, type SagaOptions } from './sagas/saga.decorator.js';
+export { StartsSaga, SagaHandler, type SagaAssociation } from './sagas/saga-handler.decorator.js';
+export { OnDeadline } from './sagas/on-deadline.decorator.js';
+export type { SagaCommandOutcome, SagaCommandDispatcher, SagaTrigger, SagaDispatchOptions, SagaContext } from './sagas/saga-context.js';
 export * from './sagas/saga-engine.js';
 export * from './sagas/saga-deadline-runner.js';
 // Adapters (in-memory)
@@ -102,12 +111,10 @@ export * from './telemetry/trace-context.js';
 export * from './telemetry/chronicle-telemetry.js';
 /** `createInMemoryStorage()`: every store in memory, wired as one `ChronicleStorage`. */
 export * from './adapters/in-memory-storage.js';
-/** `@OutboxHandler` without Nest, and how a handler instance becomes the relay's `RelayedHandler`. */
-export * from './outbox/outbox-handler.decorator.js';
-/** `BackgroundJobs`: every timer and wake-up of a runtime, single-flight per job, stopped on an AbortSignal. */
-export * from './runtime/background-jobs.js';
-/** `ChronicleOptions` and their defaults, resolved once. */
-export * from './runtime/chronicle-options.js';
+/** `@OutboxHandler` without Nest. */
+export { OutboxHandler, type OutboxHandlerDecoratorOptions } from './outbox/outbox-handler.decorator.js';
+/** `ChronicleOptions` and their resolved form (`Chronicle.options`). */
+export type { ChronicleOptions, ChronicleOutboxOptions, ChronicleSubscriptionOptions, ResolvedChronicleOptions } from './runtime/chronicle-options.js';
 /** `Chronicle`: the gateway, relay, runners and their jobs, with `start()` / `stop()`. */
 export * from './runtime/chronicle.js';
 /** `createChronicle(config)`: builds a framework-free Chronicle runtime. */
@@ -118,11 +125,10 @@ export * from './errors/personal-data-subject.error.js';
 export * from './errors/personal-data-leak.error.js';
 export * from './errors/master-key-missing.error.js';
 export * from './errors/master-key-mismatch.error.js';
-export * from './events/personal-data.decorator.js';
+export { PersonalData, type PersonalDataOptions, type PersonalField } from './events/personal-data.decorator.js';
 export * from './ports/key-store.port.js';
 export * from './personal-data/master-key-ring.js';
 export * from './personal-data/subject-argument.js';
 export * from './personal-data/personal-data-cipher.js';
 export * from './personal-data/personal-data-storage.js';
-export * from './personal-data/plain-personal-data-check.js';
 export * from './adapters/in-memory-key-store.js';

@@ -6,16 +6,17 @@ import type { EntitySchema } from 'typeorm';
 import {
   AggregateCatalog,
   Chronicle,
-  refusePlainPersonalData,
   CommandGateway,
   createChronicle,
-  getCommandHandlersMetadata,
+  getDecidesMetadata,
   withCommandMetadata,
   type ChronicleOptions,
   type ChronicleStorage,
   type ClassType,
   type CommandResult,
+  type KeyStore,
 } from '@chronicle/core';
+import { getCommandHandlersMetadata, refusePlainPersonalData } from '@chronicle/core/internal';
 import { createChronicleEntities } from '@chronicle/typeorm';
 import { createAggregateCommandHandler } from './commands/aggregate-command-handler.factory.js';
 import { ClassValidatorCommandInterceptor } from './commands/class-validator.interceptor.js';
@@ -23,6 +24,7 @@ import {
   CHRONICLE_CHECKPOINT_STORE,
   CHRONICLE_EXTRAS,
   CHRONICLE_JOURNAL,
+  CHRONICLE_KEY_STORE,
   CHRONICLE_OUTBOX_STORE,
   CHRONICLE_SAGA_STORE,
   CHRONICLE_SNAPSHOT_STORE,
@@ -35,6 +37,7 @@ import { OutboxMonitor } from './outbox/outbox-monitor.service.js';
 import { OutboxRelayService } from './outbox/outbox-relay.service.js';
 import { ProjectionExplorer } from './projections/projection.explorer.js';
 import { SagaExplorer } from './sagas/saga.explorer.js';
+import { DecisionExplorer } from './decisions/decision.explorer.js';
 import { SubscriptionAdmin } from './subscriptions/subscription-admin.service.js';
 import { SubscriptionsService } from './subscriptions/subscriptions.service.js';
 import {
@@ -47,6 +50,7 @@ import { EventBusBridge } from './events/event-bus.bridge.js';
 import { ChronicleLifecycle } from './lifecycle/chronicle-lifecycle.service.js';
 import { runStartupStep } from './lifecycle/startup-step.js';
 import type { EventSourcingModuleExtras, EventSourcingModuleOptions } from './options/event-sourcing-module-options.interface.js';
+import { createKeyStoreProvider } from './personal-data/key-store.provider.js';
 import { createStorageProviders } from './storage/storage.providers.js';
 
 /** The module's runtime settings as `createChronicle` takes them (the defaults are resolved there, once). */
@@ -73,6 +77,7 @@ const chronicleProvider: Provider = {
     CHRONICLE_STORAGE,
     EVENT_SOURCING_MODULE_OPTIONS,
     CHRONICLE_EXTRAS,
+    CHRONICLE_KEY_STORE,
     ChronicleDiscovery,
     { token: EventBus, optional: true },
     { token: CommandBus, optional: true },
@@ -81,16 +86,19 @@ const chronicleProvider: Provider = {
     storage: ChronicleStorage,
     options: EventSourcingModuleOptions,
     extras: EventSourcingModuleExtras,
+    keyStore: KeyStore | null,
     discovery: ChronicleDiscovery,
     eventBus?: EventBus,
     commandBus?: CommandBus,
   ): Chronicle => {
-    // The module has no key store option yet: personal fields would be written in plain text.
-    refusePlainPersonalData(
-      new AggregateCatalog(extras.aggregates ?? [], extras.events ?? []).events,
-      'EventSourcingModule',
-      'Crypto-shredding runs on createChronicle({ personalData }) for now; the Nest module does not support it yet.',
-    );
+    if (keyStore === null) {
+      // Said in the module's words (createChronicle would refuse too, naming itself).
+      refusePlainPersonalData(
+        new AggregateCatalog(extras.aggregates ?? [], extras.events ?? []).events,
+        'EventSourcingModule',
+        'Give EventSourcingModule `personalData: { masterKeys: { current: { id, key } } }` (32 random bytes, base64, from your secret store).',
+      );
+    }
     return createChronicle({
       storage,
       aggregates: extras.aggregates ?? [],
@@ -104,6 +112,14 @@ const chronicleProvider: Provider = {
       components: () => discovery.components(),
       startupStep: (step, work, signal) => runStartupStep(options, step, work, signal),
       options: toChronicleOptions(options),
+      ...(keyStore === null
+        ? {}
+        : {
+            personalData: {
+              keyStore,
+              ...(options.personalData?.keyCacheTtlMs === undefined ? {} : { keyCacheTtlMs: options.personalData.keyCacheTtlMs }),
+            },
+          }),
     });
   },
 };
@@ -154,13 +170,19 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
 
   private static complete(base: DynamicModule, extras: EventSourcingModuleExtras): DynamicModule {
     const aggregates = extras.aggregates ?? [];
-    const commandClasses = new Set<ClassType>(aggregates.flatMap((a) => getCommandHandlersMetadata(a).map((h) => h.commandClass)));
+    const commandClasses = new Set<ClassType>([
+      ...aggregates.flatMap((a) => getCommandHandlersMetadata(a).map((h) => h.commandClass)),
+      // A decision handler's commands are routed the same way; its instance comes from Nest at start.
+      ...(extras.decisions ?? []).flatMap((d) => getDecidesMetadata(d).map((h) => h.commandClass)),
+    ]);
     const providers: Provider[] = [
       { provide: CHRONICLE_EXTRAS, useValue: extras },
       ...createStorageProviders(extras),
+      createKeyStoreProvider(extras),
       OutboxExplorer,
       ProjectionExplorer,
       SagaExplorer,
+      DecisionExplorer,
       ChronicleDiscovery,
       chronicleProvider,
       // Derived from the runtime, as @nestjs/typeorm derives its EntityManager from the DataSource.
@@ -197,6 +219,7 @@ export class EventSourcingModule extends ConfigurableEventSourcingModule {
         OutboxMonitor,
         CHRONICLE_CHECKPOINT_STORE,
         CHRONICLE_SAGA_STORE,
+        CHRONICLE_KEY_STORE,
         SubscriptionsService,
         SubscriptionAdmin,
       ],

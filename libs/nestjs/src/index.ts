@@ -15,6 +15,7 @@ export {
   CHRONICLE_OUTBOX_STORE,
   CHRONICLE_CHECKPOINT_STORE,
   CHRONICLE_SAGA_STORE,
+  CHRONICLE_KEY_STORE,
 } from './constants/chronicle.constants.js';
 // Commands
 export * from './commands/class-validator.interceptor.js';

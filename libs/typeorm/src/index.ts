@@ -5,6 +5,7 @@
 export * from './table-options.js';
 // Entities
 export * from './entities/chronicle-entity-options.js';
+export * from './entities/stored-record.js';
 export * from './entities/stream.entity.js';
 export * from './entities/event.entity.js';
 export * from './entities/command.entity.js';

@@ -1,9 +1,8 @@
-import { AggregateAlreadyExistsError, AggregateNotFoundError, DomainRuleViolation } from '@chronicle/core';
+import { AggregateNotFoundError, DomainRuleViolation } from '@chronicle/core';
 import { aggregateFixture } from '@chronicle/testing';
 import { Account } from './account.aggregate.js';
 import { CloseAccount } from './commands/close-account.command.js';
 import { DepositMoney } from './commands/deposit-money.command.js';
-import { OpenAccount } from './commands/open-account.command.js';
 import { RefundMoney } from './commands/refund-money.command.js';
 import { WithdrawMoney } from './commands/withdraw-money.command.js';
 import { AccountClosed } from './events/account-closed.event.js';
@@ -11,17 +10,13 @@ import { AccountOpened } from './events/account-opened.event.js';
 import { MoneyDeposited } from './events/money-deposited.event.js';
 import { MoneyRefunded } from './events/money-refunded.event.js';
 import { MoneyWithdrawn } from './events/money-withdrawn.event.js';
+import { ownerTag } from './owner-tag.js';
 
 describe('Account', () => {
   const account = () => aggregateFixture(Account);
   const opened = new AccountOpened('a1', 'Ada');
 
-  it('opens a new account', async () => {
-    await account().given().when(new OpenAccount('a1', 'Ada')).thenEvents(new AccountOpened('a1', 'Ada'));
-  });
-
-  it('refuses to open an account twice, and commands to a missing one', async () => {
-    await account().given(opened).when(new OpenAccount('a1', 'Eve')).thenThrows(AggregateAlreadyExistsError);
+  it('refuses commands to a missing account (opening is the OwnerAccountLimit decision)', async () => {
     await account().given().when(new DepositMoney('a1', 5)).thenThrows(AggregateNotFoundError, 'account "a1" does not exist');
   });
 
@@ -42,9 +37,9 @@ describe('Account', () => {
   });
 
   it('closes for good: later commands are refused', async () => {
-    await account().given(opened).when(new CloseAccount('a1')).thenEvents(new AccountClosed('a1'));
+    await account().given(opened).when(new CloseAccount('a1')).thenEvents(new AccountClosed('a1', ownerTag('Ada')));
     for (const command of [new DepositMoney('a1', 1), new WithdrawMoney('a1', 1), new CloseAccount('a1')]) {
-      await account().given(opened, new AccountClosed('a1')).when(command).thenThrows(DomainRuleViolation, 'Account a1 is closed.');
+      await account().given(opened, new AccountClosed('a1', ownerTag('Ada'))).when(command).thenThrows(DomainRuleViolation, 'Account a1 is closed.');
     }
   });
 
@@ -60,7 +55,7 @@ describe('Account', () => {
 
   it('accepts a refund even when the account was closed after the debit: a compensation must not fail', async () => {
     await account()
-      .given(opened, new MoneyDeposited('a1', 10), new MoneyWithdrawn('a1', 10), new AccountClosed('a1'))
+      .given(opened, new MoneyDeposited('a1', 10), new MoneyWithdrawn('a1', 10), new AccountClosed('a1', ownerTag('Ada')))
       .when(new RefundMoney('a1', 10, 't1'))
       .thenEvents(new MoneyRefunded('a1', 10, 't1'));
   });

@@ -1,27 +1,30 @@
 import { Aggregate, Applies, DomainRuleViolation, Handles, Invariant } from '@chronicle/core';
 import { CloseAccount } from './commands/close-account.command.js';
 import { DepositMoney } from './commands/deposit-money.command.js';
-import { OpenAccount } from './commands/open-account.command.js';
+import { ForgetAccountOwner } from './commands/forget-account-owner.command.js';
 import { RefundMoney } from './commands/refund-money.command.js';
 import { WithdrawMoney } from './commands/withdraw-money.command.js';
 import { AccountClosed } from './events/account-closed.event.js';
 import { AccountOpened } from './events/account-opened.event.js';
+import { AccountOwnerForgotten } from './events/account-owner-forgotten.event.js';
 import { MoneyDeposited } from './events/money-deposited.event.js';
 import { MoneyRefunded } from './events/money-refunded.event.js';
 import { MoneyWithdrawn } from './events/money-withdrawn.event.js';
 
-/** A bank account: integer cents, never negative, closed for good once closed. */
+/**
+ * A bank account: integer cents, never negative, closed for good once closed. Opening is the
+ * `OwnerAccountLimit` decision's (it spans the owner's accounts); this aggregate applies it.
+ */
 @Aggregate({ name: 'account', id: 'accountId', snapshot: { every: 100, keep: 2 } })
 export class Account {
   id = '';
-  owner = '';
+  /** Personal data: `null` once forgotten. */
+  owner: string | null = '';
+  ownerForgotten = false;
+  /** The owner's pseudonym tag, readable after a forget: a close still frees the owner's place. */
+  ownerTag: string | undefined;
   balance = 0;
   closed = false;
-
-  @Handles(OpenAccount, { creates: true })
-  open(command: OpenAccount): AccountOpened {
-    return new AccountOpened(command.accountId, command.owner);
-  }
 
   @Handles(DepositMoney)
   deposit(command: DepositMoney): MoneyDeposited {
@@ -50,13 +53,20 @@ export class Account {
   @Handles(CloseAccount)
   close(): AccountClosed {
     this.requireOpen();
-    return new AccountClosed(this.id);
+    return new AccountClosed(this.id, this.ownerTag);
+  }
+
+  @Handles(ForgetAccountOwner)
+  forgetOwner(): AccountOwnerForgotten[] {
+    // No open check: erasure applies to closed accounts too. Once recorded, nothing more to write.
+    return this.ownerForgotten ? [] : [new AccountOwnerForgotten(this.id)];
   }
 
   @Applies(AccountOpened)
   onOpened(event: AccountOpened): void {
     this.id = event.accountId;
     this.owner = event.owner;
+    this.ownerTag = event.ownerTag;
   }
 
   @Applies(MoneyDeposited)
@@ -72,6 +82,12 @@ export class Account {
   @Applies(MoneyRefunded)
   onRefunded(event: MoneyRefunded): void {
     this.balance += event.amount;
+  }
+
+  @Applies(AccountOwnerForgotten)
+  onOwnerForgotten(): void {
+    this.owner = null;
+    this.ownerForgotten = true;
   }
 
   @Applies(AccountClosed)

@@ -48,7 +48,10 @@ export class AccountsController {
   constructor(private readonly accounts: AccountsService) {}
 
   @Post()
-  @ApiOperation({ summary: 'Open an account' })
+  @ApiOperation({
+    summary: 'Open an account',
+    description: 'An owner holds at most CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER open accounts (default 5); beyond, a 422 naming the limit. Closing one frees a place.',
+  })
   @written(201)
   @writeErrors
   @idempotencyKey
@@ -114,6 +117,26 @@ export class AccountsController {
     @Headers(IF_MATCH) match?: string,
   ): Promise<AccountViewDto> {
     return withPosition(response, await this.accounts.close(id, readCommandHeaders(key, match)));
+  }
+
+  @Post(':id/forget')
+  @HttpCode(200)
+  @ApiOperation({
+    summary:
+      "Forget the account's owner (right to erasure): the name's data key is destroyed and every read shows owner null; " +
+      'messages published before (RabbitMQ) are outside the store\'s reach',
+  })
+  @written(200)
+  @writeErrors
+  @unknownAccount
+  @idempotencyKey
+  async forget(
+    @Res({ passthrough: true }) response: Response,
+    @Param('id', ACCOUNT_ID) id: string,
+    @Body(NoBodyPipe) _body: undefined,
+    @Headers(IDEMPOTENCY_KEY) key?: string,
+  ): Promise<AccountViewDto> {
+    return withPosition(response, await this.accounts.forget(id, readCommandHeaders(key, undefined)));
   }
 
   @Get()

@@ -4,7 +4,7 @@ import type { Repository } from 'typeorm';
 import { CommandBus } from '@nestjs/cqrs';
 import { v5 as uuidv5, v7 as uuidv7 } from 'uuid';
 import { CHRONICLE_JOURNAL, SubscriptionAdmin } from '@chronicle/nestjs';
-import { CommandGateway, ProjectionWaitTimeoutError, withCommandMetadata, type CommandResult, type Journal } from '@chronicle/core';
+import { Chronicle, CommandGateway, ProjectionWaitTimeoutError, withCommandMetadata, type CommandResult, type Journal } from '@chronicle/core';
 import { AccountBalance } from '../balances/account-balance.entity.js';
 import type { DemoConfig } from '../config/demo-config.js';
 import { DEMO_CONFIG } from '../outbox/demo-config.token.js';
@@ -12,6 +12,7 @@ import type { CommandHeaders } from '../http/command-headers.js';
 import { Account } from './account.aggregate.js';
 import { CloseAccount } from './commands/close-account.command.js';
 import { DepositMoney } from './commands/deposit-money.command.js';
+import { ForgetAccountOwner } from './commands/forget-account-owner.command.js';
 import { OpenAccount } from './commands/open-account.command.js';
 import { WithdrawMoney } from './commands/withdraw-money.command.js';
 import type { AccountEventDto } from './dto/account-event.dto.js';
@@ -34,6 +35,7 @@ export class AccountsService {
   constructor(
     private readonly commandBus: CommandBus,
     private readonly gateway: CommandGateway,
+    private readonly chronicle: Chronicle,
     @Inject(CHRONICLE_JOURNAL) private readonly journal: Journal,
     private readonly subscriptions: SubscriptionAdmin,
     @InjectRepository(AccountBalance) private readonly balances: Repository<AccountBalance>,
@@ -82,6 +84,19 @@ export class AccountsService {
     return this.run(new CloseAccount(id), headers);
   }
 
+  /**
+   * Forgets the account's owner (the right to erasure): destroys the account's data key, so every
+   * stored copy of the name (events, outbox entries, snapshots) reads as null from now on, then
+   * records `account.owner-forgotten`, which drops the name from this instance's aggregate and from
+   * the balances read model. The key goes first: if the command then fails, a retry finishes it
+   * (both steps are idempotent).
+   */
+  async forget(id: string, headers: CommandHeaders): Promise<AccountWrite> {
+    if (!(await this.gateway.read(Account, id))) throw new NotFoundException(`Account ${id} does not exist.`);
+    await this.chronicle.forget(id, { evict: [{ aggregate: Account, id }] });
+    return this.run(new ForgetAccountOwner(id), headers);
+  }
+
   async get(id: string): Promise<AccountViewDto> {
     const view = await this.gateway.read(Account, id);
     if (!view) throw new NotFoundException(`Account ${id} does not exist.`);
@@ -124,11 +139,12 @@ export class AccountsService {
    * Executes a command; the answer is the account as of the command's version. A fresh outcome
    * carries that state; a replayed one does not, so the account is rebuilt at the recorded version.
    */
-  private async run(command: OpenAccount | DepositMoney | WithdrawMoney | CloseAccount, headers: CommandHeaders): Promise<AccountWrite> {
+  private async run(command: OpenAccount | DepositMoney | WithdrawMoney | CloseAccount | ForgetAccountOwner, headers: CommandHeaders): Promise<AccountWrite> {
     const result: CommandResult<object, Account> = await this.commandBus.execute(
       withCommandMetadata(command, { commandId: headers.idempotencyKey, expectedVersion: headers.expectedVersion }),
     );
-    const account = result.state ?? (await this.gateway.readAt(Account, result.aggregateId, result.version))?.state;
+    // An open is a decision: its result carries the decision's state, not the account's.
+    const account = result.state instanceof Account ? result.state : (await this.gateway.readAt(Account, result.aggregateId, result.version))?.state;
     if (!account) throw new Error(`Account ${result.aggregateId} has no version ${result.version} after a successful command.`);
     return { view: toView(account, result.version), ...(result.cursor ? { position: result.cursor } : {}) };
   }

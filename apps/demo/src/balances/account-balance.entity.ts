@@ -7,8 +7,9 @@ export class AccountBalance {
   @PrimaryColumn({ type: 'varchar', length: 64 })
   id!: string;
 
-  @Column({ type: 'varchar', length: 100 })
-  owner!: string;
+  /** The owner's name (personal data); null once forgotten (`account.owner-forgotten`). */
+  @Column({ type: 'varchar', length: 100, nullable: true })
+  owner!: string | null;
 
   /** Integer cents (bigint on PostgreSQL: read back as a string by the driver, so a transformer). */
   @Column({ type: 'bigint', transformer: { to: (value: number) => value, from: (value: string | number) => Number(value) } })

@@ -3,6 +3,7 @@ import type { EntityManager } from 'typeorm';
 import { On, Projection, type ProjectionContext, type RebuildableProjection } from '@chronicle/core';
 import { AccountClosed } from '../accounts/events/account-closed.event.js';
 import { AccountOpened } from '../accounts/events/account-opened.event.js';
+import { AccountOwnerForgotten } from '../accounts/events/account-owner-forgotten.event.js';
 import { MoneyDeposited } from '../accounts/events/money-deposited.event.js';
 import { MoneyRefunded } from '../accounts/events/money-refunded.event.js';
 import { MoneyWithdrawn } from '../accounts/events/money-withdrawn.event.js';
@@ -33,6 +34,15 @@ export class BalancesProjection implements RebuildableProjection<EntityManager> 
   @On(MoneyWithdrawn)
   withdrawn(event: MoneyWithdrawn, ctx: ProjectionContext<EntityManager>): Promise<void> {
     return this.move(event.accountId, -event.amount, ctx);
+  }
+
+  /**
+   * The owner was forgotten: the row drops the name it copied from `account.opened`. A rebuild
+   * reads that event's owner as null anyway (its key is destroyed); this clears the live row.
+   */
+  @On(AccountOwnerForgotten)
+  async ownerForgotten(event: AccountOwnerForgotten, { tx, envelope }: ProjectionContext<EntityManager>): Promise<void> {
+    await tx.getRepository(AccountBalance).update({ id: event.accountId }, { owner: null, version: envelope.version });
   }
 
   @On(AccountClosed)

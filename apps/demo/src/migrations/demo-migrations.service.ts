@@ -5,6 +5,7 @@ import { retryDatabaseStartupStep, runChronicleMigrations } from '@chronicle/typ
 import type { DemoConfig } from '../config/demo-config.js';
 import { DEMO_CONFIG } from '../outbox/demo-config.token.js';
 import { CreateAccountBalances1767484800000 } from './create-account-balances.migration.js';
+import { NullableAccountOwner1796601600000 } from './nullable-account-owner.migration.js';
 
 /**
  * Applies the demo's own migrations at start-up, before projections start, through Chronicle's
@@ -27,7 +28,7 @@ export class DemoMigrations implements OnModuleInit {
         runChronicleMigrations(this.dataSource, {
           schema: this.config.databaseUrl ? this.config.schema : undefined,
           tablePrefix: 'demo_',
-          migrations: [CreateAccountBalances1767484800000],
+          migrations: [CreateAccountBalances1767484800000, NullableAccountOwner1796601600000],
         }),
       { logger: this.logger, ...(this.config.startupDeadlineMs === undefined ? {} : { deadlineMs: this.config.startupDeadlineMs }) },
     );

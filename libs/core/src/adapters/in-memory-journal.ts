@@ -23,6 +23,7 @@ import type {
   StreamInfo,
   StreamWrite,
   UnitOfWorkParticipant,
+  ReadLatestOptions,
 } from '../ports/journal.port.js';
 import { compareCodePoints } from './code-point-order.js';
 import type { InMemoryTransaction } from './in-memory-transaction.js';
@@ -181,7 +182,7 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
     return parseCursor(a) - parseCursor(b);
   }
 
-  /** {@inheritDoc Journal.readByQuery} Served by the per-tag and per-type lists. */
+  /** {@inheritDoc JournalStreams.readByQuery} Served by the per-tag and per-type lists. */
   async readByQuery(query: EventQuery, options: ReadByQueryOptions = {}): Promise<QueryPage> {
     checkEventQuery('query', query);
     const after = options.after ?? null;
@@ -227,6 +228,18 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
       );
     }
     return Number(cursor);
+  }
+
+  /** {@inheritDoc JournalFeed.readLatest} */
+  async readLatest(options: ReadLatestOptions): Promise<RecordedEvent[]> {
+    const limit = checkIntegerArgument('limit', options?.limit, 0);
+    const before = options.beforePosition === undefined ? Number.MAX_SAFE_INTEGER : checkIntegerArgument('beforePosition', options.beforePosition, 0);
+    const found: RecordedEvent[] = [];
+    for (let index = this.log.length - 1; index >= 0 && found.length < limit; index--) {
+      const stored = this.log[index]!;
+      if (stored.position < before) found.push(decode(stored));
+    }
+    return found;
   }
 
   async readByTag(tag: string, options: { afterPosition?: number; limit?: number } = {}): Promise<RecordedEvent[]> {

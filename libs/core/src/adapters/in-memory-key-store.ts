@@ -82,6 +82,12 @@ export class InMemoryKeyStore implements KeyStore {
     return { rewrapped };
   }
 
+  /** Of these key ids, the ones forgotten (see `KeyStore.forgottenAmong`). */
+  async forgottenAmong(keyIds: readonly string[]): Promise<string[]> {
+    keyIds.forEach(checkKeyId);
+    return keyIds.filter((keyId) => this.byKeyId.get(keyId)?.forgottenAt);
+  }
+
   private lookup(row: Row): DataKeyLookup {
     if (row.forgottenAt || !row.wrapped) {
       return { state: 'forgotten', keyId: row.keyId, subject: row.subject, forgottenAt: row.forgottenAt ?? this.now() };

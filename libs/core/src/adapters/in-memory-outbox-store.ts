@@ -100,7 +100,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
   }
 
   /**
-   * {@inheritDoc OutboxStore.subscribe}
+   * {@inheritDoc OutboxRelayStore.subscribe}
    * A handler subscribed again keeps its first registration (start point, readiness) and takes
    * the new event list. Throws `ConfigurationError` for a malformed subscription, changing nothing.
    */
@@ -141,7 +141,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
     if (prepared.length > 0) tx.onCommit(() => prepared.forEach((entry) => this.insert(entry)));
   }
 
-  /** {@inheritDoc OutboxStore.handlerState} */
+  /** {@inheritDoc OutboxRelayStore.handlerState} */
   async handlerState(handler: string): Promise<OutboxHandlerState | undefined> {
     const record = this.handlers.get(handler);
     if (record === undefined) return undefined;
@@ -155,7 +155,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
   }
 
   /**
-   * {@inheritDoc OutboxStore.backfill}
+   * {@inheritDoc OutboxRelayStore.backfill}
    * Events of types the handler does not receive are skipped. Returns how many entries were
    * enqueued. Throws `ConfigurationError` for a handler this store has not subscribed.
    */
@@ -176,7 +176,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
     return enqueued;
   }
 
-  /** {@inheritDoc OutboxStore.claim} */
+  /** {@inheritDoc OutboxRelayStore.claim} */
   async claim(handler: string, owner: string, options: ClaimOptions): Promise<OutboxEntry[]> {
     checkOwner(owner);
     const { limit, leaseMs } = checkClaimOptions(options);
@@ -219,7 +219,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
     return taken.sort(byAggregateThenVersion).map(decode);
   }
 
-  /** {@inheritDoc OutboxStore.extendLease} */
+  /** {@inheritDoc OutboxRelayStore.extendLease} */
   async extendLease(handler: string, owner: string, ids: readonly string[], leaseMs: number): Promise<number> {
     checkIds(ids);
     checkPositiveInteger('leaseMs', leaseMs);
@@ -229,7 +229,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
     });
   }
 
-  /** {@inheritDoc OutboxStore.markPublished} */
+  /** {@inheritDoc OutboxRelayStore.markPublished} */
   async markPublished(handler: string, owner: string, ids: readonly string[]): Promise<number> {
     checkIds(ids);
     const now = this.now();
@@ -240,7 +240,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
   }
 
   /**
-   * {@inheritDoc OutboxStore.markFailed}
+   * {@inheritDoc OutboxRelayStore.markFailed}
    * Counts the attempt, records the error and gives the lease up: the entry (and so its
    * aggregate) waits until `nextAttemptAt`, then any relay may claim it.
    */
@@ -257,7 +257,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
   }
 
   /**
-   * {@inheritDoc OutboxStore.deadLetter}
+   * {@inheritDoc OutboxRelayStore.deadLetter}
    * Counts the attempt that failed (as `markFailed` does) and gives the lease up.
    */
   async deadLetter(handler: string, owner: string, id: string, error: string): Promise<boolean> {
@@ -272,7 +272,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
     return changed === 1;
   }
 
-  /** {@inheritDoc OutboxStore.release} */
+  /** {@inheritDoc OutboxRelayStore.release} */
   async release(handler: string, owner: string, ids?: readonly string[]): Promise<number> {
     if (ids !== undefined) checkIds(ids);
     const now = this.now();
@@ -280,7 +280,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
     return this.fenced(handler, owner, targets, now, release);
   }
 
-  /** {@inheritDoc OutboxStore.deadLetters} At most `limit` entries (100 unless given). */
+  /** {@inheritDoc OutboxAdminStore.deadLetters} At most `limit` entries (100 unless given). */
   async deadLetters(handler?: string, limit: number = DEFAULT_DEAD_LETTER_LIMIT): Promise<OutboxEntry[]> {
     checkPositiveInteger('limit', limit);
     return [...this.entries.values()]
@@ -290,7 +290,18 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
       .map(decode);
   }
 
-  /** {@inheritDoc OutboxStore.redrive} */
+  /** {@inheritDoc OutboxAdminStore.leased} At most `limit` entries (100 unless given). */
+  async leased(handler?: string, limit: number = DEFAULT_DEAD_LETTER_LIMIT): Promise<OutboxEntry[]> {
+    checkPositiveInteger('limit', limit);
+    const now = this.now();
+    return [...this.entries.values()]
+      .filter((entry) => entry.leaseOwner !== undefined && isHeldBy(entry, entry.leaseOwner, now) && (handler === undefined || entry.handler === handler))
+      .sort((a, b) => a.leaseUntil! - b.leaseUntil! || compareCodePoints(a.id, b.id))
+      .slice(0, limit)
+      .map(decode);
+  }
+
+  /** {@inheritDoc OutboxAdminStore.redrive} */
   async redrive(handler: string, ids?: readonly string[]): Promise<number> {
     if (ids !== undefined) checkIds(ids);
     const now = this.now();
@@ -307,7 +318,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
     return redriven;
   }
 
-  /** {@inheritDoc OutboxStore.stats} Registered handlers and handlers with entries, by name. */
+  /** {@inheritDoc OutboxAdminStore.stats} Registered handlers and handlers with entries, by name. */
   async stats(handler?: string): Promise<OutboxStats[]> {
     const now = this.now();
     const byHandler = new Map<string, OutboxStats>();
@@ -336,7 +347,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
     return [...byHandler.values()].sort((a, b) => compareCodePoints(a.handler, b.handler));
   }
 
-  /** {@inheritDoc OutboxStore.prunePublished} */
+  /** {@inheritDoc OutboxRelayStore.prunePublished} */
   async prunePublished(before: Date): Promise<number> {
     const cutoff = checkDate('before', before);
     let pruned = 0;

@@ -1,6 +1,7 @@
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { UnknownCommandError } from '../errors/unknown-command.error.js';
 import { EventRegistry } from '../events/event-registry.js';
+import { DecisionDefinition } from '../decisions/decision-definition.js';
 import { AggregateDefinition } from './aggregate-definition.js';
 import type { ClassType } from './class-type.js';
 
@@ -13,6 +14,8 @@ export class AggregateCatalog {
   private readonly byName = new Map<string, AggregateDefinition>();
   private readonly byClass = new Map<ClassType, AggregateDefinition>();
   private readonly byCommand = new Map<ClassType, AggregateDefinition>();
+  private readonly decisionsByCommand = new Map<ClassType, DecisionDefinition>();
+  private readonly decisionsByName = new Map<string, DecisionDefinition>();
 
   constructor(aggregateClasses: readonly ClassType[] = [], extraEvents: readonly ClassType[] = []) {
     this.add(aggregateClasses, extraEvents);
@@ -29,14 +32,7 @@ export class AggregateCatalog {
           `Aggregate name "${definition.name}" is used twice: by ${sameName.aggregateClass.name} and by ${aggregateClass.name}.`,
         );
       }
-      for (const commandClass of definition.handlers.keys()) {
-        const other = this.byCommand.get(commandClass);
-        if (other) {
-          throw new ConfigurationError(
-            `Command ${commandClass.name} is handled twice: by ${other.aggregateClass.name} and by ${aggregateClass.name}.`,
-          );
-        }
-      }
+      for (const commandClass of definition.handlers.keys()) this.refuseHandled(commandClass, aggregateClass.name);
       this.events.register(...definition.eventClasses);
       this.byName.set(definition.name, definition);
       this.byClass.set(aggregateClass, definition);
@@ -44,6 +40,43 @@ export class AggregateCatalog {
     }
     this.events.register(...extraEvents);
     return this;
+  }
+
+  /**
+   * Adds decision handler instances (`@DecisionHandler`): their commands must be handled by no
+   * aggregate and no other decision, the aggregates they write to must be registered first.
+   */
+  addDecisions(instances: readonly object[]): this {
+    for (const instance of instances) {
+      const definition = new DecisionDefinition(instance, (aggregateClass) => this.forClass(aggregateClass));
+      const sameName = this.decisionsByName.get(definition.name);
+      if (sameName) {
+        if (sameName.instance === instance) continue;
+        throw new ConfigurationError(
+          `Decision handler name "${definition.name}" is used twice: by ${sameName.handlerClass.name} and by ${definition.handlerClass.name}.`,
+        );
+      }
+      for (const commandClass of definition.decisions.keys()) this.refuseHandled(commandClass, definition.handlerClass.name);
+      this.events.register(...definition.eventClasses);
+      this.decisionsByName.set(definition.name, definition);
+      for (const commandClass of definition.decisions.keys()) this.decisionsByCommand.set(commandClass, definition);
+    }
+    return this;
+  }
+
+  /** The decision handler of a command, or undefined when an aggregate (or nothing) handles it. */
+  decisionFor(command: object): DecisionDefinition | undefined {
+    return this.decisionsByCommand.get(command.constructor as ClassType);
+  }
+
+  /** Every registered decision handler. */
+  decisions(): DecisionDefinition[] {
+    return [...this.decisionsByName.values()];
+  }
+
+  private refuseHandled(commandClass: ClassType, by: string): void {
+    const other = this.byCommand.get(commandClass)?.aggregateClass.name ?? this.decisionsByCommand.get(commandClass)?.handlerClass.name;
+    if (other !== undefined) throw new ConfigurationError(`Command ${commandClass.name} is handled twice: by ${other} and by ${by}.`);
   }
 
   /** The aggregate that handles a command; throws `UnknownCommandError`. */
@@ -67,9 +100,9 @@ export class AggregateCatalog {
     return this.byName.get(name);
   }
 
-  /** Every command class some aggregate handles. */
+  /** Every command class some aggregate or decision handler handles. */
   commandClasses(): ClassType[] {
-    return [...this.byCommand.keys()];
+    return [...this.byCommand.keys(), ...this.decisionsByCommand.keys()];
   }
 
   /** Every registered aggregate. */

@@ -8,6 +8,7 @@ export const EVENT_APPLIERS_METADATA = 'chronicle:aggregate:applies';
 export const INVARIANTS_METADATA = 'chronicle:aggregate:invariants';
 export const PROJECTION_METADATA = 'chronicle:projection';
 export const PROJECTION_HANDLERS_METADATA = 'chronicle:projection:on';
+export const PROJECTION_BATCH_HANDLER_METADATA = 'chronicle:projection:on-batch';
 export const SAGA_METADATA = 'chronicle:saga';
 export const SAGA_HANDLERS_METADATA = 'chronicle:saga:handlers';
 export const SAGA_DEADLINE_HANDLERS_METADATA = 'chronicle:saga:deadlines';
@@ -15,3 +16,9 @@ export const SAGA_DEADLINE_HANDLERS_METADATA = 'chronicle:saga:deadlines';
 export const OUTBOX_HANDLER_METADATA = 'chronicle:outbox-handler';
 /** `@PersonalData` fields of an event class. */
 export const PERSONAL_DATA_METADATA = 'chronicle:personal-data';
+/** `@DecisionHandler` options of a class. */
+export const DECISION_HANDLER_METADATA = 'chronicle:decision';
+/** `@Decides` declarations of a decision handler. */
+export const DECIDES_METADATA = 'chronicle:decision:decides';
+/** `@Evolves` declarations of a decision handler. */
+export const EVOLVES_METADATA = 'chronicle:decision:evolves';

@@ -2,7 +2,7 @@ import type { AggregateDefinition } from '../aggregates/aggregate-definition.js'
 import type { EventSerializer } from '../events/event-serializer.js';
 import type { JsonObject } from '../events/json.js';
 import type { ChronicleLogger } from '../logging/chronicle-logger.js';
-import type { Journal } from '../ports/journal.port.js';
+import type { JournalStreams } from '../ports/journal.port.js';
 import type { SnapshotStore } from '../ports/snapshot-store.port.js';
 
 /** A hydrated aggregate and the stream version it reflects. */
@@ -18,7 +18,7 @@ export interface LoadedAggregate<T extends object = object> {
  */
 export class AggregateLoader {
   constructor(
-    private readonly journal: Journal,
+    private readonly journal: JournalStreams,
     private readonly snapshots: SnapshotStore | undefined,
     private readonly serializer: EventSerializer,
     private readonly logger: ChronicleLogger,

@@ -9,6 +9,8 @@ import type { CommandResult } from '../commands/command-result.js';
 import { isRecordableRejection, recordError, reviveError } from '../commands/recorded-error.js';
 import { AggregateAlreadyExistsError } from '../errors/aggregate-already-exists.error.js';
 import { AggregateNotFoundError } from '../errors/aggregate-not-found.error.js';
+import { AppendConditionConflictError } from '../errors/append-condition-conflict.error.js';
+import type { DecisionDefinition } from '../decisions/decision-definition.js';
 import { ConcurrencyError } from '../errors/concurrency.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
 import { GatewayOverloadedError } from '../errors/gateway-overloaded.error.js';
@@ -18,7 +20,7 @@ import type { EventMetadata } from '../events/event-metadata.js';
 import { EventSerializer } from '../events/event-serializer.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
-import type { AppendRequest, AppendResult, CommandRecord, Journal } from '../ports/journal.port.js';
+import type { AppendCondition, AppendRequest, AppendResult, CommandRecord, EventQuery, JournalStreams } from '../ports/journal.port.js';
 import { CommitBatcher } from './commit-batcher.js';
 import type { SnapshotStore } from '../ports/snapshot-store.port.js';
 import { AggregateLoader } from './aggregate-loader.js';
@@ -36,7 +38,7 @@ import { validTraceContext, type TraceContextCarrier } from '../telemetry/trace-
 /** What the gateway works with. */
 export interface CommandGatewayDependencies {
   catalog: AggregateCatalog;
-  journal: Journal;
+  journal: JournalStreams;
   snapshots?: SnapshotStore;
   clock?: Clock;
   logger?: ChronicleLogger;
@@ -95,6 +97,29 @@ interface CommandTask {
   span?: TelemetrySpan;
 }
 
+/** A command of a decision handler, through the gateway. */
+interface DecisionTask {
+  command: object;
+  metadata: CommandMetadata;
+  definition: DecisionDefinition;
+  query: EventQuery;
+  /** Decisions on one query take turns in this process (they would only conflict with each other). */
+  queueKey: string;
+  id: string;
+  /** The id of the stream the events go to (the result's `aggregateId`). */
+  aggregateId: string;
+  streamId: string;
+  aggregateType: string;
+  aggregate: AggregateDefinition | undefined;
+  creates: boolean;
+  commandId: string;
+  idempotent: boolean;
+  fingerprint: string;
+  retries: number;
+  replayed: boolean;
+  span?: TelemetrySpan;
+}
+
 /** Thrown inside a task when another writer moved the aggregate: reload and decide again. */
 class StaleAggregate extends Error {
   constructor(readonly conflict: ConcurrencyError) {
@@ -119,7 +144,7 @@ class StaleAggregate extends Error {
 export class CommandGateway {
   private readonly options: ResolvedCommandGatewayOptions;
   private readonly catalog: AggregateCatalog;
-  private readonly journal: Journal;
+  private readonly journal: JournalStreams;
   private readonly snapshots: SnapshotStore | undefined;
   private readonly clock: Clock;
   private readonly logger: ChronicleLogger;
@@ -129,6 +154,12 @@ export class CommandGateway {
   private readonly loader: AggregateLoader;
   private readonly cache: LruCache<string, CacheEntry>;
   private readonly recent: LruCache<string, CommandRecord>;
+  /**
+   * The version of each stream of a decision handler's own (no aggregate) after this process's
+   * last decision on it, so the next one needs no read of it: a stale one fails the append's
+   * expected version, and the retry reads it.
+   */
+  private readonly decisionStreams: LruCache<string, number>;
   private readonly queue = new KeyedQueue();
   private readonly recoveries: Semaphore;
   private readonly inFlight = new Map<string, Promise<unknown>>();
@@ -154,6 +185,7 @@ export class CommandGateway {
     this.loader = new AggregateLoader(this.journal, this.snapshots, this.serializer, this.logger, this.options.replayPageSize);
     this.cache = new LruCache(this.options.cacheSize);
     this.recent = new LruCache(Math.max(1, this.options.recentOutcomes));
+    this.decisionStreams = new LruCache(this.options.cacheSize);
     this.recoveries = new Semaphore(this.options.maxConcurrentRecoveries);
     this.telemetry = dependencies.telemetry ?? new ChronicleTelemetry();
     this.appender = this.options.groupCommit.enabled ? new CommitBatcher(this.journal, this.options.groupCommit, this.telemetry) : this.journal;
@@ -198,42 +230,64 @@ export class CommandGateway {
     if (command === null || typeof command !== 'object') {
       throw new InvalidCommandError(String(command), 'a command must be an object');
     }
-    const definition = this.catalog.forCommand(command);
+    const decision = this.catalog.decisionFor(command);
+    const definition = decision === undefined ? this.catalog.forCommand(command) : undefined;
     // Validation comes first, so a malformed command is reported as such, whatever field is wrong.
     for (const interceptor of this.interceptors) await interceptor.intercept(command, metadata);
-    const task = this.prepare(definition, command, metadata);
+    if (decision !== undefined) {
+      const decisionTask = this.prepareDecision(decision, command, metadata);
+      if (!this.telemetry.enabled) return this.executeDecisionTask(decisionTask) as Promise<CommandResult<E, S>>;
+      return this.traced(decisionTask, decision.name, decisionTask.id, () => this.executeDecisionTask(decisionTask)) as Promise<CommandResult<E, S>>;
+    }
+    const task = this.prepare(definition!, command, metadata);
     if (!this.telemetry.enabled) return this.executeTask(task) as Promise<CommandResult<E, S>>;
     return this.executeTraced(task) as Promise<CommandResult<E, S>>;
   }
 
   /** `executeTask` inside `chronicle.command`, with its outcome recorded. */
-  private async executeTraced(task: CommandTask): Promise<CommandResult> {
+  private executeTraced(task: CommandTask): Promise<CommandResult> {
+    return this.traced(task, task.definition.name, task.aggregateId, () => this.executeTask(task));
+  }
+
+  /** `run` inside `chronicle.command` (an aggregate's command or a decision), with its outcome recorded. */
+  private async traced(
+    task: CommandTask | DecisionTask,
+    aggregateType: string,
+    aggregateId: string,
+    run: () => Promise<CommandResult>,
+  ): Promise<CommandResult> {
     const startedAt = performance.now();
     const { metadata } = task;
-    const parent = metadata.traceparent === undefined ? undefined : validTraceContext(metadata.traceparent, metadata.tracestate);
+    // Fixed-shape objects, no spreads: this runs once per command when tracing is on.
     const span = this.telemetry.startCommand({
-      aggregateType: task.definition.name,
-      aggregateId: task.aggregateId,
+      aggregateType,
+      aggregateId,
       commandType: task.command.constructor.name,
       commandId: task.commandId,
-      ...(metadata.expectedVersion === undefined ? {} : { expectedVersion: metadata.expectedVersion }),
-      ...(parent ? { parent } : {}),
+      expectedVersion: metadata.expectedVersion,
+      parent: metadata.traceparent === undefined ? undefined : validTraceContext(metadata.traceparent, metadata.tracestate),
     });
     task.span = span;
-    const end = { aggregateType: task.definition.name, startedAt };
     try {
-      const result = await this.telemetry.runIn(span, () => this.executeTask(task));
-      this.telemetry.endCommand(span, { ...end, outcome: result.replayed ? 'replayed' : 'accepted', resultingVersion: result.version, retries: task.retries });
+      const result = await this.telemetry.runIn(span, run);
+      this.telemetry.endCommand(span, {
+        aggregateType,
+        startedAt,
+        outcome: result.replayed ? 'replayed' : 'accepted',
+        resultingVersion: result.version,
+        retries: task.retries,
+        error: undefined,
+      });
       return result;
     } catch (error) {
       const outcome: CommandSpanOutcome = task.replayed
         ? 'replayed'
-        : error instanceof ConcurrencyError || error instanceof StaleAggregate
+        : error instanceof ConcurrencyError || error instanceof StaleAggregate || error instanceof AppendConditionConflictError
           ? 'conflict'
           : isRecordableRejection(error)
             ? 'rejected'
             : 'error';
-      this.telemetry.endCommand(span, { ...end, outcome, retries: task.retries, error });
+      this.telemetry.endCommand(span, { aggregateType, startedAt, outcome, resultingVersion: undefined, retries: task.retries, error });
       throw error;
     }
   }
@@ -446,7 +500,7 @@ export class CommandGateway {
     const state = new StateCopy(definition, copy.aggregate);
     this.cache.set(streamId, { aggregate: copy.aggregate, version: toVersion, pending: state });
     if (record) this.recent.set(task.commandId, record);
-    this.snapshotIfDue(definition, streamId, copy.aggregate, fromVersion - 1, toVersion, now);
+    this.snapshotIfDue(definition, streamId, copy.aggregate, fromVersion - 1, toVersion, now, eventMetadata);
 
     const recorded = appended.streams[0]?.events ?? [];
     const result: CommandResult = {
@@ -475,11 +529,234 @@ export class CommandGateway {
     return result;
   }
 
+  private prepareDecision(definition: DecisionDefinition, command: object, metadata: CommandMetadata): DecisionTask {
+    const { commandId, expectedVersion } = metadata;
+    if (commandId !== undefined && (typeof commandId !== 'string' || commandId.length === 0 || commandId.length > 200)) {
+      throw new InvalidCommandError(command.constructor.name, 'its command id must be a string of 1–200 characters');
+    }
+    if (expectedVersion !== undefined && (!Number.isSafeInteger(expectedVersion) || expectedVersion < 0)) {
+      throw new InvalidCommandError(command.constructor.name, `its expected version must be a non-negative integer, got ${String(expectedVersion)}`);
+    }
+    const target = definition.target(command);
+    const query = definition.queryFor(command);
+    const decision = definition.decision(command);
+    return {
+      command,
+      metadata,
+      definition,
+      query,
+      queueKey: `decision:${JSON.stringify(query)}`,
+      id: target.id,
+      aggregateId: target.id,
+      streamId: target.streamId,
+      aggregateType: target.aggregateType,
+      aggregate: decision.aggregate,
+      creates: decision.options.creates ?? false,
+      commandId: commandId ?? randomUUID(),
+      idempotent: commandId !== undefined,
+      fingerprint: commandId === undefined ? '' : commandFingerprint(command),
+      retries: 0,
+      replayed: false,
+    };
+  }
+
+  /** Idempotency, bounds and the per-query queue of a decision, as `executeTask` does for an aggregate's command. */
+  private async executeDecisionTask(task: DecisionTask): Promise<CommandResult> {
+    if (task.idempotent) {
+      const running = this.inFlight.get(task.commandId);
+      if (running) await running.catch(() => undefined);
+      const known = this.recent.get(task.commandId);
+      if (known) return this.replay(known, task);
+    }
+    if (this.pending >= this.options.maxPendingCommands) {
+      throw new GatewayOverloadedError('gateway-queue-full', task.id, `${this.pending} commands are already pending`);
+    }
+    if (this.queue.depth(task.queueKey) >= this.options.maxQueuePerAggregate) {
+      throw new GatewayOverloadedError('aggregate-queue-full', task.id, `${this.options.maxQueuePerAggregate} decisions are already queued on its query`);
+    }
+    this.pending++;
+    // Decisions on one query take turns here: run together they would only make each other's
+    // conditions fail. Other processes are kept out by the append condition, not by this queue.
+    const execution = this.queue.run(task.queueKey, () => this.runDecision(task));
+    if (task.idempotent) {
+      this.inFlight.set(task.commandId, execution);
+      void execution.then(
+        () => this.inFlight.delete(task.commandId),
+        () => this.inFlight.delete(task.commandId),
+      );
+    }
+    try {
+      return await execution;
+    } finally {
+      this.pending--;
+    }
+  }
+
+  /**
+   * Read, decide, append on the condition that nothing matching the query was committed since the
+   * read; a failed condition (or a stream moved under a decision without an expected version)
+   * reads and decides again, at most `conflictRetries` times, after a growing random pause. When
+   * the retries run out the last `AppendConditionConflictError` (or `ConcurrencyError`) is thrown.
+   */
+  private async runDecision(task: DecisionTask): Promise<CommandResult> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.decideOnce(task, attempt);
+      } catch (error) {
+        const stale = error instanceof StaleAggregate;
+        if (stale) this.decisionStreams.delete(task.streamId);
+        if (!stale && !(error instanceof AppendConditionConflictError)) throw error;
+        if (attempt >= this.options.conflictRetries) throw stale ? error.conflict : error;
+        task.retries = attempt + 1;
+        await new Promise((resolve) => setTimeout(resolve, Math.random() * Math.min(200, 5 * 2 ** attempt)));
+      }
+    }
+  }
+
+  private async decideOnce(task: DecisionTask, attempt: number): Promise<CommandResult> {
+    const { definition, metadata, streamId } = task;
+    const { expectedVersion } = metadata;
+    // The stream's version is read only when it may matter: a creating decision first assumes a
+    // new stream, a decision on a stream of its own takes the version its last commit here left
+    // (either wrong, the append's expected version fails and the retry reads it); an expected
+    // version given by the caller is always checked against the database.
+    const assumed =
+      attempt > 0 || expectedVersion !== undefined ? undefined : task.creates ? 0 : task.aggregate === undefined ? this.decisionStreams.get(streamId) : undefined;
+    const [page, version] = await Promise.all([this.journal.readByQuery(task.query), assumed ?? this.journal.streamVersion(streamId)]);
+    if (expectedVersion !== undefined && expectedVersion !== version) {
+      const recorded = task.idempotent ? await this.journal.findCommand(task.commandId) : undefined;
+      if (recorded) return this.replay(recorded, task);
+      throw new ConcurrencyError(streamId, expectedVersion, version);
+    }
+    let state = definition.initialState();
+    for (const stored of page.events) {
+      // A custom query may match types the handler does not fold: those are not even decoded.
+      if (definition.evolvers.has(stored.type)) state = definition.evolve(state, stored.type, this.serializer.deserialize(stored));
+    }
+    const condition: AppendCondition = { failIfEventsMatch: task.query, after: page.next };
+    const now = this.clock.now();
+    let events: object[];
+    try {
+      if (task.creates && version > 0) throw new AggregateAlreadyExistsError(task.aggregateType, task.id);
+      events = await definition.decide(task.command, state, { streamId, streamVersion: version, matched: page.events.length, now });
+    } catch (error) {
+      if (!isRecordableRejection(error)) throw error;
+      // Refused on facts that must still hold: a unit committed just before the read but not
+      // returned by it (PostgreSQL's feed bound trails the newest commits) fails the condition,
+      // and the decision is made again on the new facts.
+      const replayed = await this.appendDecisionOutcome(task, condition, { kind: 'rejected', error: recordError(error) }, now);
+      if (replayed) return replayed;
+      throw error;
+    }
+    if (events.length === 0) {
+      const replayed = await this.appendDecisionOutcome(task, condition, { kind: 'accepted', fromVersion: version + 1, toVersion: version }, now);
+      return replayed ?? this.decisionResult(task, version, [], undefined, state);
+    }
+
+    const eventMetadata: EventMetadata = {
+      commandId: task.commandId,
+      correlationId: metadata.correlationId ?? task.commandId,
+      causationId: metadata.causationId ?? task.commandId,
+      ...(expectedVersion === undefined ? {} : { expectedVersion }),
+      ...this.traceContext(task),
+    };
+    const serialized = events.map((event) => this.serializer.serialize(event, eventMetadata, now, metadata.tags));
+    const toVersion = version + events.length;
+    const record = task.idempotent ? this.decisionRecord(task, { kind: 'accepted', fromVersion: version + 1, toVersion }, now) : undefined;
+    let appended: AppendResult;
+    try {
+      appended = await this.appender.append(
+        {
+          writes: [{ streamId, aggregateType: task.aggregateType, expectedVersion: version, events: serialized }],
+          commands: record ? [record] : [],
+          condition,
+        },
+        task.span,
+      );
+    } catch (error) {
+      if (error instanceof DuplicateCommandError) return this.replay(await this.requireRecord(task), task);
+      if (error instanceof ConcurrencyError) {
+        if (expectedVersion === undefined) throw new StaleAggregate(error);
+        const recorded = task.idempotent ? await this.journal.findCommand(task.commandId) : undefined;
+        if (recorded) return this.replay(recorded, task);
+        throw new ConcurrencyError(streamId, expectedVersion, error.actualVersion, { cause: error });
+      }
+      throw error;
+    }
+    // The aggregate's cached copy in this process is behind its stream now.
+    if (task.aggregate !== undefined) this.cache.delete(streamId);
+    else this.decisionStreams.set(streamId, toVersion);
+    if (record) this.recent.set(task.commandId, record);
+    for (const [index, event] of events.entries()) state = definition.evolve(state, serialized[index]!.type, event);
+    const result = this.decisionResult(task, toVersion, events, appended.cursor, state);
+    const recorded = appended.streams[0]?.events ?? [];
+    for (const listener of this.listeners) {
+      try {
+        await listener.afterCommit({ command: task.command, result, recorded });
+      } catch (error) {
+        this.logger.error(
+          `Post-commit listener ${listener.constructor.name} failed for ${streamId}@${toVersion}${logContext(eventMetadata)}: ${(error as Error).message}`,
+          (error as Error).stack,
+        );
+      }
+    }
+    return result;
+  }
+
+  /**
+   * A decision that writes no events: its outcome is recorded (when idempotent) on the decision's
+   * condition, which is also checked when nothing is recorded, so that an outcome is never
+   * reported on facts a concurrent commit has already changed. Resolves with the recorded outcome
+   * of an earlier execution of the same command id when there is one.
+   */
+  private async appendDecisionOutcome(
+    task: DecisionTask,
+    condition: AppendCondition,
+    outcome: CommandRecord['outcome'],
+    now: Date,
+  ): Promise<CommandResult | undefined> {
+    const record = task.idempotent ? this.decisionRecord(task, outcome, now) : undefined;
+    try {
+      await this.appender.append({ writes: [], commands: record ? [record] : [], condition }, task.span);
+    } catch (error) {
+      if (!(error instanceof DuplicateCommandError)) throw error;
+      return this.replay(await this.requireRecord(task), task);
+    }
+    if (record) this.recent.set(task.commandId, record);
+    return undefined;
+  }
+
+  private decisionResult(task: DecisionTask, version: number, events: object[], cursor: string | undefined, state: unknown): CommandResult {
+    return {
+      aggregateType: task.aggregateType,
+      aggregateId: task.id,
+      streamId: task.streamId,
+      version,
+      events,
+      ...(cursor === undefined ? {} : { cursor }),
+      commandId: task.commandId,
+      replayed: false,
+      // The decision's own state after its events (not an aggregate's).
+      state: state as object | undefined,
+    };
+  }
+
+  private decisionRecord(task: DecisionTask, outcome: CommandRecord['outcome'], now: Date): CommandRecord {
+    return {
+      commandId: task.commandId,
+      fingerprint: task.fingerprint,
+      streamId: task.streamId,
+      aggregateType: task.aggregateType,
+      outcome,
+      recordedAt: now,
+    };
+  }
+
   /**
    * The W3C context stored with the command's events: its span's when tracing, else the one its
    * metadata carried (when valid; a malformed one is dropped, never fails the command).
    */
-  private traceContext(task: CommandTask): TraceContextCarrier | undefined {
+  private traceContext(task: CommandTask | DecisionTask): TraceContextCarrier | undefined {
     if (task.span) return this.telemetry.traceContextOf(task.span);
     const { traceparent, tracestate } = task.metadata;
     return traceparent === undefined ? undefined : validTraceContext(traceparent, tracestate);
@@ -543,7 +820,7 @@ export class CommandGateway {
     }
   }
 
-  private async replay(record: CommandRecord, task: CommandTask): Promise<CommandResult> {
+  private async replay(record: CommandRecord, task: CommandTask | DecisionTask): Promise<CommandResult> {
     if (record.fingerprint !== task.fingerprint) throw new IdempotencyKeyReusedError(task.commandId);
     task.replayed = true;
     const { outcome } = record;
@@ -566,7 +843,7 @@ export class CommandGateway {
     };
   }
 
-  private async requireRecord(task: CommandTask): Promise<CommandRecord> {
+  private async requireRecord(task: CommandTask | DecisionTask): Promise<CommandRecord> {
     const record = await this.journal.findCommand(task.commandId);
     if (!record) throw new Error(`Command "${task.commandId}" was reported as a duplicate but has no recorded outcome.`);
     return record;
@@ -631,6 +908,7 @@ export class CommandGateway {
     fromVersion: number,
     toVersion: number,
     now: Date,
+    metadata: EventMetadata,
   ): void {
     const policy = definition.snapshot;
     if (!policy || !this.snapshots) return;
@@ -640,13 +918,13 @@ export class CommandGateway {
       // Serialized now: later commands keep changing the same object.
       state = policy.serialize(aggregate);
     } catch (error) {
-      this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion} could not be serialized: ${(error as Error).message}`);
+      this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion}${logContext(metadata)} could not be serialized: ${(error as Error).message}`);
       return;
     }
     const save = this.snapshots
       .save({ streamId, aggregateType: definition.name, version: toVersion, schemaVersion: policy.version, state, takenAt: now }, policy.keep)
       .catch((error: unknown) => {
-        this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion} was not saved: ${(error as Error).message}`);
+        this.logger.warn(`Snapshot of "${streamId}" at version ${toVersion}${logContext(metadata)} was not saved: ${(error as Error).message}`);
       })
       .finally(() => this.snapshotSaves.delete(save));
     this.snapshotSaves.add(save);

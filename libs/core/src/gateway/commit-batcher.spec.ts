@@ -160,4 +160,54 @@ describe('CommitBatcher', () => {
     await Promise.all([first, second]);
     expect(journal.calls).toEqual([2]);
   });
+
+  describe('conditional units, on a journal that batches them (appendConditionalBatch)', () => {
+    function decision(streamId: string, tag: string): AppendRequest {
+      const event = { eventId: streamId, type: 'seat.taken', schemaVersion: 1, payload: {}, metadata: {}, tags: [tag], occurredAt: new Date() };
+      return { writes: [{ streamId, aggregateType: 'seat', expectedVersion: 0, events: [event] }], condition: { failIfEventsMatch: [{ tags: [tag] }], after: null } };
+    }
+
+    /** Records the batches it is given; commits them all (or refuses every batch, with `refuse`). */
+    class BatchingJournal extends InMemoryJournal {
+      readonly batches: string[][] = [];
+      refuse = false;
+      async appendConditionalBatch(requests: readonly AppendRequest[]): Promise<import('../ports/journal.port.js').AppendResult[] | undefined> {
+        this.batches.push(requests.map((request) => request.writes[0]!.streamId));
+        if (this.refuse) return undefined;
+        const results = [];
+        for (const request of requests) results.push(await this.append(request));
+        return results;
+      }
+    }
+
+    it('batches decisions on disjoint tags together, and never two whose conditions match each other\'s events', async () => {
+      const journal = new BatchingJournal();
+      const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+      const outcomes = await Promise.allSettled([
+        batcher.append(decision('a1', 'seat:1')),
+        batcher.append(decision('b1', 'seat:2')),
+        batcher.append(decision('a2', 'seat:1')),
+        batcher.append(decision('c1', 'seat:3')),
+      ]);
+      for (const batch of journal.batches) {
+        const seat1 = batch.filter((stream) => stream.startsWith('a'));
+        expect(seat1.length).toBeLessThanOrEqual(1);
+      }
+      expect(journal.batches[0]).toEqual(['a1', 'b1', 'c1']);
+      // a2 comes in a batch after a1 committed, and its condition (nothing on seat:1) fails alone.
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+      expect((outcomes[2] as PromiseRejectedResult).reason).toBeInstanceOf(AppendConditionConflictError);
+    });
+
+    it('writes the units of a refused batch one by one, so only the failing one fails', async () => {
+      const journal = new BatchingJournal();
+      journal.refuse = true;
+      await journal.append(decision('x', 'seat:9'));
+      const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+      const outcomes = await Promise.allSettled([batcher.append(decision('a', 'seat:8')), batcher.append(decision('b', 'seat:9'))]);
+      expect(journal.batches).toEqual([['a', 'b']]);
+      expect(outcomes[0].status).toBe('fulfilled');
+      expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(AppendConditionConflictError);
+    });
+  });
 });

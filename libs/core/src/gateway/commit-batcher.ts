@@ -1,6 +1,7 @@
 import { ConcurrencyError } from '../errors/concurrency.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
-import type { AppendRequest, AppendResult, AppendedStream, Journal } from '../ports/journal.port.js';
+import { eventMatchesQuery } from '../ports/event-query.js';
+import type { AppendRequest, AppendResult, AppendedStream, JournalStreams } from '../ports/journal.port.js';
 import { ChronicleTelemetry, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
 
 /** Group commit settings. */
@@ -78,11 +79,13 @@ export class CommitBatcher {
   /** 0: batches are only written at the end of a turn (or window). */
   private readonly earlyFlushSize: number;
   private readonly waiting: Unit[] = [];
+  /** Conditional units, batched apart from the others (only when the journal can: `appendConditionalBatch`). */
+  private conditional: Unit[] = [];
   private inFlight = 0;
   private scheduled = false;
 
   constructor(
-    private readonly journal: Journal,
+    private readonly journal: JournalStreams,
     options: GroupCommitOptions = {},
     private readonly telemetry: ChronicleTelemetry = new ChronicleTelemetry(),
   ) {
@@ -95,15 +98,24 @@ export class CommitBatcher {
 
   /**
    * Appends one unit of work, batched with whatever else is ready. A conditional unit
-   * (`request.condition`) bypasses the batch and goes to the journal alone: a merged unit would
-   * check each condition only against committed events, never against the events of the units
-   * merged with it, so two decisions in one batch whose conditions match each other's events
-   * would both commit; and a failed condition would roll back its batch-mates with it.
+   * (`request.condition`) never joins the plain units' batch: a merged unit would check each
+   * condition only against committed events, never against the events of the units merged with
+   * it, so two decisions in one batch whose conditions match each other's events would both
+   * commit. When the journal has `appendConditionalBatch`, conditional units are batched among
+   * themselves, only with units whose conditions match none of the batch's new events (and whose
+   * new events match none of the batch's conditions): their checks against committed events are
+   * then all there is to check. A batch whose check fails is written again one unit at a time, so
+   * only the failing unit fails. Otherwise a conditional unit goes to the journal alone.
    * `span` is the unit's command span, linked from the batch's span.
    */
   append(request: AppendRequest, span?: TelemetrySpan): Promise<AppendResult> {
-    if (request.condition !== undefined) return this.journal.append(request);
+    if (request.condition !== undefined && this.journal.appendConditionalBatch === undefined) return this.journal.append(request);
     return new Promise<AppendResult>((resolve, reject) => {
+      if (request.condition !== undefined) {
+        this.conditional.push({ request, resolve, reject, span });
+        this.schedule();
+        return;
+      }
       this.waiting.push({ request, resolve, reject, span });
       if (this.earlyFlushSize > 0 && this.waiting.length >= this.earlyFlushSize && this.inFlight < this.maxConcurrent) this.startBatch();
       else this.schedule();
@@ -111,7 +123,7 @@ export class CommitBatcher {
   }
 
   private schedule(): void {
-    if (this.scheduled || this.inFlight >= this.maxConcurrent || this.waiting.length === 0) return;
+    if (this.scheduled || this.inFlight >= this.maxConcurrent || (this.waiting.length === 0 && this.conditional.length === 0)) return;
     this.scheduled = true;
     const flush = (): void => {
       this.scheduled = false;
@@ -123,7 +135,59 @@ export class CommitBatcher {
   }
 
   private flush(): void {
-    while (this.inFlight < this.maxConcurrent && this.waiting.length > 0) this.startBatch();
+    while (this.inFlight < this.maxConcurrent && (this.waiting.length > 0 || this.conditional.length > 0)) {
+      if (this.conditional.length > 0 && (this.waiting.length === 0 || this.conditionalTurn)) {
+        this.conditionalTurn = false;
+        this.startConditionalBatch();
+      } else {
+        this.conditionalTurn = true;
+        this.startBatch();
+      }
+    }
+  }
+
+  /** Plain and conditional batches take turns for the free slots. */
+  private conditionalTurn = false;
+
+  /**
+   * Writes the conditional units that cannot conflict with each other (up to `maxBatchSize`) as one
+   * batch; the others wait for the next one.
+   */
+  private startConditionalBatch(): void {
+    const batch: Unit[] = [];
+    const rest: Unit[] = [];
+    const streams = new Set<string>();
+    const commands = new Set<string>();
+    for (const unit of this.conditional) {
+      if (batch.length < this.maxBatchSize && this.joins(unit, batch, streams, commands)) {
+        batch.push(unit);
+        for (const write of unit.request.writes) streams.add(write.streamId);
+        for (const command of unit.request.commands ?? []) commands.add(command.commandId);
+      } else {
+        rest.push(unit);
+      }
+    }
+    this.conditional = rest;
+    this.inFlight++;
+    void this.write(batch).finally(() => {
+      this.inFlight--;
+      this.schedule();
+    });
+  }
+
+  /** Whether a conditional unit can join a batch: no shared stream or command id, no condition matching another's events. */
+  private joins(unit: Unit, batch: readonly Unit[], streams: ReadonlySet<string>, commands: ReadonlySet<string>): boolean {
+    const { request } = unit;
+    if (request.writes.some((write) => streams.has(write.streamId))) return false;
+    if ((request.commands ?? []).some((command) => commands.has(command.commandId))) return false;
+    const events = request.writes.flatMap((write) => write.events);
+    return batch.every((other) => {
+      const otherEvents = other.request.writes.flatMap((write) => write.events);
+      return (
+        !otherEvents.some((event) => eventMatchesQuery(request.condition!.failIfEventsMatch, event.type, event.tags)) &&
+        !events.some((event) => eventMatchesQuery(other.request.condition!.failIfEventsMatch, event.type, event.tags))
+      );
+    });
   }
 
   /** Writes what waits (up to `maxBatchSize`) as one batch; the caller checked for a free slot. */
@@ -147,6 +211,7 @@ export class CommitBatcher {
   }
 
   private async writeBatch(batch: Unit[]): Promise<void> {
+    if (batch[0]?.request.condition !== undefined && batch.length > 1) return this.writeConditionalBatch(batch);
     if (batch.length === 1) {
       const [unit] = batch as [Unit];
       await this.journal.append(unit.request).then(unit.resolve, unit.reject);
@@ -167,6 +232,25 @@ export class CommitBatcher {
       }
       return;
     }
+    this.resolveSlices(batch, combined);
+  }
+
+  /** Conditional units as one: on any failure (a check, a unit that cannot join) each is written alone. */
+  private async writeConditionalBatch(batch: Unit[]): Promise<void> {
+    let results: AppendResult[] | undefined;
+    try {
+      results = await this.journal.appendConditionalBatch!(batch.map((unit) => unit.request));
+    } catch {
+      results = undefined;
+    }
+    if (results === undefined) {
+      for (const unit of batch) await this.journal.append(unit.request).then(unit.resolve, unit.reject);
+      return;
+    }
+    batch.forEach((unit, index) => unit.resolve(results[index]!));
+  }
+
+  private resolveSlices(batch: Unit[], combined: AppendResult): void {
     // The journal answers stream by stream in request order: hand each unit its own slice.
     let offset = 0;
     for (const unit of batch) {

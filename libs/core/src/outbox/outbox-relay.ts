@@ -6,8 +6,8 @@ import type { JsonObject } from '../events/json.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
-import type { Journal } from '../ports/journal.port.js';
-import type { OutboxEntry, OutboxStore } from '../ports/outbox-store.port.js';
+import type { JournalFeed } from '../ports/journal.port.js';
+import type { OutboxEntry, OutboxRelayStore } from '../ports/outbox-store.port.js';
 import { backoffDelay, resolveOutboxHandlerSettings, type OutboxHandlerSettings, type ResolvedOutboxHandlerSettings } from './outbox-handler-options.js';
 import type { OutboxMessage } from './outbox-message.js';
 import type { OutboxPublisher } from './outbox-publisher.js';
@@ -91,8 +91,8 @@ export class OutboxRelay {
 
   constructor(
     private readonly deps: {
-      store: OutboxStore;
-      journal: Journal;
+      store: OutboxRelayStore;
+      journal: JournalFeed;
       serializer: EventSerializer;
       clock?: Clock;
       logger?: ChronicleLogger;
@@ -334,22 +334,12 @@ export class OutboxRelay {
       version: entry.version,
       position: 0,
     });
-    return {
-      id: entry.id,
-      handler: entry.handler,
-      aggregateType: entry.aggregateType,
-      aggregateId: entry.aggregateId,
-      streamId: entry.streamId,
-      version: entry.version,
-      eventId: entry.eventId,
-      eventType: entry.eventType,
-      schemaVersion: entry.schemaVersion,
-      payload: payload as JsonObject,
-      event,
-      metadata: entry.metadata,
-      occurredAt: entry.occurredAt,
-      attempts: entry.attempts,
-    };
+    // The claimed entry becomes the message, decoded in place: a claim hands out records the relay
+    // owns, and copying them (a spread costs microseconds per entry here) buys nothing.
+    const message = entry as unknown as OutboxMessage;
+    message.payload = payload as JsonObject;
+    message.event = event;
+    return message;
   }
 }
 

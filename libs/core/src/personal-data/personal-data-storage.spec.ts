@@ -171,6 +171,46 @@ describe('Personal data: faults and bounds', () => {
     expect(sealedAfter.event.payload).toEqual({ personId: 'p1', name: null });
   });
 
+  it('re-checks every cached key with one forgottenAmong query per TTL instead of a fetch per key, and still sees a forget made elsewhere', async () => {
+    const keys = new InMemoryKeyStore({ masterKeys: MASTER });
+    const calls = { keyFor: 0, keyById: 0, forgottenAmong: 0, ids: 0 };
+    const counted = {
+      keyFor: (subject: string) => (calls.keyFor++, keys.keyFor(subject)),
+      keyById: (keyId: string) => (calls.keyById++, keys.keyById(keyId)),
+      forget: (subject: string) => keys.forget(subject),
+      rotateMasterKey: () => keys.rotateMasterKey(),
+      forgottenAmong: (ids: readonly string[]) => ((calls.forgottenAmong++, (calls.ids += ids.length)), keys.forgottenAmong(ids)),
+    };
+    let now = 0;
+    const cipher = new PersonalDataCipher(counted, registry(), { keyCacheTtlMs: 1000, monotonicNow: () => now });
+    const seal = (id: string) => cipher.sealEvent({ ...newEvent({ personId: id, name: NAME }), eventId: `e-${id}` });
+    const ids = Array.from({ length: 50 }, (_, i) => `p${i}`);
+    // Sealed all at once (a group commit): one fetch per subject, even for a subject twice in the batch.
+    await Promise.all([...ids, 'p0'].map(seal));
+    expect(calls).toEqual({ keyFor: 50, keyById: 0, forgottenAmong: 0, ids: 0 });
+    now = 1500;
+    await keys.forget('p7'); // by another instance: this cipher's cache still holds the key
+    const sealed = await Promise.all(ids.map(seal));
+    // One query for the whole cache; only the forgotten subject is fetched again (its tombstone).
+    expect(calls).toEqual({ keyFor: 51, keyById: 0, forgottenAmong: 1, ids: 50 });
+    expect(sealed[7]!.event.payload).toEqual({ personId: 'p7', name: null });
+    expect((sealed[8]!.event.payload as Record<string, { $pd?: number }>).name!.$pd).toBe(1);
+    now = 1900; // re-checked at 1500: within half the TTL, nothing is asked
+    await Promise.all(ids.map(seal));
+    expect(calls.forgottenAmong).toBe(1);
+    now = 2100; // past half the TTL: one re-check starts in the background, no fetch
+    await Promise.all(ids.map(seal));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(calls).toMatchObject({ keyFor: 51, forgottenAmong: 2 });
+    // Without forgottenAmong, each key is fetched again once its TTL is over.
+    const { forgottenAmong: _unused, ...plainStore } = counted;
+    const fallback = new PersonalDataCipher(plainStore, registry(), { keyCacheTtlMs: 1000, monotonicNow: () => now });
+    await fallback.sealEvent(newEvent({ personId: 'p1', name: NAME }));
+    now = 3500;
+    await fallback.sealEvent(newEvent({ personId: 'p1', name: NAME }));
+    expect(calls.keyFor).toBe(53);
+  });
+
   it('is wired by createChronicle({ personalData }): forget destroys the key, evicts the aggregate, and the next command replays the replacement', async () => {
     const inner = createInMemoryStorage();
     const runtime = createChronicle({

@@ -93,18 +93,18 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     async append(request: AppendRequest): Promise<AppendResult> {
       const plain = new Map<string, unknown>();
       const used = new Map<string, string[]>();
-      const writes = [];
-      for (const write of request.writes) {
-        const events = [];
-        for (const event of write.events) {
-          const { event: sealed, keyId } = await cipher.sealEvent(event);
+      // Every event of a group commit is sealed at once: keys not cached are fetched concurrently.
+      const sealedWrites = await Promise.all(request.writes.map((write) => Promise.all(write.events.map((event) => cipher.sealEvent(event)))));
+      const writes = request.writes.map((write, w) => {
+        const events = write.events.map((event, e) => {
+          const { event: sealed, keyId } = sealedWrites[w]![e]!;
           // The caller gets back what it wrote; the replacement when its subject is forgotten.
           plain.set(event.eventId, keyId && keyId !== FORGOTTEN_KEY ? event.payload : sealed.payload);
           if (keyId) used.set(write.streamId, [...(used.get(write.streamId) ?? []), keyId]);
-          events.push(sealed);
-        }
-        writes.push({ ...write, events });
-      }
+          return sealed;
+        });
+        return { ...write, events };
+      });
       const result = await inner.append({ ...request, writes });
       for (const write of request.writes) note(write.streamId, used.get(write.streamId) ?? [], write.expectedVersion === 0);
       return {
@@ -123,6 +123,9 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     async readAll(after, limit, readOptions): Promise<FeedPage> {
       const page = await inner.readAll(after, limit, readOptions);
       return { ...page, events: (await openEvents(page.events)).events };
+    },
+    async readLatest(latestOptions) {
+      return (await openEvents(await inner.readLatest(latestOptions))).events;
     },
     async readByTag(tag, tagOptions) {
       return (await openEvents(await inner.readByTag(tag, tagOptions))).events;
@@ -172,6 +175,9 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
   const outbox = overlay<OutboxStore<Tx>>(innerOutbox, {
     async claim(handler, owner, claimOptions) {
       return openEntries(await innerOutbox.claim(handler, owner, claimOptions));
+    },
+    async leased(handler, limit) {
+      return openEntries(await innerOutbox.leased(handler, limit));
     },
     async deadLetters(handler, limit) {
       return openEntries(await innerOutbox.deadLetters(handler, limit));

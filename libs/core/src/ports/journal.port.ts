@@ -76,14 +76,14 @@ export interface AppendCondition {
   /** The events whose appearance after `after` makes the decision stale. */
   failIfEventsMatch: EventQuery;
   /**
-   * Where the decision's read ended: the `next` cursor of {@link Journal.readByQuery} (never a
+   * Where the decision's read ended: the `next` cursor of {@link JournalStreams.readByQuery} (never a
    * count or a position worked out otherwise). Null: the decision read nothing, so any matching
    * event fails the append.
    */
   after: FeedCursor | null;
 }
 
-/** Options of {@link Journal.readByQuery}. */
+/** Options of {@link JournalStreams.readByQuery}. */
 export interface ReadByQueryOptions {
   /** Read the matching events after this cursor (null: from the beginning). @default null */
   after?: FeedCursor | null;
@@ -91,7 +91,7 @@ export interface ReadByQueryOptions {
   limit?: number;
 }
 
-/** What {@link Journal.readByQuery} found. */
+/** What {@link JournalStreams.readByQuery} found. */
 export interface QueryPage {
   /** The matching events, in feed order. */
   events: RecordedEvent[];
@@ -150,13 +150,21 @@ export interface ListStreamsOptions {
   limit?: number;
 }
 
-/** Options of {@link Journal.readAll}. */
+/** Options of {@link JournalFeed.readAll}. */
 export interface ReadAllOptions<Tx = unknown> {
   /**
    * Read inside this unit of work (a rebuild replays the feed in the transaction that rewrites its
    * read model). On SQLite this is the only way to read from inside a transaction.
    */
   tx?: Tx;
+}
+
+/** Options of {@link Journal.readLatest}. */
+export interface ReadLatestOptions {
+  /** Most events to return: a safe integer >= 0. */
+  limit: number;
+  /** Only events below this global position (the previous page's last `position`). @default unbounded */
+  beforePosition?: number;
 }
 
 /** A page of the global feed. */
@@ -187,6 +195,95 @@ export interface UnitOfWorkParticipant<Tx = unknown> {
 }
 
 /**
+ * The stream side of the journal: what a command's path needs (appends with their command records
+ * and participants, stream reads, decisions' queries, the recorded outcomes). The command gateway
+ * depends on this side only. The guarantees are the {@link Journal}'s.
+ */
+export interface JournalStreams<Tx = unknown> {
+
+  /**
+   * Whether an append runs mostly outside this Node thread (in a database server), so that a
+   * unit written early lets the server work on it while this process prepares the next. Group
+   * commit starts batches early only then (`groupCommit.earlyFlushSize: 'auto'`). Absent or false
+   * for a journal that writes on this thread (SQLite through better-sqlite3, in memory), where
+   * writing early only makes more, smaller transactions.
+   */
+  readonly appendsOverlap?: boolean;
+  /** Commits one unit of work: every write, command record and participant's rows, or nothing. */
+  append(request: AppendRequest): Promise<AppendResult>;
+  /**
+   * Optional: several conditional units of work committed as one (group commit for decisions).
+   * The caller passes only units that cannot conflict with each other: no stream or command id in
+   * two of them, and no unit's condition matches another's new events. Each condition is then
+   * checked against the committed events exactly as `append` would check it alone, atomically for
+   * all. Resolves with each unit's result in order, or with undefined when any check failed or a
+   * unit cannot join (nothing was written): append the units one by one then, to learn which
+   * failed and why.
+   */
+  appendConditionalBatch?(requests: readonly AppendRequest[]): Promise<AppendResult[] | undefined>;
+  /** Events of one stream in version order, skipping logically deleted ones. */
+  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** Bookkeeping of a stream, or undefined for a stream never written. */
+  streamInfo(streamId: string): Promise<StreamInfo | undefined>;
+  /** Highest version written to the stream (0 for a stream never written), without replaying it. */
+  streamVersion(streamId: string): Promise<number>;
+  /**
+   * Logically deletes the events up to `upToVersion` (default: all). The highest version is
+   * kept and the next append continues the numbering.
+   */
+  deleteStream(streamId: string, upToVersion?: number): Promise<void>;
+  listStreams(options?: ListStreamsOptions): Promise<string[]>;
+  /**
+   * The events matching `query` in feed order after `options.after`, at most `options.limit`, with
+   * the cursor a decision passes to its conditional append.
+   */
+  readByQuery(query: EventQuery, options?: ReadByQueryOptions): Promise<QueryPage>;
+  /** The recorded outcome of a command, if any. */
+  findCommand(commandId: string): Promise<CommandRecord | undefined>;
+  /** Deletes command records older than `before`; returns how many. */
+  pruneCommands(before: Date): Promise<number>;
+  /** Adds a contributor to every later unit of work. */
+  addParticipant(participant: UnitOfWorkParticipant<Tx>): void;
+}
+
+/**
+ * The feed side of the journal: the global feed in commit-safe order, for its readers (the outbox
+ * relay's backfill, the subscription runners, progress reports). The guarantees are the
+ * {@link Journal}'s.
+ */
+export interface JournalFeed<Tx = unknown> {
+  /**
+   * Events committed after `after` (null: from the beginning), oldest first, at most `limit`.
+   * The feed is the whole history: logically deleted events are still in it (deletion only
+   * changes what a stream replays).
+   */
+  readAll(after: FeedCursor | null, limit: number, options?: ReadAllOptions<Tx>): Promise<FeedPage>;
+  /**
+   * Orders two cursors of this journal: negative when `a` comes before `b`, 0 when equal, positive
+   * after. A subscription at cursor `c` has passed an event at cursor `e` when `compare(c, e) >= 0`.
+   * Throws for a cursor this journal did not make.
+   */
+  compareCursors(a: FeedCursor, b: FeedCursor): number;
+  /** Events carrying exactly this tag, in position order, after a position (deleted ones included). */
+  readByTag(tag: string, options?: { afterPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
+  /**
+   * The highest global position written so far (0 for an empty journal): an estimate of the feed's
+   * length for progress reports (positions of rolled-back units are never used, so it can be higher).
+   */
+  headPosition(): Promise<number>;
+  /**
+   * The events with the highest global positions, newest first, at most `options.limit`, below
+   * `options.beforePosition` when given (paging backwards; deleted events included). For display
+   * (an operations console's live feed), not for consuming: an event of a transaction still open
+   * at a lower position shows up later below events already shown, so a reader must not resume
+   * from it — consumers read `readAll`.
+   */
+  readLatest(options: ReadLatestOptions): Promise<RecordedEvent[]>;
+  /** The transaction currently holding the feed back, if any. */
+  feedBlocker(): Promise<FeedBlocker | undefined>;
+}
+
+/**
  * The event journal: append-only streams with per-stream versions 1..n and a global feed.
  *
  * Guarantees every implementation keeps (the contract suite checks them):
@@ -211,58 +308,4 @@ export interface UnitOfWorkParticipant<Tx = unknown> {
  *   restored into another cluster, a cursor that cluster never handed out) it throws a named
  *   error instead of returning a page.
  */
-export interface Journal<Tx = unknown> {
-  /**
-   * Whether an append runs mostly outside this Node thread (in a database server), so that a
-   * unit written early lets the server work on it while this process prepares the next. Group
-   * commit starts batches early only then (`groupCommit.earlyFlushSize: 'auto'`). Absent or false
-   * for a journal that writes on this thread (SQLite through better-sqlite3, in memory), where
-   * writing early only makes more, smaller transactions.
-   */
-  readonly appendsOverlap?: boolean;
-  append(request: AppendRequest): Promise<AppendResult>;
-  /** Events of one stream in version order, skipping logically deleted ones. */
-  readStream(streamId: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
-  /** Bookkeeping of a stream, or undefined for a stream never written. */
-  streamInfo(streamId: string): Promise<StreamInfo | undefined>;
-  /** Highest version written to the stream (0 for a stream never written), without replaying it. */
-  streamVersion(streamId: string): Promise<number>;
-  /**
-   * Logically deletes the events up to `upToVersion` (default: all). The highest version is
-   * kept and the next append continues the numbering.
-   */
-  deleteStream(streamId: string, upToVersion?: number): Promise<void>;
-  listStreams(options?: ListStreamsOptions): Promise<string[]>;
-  /**
-   * Events committed after `after` (null: from the beginning), oldest first, at most `limit`.
-   * The feed is the whole history: logically deleted events are still in it (deletion only
-   * changes what a stream replays).
-   */
-  readAll(after: FeedCursor | null, limit: number, options?: ReadAllOptions<Tx>): Promise<FeedPage>;
-  /**
-   * Orders two cursors of this journal: negative when `a` comes before `b`, 0 when equal, positive
-   * after. A subscription at cursor `c` has passed an event at cursor `e` when `compare(c, e) >= 0`.
-   * Throws for a cursor this journal did not make.
-   */
-  compareCursors(a: FeedCursor, b: FeedCursor): number;
-  /**
-   * The events matching `query` in feed order after `options.after`, at most `options.limit`, with
-   * the cursor a decision passes to its conditional append.
-   */
-  readByQuery(query: EventQuery, options?: ReadByQueryOptions): Promise<QueryPage>;
-  /** Events carrying exactly this tag, in position order, after a position (deleted ones included). */
-  readByTag(tag: string, options?: { afterPosition?: number; limit?: number }): Promise<RecordedEvent[]>;
-  /**
-   * The highest global position written so far (0 for an empty journal): an estimate of the feed's
-   * length for progress reports (positions of rolled-back units are never used, so it can be higher).
-   */
-  headPosition(): Promise<number>;
-  /** The transaction currently holding the feed back, if any. */
-  feedBlocker(): Promise<FeedBlocker | undefined>;
-  /** The recorded outcome of a command, if any. */
-  findCommand(commandId: string): Promise<CommandRecord | undefined>;
-  /** Deletes command records older than `before`; returns how many. */
-  pruneCommands(before: Date): Promise<number>;
-  /** Adds a contributor to every later unit of work. */
-  addParticipant(participant: UnitOfWorkParticipant<Tx>): void;
-}
+export interface Journal<Tx = unknown> extends JournalStreams<Tx>, JournalFeed<Tx> {}

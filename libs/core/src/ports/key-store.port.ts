@@ -37,6 +37,7 @@ export interface RotationResult {
  * - `rotateMasterKey` re-wraps every data key with the current master key while readers and
  *   writers continue (keys wrapped by any configured master key stay readable); data keys and
  *   sealed values are not changed.
+ * - `forgottenAmong`, where implemented, reports every listed key forgotten before the call began.
  * - No method puts key material or personal values into an error message.
  */
 export interface KeyStore {
@@ -52,4 +53,11 @@ export interface KeyStore {
    * Resolves when no key is left under an older master key. `batchSize` defaults to 100.
    */
   rotateMasterKey(options?: { batchSize?: number }): Promise<RotationResult>;
+  /**
+   * Of these key ids, the ones that are forgotten now (ids never issued are left out). Lets an
+   * instance that caches data keys learn about every `forget` made elsewhere with one query per
+   * cache period instead of fetching each key again. Optional: without it, each cached key is
+   * fetched again once its cache period ends.
+   */
+  forgottenAmong?(keyIds: readonly string[]): Promise<string[]>;
 }

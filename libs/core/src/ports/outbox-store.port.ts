@@ -74,6 +74,65 @@ export interface ClaimOptions {
 }
 
 /**
+ * The relay's side of the outbox store: handler registration and backfill, fenced claims and the
+ * settling of each claimed entry, and the pruning of published entries. The outbox relay depends on
+ * this side only; the guarantees are the {@link OutboxStore}'s.
+ */
+export interface OutboxRelayStore {
+  /**
+   * Declares the handlers of this process: `participate` writes entries for them from now on.
+   * A handler seen for the first time is registered with its `startFrom`.
+   */
+  subscribe(subscriptions: readonly OutboxSubscription[]): Promise<void>;
+  /** The registration and backfill state of a handler. */
+  handlerState(handler: string): Promise<OutboxHandlerState | undefined>;
+  /**
+   * Enqueues entries for already-committed events (a backfill page), skipping events the handler
+   * already has entries for, and records the cursor the backfill has reached. `done` marks the
+   * handler ready for relaying.
+   */
+  backfill(handler: string, events: readonly RecordedEvent[], cursor: string | null, done: boolean): Promise<number>;
+  /**
+   * Claims up to `limit` entries of a handler for `owner`, sorted by aggregate then version. The
+   * records returned are the caller's own (never the store's), so the relay decodes them in place.
+   */
+  claim(handler: string, owner: string, options: ClaimOptions): Promise<OutboxEntry[]>;
+  /** Extends the lease of entries `owner` still holds; returns how many. */
+  extendLease(handler: string, owner: string, ids: readonly string[], leaseMs: number): Promise<number>;
+  /** Marks entries published (only those `owner` still holds); returns how many. */
+  markPublished(handler: string, owner: string, ids: readonly string[]): Promise<number>;
+  /** Records a failed attempt and when to retry (only while `owner` holds it). */
+  markFailed(handler: string, owner: string, id: string, error: string, nextAttemptAt: Date): Promise<boolean>;
+  /**
+   * Parks an entry (counting the attempt): it stays visible, holds back the later entries of its
+   * aggregate, and can be re-driven.
+   */
+  deadLetter(handler: string, owner: string, id: string, error: string): Promise<boolean>;
+  /** Gives entries back without counting an attempt (graceful shutdown, entries not attempted). */
+  release(handler: string, owner: string, ids?: readonly string[]): Promise<number>;
+  /** Deletes entries published before `before`; returns how many. */
+  prunePublished(before: Date): Promise<number>;
+}
+
+/**
+ * The operator's side of the outbox store: backlogs, dead letters and their re-drive, for admin and
+ * monitoring services. The guarantees are the {@link OutboxStore}'s.
+ */
+export interface OutboxAdminStore {
+  /** Dead-lettered entries, oldest first. */
+  deadLetters(handler?: string, limit?: number): Promise<OutboxEntry[]>;
+  /**
+   * Entries under a lease that has not run out (neither published nor dead-lettered): which relay
+   * holds them and until when. Of one handler or of all, soonest expiry first, at most `limit`.
+   */
+  leased(handler?: string, limit?: number): Promise<OutboxEntry[]>;
+  /** Makes dead-lettered entries pending again with their attempts reset; returns how many. */
+  redrive(handler: string, ids?: readonly string[]): Promise<number>;
+  /** Backlog per handler. */
+  stats(handler?: string): Promise<OutboxStats[]>;
+}
+
+/**
  * Stores outbox entries. It is a participant of the journal's unit of work: `participate` writes
  * one entry per appended event per subscribed handler, in the events' transaction — so a command
  * that rolls back leaves no entry, and a committed event always has its entries.
@@ -94,41 +153,4 @@ export interface ClaimOptions {
  * Handlers are per process: entries are written for the handlers the appending process
  * subscribed, so every instance should run the same set of handlers.
  */
-export interface OutboxStore<Tx = unknown> extends UnitOfWorkParticipant<Tx> {
-  /**
-   * Declares the handlers of this process: `participate` writes entries for them from now on.
-   * A handler seen for the first time is registered with its `startFrom`.
-   */
-  subscribe(subscriptions: readonly OutboxSubscription[]): Promise<void>;
-  /** The registration and backfill state of a handler. */
-  handlerState(handler: string): Promise<OutboxHandlerState | undefined>;
-  /**
-   * Enqueues entries for already-committed events (a backfill page), skipping events the handler
-   * already has entries for, and records the cursor the backfill has reached. `done` marks the
-   * handler ready for relaying.
-   */
-  backfill(handler: string, events: readonly RecordedEvent[], cursor: string | null, done: boolean): Promise<number>;
-  /** Claims up to `limit` entries of a handler for `owner`, sorted by aggregate then version. */
-  claim(handler: string, owner: string, options: ClaimOptions): Promise<OutboxEntry[]>;
-  /** Extends the lease of entries `owner` still holds; returns how many. */
-  extendLease(handler: string, owner: string, ids: readonly string[], leaseMs: number): Promise<number>;
-  /** Marks entries published (only those `owner` still holds); returns how many. */
-  markPublished(handler: string, owner: string, ids: readonly string[]): Promise<number>;
-  /** Records a failed attempt and when to retry (only while `owner` holds it). */
-  markFailed(handler: string, owner: string, id: string, error: string, nextAttemptAt: Date): Promise<boolean>;
-  /**
-   * Parks an entry (counting the attempt): it stays visible, holds back the later entries of its
-   * aggregate, and can be re-driven.
-   */
-  deadLetter(handler: string, owner: string, id: string, error: string): Promise<boolean>;
-  /** Gives entries back without counting an attempt (graceful shutdown, entries not attempted). */
-  release(handler: string, owner: string, ids?: readonly string[]): Promise<number>;
-  /** Dead-lettered entries, oldest first. */
-  deadLetters(handler?: string, limit?: number): Promise<OutboxEntry[]>;
-  /** Makes dead-lettered entries pending again with their attempts reset; returns how many. */
-  redrive(handler: string, ids?: readonly string[]): Promise<number>;
-  /** Backlog per handler. */
-  stats(handler?: string): Promise<OutboxStats[]>;
-  /** Deletes entries published before `before`; returns how many. */
-  prunePublished(before: Date): Promise<number>;
-}
+export interface OutboxStore<Tx = unknown> extends UnitOfWorkParticipant<Tx>, OutboxRelayStore, OutboxAdminStore {}

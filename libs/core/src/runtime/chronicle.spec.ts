@@ -157,6 +157,39 @@ describe('createChronicle: background work', () => {
     await reader.stop();
   });
 
+  it('retries a failed outbox backfill at the relay\'s next run, without a host that retries start-up steps', async () => {
+    @OutboxHandler({ name: 'archive', events: [WalletOpened], startFrom: 'beginning' })
+    class Archive implements OutboxPublisher {
+      readonly published: string[] = [];
+      async publish(batch: readonly OutboxMessage[]): Promise<void> {
+        for (const message of batch) this.published.push(`${message.eventType}:${message.streamId}@${message.version}`);
+      }
+    }
+    const storage = createInMemoryStorage();
+    const writer = createChronicle({ storage, aggregates: [Wallet], logger: silent });
+    await writer.start();
+    await writer.execute(new OpenWallet('w5', 'ed'));
+    await writer.stop();
+    // The database is away during the first backfill: its first feed read fails.
+    const readAll = storage.journal.readAll.bind(storage.journal);
+    let failures = 0;
+    storage.journal.readAll = (...args) => (failures++ === 0 ? Promise.reject(new Error('connection refused')) : readAll(...args));
+    const errors: string[] = [];
+    const archive = new Archive();
+    const chronicle = createChronicle({
+      storage,
+      aggregates: [Wallet],
+      outboxHandlers: [archive],
+      logger: () => ({ log: () => undefined, warn: () => undefined, error: (message: string) => void errors.push(message) }),
+      options: { outbox: { pollIntervalMs: 20 } },
+    });
+    await chronicle.start();
+    await eventually(() => archive.published.length === 1, 'the backfilled event to be relayed after the failed backfill');
+    expect(archive.published).toEqual(['wallet.opened:wallet-w5@1']);
+    expect(errors).toEqual([expect.stringContaining('Outbox backfill failed: connection refused')]);
+    await chronicle.stop();
+  });
+
   it('refuses bad configuration with a named error before anything runs', () => {
     expect(() => createChronicle({ storage: createInMemoryStorage(), aggregates: [Wallet], outboxHandlers: [{}] })).toThrow(ConfigurationError);
     expect(() => createChronicle({ storage: createInMemoryStorage(), aggregates: [Wallet], projections: [new Balances(), new Balances()] })).toThrow(

@@ -12,7 +12,7 @@ import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger
 import { toRelayedHandler } from '../outbox/outbox-handler.decorator.js';
 import { OutboxRelay } from '../outbox/outbox-relay.js';
 import type { ChronicleStorage } from '../ports/chronicle-storage.port.js';
-import type { ForgetResult, KeyStore } from '../ports/key-store.port.js';
+import type { ForgetResult, KeyStore, RotationResult } from '../ports/key-store.port.js';
 import type { PersonalDataCipherOptions } from '../personal-data/personal-data-cipher.js';
 import { withPersonalData, type PersonalDataStorage } from '../personal-data/personal-data-storage.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
@@ -24,6 +24,7 @@ import { SAGA_DEFAULTS, SagaEngine, sagaSubscriptionName } from '../sagas/saga-e
 import { SubscriptionRunner } from '../subscriptions/subscription-runner.js';
 import { ChronicleTelemetry } from '../telemetry/chronicle-telemetry.js';
 import { observeRuntimeGauges } from '../telemetry/runtime-gauges.js';
+import { tracedLogger } from '../telemetry/traced-logger.js';
 import { BackgroundJobs } from './background-jobs.js';
 import { resolveChronicleOptions, type ChronicleOptions, type ResolvedChronicleOptions } from './chronicle-options.js';
 
@@ -35,6 +36,11 @@ export interface ChronicleConfig<Tx = unknown> {
   aggregates: readonly ClassType[];
   /** Event classes no aggregate applies but that must still be readable (by sagas, projections). */
   events?: readonly ClassType[];
+  /**
+   * Instances of `@DecisionHandler` classes: rules that span streams (dynamic consistency
+   * boundaries), executed by the gateway like the aggregates' commands.
+   */
+  decisions?: readonly object[];
   /** Instances of `@OutboxHandler` classes (or `{ settings, publisher }` pairs). */
   outboxHandlers?: readonly object[];
   /** Instances of `@Projection` classes. */
@@ -93,6 +99,8 @@ export interface ChronicleConfigPersonalData extends PersonalDataCipherOptions {
 
 /** The components a host supplies late, through {@link ChronicleConfig.components}. */
 export interface ChronicleComponents {
+  /** Instances of `@DecisionHandler` classes. */
+  decisions?: readonly object[];
   /** Instances of `@OutboxHandler` classes (or `{ settings, publisher }` pairs). */
   outboxHandlers?: readonly object[];
   /** Instances of `@Projection` classes. */
@@ -143,6 +151,8 @@ export class Chronicle<Tx = unknown> {
   private startRun: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
   private backfilling: Promise<void> | undefined;
+  /** The last backfill failed (its start-up step gave up, or there was none to retry it): the relay's next run starts it again. */
+  private backfillFailed = false;
   private unsubscribeWakeUps: (() => void) | undefined;
   private notificationsStarted = false;
   private relayBuilt: OutboxRelay | undefined;
@@ -158,6 +168,10 @@ export class Chronicle<Tx = unknown> {
     if (!Array.isArray(config.aggregates)) throw new ConfigurationError('createChronicle needs `aggregates`: the @Aggregate classes it executes commands for.');
     this.options = resolveChronicleOptions(config.options);
     this.catalog = new AggregateCatalog(config.aggregates, config.events ?? []);
+    if (config.decisions !== undefined && !Array.isArray(config.decisions)) {
+      throw new ConfigurationError('createChronicle `decisions` must be a list of @DecisionHandler instances.');
+    }
+    this.catalog.addDecisions(config.decisions ?? []);
     if (config.personalData !== undefined && typeof config.personalData?.keyStore?.keyFor !== 'function') {
       throw new ConfigurationError('createChronicle `personalData.keyStore` must be a KeyStore: new InMemoryKeyStore(...) or new TypeOrmKeyStore(...).');
     }
@@ -168,12 +182,14 @@ export class Chronicle<Tx = unknown> {
       ? withPersonalData(config.storage, { ...config.personalData, events: this.catalog.events })
       : undefined;
     this.storage = this.personalData ?? config.storage;
-    this.loggerFor = config.logger ?? consoleLogger;
+    this.telemetry = config.telemetry ?? new ChronicleTelemetry();
+    const loggerFor = config.logger ?? consoleLogger;
+    // Every component's lines name the trace active when they are written (once telemetry is on).
+    this.loggerFor = (context) => tracedLogger(loggerFor(context), this.telemetry);
     this.logger = this.loggerFor('Chronicle');
     const clock = config.clock ?? systemClock;
     this.clock = clock;
     this.owner = newLeaseOwnerId();
-    this.telemetry = config.telemetry ?? new ChronicleTelemetry();
     const telemetry = this.telemetry;
     this.jobs = new BackgroundJobs(this.logger);
 
@@ -223,6 +239,8 @@ export class Chronicle<Tx = unknown> {
     const clock = this.clock;
     const telemetry = this.telemetry;
     const serializer = this.gateway.eventSerializer;
+    // Registered before the relay and the runners read events of the types they fold or emit.
+    this.catalog.addDecisions(late.decisions ?? []);
 
     const handlers = [...(config.outboxHandlers ?? []), ...(late.outboxHandlers ?? [])].map(toRelayedHandler);
     this.relayBuilt =
@@ -341,6 +359,19 @@ export class Chronicle<Tx = unknown> {
     return result;
   }
 
+  /**
+   * Crypto-shredding: re-wraps every data key with the current master key (see
+   * `KeyStore.rotateMasterKey`) while commands keep running; no event is rewritten. Run it once
+   * after deploying `masterKeys: { current: newKey, previous: [oldKey] }`, then drop the old key.
+   * Throws `ConfigurationError` when the runtime was built without `personalData`.
+   */
+  async rotateMasterKey(options: { batchSize?: number } = {}): Promise<RotationResult> {
+    if (!this.personalData) {
+      throw new ConfigurationError('rotateMasterKey() needs the runtime built with `personalData: { keyStore }`.');
+    }
+    return this.personalData.rotateMasterKey(options);
+  }
+
   /** The current state of an aggregate, or undefined when it does not exist. */
   read<T extends object>(aggregateClass: ClassType<T>, aggregateId: string): Promise<AggregateView<T> | undefined> {
     return this.gateway.read(aggregateClass, aggregateId);
@@ -371,7 +402,16 @@ export class Chronicle<Tx = unknown> {
     if (relay) this.jobs.onStop(() => relay.stop());
     if (relay && outbox.relay) {
       for (const name of relay.handlerNames()) {
-        this.jobs.add({ name: `outbox:relay:${name}`, everyMs: outbox.pollIntervalMs, group: 'outbox', runAtStart: true, run: () => relay.drain(name) });
+        this.jobs.add({
+          name: `outbox:relay:${name}`,
+          everyMs: outbox.pollIntervalMs,
+          group: 'outbox',
+          runAtStart: true,
+          run: (signal) => {
+            if (this.backfillFailed) this.startBackfill(relay, signal);
+            return relay.drain(name);
+          },
+        });
       }
       if (outbox.pruneIntervalMs > 0) {
         this.jobs.add({ name: 'outbox:prune', everyMs: outbox.pruneIntervalMs, run: () => relay.prune(outbox.retentionMs) });
@@ -415,6 +455,24 @@ export class Chronicle<Tx = unknown> {
     }
   }
 
+  /**
+   * Runs the backfill of the handlers not yet ready, through the host's start-up step. A failure
+   * is not final: the relay's jobs start it again at their next run (every poll interval), so a
+   * handler whose backfill met a database restart is relayed once the database is back, with or
+   * without a host that retries start-up steps.
+   */
+  private startBackfill(relay: OutboxRelay, signal: AbortSignal): void {
+    this.backfillFailed = false;
+    this.backfilling = this.startupStep('outbox backfill', () => relay.backfill(), signal).then(
+      () => void this.jobs.wakeGroup('outbox'),
+      (error: unknown) => {
+        if (this.stopping) return;
+        this.backfillFailed = true;
+        this.logger.error(`Outbox backfill failed: ${(error as Error).message}; retried at the relay's next run.`, (error as Error).stack);
+      },
+    );
+  }
+
   private async doStart(): Promise<void> {
     this.lifecycle = 'starting';
     if (this.config.components !== undefined) this.compose(this.config.components());
@@ -439,12 +497,7 @@ export class Chronicle<Tx = unknown> {
     if (this.relay && this.options.outbox.relay) {
       const relay = this.relay;
       // In the background, so commands are not held up; a handler is relayed once its backfill is done.
-      this.backfilling = this.startupStep('outbox backfill', () => relay.backfill(), signal).then(
-        () => void this.jobs.wakeGroup('outbox'),
-        (error: unknown) => {
-          if (!this.stopping) this.logger.error(`Outbox backfill failed: ${(error as Error).message}`, (error as Error).stack);
-        },
-      );
+      this.startBackfill(relay, signal);
     }
     await this.startNotifications();
     this.jobs.start();

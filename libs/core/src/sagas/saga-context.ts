@@ -67,7 +67,7 @@ export function sagaOutcomeOf(error: unknown): SagaCommandOutcome {
   return { status: 'unknown', error: failure };
 }
 
-/** The engine's implementation of {@link SagaContext}; collects the handler's decisions. */
+/** The engine's implementation of `SagaContext`; collects the handler's decisions. */
 export class SagaContextImpl<S> implements SagaContext<S> {
   readonly scheduled = new Map<string, SagaDeadline>();
   readonly cancelled = new Set<string>();

@@ -41,7 +41,7 @@ export const SAGA_DEFAULTS = {
 
 /**
  * Runs one `@Saga` class: routes events to its instances (start, correlate, ignore), runs the
- * handlers with a {@link SagaContextImpl}, and turns their decisions into a `SagaChange` saved with
+ * handlers with a `SagaContext`, and turns their decisions into a `SagaChange` saved with
  * optimistic concurrency. As a subscription handler, the handler runs (and dispatches its
  * commands, each with a deterministic id) outside the transaction, and the change is saved inside
  * the checkpoint's: each event changes an instance at most once, and a redelivered event resends

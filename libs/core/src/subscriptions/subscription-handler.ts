@@ -3,6 +3,14 @@ import type { RecordedEvent } from '../events/recorded-event.js';
 /** Work a handler hands back to run inside the checkpoint's transaction (`tx`: the adapter's handle). */
 export type TransactionalWork<Tx = unknown> = (tx: Tx) => Promise<void>;
 
+/** One event a subscription delivers: decoded, and as stored. */
+export interface SubscriptionDelivery {
+  /** The event, decoded by the serializer. */
+  event: object;
+  /** The event as stored: stream, version, position, cursor, metadata. */
+  envelope: RecordedEvent;
+}
+
 /**
  * What a subscription delivers events to.
  *
@@ -28,4 +36,13 @@ export interface SubscriptionHandler<Tx = unknown> {
    * runner then redoes one event at a time. Used by partitioned runners (sagas).
    */
   runWorks?(works: ReadonlyArray<TransactionalWork<Tx>>, tx: Tx): Promise<void>;
+  /**
+   * Optional: the events of one checkpoint transaction at once (a chunk of at most `commitEvery`,
+   * a whole page in a rebuild, in feed order; only events the handler wants, decoded, none of a held stream). The runner then calls
+   * it once per chunk instead of `handle` per event, and its work runs in the checkpoint's
+   * transaction like `handle`'s. When it or its work fails, the chunk is rolled back and redone
+   * one event at a time through `handle`, which finds the failing event, retries and parks it
+   * alone. Not used by partitioned handlers (`partitionKey` with `concurrency` above 1).
+   */
+  handleBatch?(deliveries: readonly SubscriptionDelivery[]): Promise<TransactionalWork<Tx> | void>;
 }

@@ -334,6 +334,65 @@ describe('SubscriptionRunner', () => {
       expect(committed).toEqual(['wallet-a@1', 'wallet-b@1', 'wallet-c@1', 'wallet-d@1']);
     });
 
+    it('never leaves a checkpoint move deferred past its step (feed\'s `deferred` is the chunked step\'s): what a step passed is stored when it ends, and a takeover goes on after it', async () => {
+      /** A partitioned handler with nothing to write, slow enough (on the test clock) that a step stops reading after its first page. */
+      const ignoring = (time: ReturnType<typeof clock>, passed: string[]): SubscriptionHandler<InMemoryTransaction> => ({
+        types: '*',
+        partitionKey: (event) => (event as { walletId: string }).walletId,
+        handle: async (_event, envelope) => {
+          passed.push(`${envelope.streamId}@${envelope.version}`);
+          time.advance(400);
+        },
+      });
+
+      // With concurrency 1 the same handler is not partitioned: the chunked step defers its move.
+      {
+        const { append, runner, store, time } = await setup();
+        for (let i = 0; i < 10; i++) await append(`w${i}`, ['wallet.opened', { walletId: `w${i}`, owner: 'x' }]);
+        const chunked = runner(ignoring(time, []), { batchSize: 3, concurrency: 1 });
+        expect(await chunked.runOnce()).toMatchObject({ active: true, handled: 3, caughtUp: false });
+        // Still at the start: nothing stored yet.
+        expect((await store.load('balances'))?.position).toBeNull();
+      }
+
+      const { append, runner, store, time } = await setup();
+      for (let i = 0; i < 10; i++) await append(`w${i}`, ['wallet.opened', { walletId: `w${i}`, owner: 'x' }]);
+      const steps: Array<string | null> = [];
+      const advance = store.advance.bind(store);
+      store.advance = (step, work) => {
+        steps.push(step.to);
+        return advance(step, work);
+      };
+      const passed: string[] = [];
+      const first = runner(ignoring(time, passed), { batchSize: 3, concurrency: 4, leaseMs: 10_000 });
+      expect(await first.runOnce()).toMatchObject({ active: true, handled: 3, caughtUp: false });
+      // Behind, and nothing written: the pipeline stored its position anyway, once.
+      expect(steps).toEqual(['3']);
+      expect((await store.load('balances'))?.position).toBe('3');
+
+      // The holder dies here: the next one does not pass those three again.
+      time.advance(10_001);
+      passed.length = 0;
+      await runner(ignoring(time, passed), { batchSize: 3, concurrency: 4, owner: 'next', leaseMs: 10_000 }).drain();
+      expect(passed).toEqual(Array.from({ length: 7 }, (_, i) => `wallet-w${i + 3}@1`));
+      expect((await store.load('balances'))?.position).toBe('10');
+    });
+
+    it('hands a partitioned handler each event through `handle`, never `handleBatch` (the pipeline commits per prefix, not per chunk)', async () => {
+      const { append, runner } = await setup();
+      for (const wallet of ['a', 'b', 'c', 'd']) await append(wallet, ['wallet.opened', { walletId: wallet, owner: 'x' }]);
+      const { handler, committed } = instances();
+      let batches = 0;
+      const batching: SubscriptionHandler<InMemoryTransaction> = Object.assign(handler, {
+        handleBatch: async () => {
+          batches += 1;
+        },
+      });
+      await runner(batching, { batchSize: 100, concurrency: 4 }).drain();
+      expect(batches).toBe(0);
+      expect(committed).toEqual(['wallet-a@1', 'wallet-b@1', 'wallet-c@1', 'wallet-d@1']);
+    });
+
     it('winds a busy pipeline down after a second of reading, so a re-drive requested meanwhile is served under a steady load', async () => {
       const { append, runner, time } = await setup();
       await append('bad', ['wallet.opened', { walletId: 'bad', owner: 'x' }]);
@@ -420,6 +479,48 @@ describe('SubscriptionRunner', () => {
     expect(steps).toEqual(['6']);
     expect(handler.seen).toEqual(['wallet-e@2']);
     expect((await store.load('balances'))?.position).toBe('6');
+  });
+
+  it('across pages with nothing to write, stores the checkpoint when it catches up or stops, not per page; a takeover re-reads only what was not stored', async () => {
+    const { append, runner, store, time } = await setup();
+    for (let i = 0; i < 10; i++) await append(`w${i}`, ['wallet.opened', { walletId: `w${i}`, owner: 'x' }]);
+    const passed: string[] = [];
+    const ignoring: SubscriptionHandler<InMemoryTransaction> = {
+      types: '*',
+      handle: async (_event, envelope) => void passed.push(`${envelope.streamId}@${envelope.version}`),
+    };
+    const steps: Array<string | null> = [];
+    const advance = store.advance.bind(store);
+    store.advance = (step, work) => {
+      steps.push(step.to);
+      return advance(step, work);
+    };
+    // Pages of 3: three full pages pass with their moves deferred, the short last one stores all.
+    await runner(ignoring, { batchSize: 3 }).drain();
+    expect(passed).toHaveLength(10);
+    expect(steps).toEqual(['10']);
+    expect((await store.load('balances'))?.position).toBe('10');
+
+    // Stopped while behind: what it passed is stored on the way out.
+    for (let i = 10; i < 19; i++) await append(`w${i}`, ['wallet.opened', { walletId: `w${i}`, owner: 'x' }]);
+    const stopping = runner(ignoring, { batchSize: 3, owner: 'stopping' });
+    time.advance(10_001);
+    expect(await stopping.runOnce()).toMatchObject({ active: true, handled: 3, caughtUp: false });
+    expect(await stopping.runOnce()).toMatchObject({ active: true, handled: 3, caughtUp: false });
+    expect((await store.load('balances'))?.position).toBe('10');
+    await stopping.stop();
+    expect((await store.load('balances'))?.position).toBe('16');
+
+    // A holder that dies with deferred moves: the next one starts from the stored position and
+    // passes those events again (the at-least-once part; nothing transactional was deferred).
+    const dying = runner(ignoring, { batchSize: 3, owner: 'dying', leaseMs: 1_000 });
+    expect(await dying.runOnce()).toMatchObject({ active: true, handled: 3, caughtUp: false });
+    expect((await store.load('balances'))?.position).toBe('16');
+    time.advance(1_001);
+    passed.length = 0;
+    await runner(ignoring, { batchSize: 3, owner: 'next', leaseMs: 1_000 }).drain();
+    expect(passed).toEqual(['wallet-w16@1', 'wallet-w17@1', 'wallet-w18@1']);
+    expect((await store.load('balances'))?.position).toBe('19');
   });
 
   describe('leases through long work (jest fake timers drive the clock, the timers and the handlers)', () => {

@@ -7,8 +7,8 @@ import type { RecordedEvent } from '../events/recorded-event.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import type { CheckpointAdvance, CheckpointStore, ParkedEvent } from '../ports/checkpoint-store.port.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
-import type { FeedCursor, Journal } from '../ports/journal.port.js';
-import type { SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
+import type { FeedCursor, FeedPage, JournalFeed, JournalStreams } from '../ports/journal.port.js';
+import type { SubscriptionDelivery, SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
 import { ChronicleTelemetry } from '../telemetry/chronicle-telemetry.js';
 import { logContext } from '../telemetry/log-context.js';
 import { resolveSubscriptionOptions, type ResolvedSubscriptionOptions, type SubscriptionOptions } from './subscription-options.js';
@@ -85,6 +85,12 @@ function describe(error: unknown): string {
 }
 
 const REDRIVE_CHECK_MS = 1_000;
+/**
+ * Events passed with nothing to write (no transactional work, nothing parked) after which the
+ * checkpoint is stored anyway, while the runner is still behind: a catch-up through events the
+ * handler ignores writes its checkpoint once per this many events instead of once per page.
+ */
+const CHECKPOINT_DEFER_EVENTS = 10_000;
 const PARKED_COUNT_LIMIT = 1_000;
 /** Shortest wait before a renewal is retried after a failed one. */
 const RENEWAL_RETRY_MIN_MS = 10;
@@ -143,10 +149,23 @@ export class SubscriptionRunner<Tx = unknown> {
   private keepAlive: ReturnType<typeof setTimeout> | undefined;
   /** Set while a pipelined step runs: a wake-up reads the feed again without waiting for the step's end. */
   private wakeInFlight: (() => void) | undefined;
+  /**
+   * The next page, read while the current one is handled and committed (a full page means more
+   * may follow): the read overlaps the handlers and the checkpoint's commit. Used only by the
+   * next step, and only if it starts from the cursor it was read after.
+   */
+  private readAhead: { after: FeedCursor; page: Promise<FeedPage> } | undefined;
+  /**
+   * Pages passed with nothing to write whose checkpoint move is deferred: the next page is read
+   * from `to`; the stored position (`position`, the fence of the next step) stays behind until a
+   * step writes, the runner catches up, `CHECKPOINT_DEFER_EVENTS` pile up, or it stops.
+   */
+  private deferred: { to: FeedCursor; events: number } | undefined;
 
   constructor(
     private readonly deps: {
-      journal: Journal<Tx>;
+      /** The feed, and one stream's event to re-drive a parked one. */
+      journal: JournalFeed<Tx> & Pick<JournalStreams<Tx>, 'readStream'>;
       store: CheckpointStore<Tx>;
       serializer: EventSerializer;
       clock?: Clock;
@@ -236,21 +255,29 @@ export class SubscriptionRunner<Tx = unknown> {
     this.startKeepAlive();
     try {
       await this.redriveIfRequested();
+      // A partitioned runner (a saga) pipelines its reads and commits instead: it reads no page
+      // ahead and defers no checkpoint move across steps (see `pipelinedStep`).
       if (this.partitioned) return await this.pipelinedStep();
-      const page = await this.deps.journal.readAll(this.position, this.options.batchSize);
+      const page = await this.readPage();
+      if (page.events.length === this.options.batchSize && page.next !== null && !this.stopped) this.readAheadFrom(page.next);
       if (page.events.length === 0) {
+        // Caught up: a deferred move is stored now.
+        if (this.deferred !== undefined) await this.commit({ to: this.deferred.to, park: [] });
         this.caughtUp = true;
         return { active: true, handled: 0, parked: 0, caughtUp: true };
       }
       this.passedPosition ??= page.events[0]!.position - 1;
       const step = { active: true, handled: 0, parked: 0, caughtUp: page.events.length < this.options.batchSize };
       const chunks = this.chunksOf(page.events);
+      // Still behind, the page's last chunk may defer its checkpoint move too (see `deferred`).
+      const deferLast = !step.caughtUp && (this.deferred?.events ?? 0) + page.events.length < CHECKPOINT_DEFER_EVENTS;
+      const storedBefore = this.position;
       for (const [index, chunk] of chunks.entries()) {
         const to = index === chunks.length - 1 ? page.next : chunk[chunk.length - 1]!.cursor;
         if (to === undefined || to === null) {
           throw new ConfigurationError(`The journal's feed returned events without cursors; subscription "${this.name}" cannot checkpoint them.`);
         }
-        const done = await this.processChunk(chunk, to, index < chunks.length - 1);
+        const done = await this.processChunk(chunk, to, index < chunks.length - 1 || deferLast);
         this.passedPosition = chunk[chunk.length - 1]!.position;
         step.handled += done.handled;
         step.parked += done.parked;
@@ -259,13 +286,20 @@ export class SubscriptionRunner<Tx = unknown> {
         } catch (error) {
           if (!(error instanceof CheckpointLeaseLostError)) throw error;
           // The chunks committed so far stand; the next holder continues after them.
+          this.dropReadAhead();
           this.loseLease(String(this.fence.signal.reason ?? 'its lease was taken over'));
           return { ...step, active: false };
         }
       }
+      if (page.next !== null && this.position !== page.next) {
+        // The last chunk deferred its move: the next page is read after it.
+        const before = this.position === storedBefore ? (this.deferred?.events ?? 0) : 0;
+        this.deferred = { to: page.next, events: before + page.events.length };
+      }
       this.caughtUp = step.caughtUp;
       return step;
     } catch (error) {
+      this.dropReadAhead();
       if (error instanceof CheckpointLeaseLostError) {
         this.loseLease(this.fence.signal.aborted ? String(this.fence.signal.reason) : 'its checkpoint moved under it');
         return { active: false, handled: 0, parked: 0, caughtUp: true };
@@ -281,6 +315,11 @@ export class SubscriptionRunner<Tx = unknown> {
     this.stopped = true;
     this.stopSignal.abort();
     await this.running?.catch(() => undefined);
+    this.dropReadAhead();
+    if (this.active && this.deferred !== undefined) {
+      // What was passed is stored, so the next holder does not deliver it again.
+      await this.commit({ to: this.deferred.to, park: [] }).catch(() => undefined);
+    }
     if (this.active) {
       this.active = false;
       await this.deps.store.release(this.name, this.owner).catch(() => undefined);
@@ -358,6 +397,12 @@ export class SubscriptionRunner<Tx = unknown> {
         };
         try {
           await store.nested(tx, async () => {
+            if (this.batched) {
+              if (deliverable.length === 0) return;
+              const work = await this.handler.handleBatch!(deliverable);
+              if (work) await work(tx);
+              return;
+            }
             for (const item of deliverable) await runOne(item);
           });
           progress.handled += deliverable.length;
@@ -414,6 +459,11 @@ export class SubscriptionRunner<Tx = unknown> {
     return chunks;
   }
 
+  /** The handler takes a chunk at once (and is not partitioned). */
+  private get batched(): boolean {
+    return typeof this.handler.handleBatch === 'function' && !this.partitioned;
+  }
+
   private get partitioned(): boolean {
     return this.options.concurrency > 1 && typeof this.handler.partitionKey === 'function';
   }
@@ -432,8 +482,8 @@ export class SubscriptionRunner<Tx = unknown> {
    * stream is parked behind its stream's parked event, one that cannot be decoded is parked at once
    * (and holds its stream). `held` and `park` are updated in place.
    */
-  private triage(events: RecordedEvent[], held: Map<string, string>, park: ParkedEvent[]): Array<{ envelope: RecordedEvent; event: object }> {
-    const deliveries: Array<{ envelope: RecordedEvent; event: object }> = [];
+  private triage(events: RecordedEvent[], held: Map<string, string>, park: ParkedEvent[]): SubscriptionDelivery[] {
+    const deliveries: SubscriptionDelivery[] = [];
     for (const envelope of events) {
       if (!this.wants(envelope)) continue;
       const behind = held.get(envelope.streamId);
@@ -472,7 +522,10 @@ export class SubscriptionRunner<Tx = unknown> {
       this.logger.log(`Subscription "${this.name}" runs here (${this.owner}) from ${checkpoint.position ?? 'the start'}.`);
     }
     this.position = checkpoint.position;
-    if (!this.active) this.passedPosition = undefined;
+    if (!this.active) {
+      this.passedPosition = undefined;
+      this.deferred = undefined;
+    }
     this.active = true;
     this.leaseUntil = checkpoint.leaseUntil?.getTime() ?? 0;
     return true;
@@ -481,6 +534,7 @@ export class SubscriptionRunner<Tx = unknown> {
   private loseLease(reason: string): void {
     if (this.active) this.logger.warn(`Subscription "${this.name}" stopped here (${this.owner}): ${reason}.`);
     this.active = false;
+    this.deferred = undefined;
     this.leaseUntil = 0;
   }
 
@@ -580,7 +634,10 @@ export class SubscriptionRunner<Tx = unknown> {
     // A step reads for a second at most, then winds down: the next step checks the lease and the
     // re-drive requests again, which a pipeline kept busy by a steady load would otherwise starve.
     const readUntil = this.clock.now().getTime() + REDRIVE_CHECK_MS;
-    let readFrom = this.position;
+    // A partitioned runner never defers a move across steps (`deferred` is the chunked step's; this
+    // step stores what it passed before it ends), but should one be pending, it reads on after it
+    // as the chunked step does: its first commit (from the stored position, the fence) covers it.
+    let readFrom = this.deferred?.to ?? this.position;
     /** The feed may hold events not read yet (a full page, or a wake-up since the last read). */
     let more = true;
     let reading = false;
@@ -591,7 +648,7 @@ export class SubscriptionRunner<Tx = unknown> {
     /** A prefix whose transaction failed because of a work: redone one event at a time. */
     let redo: Array<PipelineSlot<Tx>> | undefined;
     /** Passed (removed from `slots`) but not committed: a prefix with nothing to write. */
-    let passedTo: FeedCursor | null | undefined;
+    let passedTo: FeedCursor | null | undefined = this.deferred?.to;
     let tick: () => void = () => undefined;
     let poked = false;
     /** A poke arrived since the loop last looked (it may have been busy awaiting something else). */
@@ -625,7 +682,8 @@ export class SubscriptionRunner<Tx = unknown> {
       running += 1;
       void (async () => {
         try {
-          await this.holdLease();
+          // The fresh-lease fast path: no await before the handler call while the lease is not due.
+          if (!this.leaseFresh()) await this.holdLease();
           slot.work = await this.deliver(slot.event!, slot.envelope);
           slot.state = 'done';
         } catch (error) {
@@ -824,6 +882,47 @@ export class SubscriptionRunner<Tx = unknown> {
     this.noteProgress([last]);
   }
 
+  /**
+   * The page after the current position: the one read ahead for it when that came back full, or
+   * a fresh read. A short page read ahead may predate commits since (it was read before this step
+   * began), so it is read again, as the journal rereads a short page below a remembered bound.
+   */
+  private async readPage(): Promise<FeedPage> {
+    const ahead = this.readAhead;
+    this.readAhead = undefined;
+    const from = this.deferred?.to ?? this.position;
+    if (ahead !== undefined && from !== null && ahead.after === from) {
+      const page = await ahead.page.catch(() => undefined);
+      if (page !== undefined && page.events.length === this.options.batchSize) return page;
+    }
+    return this.deps.journal.readAll(from, this.options.batchSize);
+  }
+
+  /**
+   * Starts reading the page after `after` now, while this step handles and commits the current
+   * one. Sound like any read of the feed: it returns only events the feed guarantees gap-free
+   * below its bound, in feed order after `after`; the next step uses it only when it starts from
+   * that very cursor (its checkpoint moved there) and the page is full.
+   */
+  private readAheadFrom(after: FeedCursor): void {
+    const page = this.deps.journal.readAll(after, this.options.batchSize);
+    // Failures surface when the next step awaits it; a dropped read must not be an unhandled rejection.
+    page.catch(() => undefined);
+    this.readAhead = { after, page };
+  }
+
+  private dropReadAhead(): void {
+    this.readAhead = undefined;
+  }
+
+  /**
+   * The lease is held and not due for renewal: the check before a handler call without an await
+   * (the common case, once per event). Otherwise `holdLease` renews or fences.
+   */
+  private leaseFresh(): boolean {
+    return this.active && !this.fence.signal.aborted && this.clock.now().getTime() < this.renewAt;
+  }
+
   /** Handles a chunk in one transaction; on failure, one event at a time. */
   /**
    * `deferrable`: a chunk with nothing to write (no transactional work, nothing parked) that is not
@@ -838,6 +937,7 @@ export class SubscriptionRunner<Tx = unknown> {
     /** The event whose handler failed in this pass: that failure counts as its first attempt. */
     let failedEvent: { eventId: string; message: string } | undefined;
     const deliveries = this.triage(events, held, park);
+    if (this.batched && deliveries.length > 0) return this.processBatch(events, to, deliveries, park, deferrable);
     // Partitioned handlers (sagas) handle the chunk's events concurrently: the chunk holds at most
     // one event per partition. The transactional work still runs in feed order.
     const results: Array<TransactionalWork<Tx> | void> = new Array(deliveries.length);
@@ -845,11 +945,13 @@ export class SubscriptionRunner<Tx = unknown> {
     let fenced: unknown;
     const worker = async (): Promise<void> => {
       while (!failed && fenced === undefined && cursor < deliveries.length) {
-        try {
-          await this.holdLease();
-        } catch (error) {
-          fenced ??= error;
-          return;
+        if (!this.leaseFresh()) {
+          try {
+            await this.holdLease();
+          } catch (error) {
+            fenced ??= error;
+            return;
+          }
         }
         if (failed || fenced !== undefined || cursor >= deliveries.length) return;
         const index = cursor++;
@@ -893,6 +995,62 @@ export class SubscriptionRunner<Tx = unknown> {
     }
     if (this.position !== to) await this.commit({ to, park: [] });
     return { handled, parked };
+  }
+
+  /**
+   * A chunk through the handler's `handleBatch`: one call, its work in the checkpoint's
+   * transaction. When the call or its work fails, nothing of the chunk is kept and it is redone one
+   * event at a time (through `handle`), so the failing event is found, retried and parked alone.
+   */
+  private async processBatch(
+    events: RecordedEvent[],
+    to: FeedCursor,
+    deliveries: SubscriptionDelivery[],
+    park: ParkedEvent[],
+    deferrable: boolean,
+  ): Promise<{ handled: number; parked: number }> {
+    if (!this.leaseFresh()) await this.holdLease();
+    let work: TransactionalWork<Tx> | void = undefined;
+    let failed = false;
+    try {
+      work = await this.deliverBatch(deliveries);
+    } catch {
+      failed = true;
+    }
+    if (!failed) {
+      await this.holdLease();
+      if (deferrable && !work && park.length === 0) {
+        this.noteProgress(events);
+        return { handled: deliveries.length, parked: 0 };
+      }
+      try {
+        await this.commit({ to, park }, work || undefined);
+        this.noteProgress(events);
+        return { handled: deliveries.length, parked: park.length };
+      } catch (error) {
+        if (!(error instanceof HandlerFailure)) throw error;
+      }
+    }
+    let handled = 0;
+    let parked = 0;
+    for (const envelope of events) {
+      const outcome = await this.deliverOne(envelope);
+      if (outcome === 'handled') handled += 1;
+      if (outcome === 'parked') parked += 1;
+    }
+    if (this.position !== to) await this.commit({ to, park: [] });
+    return { handled, parked };
+  }
+
+  /** Hands a chunk to the handler's `handleBatch`, inside one CONSUMER span when telemetry is on. */
+  private deliverBatch(deliveries: SubscriptionDelivery[]): Promise<TransactionalWork<Tx> | void> {
+    const handleBatch = this.handler.handleBatch!.bind(this.handler);
+    if (!this.telemetry.enabled) return handleBatch(deliveries);
+    return this.telemetry.consumeBatch(
+      this.name,
+      deliveries.map((delivery) => delivery.envelope),
+      () => handleBatch(deliveries),
+    );
   }
 
   /** Delivers one event with retries, and passes it (handled or parked). */
@@ -1001,6 +1159,8 @@ export class SubscriptionRunner<Tx = unknown> {
       ...(lastError === undefined ? {} : { lastError }),
     };
     await this.deps.store.advance(advance, work ? this.guarded(work) : undefined);
+    // A step forward covers every deferred move (it reads after them); a re-drive's does not move.
+    if (step.to !== this.position) this.deferred = undefined;
     this.position = step.to;
     if (lastError !== undefined) this.lastError = lastError;
     for (const event of step.park) if (!this.held.has(event.streamId)) this.held.set(event.streamId, event.eventId);
@@ -1043,7 +1203,7 @@ export class SubscriptionRunner<Tx = unknown> {
           cleared = false;
           break;
         }
-        this.logger.log(`Subscription "${this.name}" re-drove ${envelope.type} ${envelope.streamId}@${envelope.version}.`);
+        this.logger.log(`Subscription "${this.name}" re-drove ${envelope.type} ${envelope.streamId}@${envelope.version}${logContext(envelope.metadata)}.`);
       }
       if (cleared) this.held.delete(streamId);
     }

@@ -1,54 +1,70 @@
 import type * as Otel from '@opentelemetry/api';
 import type { RecordedEvent } from '../events/recorded-event.js';
+import type { OutboxEntry } from '../ports/outbox-store.port.js';
 import { validTraceContext, type TraceContextCarrier } from './trace-context.js';
 
-/** A span Chronicle started; opaque outside the telemetry facade. */
+/**
+ * A span Chronicle started; opaque outside the telemetry facade.
+ * @internal
+ */
 export interface TelemetrySpan {
   end(): void;
 }
 
-/** How a command ended, as `chronicle.command.outcome` reports it. */
+/**
+ * How a command ended, as `chronicle.command.outcome` reports it.
+ * @internal
+ */
 export type CommandSpanOutcome = 'accepted' | 'rejected' | 'replayed' | 'conflict' | 'error';
 
-/** What `chronicle.command` describes, known before the command runs. */
+/**
+ * What `chronicle.command` describes, known before the command runs.
+ * @internal
+ */
 export interface CommandSpanInfo {
   aggregateType: string;
   aggregateId: string;
   commandType: string;
   commandId: string;
-  expectedVersion?: number;
+  expectedVersion?: number | undefined;
   /** A context the caller passed explicitly (command metadata); the active context otherwise. */
-  parent?: TraceContextCarrier;
+  parent?: TraceContextCarrier | undefined;
 }
 
-/** How a command ended: what `chronicle.command` and `chronicle.command.duration` record. */
+/**
+ * How a command ended: what `chronicle.command` and `chronicle.command.duration` record.
+ * @internal
+ */
 export interface CommandSpanEnd {
   aggregateType: string;
   outcome: CommandSpanOutcome;
   /** `performance.now()` when the command started. */
   startedAt: number;
-  resultingVersion?: number;
+  resultingVersion?: number | undefined;
   retries: number;
   error?: unknown;
 }
 
-/** An outbox message as the publish span describes it. */
-export interface PublishSpanInfo {
-  id: string;
-  eventType: string;
-  streamId: string;
-  version: number;
-  metadata: Readonly<Record<string, unknown>>;
-}
+/**
+ * An outbox message as the publish span describes it: the fields of the one outbox record it reads.
+ * @internal
+ */
+export type PublishSpanInfo = Pick<OutboxEntry, 'id' | 'eventType' | 'streamId' | 'version' | 'metadata'>;
 
-/** One observable gauge: its fixed name, what it measures and its unit. */
+/**
+ * One observable gauge: its fixed name, what it measures and its unit.
+ * @internal
+ */
 export interface GaugeSpec {
   name: string;
   description: string;
   unit?: string;
 }
 
-/** Records one gauge value with its attributes, inside a collection. */
+/**
+ * Records one gauge value with its attributes, inside a collection.
+ * @internal
+ */
 export type GaugeRecorder = (name: string, value: number, attributes?: Record<string, string>) => void;
 
 /** Tracer and meter providers to use instead of the globally registered ones (tests, several SDKs). */
@@ -60,6 +76,12 @@ export interface TelemetryProviders {
 }
 
 const SCOPE = '@chronicle/core';
+/**
+ * Bucket boundaries of the duration histograms, in seconds (the SDK's default boundaries are meant
+ * for milliseconds: every command would fall in the first one). From half a millisecond (a cached
+ * command in memory) to ten seconds (a publisher timing out).
+ */
+const DURATION_BUCKETS_S = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 let loading: Promise<typeof Otel | undefined> | undefined;
 
 /** Loads `@opentelemetry/api` once per process; undefined when it is not installed. */
@@ -70,6 +92,12 @@ function loadApi(): Promise<typeof Otel | undefined> {
   );
   return loading;
 }
+
+/** `traceparent` flags as two hex digits, by value. */
+const FLAGS_HEX = Array.from({ length: 256 }, (_, flags) => flags.toString(16).padStart(2, '0'));
+
+/** The `chronicle.command.duration` attributes of one aggregate type, one object per outcome. */
+type OutcomeAttributes = Record<CommandSpanOutcome, Otel.Attributes>;
 
 interface Instruments {
   api: typeof Otel;
@@ -92,6 +120,12 @@ interface Instruments {
  */
 export class ChronicleTelemetry {
   private instruments: Instruments | undefined;
+  /**
+   * Metric attributes built once per aggregate type (and outcome), not per command: the SDK keys
+   * its series by them and keeps them, so they are never mutated.
+   */
+  private readonly durationAttributes = new Map<string, OutcomeAttributes>();
+  private readonly conflictAttributes = new Map<string, Otel.Attributes>();
 
   constructor(private readonly providers: TelemetryProviders = {}) {}
 
@@ -135,6 +169,7 @@ export class ChronicleTelemetry {
       commandDuration: meter.createHistogram('chronicle.command.duration', {
         description: 'Time from a command reaching the gateway to its outcome.',
         unit: 's',
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
       }),
       commitBatchSize: meter.createHistogram('chronicle.commit.batch_size', {
         description: 'Commands written by one group-commit transaction.',
@@ -148,11 +183,16 @@ export class ChronicleTelemetry {
       publishDuration: meter.createHistogram('chronicle.outbox.publish.duration', {
         description: 'Time one outbox batch spent in its publisher.',
         unit: 's',
+        advice: { explicitBucketBoundaries: DURATION_BUCKETS_S },
       }),
     };
   }
 
-  /** Starts `chronicle.command`, a child of the explicit parent or of the active context. */
+  /**
+   * Starts `chronicle.command`, a child of the explicit parent or of the active context.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   startCommand(info: CommandSpanInfo): TelemetrySpan {
     const { api, tracer } = this.require();
     const attributes: Otel.Attributes = {
@@ -166,7 +206,11 @@ export class ChronicleTelemetry {
     return tracer.startSpan('chronicle.command', { kind: api.SpanKind.INTERNAL, attributes }, parent);
   }
 
-  /** Runs `work` with `span` as the active span (so what it starts, or dispatches, is its child). */
+  /**
+   * Runs `work` with `span` as the active span (so what it starts, or dispatches, is its child).
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   runIn<T>(span: TelemetrySpan, work: () => T): T {
     const { api } = this.require();
     // A span nobody records (no SDK, or sampled out) has no children worth a context switch.
@@ -174,36 +218,56 @@ export class ChronicleTelemetry {
     return api.context.with(api.trace.setSpan(api.context.active(), span as Otel.Span), work);
   }
 
-  /** Ends `chronicle.command` and records `chronicle.command.duration` and the conflicts. */
+  /**
+   * Ends `chronicle.command` and records `chronicle.command.duration` and the conflicts.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   endCommand(span: TelemetrySpan, end: CommandSpanEnd): void {
     const { api, commandDuration, conflicts } = this.require();
     const otelSpan = span as Otel.Span;
-    otelSpan.setAttribute('chronicle.command.outcome', end.outcome);
-    otelSpan.setAttribute('chronicle.command.retries', end.retries);
-    if (end.resultingVersion !== undefined) otelSpan.setAttribute('chronicle.command.resulting_version', end.resultingVersion);
-    if (end.outcome === 'error' || end.outcome === 'conflict') {
-      if (end.error instanceof Error) otelSpan.recordException(end.error);
-      otelSpan.setStatus({ code: api.SpanStatusCode.ERROR, message: end.error instanceof Error ? end.error.message : String(end.error) });
+    if (otelSpan.isRecording()) {
+      otelSpan.setAttribute('chronicle.command.outcome', end.outcome);
+      otelSpan.setAttribute('chronicle.command.retries', end.retries);
+      if (end.resultingVersion !== undefined) otelSpan.setAttribute('chronicle.command.resulting_version', end.resultingVersion);
+      if (end.outcome === 'error' || end.outcome === 'conflict') {
+        if (end.error instanceof Error) otelSpan.recordException(end.error);
+        otelSpan.setStatus({ code: api.SpanStatusCode.ERROR, message: end.error instanceof Error ? end.error.message : String(end.error) });
+      }
     }
     otelSpan.end();
-    commandDuration.record((performance.now() - end.startedAt) / 1000, {
-      'chronicle.aggregate.type': end.aggregateType,
-      'chronicle.command.outcome': end.outcome,
-    });
+    commandDuration.record((performance.now() - end.startedAt) / 1000, this.durationAttributesOf(end.aggregateType)[end.outcome]);
     const conflictCount = end.retries + (end.outcome === 'conflict' ? 1 : 0);
-    if (conflictCount > 0) conflicts.add(conflictCount, { 'chronicle.aggregate.type': end.aggregateType });
+    if (conflictCount > 0) conflicts.add(conflictCount, this.conflictAttributesOf(end.aggregateType));
   }
 
-  /** The W3C trace context of a span, for event metadata and message headers; undefined when invalid (no SDK, no parent). */
+  /**
+   * The W3C trace context of a span, for event metadata and message headers; undefined when invalid (no SDK, no parent).
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   traceContextOf(span: TelemetrySpan): TraceContextCarrier | undefined {
     const { api } = this.require();
     const context = (span as Otel.Span).spanContext();
     if (!api.isSpanContextValid(context)) return undefined;
-    const flags = (context.traceFlags & 0xff).toString(16).padStart(2, '0');
-    return validTraceContext(`00-${context.traceId}-${context.spanId}-${flags}`, context.traceState?.serialize());
+    // Built from a valid span context, so well-formed by construction: no parse needed.
+    const traceparent = `00-${context.traceId}-${context.spanId}-${FLAGS_HEX[context.traceFlags & 0xff]}`;
+    if (context.traceState === undefined) return { traceparent };
+    return validTraceContext(traceparent, context.traceState.serialize());
   }
 
-  /** Starts `chronicle.commit` for one group-commit batch, linked to the commands it carries. */
+  /** The trace id of the span active in the current context, when there is a valid one. */
+  activeTraceId(): string | undefined {
+    const { api } = this.require();
+    const context = api.trace.getActiveSpan()?.spanContext();
+    return context && api.isSpanContextValid(context) ? context.traceId : undefined;
+  }
+
+  /**
+   * Starts `chronicle.commit` for one group-commit batch, linked to the commands it carries.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   startCommit(commands: ReadonlyArray<TelemetrySpan | undefined>): TelemetrySpan {
     const { api, tracer, commitBatchSize } = this.require();
     const links: Otel.Link[] = [];
@@ -213,7 +277,11 @@ export class ChronicleTelemetry {
     return tracer.startSpan('chronicle.commit', { kind: api.SpanKind.INTERNAL, root: true, links, attributes: { 'chronicle.commit.batch_size': commands.length } });
   }
 
-  /** Ends a span, marked failed when `error` is given. */
+  /**
+   * Ends a span, marked failed when `error` is given.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   endSpan(span: TelemetrySpan, error?: unknown): void {
     const otelSpan = span as Otel.Span;
     if (error !== undefined) {
@@ -224,7 +292,11 @@ export class ChronicleTelemetry {
     otelSpan.end();
   }
 
-  /** Starts the PRODUCER span of one outbox message, a child of the context stored with its event. */
+  /**
+   * Starts the PRODUCER span of one outbox message, a child of the context stored with its event.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   startPublish(handler: string, message: PublishSpanInfo): TelemetrySpan {
     const { api, tracer } = this.require();
     const stored = validTraceContext(message.metadata.traceparent, message.metadata.tracestate);
@@ -248,7 +320,11 @@ export class ChronicleTelemetry {
     );
   }
 
-  /** Records `chronicle.outbox.publish.duration` of one batch. */
+  /**
+   * Records `chronicle.outbox.publish.duration` of one batch.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
   recordPublish(handler: string, startedAt: number): void {
     this.require().publishDuration.record((performance.now() - startedAt) / 1000, { 'chronicle.outbox.handler': handler });
   }
@@ -256,6 +332,8 @@ export class ChronicleTelemetry {
   /**
    * Runs one subscription step for one event inside its CONSUMER span: a child of the context
    * stored with the event (so a projection update joins the command's trace) and linked to it.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
    */
   async consume<T>(subscription: string, envelope: RecordedEvent, work: () => Promise<T>): Promise<T> {
     const { api, tracer } = this.require();
@@ -292,8 +370,48 @@ export class ChronicleTelemetry {
   }
 
   /**
+   * Runs one subscription step for a batch of events inside one CONSUMER span, linked to the
+   * context stored with each event (a batch has many parents: it links them instead of choosing
+   * one).
+   */
+  async consumeBatch<T>(subscription: string, envelopes: readonly RecordedEvent[], work: () => Promise<T>): Promise<T> {
+    const { api, tracer } = this.require();
+    const links: Otel.Link[] = [];
+    for (const envelope of envelopes) {
+      const stored = validTraceContext(envelope.metadata.traceparent, envelope.metadata.tracestate);
+      const remote = stored && this.remoteContext(stored);
+      if (remote) links.push({ context: api.trace.getSpanContext(remote)! });
+    }
+    const span = tracer.startSpan(
+      `process ${subscription}`,
+      {
+        kind: api.SpanKind.CONSUMER,
+        root: true,
+        links,
+        attributes: {
+          'messaging.system': 'chronicle',
+          'messaging.operation.type': 'process',
+          'messaging.operation.name': 'process',
+          'messaging.destination.name': subscription,
+          'messaging.batch.message_count': envelopes.length,
+        },
+      },
+    );
+    try {
+      const result = span.isRecording() ? await api.context.with(api.trace.setSpan(api.context.active(), span), work) : await work();
+      span.end();
+      return result;
+    } catch (error) {
+      this.endSpan(span, error);
+      throw error;
+    }
+  }
+
+  /**
    * Registers observable gauges read by one callback at each collection (never on the hot path).
    * Returns a function that unregisters them.
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
    */
   observeGauges(specs: readonly GaugeSpec[], collect: (record: GaugeRecorder) => Promise<void>): () => void {
     const { meter } = this.require();
@@ -310,6 +428,26 @@ export class ChronicleTelemetry {
     const observables = [...gauges.values()];
     meter.addBatchObservableCallback(callback, observables);
     return () => meter.removeBatchObservableCallback(callback, observables);
+  }
+
+  private durationAttributesOf(aggregateType: string): OutcomeAttributes {
+    let attributes = this.durationAttributes.get(aggregateType);
+    if (!attributes) {
+      const of = (outcome: CommandSpanOutcome): Otel.Attributes =>
+        Object.freeze({ 'chronicle.aggregate.type': aggregateType, 'chronicle.command.outcome': outcome });
+      attributes = { accepted: of('accepted'), rejected: of('rejected'), replayed: of('replayed'), conflict: of('conflict'), error: of('error') };
+      this.durationAttributes.set(aggregateType, attributes);
+    }
+    return attributes;
+  }
+
+  private conflictAttributesOf(aggregateType: string): Otel.Attributes {
+    let attributes = this.conflictAttributes.get(aggregateType);
+    if (!attributes) {
+      attributes = Object.freeze({ 'chronicle.aggregate.type': aggregateType });
+      this.conflictAttributes.set(aggregateType, attributes);
+    }
+    return attributes;
   }
 
   /** A context whose span is the remote one a carrier describes; undefined when it is not valid. */

@@ -15,3 +15,8 @@ export const CHRONICLE_OUTBOX_STORE = Symbol('CHRONICLE_OUTBOX_STORE');
 export const CHRONICLE_CHECKPOINT_STORE = Symbol('CHRONICLE_CHECKPOINT_STORE');
 /** Injection token of the saga store (a `SagaStore` from `@chronicle/core`). */
 export const CHRONICLE_SAGA_STORE = Symbol('CHRONICLE_SAGA_STORE');
+/**
+ * Injection token of the data-key store of crypto-shredding (a `KeyStore` from `@chronicle/core`),
+ * `null` when the module was configured without `personalData`.
+ */
+export const CHRONICLE_KEY_STORE = Symbol('CHRONICLE_KEY_STORE');

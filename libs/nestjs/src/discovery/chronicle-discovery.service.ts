@@ -11,6 +11,7 @@ import {
 } from '@chronicle/core';
 import { CHRONICLE_EXTRAS } from '../constants/chronicle.constants.js';
 import type { EventSourcingModuleExtras } from '../options/event-sourcing-module-options.interface.js';
+import { DecisionExplorer } from '../decisions/decision.explorer.js';
 import { OutboxExplorer } from '../outbox/outbox.explorer.js';
 import { ProjectionExplorer } from '../projections/projection.explorer.js';
 import { SagaExplorer } from '../sagas/saga.explorer.js';
@@ -18,7 +19,8 @@ import { SagaExplorer } from '../sagas/saga.explorer.js';
 /**
  * What the Chronicle runtime needs from the application's own providers, found in `onModuleInit`
  * (once Nest has made every provider, wherever it is declared): the listed interceptors and
- * listeners, and the `@OutboxHandler`, `@Projection` and `@Saga` providers.
+ * listeners, the listed `@DecisionHandler` providers, and the `@OutboxHandler`, `@Projection` and
+ * `@Saga` providers.
  *
  * The runtime is built by a provider factory, before those providers exist, so it receives a fixed
  * list of forwarders (`interceptors`, `listeners`), each bound here to its provider, and asks for
@@ -40,6 +42,7 @@ export class ChronicleDiscovery implements OnModuleInit {
     private readonly outboxExplorer: OutboxExplorer,
     private readonly projectionExplorer: ProjectionExplorer,
     private readonly sagaExplorer: SagaExplorer,
+    private readonly decisionExplorer: DecisionExplorer,
   ) {
     this.interceptors = (extras.interceptors ?? []).map((type, index) => ({
       intercept: (command: object, metadata: Readonly<CommandMetadata>) => this.bound(this.boundInterceptors, index, type, 'interceptor').intercept(command, metadata),
@@ -59,7 +62,16 @@ export class ChronicleDiscovery implements OnModuleInit {
     }
     this.boundInterceptors = (this.extras.interceptors ?? []).map((type) => this.resolve(type, 'interceptor'));
     this.boundListeners = (this.extras.listeners ?? []).map((type) => this.resolve(type, 'listener'));
+    const listed = new Set<unknown>(this.extras.decisions ?? []);
+    for (const { instance, className } of this.decisionExplorer.explore()) {
+      if (!listed.has(instance.constructor)) {
+        throw new ConfigurationError(
+          `The @DecisionHandler provider ${className} is not listed in EventSourcingModule.forRoot({ decisions }): list it, so that its commands are routed to it.`,
+        );
+      }
+    }
     this.found = {
+      decisions: (this.extras.decisions ?? []).map((type) => this.resolve(type, 'decision handler', 'decision handler')),
       outboxHandlers: this.outboxExplorer.explore(),
       projections: this.projectionExplorer.explore(),
       sagas: this.sagaExplorer.explore(),
@@ -82,12 +94,12 @@ export class ChronicleDiscovery implements OnModuleInit {
     return target;
   }
 
-  private resolve<T>(type: new (...args: never[]) => T, role: string): T {
+  private resolve<T>(type: new (...args: never[]) => T, role: string, noun = `command ${role}`): T {
     try {
       return this.moduleRef.get(type, { strict: false });
     } catch {
       throw new ConfigurationError(
-        `The command ${role} ${type.name} is listed in EventSourcingModule but is not a provider: add it to a module's providers.`,
+        `The ${noun} ${type.name} is listed in EventSourcingModule but is not a provider: add it to a module's providers.`,
       );
     }
   }

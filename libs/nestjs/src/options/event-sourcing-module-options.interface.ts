@@ -5,6 +5,8 @@ import type {
   ClassType,
   CommandGatewayOptions,
   CommandInterceptor,
+  KeyStore,
+  MasterKeyOptions,
   PostCommitListener,
 } from '@chronicle/core';
 import type { ChronicleTableOptions } from '@chronicle/typeorm';
@@ -18,6 +20,11 @@ export interface EventSourcingModuleExtras {
   aggregates?: ClassType[];
   /** Event classes no aggregate applies but that must still be readable (sagas, projections). */
   events?: ClassType[];
+  /**
+   * `@DecisionHandler` provider classes (declared in a module's providers, so they may inject
+   * configuration) whose commands Chronicle routes from the CommandBus: rules that span streams.
+   */
+  decisions?: Type<object>[];
   /** Table schema (PostgreSQL) and prefix. @default { tablePrefix: 'chronicle_' } */
   tables?: ChronicleTableOptions;
   /** Name of the TypeORM DataSource to use. @default the default DataSource */
@@ -70,6 +77,29 @@ export interface StartupModuleOptions {
   deadlineMs?: number;
 }
 
+/**
+ * Crypto-shredding of the events' `@PersonalData` fields: where the data keys live and the master
+ * keys that wrap them. Give `masterKeys` (the module builds a `TypeOrmKeyStore` over its DataSource
+ * and tables, `<prefix>data_keys`, or an `InMemoryKeyStore` with in-memory storage) or a `keyStore`
+ * of your own, not both. Then `Chronicle.forget(subject)` and `Chronicle.rotateMasterKey()` work.
+ */
+export interface PersonalDataModuleOptions {
+  /**
+   * The master keys that wrap the data keys: `{ current: { id, key }, previous?: [...] }`, each key
+   * 32 random bytes (base64 or raw). From a secret store or the environment, never from the
+   * database. A missing or malformed key stops start-up with `MasterKeyMissingError`.
+   */
+  masterKeys?: MasterKeyOptions;
+  /** A key store of your own instead of the built-in one (it holds its own master keys). */
+  keyStore?: KeyStore;
+  /**
+   * How long an instance keeps a data key it fetched: the bound on how long a `forget` made by
+   * another instance takes to be seen here (the instance that forgets drops the key at once).
+   * @default 1000
+   */
+  keyCacheTtlMs?: number;
+}
+
 /** Runtime settings, which `forRootAsync` can compute (from ConfigService, say). */
 export interface EventSourcingModuleOptions {
   /**
@@ -118,4 +148,10 @@ export interface EventSourcingModuleOptions {
    * @default true
    */
   publishEvents?: boolean;
+  /**
+   * Crypto-shredding of `@PersonalData` fields. Without it, event classes that declare personal
+   * fields are refused at start-up (`ConfigurationError`) rather than stored in plain text.
+   * @default off
+   */
+  personalData?: PersonalDataModuleOptions;
 }

@@ -1,11 +1,11 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { OutboxEntry, OutboxStore } from '@chronicle/core';
+import type { OutboxAdminStore, OutboxEntry } from '@chronicle/core';
 import { CHRONICLE_OUTBOX_STORE } from '../constants/chronicle.constants.js';
 
 /** Dead letters of the outbox: look at them, and re-drive them once the cause is fixed. */
 @Injectable()
 export class OutboxAdmin {
-  constructor(@Inject(CHRONICLE_OUTBOX_STORE) private readonly store: OutboxStore) {}
+  constructor(@Inject(CHRONICLE_OUTBOX_STORE) private readonly store: OutboxAdminStore) {}
 
   /** Dead-lettered entries (of one handler, or all), oldest first. */
   deadLetters(handler?: string, limit = 100): Promise<OutboxEntry[]> {

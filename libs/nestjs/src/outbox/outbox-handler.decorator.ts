@@ -1,4 +1,5 @@
-import { outboxHandlerSettingsOf, type OutboxHandlerSettings } from '@chronicle/core';
+import type { OutboxHandlerSettings } from '@chronicle/core';
+import { outboxHandlerSettingsOf } from '@chronicle/core/internal';
 
 /**
  * `@OutboxHandler` is core's decorator: one declaration that both the Nest module (which

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { OutboxStats, OutboxStore } from '@chronicle/core';
+import type { OutboxAdminStore, OutboxStats } from '@chronicle/core';
 import { CHRONICLE_OUTBOX_STORE } from '../constants/chronicle.constants.js';
 
 /** The outbox's backlog per handler, with the age of its oldest pending entry. */
@@ -11,7 +11,7 @@ export interface OutboxHandlerHealth extends OutboxStats {
 /** Backlog, age of the oldest pending entry and dead letters, per handler. */
 @Injectable()
 export class OutboxMonitor {
-  constructor(@Inject(CHRONICLE_OUTBOX_STORE) private readonly store: OutboxStore) {}
+  constructor(@Inject(CHRONICLE_OUTBOX_STORE) private readonly store: OutboxAdminStore) {}
 
   async status(): Promise<OutboxHandlerHealth[]> {
     const now = Date.now();

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { getProjectionMetadata } from '@chronicle/core';
+import { getProjectionMetadata } from '@chronicle/core/internal';
 import { findDecoratedProviders } from '../discovery/decorated-providers.js';
 
 /** Finds the `@Projection` providers of the application (singletons with unique names). */

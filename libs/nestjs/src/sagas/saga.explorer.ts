@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
-import { getSagaMetadata } from '@chronicle/core';
+import { getSagaMetadata } from '@chronicle/core/internal';
 import { findDecoratedProviders } from '../discovery/decorated-providers.js';
 
 /**

@@ -2,7 +2,8 @@ import { Logger, type FactoryProvider } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { Chronicle, ConfigurationError, createInMemoryStorage, getProjectionMetadata, getSagaMetadata, type ChronicleStorage } from '@chronicle/core';
+import { Chronicle, ConfigurationError, createInMemoryStorage, type ChronicleStorage } from '@chronicle/core';
+import { getProjectionMetadata, getSagaMetadata } from '@chronicle/core/internal';
 import { createTypeOrmStorage } from '@chronicle/typeorm';
 import {
   CHRONICLE_CHECKPOINT_STORE,

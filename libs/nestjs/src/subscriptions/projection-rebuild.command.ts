@@ -1,5 +1,5 @@
 import type { INestApplicationContext } from '@nestjs/common';
-import type { Journal, RebuildProgress } from '@chronicle/core';
+import type { JournalFeed, RebuildProgress } from '@chronicle/core';
 import { CHRONICLE_JOURNAL } from '../constants/chronicle.constants.js';
 import { SubscriptionAdmin } from './subscription-admin.service.js';
 
@@ -22,7 +22,7 @@ export async function runProjectionRebuild(
   out: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr,
 ): Promise<RebuildProgress> {
   const admin = app.get(SubscriptionAdmin);
-  const total = await app.get<Journal>(CHRONICLE_JOURNAL).headPosition();
+  const total = await app.get<JournalFeed>(CHRONICLE_JOURNAL).headPosition();
   const started = Date.now();
   let lastTenth = -1;
   const draw = (progress: RebuildProgress, final = false): void => {

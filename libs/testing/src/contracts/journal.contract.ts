@@ -930,6 +930,30 @@ export function journalContract(implementation: string, open: () => Promise<Jour
       });
     });
 
+    describe('readLatest', () => {
+      it('returns the newest events first, pages backwards below a position, and refuses bad arguments', async () => {
+        const written: RecordedEvent[] = [];
+        written.push(...eventsOf(await journal.append({ writes: [write('latest-1', 0, 3)] })));
+        written.push(...eventsOf(await journal.append({ writes: [write('latest-2', 0, 2)] })));
+        await journal.deleteStream('latest-1');
+        const ids = (events: readonly RecordedEvent[]): string[] => events.map((event) => event.eventId);
+        const newestFirst = [...written].reverse();
+        // Deleted events stay in the feed, so they stay here too.
+        expect(ids(await journal.readLatest({ limit: 10 }))).toEqual(ids(newestFirst));
+        const firstPage = await journal.readLatest({ limit: 2 });
+        expect(ids(firstPage)).toEqual(ids(newestFirst.slice(0, 2)));
+        expect(firstPage[0]).toMatchObject({ streamId: 'latest-2', version: 2, type: 'thing.happened', payload: nth(written, 4).payload });
+        const secondPage = await journal.readLatest({ limit: 2, beforePosition: nth(firstPage, 1).position });
+        expect(ids(secondPage)).toEqual(ids(newestFirst.slice(2, 4)));
+        expect(await journal.readLatest({ limit: 10, beforePosition: nth(written, 0).position })).toEqual([]);
+        expect(await journal.readLatest({ limit: 0 })).toEqual([]);
+        for (const bad of BAD_INTEGERS) {
+          expectInvalidArgument(await failureOf(journal.readLatest({ limit: bad as number })), 'limit', bad);
+          expectInvalidArgument(await failureOf(journal.readLatest({ limit: 1, beforePosition: bad as number })), 'beforePosition', bad);
+        }
+      });
+    });
+
     describe('listStreams', () => {
       beforeEach(async () => {
         for (const [streamId, aggregateType] of [

@@ -99,6 +99,22 @@ export function keyStoreContract(
       expect(again.forgottenAt.getTime()).toBe(result.forgottenAt.getTime());
     });
 
+    it('reports which of the listed key ids are forgotten, for every instance (when it implements forgottenAmong)', async () => {
+      if (!store.forgottenAmong) return;
+      const kept = active(await store.keyFor('account-1')).keyId;
+      const gone = active(await store.keyFor('account-2')).keyId;
+      expect(await store.forgottenAmong([kept, gone])).toEqual([]);
+      await store.forget('account-2');
+      const second = await harness.reopen(OLD);
+      expect(await second.forgottenAmong!([kept, gone, 'never-issued'])).toEqual([gone]);
+      expect(await store.forgottenAmong!([])).toEqual([]);
+      // Many ids at once (a whole key cache): every forgotten one is reported.
+      const many = await Promise.all(Array.from({ length: 1200 }, (_, i) => store.keyFor(`bulk-${i}`)));
+      await store.forget('bulk-1100');
+      const found = await second.forgottenAmong!([...many.map((lookup) => lookup.keyId!), gone]);
+      expect(found.sort()).toEqual([many[1100]!.keyId!, gone].sort());
+    });
+
     it('remembers the forgetting of a subject it had no key for, so that it never gets one', async () => {
       await store.forget('never-seen');
       expect((await store.keyFor('never-seen')).state).toBe('forgotten');

@@ -385,6 +385,19 @@ export function outboxStoreContract(implementation: string, open: () => Promise<
         expect(entries.every((entry) => entry.leaseOwner === 'relay-1')).toBe(true);
       });
 
+      it('hands out records the caller owns: changing a claimed entry changes nothing stored', async () => {
+        await store.subscribe([everything()]);
+        await append('owned', 1);
+        const [claimed] = await store.claim('relay', 'owner-1', claimOptions());
+        const original = structuredClone(claimed);
+        // What the relay does when it decodes an entry in place, and worse.
+        Object.assign(claimed!, { payload: { replaced: true }, eventType: 'changed', attempts: 99, event: {} });
+        (claimed!.metadata as Record<string, unknown>).changed = true;
+        expect(await store.release('relay', 'owner-1')).toBe(1);
+        const [again] = await store.claim('relay', 'owner-2', claimOptions());
+        expect({ ...again, leaseOwner: undefined, leaseUntil: undefined }).toEqual({ ...original, leaseOwner: undefined, leaseUntil: undefined });
+      });
+
       it('returns at most limit entries, each aggregate a run starting at its head', async () => {
         await store.subscribe([everything()]);
         await append('solo', 5);
@@ -756,6 +769,30 @@ export function outboxStoreContract(implementation: string, open: () => Promise<
         expect(await store.stats('h-a')).toEqual([{ handler: 'h-a', pending: 3, oldestPendingAt: oldest, leased: 0, deadLettered: 0 }]);
         await harness.advanceTime(LEASE_MS);
         expect((await store.stats('h-b'))[0]?.leased).toBe(0);
+      });
+
+      it('lists the entries under an unexpired lease with their holder, soonest expiry first, per handler', async () => {
+        await store.subscribe([everything('h-a'), everything('h-b')]);
+        await append('s1', 2);
+        await append('s2', 1);
+        const first = await store.claim('h-a', 'owner-1', claimOptions(1));
+        await harness.advanceTime(10);
+        const second = await store.claim('h-b', 'owner-2', claimOptions(2));
+        expect(keysOf(await store.leased())).toEqual([...keysOf(first), ...keysOf(second)]);
+        const leased = await store.leased('h-b');
+        expect(keysOf(leased)).toEqual(keysOf(second));
+        expect(leased.map((entry) => entry.leaseOwner)).toEqual(['owner-2', 'owner-2']);
+        expect(nth(leased, 0).leaseUntil).toEqual(nth(second, 0).leaseUntil);
+        expect(keysOf(await store.leased('h-b', 1))).toEqual(keysOf(second).slice(0, 1));
+        expect(await store.leased('nobody')).toEqual([]);
+        // Published, dead-lettered, released and expired entries are not leased.
+        expect(await store.markPublished('h-b', 'owner-2', [nth(second, 0).id])).toBe(1);
+        expect(await store.deadLetter('h-b', 'owner-2', nth(second, 1).id, 'parked')).toBe(true);
+        expect(await store.leased('h-b')).toEqual([]);
+        expect(keysOf(await store.leased())).toEqual(keysOf(first));
+        await harness.advanceTime(LEASE_MS);
+        expect(await store.leased()).toEqual([]);
+        expectInvalidArgument(await failureOf(store.leased('h-a', 0)), 'limit', 0);
       });
 
       it('prunes only published entries older than the cutoff', async () => {

@@ -14,6 +14,40 @@ function formatSqliteTimestamp(date: Date): string {
   );
 }
 
+const DIGIT_0 = 48;
+
+/** The digits of `text` from `start` to `end` as a number, or NaN if one is not a digit. */
+function digits(text: string, start: number, end: number): number {
+  let value = 0;
+  for (let index = start; index < end; index++) {
+    const digit = text.charCodeAt(index) - DIGIT_0;
+    if (digit < 0 || digit > 9) return Number.NaN;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * Epoch milliseconds of a timestamp in the exact form {@link formatSqliteTimestamp} writes, or
+ * NaN for any other text. The feed decodes one per event: this is several times faster than
+ * rewriting the text and handing it to `Date`'s parser.
+ */
+function parseSqliteTimestamp(text: string): number {
+  if (text.length !== 23 || text[4] !== '-' || text[7] !== '-' || text[10] !== ' ' || text[13] !== ':' || text[16] !== ':' || text[19] !== '.') return Number.NaN;
+  const year = digits(text, 0, 4);
+  // Date.UTC reads years 0–99 as 1900–1999: leave those to the general parser.
+  if (!(year >= 100)) return Number.NaN;
+  return Date.UTC(
+    year,
+    digits(text, 5, 7) - 1,
+    digits(text, 8, 10),
+    digits(text, 11, 13),
+    digits(text, 14, 16),
+    digits(text, 17, 19),
+    digits(text, 20, 23),
+  );
+}
+
 /** SQLite through better-sqlite3: `?` parameters, JSON as text, timestamps as UTC text. */
 export const sqliteDialect: SqlDialect = {
   name: 'sqlite',
@@ -27,6 +61,8 @@ export const sqliteDialect: SqlDialect = {
     if (raw instanceof Date) return raw;
     if (typeof raw === 'number') return new Date(raw);
     const text = String(raw);
+    const epochMs = parseSqliteTimestamp(text);
+    if (!Number.isNaN(epochMs)) return new Date(epochMs);
     // Stored as UTC without a zone marker; without the `Z` JavaScript would read local time.
     return new Date(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(text) ? `${text.replace(' ', 'T')}Z` : text);
   },

@@ -1,16 +1,10 @@
 import { EntitySchema } from 'typeorm';
+import type { Checkpoint } from '@chronicle/core';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
 import { entityColumnKit } from './entity-column-kit.js';
 
-/** A row of `<prefix>checkpoints`: a subscription's position, lease and last error. */
-export interface ChronicleCheckpointRow {
-  name: string;
-  position: string | null;
-  leaseOwner: string | null;
-  leaseUntil: Date | null;
-  lastError: string | null;
-  updatedAt: Date;
-}
+/** A row of `<prefix>checkpoints`: a subscription's position, lease and last error: the port's `Checkpoint` record. */
+export type ChronicleCheckpointRow = Checkpoint;
 
 /**
  * The `<prefix>checkpoints` table as a TypeORM entity, for reading subscription progress with

@@ -1,17 +1,10 @@
 import { EntitySchema } from 'typeorm';
-import type { CommandOutcome } from '@chronicle/core';
+import type { CommandRecord } from '@chronicle/core';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
 import { entityColumnKit } from './entity-column-kit.js';
 
-/** A row of `<prefix>commands`: a command id's idempotency record. */
-export interface ChronicleCommandRow {
-  commandId: string;
-  fingerprint: string;
-  streamId: string;
-  aggregateType: string;
-  outcome: CommandOutcome;
-  recordedAt: Date;
-}
+/** A row of `<prefix>commands`: a command id's idempotency record: the port's `CommandRecord`. */
+export type ChronicleCommandRow = CommandRecord;
 
 /** The `<prefix>commands` table as a TypeORM entity (schema sync off: migrations own the DDL). */
 export function createCommandEntity(options: ChronicleEntityOptions): EntitySchema<ChronicleCommandRow> {

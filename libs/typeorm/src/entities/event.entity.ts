@@ -1,22 +1,10 @@
 import { EntitySchema } from 'typeorm';
-import type { EventMetadata } from '@chronicle/core';
+import type { RecordedEvent } from '@chronicle/core';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
 import { entityColumnKit } from './entity-column-kit.js';
 
-/** A row of `<prefix>events`: one recorded event. */
-export interface ChronicleEventRow {
-  position: number;
-  streamId: string;
-  version: number;
-  aggregateType: string;
-  eventId: string;
-  type: string;
-  schemaVersion: number;
-  payload: unknown;
-  metadata: EventMetadata;
-  tags: string[];
-  occurredAt: Date;
-}
+/** A row of `<prefix>events`: one recorded event: the port's `RecordedEvent` record. */
+export type ChronicleEventRow = Omit<RecordedEvent, 'cursor'>;
 
 /**
  * The `<prefix>events` table as a TypeORM entity, for reading the journal with TypeORM.

@@ -1,15 +1,11 @@
 import { EntitySchema } from 'typeorm';
+import type { OutboxHandlerState } from '@chronicle/core';
+import type { StoredRecord } from './stored-record.js';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
 import { entityColumnKit } from './entity-column-kit.js';
 
-/** A row of `<prefix>outbox_handlers`: an outbox handler's registration and backfill state. */
-export interface ChronicleOutboxHandlerRow {
-  handler: string;
-  startFrom: 'now' | 'beginning';
-  backfillCursor: string | null;
-  readyAt: Date | null;
-  registeredAt: Date;
-}
+/** A row of `<prefix>outbox_handlers`: an outbox handler's registration and backfill state: the port's `OutboxHandlerState` record. */
+export type ChronicleOutboxHandlerRow = StoredRecord<OutboxHandlerState>;
 
 /** The `<prefix>outbox_handlers` table as a TypeORM entity (schema sync off: migrations own the DDL). */
 export function createOutboxHandlerEntity(options: ChronicleEntityOptions): EntitySchema<ChronicleOutboxHandlerRow> {

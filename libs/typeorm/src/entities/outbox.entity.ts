@@ -1,29 +1,11 @@
 import { EntitySchema } from 'typeorm';
-import type { EventMetadata } from '@chronicle/core';
+import type { OutboxEntry } from '@chronicle/core';
+import type { StoredRecord } from './stored-record.js';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
 import { entityColumnKit } from './entity-column-kit.js';
 
-/** A row of `<prefix>outbox`: one event for one outbox handler. */
-export interface ChronicleOutboxRow {
-  id: string;
-  handler: string;
-  aggregateType: string;
-  aggregateId: string;
-  streamId: string;
-  version: number;
-  eventId: string;
-  eventType: string;
-  schemaVersion: number;
-  payload: unknown;
-  metadata: EventMetadata;
-  occurredAt: Date;
-  attempts: number;
-  nextAttemptAt: Date;
-  lastError: string | null;
-  leaseOwner: string | null;
-  leaseUntil: Date | null;
-  publishedAt: Date | null;
-  deadLetteredAt: Date | null;
+/** A row of `<prefix>outbox`: one event for one outbox handler: the port's `OutboxEntry` record with its table-only columns. */
+export interface ChronicleOutboxRow extends StoredRecord<OutboxEntry> {
   createdAt: Date;
 }
 

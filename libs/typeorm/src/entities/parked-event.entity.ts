@@ -1,21 +1,10 @@
 import { EntitySchema } from 'typeorm';
+import type { ParkedEvent } from '@chronicle/core';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
 import { entityColumnKit } from './entity-column-kit.js';
 
-/** A row of `<prefix>parked_events`: an event a subscription set aside. */
-export interface ChronicleParkedEventRow {
-  subscription: string;
-  eventId: string;
-  streamId: string;
-  version: number;
-  position: number;
-  type: string;
-  reason: 'failed' | 'held';
-  error: string | null;
-  attempts: number;
-  parkedAt: Date;
-  redriveRequestedAt: Date | null;
-}
+/** A row of `<prefix>parked_events`: an event a subscription set aside: the port's `ParkedEvent` record. */
+export type ChronicleParkedEventRow = ParkedEvent;
 
 /** The `<prefix>parked_events` table as a TypeORM entity (schema sync off: migrations own the DDL). */
 export function createParkedEventEntity(options: ChronicleEntityOptions): EntitySchema<ChronicleParkedEventRow> {

@@ -1,22 +1,17 @@
 import { EntitySchema } from 'typeorm';
-import type { JsonValue } from '@chronicle/core';
+import type { SagaDeadline } from '@chronicle/core';
+import type { StoredRecord } from './stored-record.js';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
 import { entityColumnKit } from './entity-column-kit.js';
 
-/** A row of `<prefix>saga_deadlines`: a saga timeout, pending, fired or parked. */
-export interface ChronicleSagaDeadlineRow {
-  id: string;
-  sagaName: string;
-  correlationId: string;
-  name: string;
-  dueAt: Date;
-  payload: JsonValue | null;
-  attempts: number;
-  lastError: string | null;
+/** A row of `<prefix>saga_deadlines`: a saga timeout, pending, fired or parked: the port's `SagaDeadline` record with its table-only columns. */
+export interface ChronicleSagaDeadlineRow extends StoredRecord<SagaDeadline> {
+  /** The deadline runner holding the deadline, if any. */
   leaseOwner: string | null;
+  /** When that lease runs out. */
   leaseUntil: Date | null;
+  /** When the deadline fired (kept until pruned). */
   firedAt: Date | null;
-  parkedAt: Date | null;
   createdAt: Date;
 }
 

@@ -1,20 +1,10 @@
 import { EntitySchema } from 'typeorm';
-import type { JsonValue, SagaStatus } from '@chronicle/core';
+import type { SagaInstance } from '@chronicle/core';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
 import { entityColumnKit } from './entity-column-kit.js';
 
-/** A row of `<prefix>saga_states`: one saga instance. */
-export interface ChronicleSagaStateRow {
-  sagaName: string;
-  correlationId: string;
-  state: JsonValue;
-  stateVersion: number;
-  version: number;
-  status: SagaStatus;
-  startedAt: Date;
-  updatedAt: Date;
-  endedAt: Date | null;
-}
+/** A row of `<prefix>saga_states`: one saga instance: the port's `SagaInstance` record. */
+export type ChronicleSagaStateRow = SagaInstance;
 
 /**
  * The `<prefix>saga_states` table as a TypeORM entity, for reading saga instances with TypeORM.

@@ -1,16 +1,10 @@
 import { EntitySchema } from 'typeorm';
+import type { Snapshot } from '@chronicle/core';
 import type { ChronicleEntityOptions } from './chronicle-entity-options.js';
 import { entityColumnKit } from './entity-column-kit.js';
 
-/** A row of `<prefix>snapshots`: an aggregate's state at a version. */
-export interface ChronicleSnapshotRow {
-  streamId: string;
-  version: number;
-  aggregateType: string;
-  schemaVersion: number;
-  state: unknown;
-  takenAt: Date;
-}
+/** A row of `<prefix>snapshots`: an aggregate's state at a version: the port's `Snapshot` record. */
+export type ChronicleSnapshotRow = Snapshot;
 
 /** The `<prefix>snapshots` table as a TypeORM entity (schema sync off: migrations own the DDL). */
 export function createSnapshotEntity(options: ChronicleEntityOptions): EntitySchema<ChronicleSnapshotRow> {

@@ -44,7 +44,8 @@ export function recordedEventFromRow(row: EventRow, dialect: SqlDialect, cursor?
   } catch {
     payload = row.payload;
   }
-  const tags = decodeOwn('tags');
+  // Most events carry no tags: skip the parse of the stored '[]'.
+  const tags = row.tags === '[]' ? [] : decodeOwn('tags');
   const event: RecordedEvent = {
     eventId: row.event_id,
     type: row.type,

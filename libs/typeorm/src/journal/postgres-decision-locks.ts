@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { EntityManager } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import type { AppendCondition, StreamWrite } from '@chronicle/core';
 import { executeSql } from '../transactions/execute-sql.js';
 
@@ -71,5 +71,43 @@ export async function takeDecisionLocks(manager: EntityManager, keys: ReadonlyMa
       ([, exclusive], index) => `${exclusive ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared'}($${index + 1}::bigint) IS NULL AS l${index}`,
     );
     await executeSql(manager, `SELECT ${columns.join(', ')}`, chunk.map(([key]) => key.toString()));
+  }
+}
+
+/**
+ * Runs `work` in a READ COMMITTED transaction that begins by taking `keys` (see
+ * {@link decisionLockKeys}) in ascending order, and commits it: BEGIN and the locks go in one
+ * round trip (a simple-protocol query of two statements; the keys are 64-bit integers written as
+ * literals, never text from a caller), so a conditional unit costs three round trips: that one,
+ * its statement, COMMIT. READ COMMITTED is stated, whatever the DataSource's default, because the
+ * check's soundness needs each statement's snapshot to be taken after the locks were granted.
+ */
+export async function inDecisionTransaction<T>(dataSource: DataSource, keys: ReadonlyMap<bigint, boolean>, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  const sorted = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const statements = ['BEGIN ISOLATION LEVEL READ COMMITTED'];
+  for (let start = 0; start < sorted.length; start += LOCKS_PER_STATEMENT) {
+    const columns = sorted
+      .slice(start, start + LOCKS_PER_STATEMENT)
+      .map(([key, exclusive], index) => `${exclusive ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared'}(${BigInt.asIntN(64, key).toString()}::bigint) IS NULL AS l${index}`);
+    statements.push(`SELECT ${columns.join(', ')}`);
+  }
+  const runner: QueryRunner = dataSource.createQueryRunner();
+  try {
+    await runner.connect();
+    let begun = false;
+    try {
+      begun = true;
+      // No parameters: node-postgres sends it with the simple protocol, which runs both statements.
+      await runner.query(statements.join('; '));
+      const result = await work(runner.manager);
+      await runner.query('COMMIT');
+      return result;
+    } catch (error) {
+      // The original error is what the caller needs; a failed rollback ends with the connection.
+      if (begun) await runner.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await runner.release();
   }
 }

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { DataSource } from 'typeorm';
+import type { DataSource, EntityManager } from 'typeorm';
 import {
   checkIntegerArgument,
   checkKeyId,
@@ -20,6 +20,8 @@ import { resolveChronicleTables, type ChronicleTableOptions, type ChronicleTable
 import { executeSql } from '../transactions/execute-sql.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
 import { runRead } from '../transactions/run-read.js';
+import { sqliteTransactionScope } from '../transactions/sqlite-transaction-scope.js';
+import { sqliteWriteLock } from '../transactions/sqlite-write-lock.js';
 
 /** Options of {@link TypeOrmKeyStore}. */
 export interface TypeOrmKeyStoreOptions extends ChronicleTableOptions {
@@ -153,8 +155,44 @@ export class TypeOrmKeyStore implements KeyStore {
     }
   }
 
+  /** {@inheritDoc KeyStore.forgottenAmong} */
+  async forgottenAmong(keyIds: readonly string[]): Promise<string[]> {
+    keyIds.forEach(checkKeyId);
+    const forgotten: string[] = [];
+    // Chunks keep every statement within SQLite's and PostgreSQL's parameter limits; key_id is unique (indexed).
+    for (let start = 0; start < keyIds.length; start += 500) {
+      const chunk = keyIds.slice(start, start + 500);
+      const p = new SqlParameters(this.sql);
+      const rows = await this.read(async (manager) =>
+        (
+          await executeSql<{ key_id: string }>(
+            manager,
+            `SELECT key_id FROM ${this.tables.dataKeys} WHERE wrapped_key IS NULL AND key_id IN (${chunk.map((id) => p.add(id)).join(', ')})`,
+            p.values,
+          )
+        ).rows,
+      );
+      forgotten.push(...rows.map((row) => row.key_id));
+    }
+    return forgotten;
+  }
+
+  /**
+   * A read of the key table. On SQLite, from inside a transaction that holds the write lock (a
+   * projection's rebuild or step opening the events it reads), on that transaction's connection:
+   * waiting for the lock there would wait for itself. It reads committed keys (the transaction
+   * does not write this table) and at worst a forget made by that same connection.
+   */
+  private read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
+    if (this.sql.name === 'sqlite') {
+      const scope = sqliteTransactionScope.getStore();
+      if (scope?.active && scope.manager && scope.lock === sqliteWriteLock(this.dataSource)) return work(scope.manager);
+    }
+    return runRead(this.dataSource, work);
+  }
+
   private async select(column: 'subject' | 'key_id', value: string): Promise<KeyRow | undefined> {
-    return runRead(this.dataSource, async (manager) => {
+    return this.read(async (manager) => {
       const p = new SqlParameters(this.sql);
       const { rows } = await executeSql<KeyRow>(manager, `SELECT ${COLUMNS} FROM ${this.tables.dataKeys} WHERE ${column} = ${p.add(value)}`, p.values);
       return rows[0];

@@ -114,7 +114,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   }
 
   /**
-   * {@inheritDoc OutboxStore.subscribe}
+   * {@inheritDoc OutboxRelayStore.subscribe}
    * A handler subscribed again (in this process or any other) keeps its first registration and
    * takes the new event list in this store. Throws `ConfigurationError` for a malformed
    * subscription, changing nothing.
@@ -150,6 +150,10 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   /** {@inheritDoc UnitOfWorkParticipant.participate} */
   async participate(manager: EntityManager, _request: AppendRequest, result: AppendResult): Promise<void> {
     if (this.subscriptions.size === 0) return;
+    if (this.sql.name === 'sqlite') {
+      await this.insertEntriesOfUnit(manager, this.routed(result.streams.flatMap((stream) => stream.events)));
+      return;
+    }
     const written = await this.insertEntries(
       manager,
       this.routed(result.streams.flatMap((stream) => stream.events)),
@@ -198,7 +202,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     ];
   }
 
-  /** {@inheritDoc OutboxStore.handlerState} */
+  /** {@inheritDoc OutboxRelayStore.handlerState} */
   async handlerState(handler: string): Promise<OutboxHandlerState | undefined> {
     const params = new SqlParameters(this.sql);
     const [row] = await this.read<HandlerRow>(
@@ -217,7 +221,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   }
 
   /**
-   * {@inheritDoc OutboxStore.backfill}
+   * {@inheritDoc OutboxRelayStore.backfill}
    * Events of types the handler does not receive are skipped; returns how many entries were
    * enqueued. The handler row is written first: concurrent backfills of one handler take turns.
    * Throws `ConfigurationError` for a handler this store has not subscribed.
@@ -246,7 +250,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     });
   }
 
-  /** {@inheritDoc OutboxStore.claim} */
+  /** {@inheritDoc OutboxRelayStore.claim} */
   async claim(handler: string, owner: string, options: ClaimOptions): Promise<OutboxEntry[]> {
     checkOwner(owner);
     checkPositiveInteger('limit', options?.limit);
@@ -268,7 +272,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return entries;
   }
 
-  /** {@inheritDoc OutboxStore.extendLease} */
+  /** {@inheritDoc OutboxRelayStore.extendLease} */
   async extendLease(handler: string, owner: string, ids: readonly string[], leaseMs: number): Promise<number> {
     checkIds(ids);
     checkPositiveInteger('leaseMs', leaseMs);
@@ -277,7 +281,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return this.fencedUpdate(handler, owner, ids, now, (params) => `lease_until = ${params.add(until)}`);
   }
 
-  /** {@inheritDoc OutboxStore.markPublished} */
+  /** {@inheritDoc OutboxRelayStore.markPublished} */
   async markPublished(handler: string, owner: string, ids: readonly string[]): Promise<number> {
     checkIds(ids);
     const now = this.clock.now();
@@ -285,7 +289,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   }
 
   /**
-   * {@inheritDoc OutboxStore.markFailed}
+   * {@inheritDoc OutboxRelayStore.markFailed}
    * Counts the attempt, records the error and gives the lease up: the entry (and so its
    * aggregate) waits until `nextAttemptAt`, then any relay may claim it.
    */
@@ -305,7 +309,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   }
 
   /**
-   * {@inheritDoc OutboxStore.deadLetter}
+   * {@inheritDoc OutboxRelayStore.deadLetter}
    * Counts the attempt that failed (as `markFailed` does) and gives the lease up.
    */
   async deadLetter(handler: string, owner: string, id: string, error: string): Promise<boolean> {
@@ -323,13 +327,13 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return changed === 1;
   }
 
-  /** {@inheritDoc OutboxStore.release} */
+  /** {@inheritDoc OutboxRelayStore.release} */
   async release(handler: string, owner: string, ids?: readonly string[]): Promise<number> {
     if (ids !== undefined) checkIds(ids);
     return this.fencedUpdate(handler, owner, ids, this.clock.now(), () => 'lease_owner = NULL, lease_until = NULL');
   }
 
-  /** {@inheritDoc OutboxStore.deadLetters} At most `limit` entries (100 unless given). */
+  /** {@inheritDoc OutboxAdminStore.deadLetters} At most `limit` entries (100 unless given). */
   async deadLetters(handler?: string, limit: number = DEFAULT_DEAD_LETTER_LIMIT): Promise<OutboxEntry[]> {
     checkPositiveInteger('limit', limit);
     const params = new SqlParameters(this.sql);
@@ -342,7 +346,21 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return rows.map((row) => outboxEntryFromRow(row, this.sql));
   }
 
-  /** {@inheritDoc OutboxStore.redrive} */
+  /** {@inheritDoc OutboxAdminStore.leased} At most `limit` entries (100 unless given). */
+  async leased(handler?: string, limit: number = DEFAULT_DEAD_LETTER_LIMIT): Promise<OutboxEntry[]> {
+    checkPositiveInteger('limit', limit);
+    const params = new SqlParameters(this.sql);
+    const now = params.add(this.sql.encodeTimestamp(this.clock.now()));
+    const forHandler = handler === undefined ? '' : ` AND handler = ${params.add(handler)}`;
+    const rows = await this.read<OutboxRow>(
+      `SELECT ${OUTBOX_COLUMNS} FROM ${this.tables.outbox} WHERE published_at IS NULL AND dead_lettered_at IS NULL AND lease_until > ${now}${forHandler} ` +
+        `ORDER BY lease_until, id LIMIT ${params.add(limit)}`,
+      params.values,
+    );
+    return rows.map((row) => outboxEntryFromRow(row, this.sql));
+  }
+
+  /** {@inheritDoc OutboxAdminStore.redrive} */
   async redrive(handler: string, ids?: readonly string[]): Promise<number> {
     if (ids !== undefined) checkIds(ids);
     const wanted = ids === undefined ? undefined : usableIds(ids);
@@ -357,7 +375,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return (await runAutocommit(this.dataSource, sql, params.values)).length;
   }
 
-  /** {@inheritDoc OutboxStore.stats} Registered handlers and handlers with entries, by name. */
+  /** {@inheritDoc OutboxAdminStore.stats} Registered handlers and handlers with entries, by name. */
   async stats(handler?: string): Promise<OutboxStats[]> {
     const now = this.sql.encodeTimestamp(this.clock.now());
     const { registered, rows } = await runRead(this.dataSource, async (manager) => {
@@ -397,7 +415,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return [...byHandler.values()].sort((a, b) => compareBytes(a.handler, b.handler));
   }
 
-  /** {@inheritDoc OutboxStore.prunePublished} */
+  /** {@inheritDoc OutboxRelayStore.prunePublished} */
   async prunePublished(before: Date): Promise<number> {
     checkDate('before', before);
     return runInTransaction(this.dataSource, async (manager) => {
@@ -488,6 +506,34 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
       inserted += rows.length;
     }
     return { inserted, notified: false };
+  }
+
+  /**
+   * SQLite, inside the appending transaction: the unit's entries copied from the events rows the
+   * journal has just inserted, as PostgreSQL's one-statement append does, in one statement of
+   * constant text (prepared once, cached by the driver) whose one parameter is the entries' ids,
+   * handlers, aggregate ids and event ids as a JSON array. Payload and metadata are neither
+   * encoded again nor bound again: with an outbox handler, those copies were most of what the
+   * outbox added to a command on SQLite.
+   */
+  private async insertEntriesOfUnit(manager: EntityManager, items: readonly { handler: string; event: RecordedEvent }[]): Promise<void> {
+    if (items.length === 0) return;
+    const timestamp = this.sql.encodeTimestamp(this.clock.now());
+    const entries = this.inInsertOrder(items).map(({ id, handler, event }) => [
+      id,
+      handler,
+      outboxAggregateId(event.streamId, event.aggregateType),
+      event.eventId,
+    ]);
+    // `WHERE true` tells SQLite's parser that ON CONFLICT belongs to the INSERT, not to a join.
+    await executeSql(
+      manager,
+      `INSERT INTO ${this.tables.outbox} (${INSERT_COLUMNS}) ` +
+        "SELECT u.value ->> 0, u.value ->> 1, e.aggregate_type, u.value ->> 2, e.stream_id, e.version, e.event_id, e.type, e.schema_version, " +
+        `e.payload, e.metadata, e.occurred_at, ?, ? FROM json_each(?) u JOIN ${this.tables.events} e ON e.event_id = u.value ->> 3 ` +
+        'WHERE true ORDER BY u.key ON CONFLICT (handler, event_id) DO NOTHING',
+      [timestamp, timestamp, JSON.stringify(entries)],
+    );
   }
 
   /**
