@@ -56,6 +56,18 @@ export class InMemorySagaStore implements SagaStore<InMemoryTransaction> {
     return instance && copyInstance(instance);
   }
 
+  /** {@inheritDoc SagaStore.saveAll} One `save` after another, inside `tx`; an instance twice is a conflict. */
+  async saveAll(changes: readonly SagaChange[], tx: InMemoryTransaction): Promise<void> {
+    const seen = new Set<string>();
+    for (const change of changes) {
+      const { sagaName, correlationId } = change.instance;
+      // `save` inside a transaction checks the committed version: the second change of one instance would pass it.
+      if (seen.has(key(sagaName, correlationId))) throw new SagaConcurrencyError(sagaName, correlationId, change.expectedVersion);
+      seen.add(key(sagaName, correlationId));
+      await this.save(change, tx);
+    }
+  }
+
   async save(change: SagaChange, tx?: InMemoryTransaction): Promise<void> {
     checkSagaChange(change);
     const { instance } = change;

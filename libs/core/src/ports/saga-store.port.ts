@@ -77,6 +77,13 @@ export interface SagaStore<Tx = unknown> {
   load(sagaName: string, correlationId: string): Promise<SagaInstance | undefined>;
   /** Saves a change, inside `tx` when given (a subscription step), else in its own transaction. */
   save(change: SagaChange, tx?: Tx): Promise<void>;
+  /**
+   * Saves the changes of different instances inside `tx` (a subscription step saving many
+   * instances at once), each with `save`'s guarantees; a store may write them with fewer
+   * statements. When one is stale it throws `SagaConcurrencyError`: the caller's transaction fails
+   * and keeps none of them. A saga with a store without it saves each change in turn.
+   */
+  saveAll?(changes: readonly SagaChange[], tx: Tx): Promise<void>;
   delete(sagaName: string, correlationId: string): Promise<void>;
   /** Instances of a saga by correlation id (in-flight ones with `status: 'active'`). */
   list(sagaName: string, options?: ListSagasOptions): Promise<SagaInstance[]>;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { InMemorySagaStore } from '../adapters/in-memory-saga-store.js';
+import type { InMemoryTransaction } from '../adapters/in-memory-transaction.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { Event } from '../events/event.decorator.js';
 import type { JsonValue } from '../events/json.js';
@@ -86,5 +87,64 @@ describe('SagaEngine: state schema versions', () => {
     const engine = new SagaEngine(new ShippingSaga(), { store: new InMemorySagaStore(), dispatcher });
     expect(await engine.decide(new OrderPlaced(''), envelope('order.placed', { orderId: '' }))).toBeUndefined();
     expect(await engine.decide(new OrderPaid('o9'), envelope('order.paid', { orderId: 'o9' }))).toBeUndefined();
+  });
+});
+
+describe('SagaEngine: deadlines of a completed instance', () => {
+  @Saga({ name: 'one-shot' })
+  class OneShotSaga {
+    @StartsSaga(OrderPlaced, { associate: 'orderId' })
+    start(_event: OrderPlaced, ctx: SagaContext<{ step: string }>): void {
+      ctx.state = { step: 'placed' };
+      if (_event.orderId.startsWith('quick')) ctx.complete();
+      else ctx.schedule('remind', { afterMs: 60_000 });
+    }
+
+    @SagaHandler(OrderPaid, { associate: 'orderId' })
+    paid(_event: OrderPaid, ctx: SagaContext<{ step: string }>): void {
+      ctx.complete();
+    }
+  }
+
+  it('writes no cancellation for an instance that starts and completes in one handling (it has no stored deadline)', async () => {
+    const engine = new SagaEngine(new OneShotSaga(), { store: new InMemorySagaStore(), dispatcher });
+    const change = await engine.decide(new OrderPlaced('quick-1'), envelope('order.placed', { orderId: 'quick-1' }));
+    expect(change).toMatchObject({ expectedVersion: 0, schedule: [], cancel: [], instance: { status: 'completed' } });
+  });
+
+  it('still cancels every stored deadline of an instance that completes later', async () => {
+    const store = new InMemorySagaStore();
+    const engine = new SagaEngine(new OneShotSaga(), { store, dispatcher });
+    await store.save((await engine.decide(new OrderPlaced('o1'), envelope('order.placed', { orderId: 'o1' })))!);
+    expect((await store.deadlines('one-shot', 'o1')).map((deadline) => deadline.name)).toEqual(['remind']);
+    const change = await engine.decide(new OrderPaid('o1'), envelope('order.paid', { orderId: 'o1' }));
+    expect(change).toMatchObject({ expectedVersion: 1, cancel: ['*'], instance: { status: 'completed' } });
+    await store.save(change!);
+    expect(await store.deadlines('one-shot', 'o1')).toEqual([]);
+  });
+});
+
+describe('SagaEngine: the changes of one transaction', () => {
+  it('saves the changes of one checkpoint transaction with one saveAll, and falls back to save for works it did not make', async () => {
+    const store = new InMemorySagaStore();
+    const calls: number[] = [];
+    const saveAll = store.saveAll.bind(store);
+    store.saveAll = async (changes, tx) => {
+      calls.push(changes.length);
+      return saveAll(changes, tx);
+    };
+    const engine = new SagaEngine<InMemoryTransaction>(new ShippingSaga(), { store, dispatcher });
+    const works = await Promise.all(['o1', 'o2', 'o3'].map((id) => engine.handle(new OrderPlaced(id), envelope('order.placed', { orderId: id }))));
+    const applies: Array<() => void> = [];
+    const tx: InMemoryTransaction = { onCommit: (apply) => void applies.push(apply) };
+    await engine.runWorks(works.filter((work) => work !== undefined), tx);
+    for (const apply of applies) apply();
+    expect(calls).toEqual([3]);
+    expect((await store.list('shipping')).map((instance) => instance.correlationId)).toEqual(['o1', 'o2', 'o3']);
+
+    let foreign = 0;
+    await engine.runWorks([async () => void (foreign += 1)], tx);
+    expect(foreign).toBe(1);
+    expect(calls).toEqual([3]);
   });
 });

@@ -24,11 +24,11 @@ function associationOf(associate: SagaAssociation, event: object): string | unde
 }
 
 /**
- * How a saga's subscription runs by default (the Nest module applies them today): instances handled
- * at once (their commands share group commits), events per checkpoint transaction (a transaction
- * holds at most one event per instance, so the next event of one sees what this one saved), how
- * long completed instances stay as tombstones (a redelivered start is ignored meanwhile), and how
- * often the older ones are pruned.
+ * How a saga's subscription runs by default (the runtime applies them): instances handled at once
+ * (their commands share group commits), handled events per checkpoint transaction at most (a
+ * transaction holds at most one event per instance, and the next event of one starts only once
+ * this one's change committed), how long completed instances stay as tombstones (a redelivered
+ * start is ignored meanwhile), and how often the older ones are pruned.
  */
 export const SAGA_DEFAULTS = {
   concurrency: 16,
@@ -55,6 +55,8 @@ export class SagaEngine<Tx = unknown> implements SubscriptionHandler<Tx> {
   private readonly deadlineHandlers = new Map<string, string>();
   private readonly clock: Clock;
   private readonly logger: ChronicleLogger;
+  /** The change behind each work `handle` returned, so `runWorks` can save them together. */
+  private readonly changes = new WeakMap<TransactionalWork<Tx>, SagaChange>();
 
   constructor(
     readonly instance: object,
@@ -90,7 +92,20 @@ export class SagaEngine<Tx = unknown> implements SubscriptionHandler<Tx> {
   async handle(event: object, envelope: RecordedEvent): Promise<TransactionalWork<Tx> | void> {
     const change = await this.decide(event, envelope);
     if (!change) return;
-    return (tx: Tx) => this.deps.store.save(change, tx);
+    const work = (tx: Tx): Promise<void> => this.deps.store.save(change, tx);
+    this.changes.set(work, change);
+    return work;
+  }
+
+  /**
+   * Saves the changes of one checkpoint transaction together (`SagaStore.saveAll`: one statement
+   * for the new instances on the TypeORM store) when the store can; else one after another.
+   */
+  async runWorks(works: ReadonlyArray<TransactionalWork<Tx>>, tx: Tx): Promise<void> {
+    const changes = works.map((work) => this.changes.get(work));
+    const { store } = this.deps;
+    if (store.saveAll && changes.every((change) => change !== undefined)) return store.saveAll(changes as SagaChange[], tx);
+    for (const work of works) await work(tx);
   }
 
   /** The instance an event concerns: events of different instances may be handled concurrently. */
@@ -176,11 +191,15 @@ export class SagaEngine<Tx = unknown> implements SubscriptionHandler<Tx> {
       updatedAt: now,
       endedAt: ctx.completed ? now : null,
     };
+    // A new instance has no stored deadline to cancel (deadlines are only stored with a saved
+    // change of their instance, and completing one cancels them all): an instance that starts and
+    // completes in one handling writes no cancellation.
+    const fresh = instance.version === 0;
     return {
       instance: next,
       expectedVersion: instance.version,
       schedule: ctx.completed ? [] : [...ctx.scheduled.values()],
-      cancel: ctx.completed ? ['*'] : [...ctx.cancelled],
+      cancel: fresh ? [] : ctx.completed ? ['*'] : [...ctx.cancelled],
     };
   }
 

@@ -30,6 +30,13 @@ export interface SubscriptionHandler<Tx = unknown> {
    */
   partitionKey?(event: object, envelope: RecordedEvent): string | undefined;
   /**
+   * Runs the transactional works of one checkpoint transaction (in feed order) instead of the
+   * runner running each in turn: a handler that writes many at once (a saga saving many
+   * instances in one statement) implements it. Throwing fails the whole transaction, which the
+   * runner then redoes one event at a time. Used by partitioned runners (sagas).
+   */
+  runWorks?(works: ReadonlyArray<TransactionalWork<Tx>>, tx: Tx): Promise<void>;
+  /**
    * Optional: the events of one checkpoint transaction at once (a chunk of at most `commitEvery`,
    * a whole page in a rebuild, in feed order; only events the handler wants, decoded, none of a held stream). The runner then calls
    * it once per chunk instead of `handle` per event, and its work runs in the checkpoint's

@@ -11,8 +11,10 @@ export interface SubscriptionOptions {
   /** Events handled per checkpoint transaction at most. @default 500 (or batchSize, if smaller) */
   commitEvery?: number;
   /**
-   * Events handled at once, for a handler with `partitionKey`: a transaction then holds at most one
-   * event per partition, handled concurrently, committed in feed order.
+   * Events handled at once, for a handler with `partitionKey`: the runner then pipelines (an event
+   * starts once a handler is free and no earlier event of its partition is uncommitted; the
+   * handled events commit in feed order, at most `commitEvery` per transaction, never two of one
+   * partition in one transaction).
    * @default 1
    */
   concurrency?: number;

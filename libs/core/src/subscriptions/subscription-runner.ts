@@ -52,6 +52,23 @@ export interface RebuildProgress {
   position: FeedCursor | null;
 }
 
+/**
+ * One event in a partitioned runner's pipeline, in feed order, from its read until its step
+ * commits: a delivery (with `event` and `partition`), an event parked at once (`park`), or the
+ * end of a page (neither: it carries the page's next cursor past unwanted events).
+ */
+interface PipelineSlot<Tx> {
+  envelope: RecordedEvent;
+  /** The checkpoint once this slot and everything before it passed. */
+  to: FeedCursor;
+  state: 'waiting' | 'running' | 'done' | 'failed';
+  event?: object;
+  partition?: string;
+  work?: TransactionalWork<Tx> | void;
+  park?: ParkedEvent;
+  error?: string;
+}
+
 /** Thrown inside the runner when a stop interrupts a backoff: leaves without parking anything. */
 class Stopped extends Error {}
 
@@ -92,7 +109,9 @@ const RENEWAL_RETRY_MIN_MS = 10;
  *   a renewal queued behind that transaction (the row lock on PostgreSQL, the write lock on
  *   SQLite) cannot deadlock it.
  * - Batches: events are read a page at a time and handled `commitEvery` per transaction; the
- *   handler's transactional work commits with the checkpoint (exactly once).
+ *   handler's transactional work commits with the checkpoint (exactly once). A partitioned
+ *   handler (`partitionKey`, `concurrency` > 1: a saga) runs as a pipeline instead: see
+ *   `pipelinedStep`.
  * - Failures: a batch that fails is redone one event at a time; an event that keeps failing is
  *   retried with backoff, then parked with its error, and later events of its stream are parked
  *   behind it (held) so the stream's order holds; other streams keep flowing. An event that cannot
@@ -128,6 +147,8 @@ export class SubscriptionRunner<Tx = unknown> {
   private renewing: Promise<void> | undefined;
   /** The renewal timer of the step in progress. */
   private keepAlive: ReturnType<typeof setTimeout> | undefined;
+  /** Set while a pipelined step runs: a wake-up reads the feed again without waiting for the step's end. */
+  private wakeInFlight: (() => void) | undefined;
   /**
    * The next page, read while the current one is handled and committed (a full page means more
    * may follow): the read overlaps the handlers and the checkpoint's commit. Used only by the
@@ -196,6 +217,8 @@ export class SubscriptionRunner<Tx = unknown> {
     if (this.stopped) return Promise.resolve();
     if (this.running) {
       this.again = true;
+      // A partitioned runner reads on while its handlers run: tell it there is more to read.
+      this.wakeInFlight?.();
       return this.running;
     }
     this.running = (async () => {
@@ -232,6 +255,9 @@ export class SubscriptionRunner<Tx = unknown> {
     this.startKeepAlive();
     try {
       await this.redriveIfRequested();
+      // A partitioned runner (a saga) pipelines its reads and commits instead: it reads no page
+      // ahead and defers no checkpoint move across steps (see `pipelinedStep`).
+      if (this.partitioned) return await this.pipelinedStep();
       const page = await this.readPage();
       if (page.events.length === this.options.batchSize && page.next !== null && !this.stopped) this.readAheadFrom(page.next);
       if (page.events.length === 0) {
@@ -580,6 +606,280 @@ export class SubscriptionRunner<Tx = unknown> {
     clearTimeout(this.keepAlive);
     this.keepAlive = undefined;
     await this.renewing;
+  }
+
+  /**
+   * The step of a partitioned handler (a saga): a pipeline instead of chunks in lockstep. Up to
+   * `concurrency` events are handled at once, each starting as soon as a handler is free and no
+   * earlier event of its partition is still uncommitted (so the next event of an instance sees
+   * what the previous one saved); the feed is read again whenever the runner is woken, while
+   * handlers run; and the handled events commit in feed order, as a prefix of everything read
+   * (at most `commitEvery` deliveries per transaction), one transaction at a time, while later
+   * events are being handled. A prefix with nothing to write does not commit on its own: the next
+   * commit moves the checkpoint past it, or the step's last one.
+   *
+   * Failures keep the guarantees of the chunked step: when a handler fails, no later event
+   * starts; the events before it commit; the failed event is retried and parked
+   * (`deliverOne`), and the step ends so the next one reads again after it: the later events
+   * that were handled meanwhile are handled again (their commands resend the same ids), their
+   * transactional work having never run. When a prefix's transaction fails because of one of its
+   * works, the prefix is redone one event at a time. A lost lease or a store failure drops
+   * everything uncommitted.
+   */
+  private async pipelinedStep(): Promise<SubscriptionStepResult> {
+    const step: SubscriptionStepResult = { active: true, handled: 0, parked: 0, caughtUp: false };
+    const slots: Array<PipelineSlot<Tx>> = [];
+    const held = new Map(this.held);
+    const concurrency = this.options.concurrency;
+    // A step reads for a second at most, then winds down: the next step checks the lease and the
+    // re-drive requests again, which a pipeline kept busy by a steady load would otherwise starve.
+    const readUntil = this.clock.now().getTime() + REDRIVE_CHECK_MS;
+    // A partitioned runner never defers a move across steps (`deferred` is the chunked step's; this
+    // step stores what it passed before it ends), but should one be pending, it reads on after it
+    // as the chunked step does: its first commit (from the stored position, the fence) covers it.
+    let readFrom = this.deferred?.to ?? this.position;
+    /** The feed may hold events not read yet (a full page, or a wake-up since the last read). */
+    let more = true;
+    let reading = false;
+    let committing = false;
+    let running = 0;
+    /** A store failure or a lost lease: nothing more starts, the step throws it once idle. */
+    let fatal: unknown;
+    /** A prefix whose transaction failed because of a work: redone one event at a time. */
+    let redo: Array<PipelineSlot<Tx>> | undefined;
+    /** Passed (removed from `slots`) but not committed: a prefix with nothing to write. */
+    let passedTo: FeedCursor | null | undefined = this.deferred?.to;
+    let tick: () => void = () => undefined;
+    let poked = false;
+    /** A poke arrived since the loop last looked (it may have been busy awaiting something else). */
+    let signalled = false;
+    /**
+     * While handlers still run, a commit waits for the end of the event loop's turn (`armed`, then
+     * `open`), so the handlers finishing in that turn join it; with none running it starts at once.
+     */
+    let commitGate: 'closed' | 'armed' | 'open' = 'closed';
+    // Read through a call: the loop's own assignments would narrow a direct read to 'closed' | 'armed'.
+    const gate = (): typeof commitGate => commitGate;
+    // Everything that finishes pokes the loop (once per burst of pokes). Handlers that finish while
+    // a commit is in flight commit together in the next one.
+    const poke = (): void => {
+      if (poked) return;
+      poked = true;
+      // A resolved promise, not queueMicrotask: fake timers (tests) fake that one too.
+      void Promise.resolve().then(() => {
+        poked = false;
+        signalled = true;
+        tick();
+      });
+    };
+    this.wakeInFlight = () => {
+      more = true;
+      poke();
+    };
+
+    const start = (slot: PipelineSlot<Tx>): void => {
+      slot.state = 'running';
+      running += 1;
+      void (async () => {
+        try {
+          // The fresh-lease fast path: no await before the handler call while the lease is not due.
+          if (!this.leaseFresh()) await this.holdLease();
+          slot.work = await this.deliver(slot.event!, slot.envelope);
+          slot.state = 'done';
+        } catch (error) {
+          if (error instanceof CheckpointLeaseLostError) {
+            fatal ??= error;
+            slot.state = 'waiting';
+          } else {
+            slot.state = 'failed';
+            slot.error = describe(error);
+          }
+        } finally {
+          running -= 1;
+          poke();
+        }
+      })();
+    };
+
+    const read = (): void => {
+      reading = true;
+      more = false;
+      // This read sees every commit a wake-up so far announced.
+      this.again = false;
+      void (async () => {
+        try {
+          const page = await this.deps.journal.readAll(readFrom, this.options.batchSize);
+          if (page.events.length === 0) return;
+          if (page.next === undefined || page.next === null || page.events.some((envelope) => envelope.cursor === undefined || envelope.cursor === null)) {
+            throw new ConfigurationError(`The journal's feed returned events without cursors; subscription "${this.name}" cannot checkpoint them.`);
+          }
+          this.passedPosition ??= page.events[0]!.position - 1;
+          for (const envelope of page.events) {
+            if (!this.wants(envelope)) continue;
+            const behind = held.get(envelope.streamId);
+            if (behind !== undefined) {
+              slots.push({ envelope, to: envelope.cursor!, state: 'done', park: this.parkRecord(envelope, 'held', `waits behind parked event ${behind}`, 0) });
+              continue;
+            }
+            let event: object;
+            try {
+              event = this.deps.serializer.deserialize(envelope);
+            } catch (error) {
+              slots.push({ envelope, to: envelope.cursor!, state: 'done', park: this.parkRecord(envelope, 'failed', describe(error), 1) });
+              held.set(envelope.streamId, envelope.eventId);
+              continue;
+            }
+            let partition: string;
+            try {
+              partition = this.handler.partitionKey!(event, envelope) ?? `event:${envelope.eventId}`;
+            } catch {
+              partition = `event:${envelope.eventId}`;
+            }
+            slots.push({ envelope, to: envelope.cursor!, state: 'waiting', event, partition });
+          }
+          // Past the page's last event (wanted or not): the page's own next cursor.
+          slots.push({ envelope: page.events[page.events.length - 1]!, to: page.next, state: 'done' });
+          readFrom = page.next;
+          if (page.events.length >= this.options.batchSize) more = true;
+        } catch (error) {
+          fatal ??= error;
+        } finally {
+          reading = false;
+          poke();
+        }
+      })();
+    };
+
+    const commitPrefix = (prefix: Array<PipelineSlot<Tx>>): void => {
+      committing = true;
+      const to = prefix[prefix.length - 1]!.to;
+      const works = prefix.flatMap((slot) => (slot.work ? [slot.work] : []));
+      const park = prefix.flatMap((slot) => (slot.park ? [slot.park] : []));
+      void (async () => {
+        try {
+          // The checkpoint transaction starts with at least half a lease left (renewed here when due).
+          await this.holdLease();
+          await this.commit({ to, park }, works.length === 0 ? undefined : (tx) => this.runWorks(works, tx));
+          this.passPrefix(prefix, step);
+          slots.splice(0, prefix.length);
+          passedTo = undefined;
+        } catch (error) {
+          if (error instanceof HandlerFailure) redo = prefix;
+          else fatal ??= error;
+        } finally {
+          committing = false;
+          poke();
+        }
+      })();
+    };
+
+    try {
+      for (;;) {
+        if (this.fence.signal.aborted) fatal ??= new CheckpointLeaseLostError(this.name, this.owner);
+        const halted = fatal !== undefined || redo !== undefined || this.stopped;
+        const firstFailed = slots.findIndex((slot) => slot.state === 'failed');
+        // Start what may start: before the first failed event only, one uncommitted event per partition.
+        if (!halted) {
+          const limit = firstFailed === -1 ? slots.length : firstFailed;
+          const busy = new Set<string>();
+          for (let index = 0; index < limit && running < concurrency; index++) {
+            const slot = slots[index]!;
+            if (slot.partition === undefined) continue;
+            if (slot.state === 'waiting' && !busy.has(slot.partition)) start(slot);
+            busy.add(slot.partition);
+          }
+        }
+        // Read on while there is room and no failure.
+        const waiting = slots.reduce((count, slot) => count + (slot.state === 'waiting' ? 1 : 0), 0);
+        const reads = this.clock.now().getTime() < readUntil;
+        if (!halted && firstFailed === -1 && !reading && more && reads && waiting < concurrency && slots.length < this.options.batchSize) read();
+        // Commit the handled prefix.
+        if (!committing && fatal === undefined && redo === undefined) {
+          let end = 0;
+          let deliveries = 0;
+          while (end < slots.length && slots[end]!.state === 'done' && deliveries < this.options.commitEvery) {
+            if (slots[end]!.partition !== undefined) deliveries += 1;
+            end += 1;
+          }
+          const prefix = slots.slice(0, end);
+          if (prefix.some((slot) => slot.work || slot.park)) {
+            if (running === 0 || gate() === 'open') {
+              commitGate = 'closed';
+              commitPrefix(prefix);
+            } else if (gate() === 'closed') {
+              commitGate = 'armed';
+              setImmediate(() => {
+                commitGate = 'open';
+                poke();
+              });
+            }
+          } else if (prefix.length > 0) {
+            this.passPrefix(prefix, step);
+            slots.splice(0, prefix.length);
+            passedTo = prefix[prefix.length - 1]!.to;
+            continue;
+          }
+        }
+        if (running === 0 && !committing && !reading) {
+          if (fatal !== undefined) throw fatal;
+          if (redo !== undefined) {
+            for (const slot of redo) {
+              if (slot.partition === undefined && !slot.park) continue;
+              const outcome = await this.deliverOne(slot.envelope);
+              if (outcome === 'handled') step.handled += 1;
+              if (outcome === 'parked') step.parked += 1;
+            }
+            const to = redo[redo.length - 1]!.to;
+            if (this.position !== to) await this.commit({ to, park: [] });
+            return step;
+          }
+          if (passedTo !== undefined && (slots.length === 0 || this.stopped)) {
+            await this.commit({ to: passedTo, park: [] });
+            passedTo = undefined;
+          }
+          const head = slots[0];
+          if (head?.state === 'failed') {
+            const outcome = await this.deliverOne(head.envelope, { message: head.error ?? '' });
+            if (outcome === 'handled') step.handled += 1;
+            if (outcome === 'parked') step.parked += 1;
+            return step;
+          }
+          if (this.stopped) return step;
+          if (slots.length === 0 && !more) {
+            step.caughtUp = true;
+            this.caughtUp = true;
+            return step;
+          }
+          // The step read for its second: the next one goes on from here.
+          if (slots.length === 0 && !reads) return step;
+        }
+        if (!signalled) {
+          await new Promise<void>((resolve) => {
+            tick = resolve;
+          });
+        }
+        signalled = false;
+      }
+    } finally {
+      this.wakeInFlight = undefined;
+    }
+  }
+
+  /** The works of one transaction: the handler's `runWorks` when it has one, else each in turn. */
+  private async runWorks(works: ReadonlyArray<TransactionalWork<Tx>>, tx: Tx): Promise<void> {
+    if (this.handler.runWorks) return this.handler.runWorks(works, tx);
+    for (const work of works) await work(tx);
+  }
+
+  /** Notes the progress of a passed prefix of the pipeline. */
+  private passPrefix(prefix: Array<PipelineSlot<Tx>>, step: SubscriptionStepResult): void {
+    for (const slot of prefix) {
+      if (slot.park) step.parked += 1;
+      else if (slot.partition !== undefined) step.handled += 1;
+    }
+    const last = prefix[prefix.length - 1]!.envelope;
+    this.passedPosition = last.position;
+    this.noteProgress([last]);
   }
 
   /**

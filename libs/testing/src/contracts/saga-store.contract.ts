@@ -322,6 +322,57 @@ export function sagaStoreContract<Tx>(implementation: string, open: () => Promis
       });
     });
 
+    describe('saveAll (a step saving many instances)', () => {
+      it('saves new and changed instances of one transaction, each with its deadlines', async () => {
+        const saveAll = store.saveAll?.bind(store);
+        if (!saveAll) return; // Optional: a saga saves each change in turn without it.
+        const now = harness.now();
+        await store.save({ instance: instance('order-saga', 'order-0'), expectedVersion: 0, schedule: [deadline('order-saga', 'order-0', 'expire', now)] });
+        await harness.transaction((tx) =>
+          saveAll(
+            [
+              { instance: instance('order-saga', 'order-1'), expectedVersion: 0 },
+              { instance: instance('order-saga', 'order-2', { status: 'completed', endedAt: new Date(STARTED_AT) }), expectedVersion: 0 },
+              { instance: instance('order-saga', 'order-0', { version: 2, state: { step: 'paid' } }), expectedVersion: 1, cancel: ['*'] },
+              { instance: instance('order-saga', 'order-3'), expectedVersion: 0, schedule: [deadline('order-saga', 'order-3', 'remind', now)] },
+            ],
+            tx,
+          ),
+        );
+        expect(await store.load('order-saga', 'order-1')).toEqual(instance('order-saga', 'order-1'));
+        expect(await store.load('order-saga', 'order-2')).toEqual(instance('order-saga', 'order-2', { status: 'completed', endedAt: new Date(STARTED_AT) }));
+        expect(await store.load('order-saga', 'order-0')).toEqual(instance('order-saga', 'order-0', { version: 2, state: { step: 'paid' } }));
+        expect(await store.deadlines('order-saga', 'order-0')).toEqual([]);
+        expect(idsOf(await store.deadlines('order-saga', 'order-3'))).toEqual(['order-saga:order-3:remind']);
+      });
+
+      it('fails the whole transaction when one instance exists already or is stale: none of the changes is kept', async () => {
+        const saveAll = store.saveAll?.bind(store);
+        if (!saveAll) return;
+        await store.save({ instance: instance('order-saga', 'order-2'), expectedVersion: 0 });
+        for (const changes of [
+          [
+            { instance: instance('order-saga', 'order-1'), expectedVersion: 0 },
+            { instance: instance('order-saga', 'order-2', { state: { step: 'again' } }), expectedVersion: 0 },
+            { instance: instance('order-saga', 'order-3'), expectedVersion: 0 },
+          ],
+          [
+            { instance: instance('order-saga', 'order-1'), expectedVersion: 0 },
+            { instance: instance('order-saga', 'order-2', { version: 3 }), expectedVersion: 2 },
+          ],
+          [
+            { instance: instance('order-saga', 'order-1'), expectedVersion: 0 },
+            { instance: instance('order-saga', 'order-1', { state: { step: 'twice' } }), expectedVersion: 0 },
+          ],
+        ] satisfies SagaChange[][]) {
+          await expect(harness.transaction((tx) => saveAll(changes, tx))).rejects.toBeInstanceOf(SagaConcurrencyError);
+          expect(await store.load('order-saga', 'order-1')).toBeUndefined();
+          expect(await store.load('order-saga', 'order-3')).toBeUndefined();
+          expect(await store.load('order-saga', 'order-2')).toEqual(instance('order-saga', 'order-2'));
+        }
+      });
+    });
+
     describe('claiming deadlines', () => {
       it('leases only due deadlines, earliest first, up to the limit, and re-grants an owner its own leases', async () => {
         const now = harness.now();
