@@ -117,11 +117,14 @@ describe('reliability: two instances, SIGKILL, a PostgreSQL restart, an instance
       const setup: Operation[] = [];
       const outcomes = new Map<number, Outcome>();
       const accounts: string[] = [];
+      // The owners the clients opened the accounts with (their names are stored sealed).
+      const openedOwners = new Map<string, string>();
       for (let i = 0; i < ACCOUNTS; i++) {
         const open: Operation = { kind: 'open', key: `open-${i}`, owner: `owner-${i % 4}` };
         const opened = await execute(setup, open, targets, random, answers, deadline);
         expect(opened?.status).toBe(201);
         accounts.push(String(opened!.body.id));
+        openedOwners.set(accounts[i]!, open.owner);
         const fund: Operation = { kind: 'deposit', key: `fund-${i}`, account: accounts[i]!, amount: INITIAL_DEPOSIT };
         expect((await execute(setup, fund, targets, random, answers, deadline))?.status).toBe(200);
       }
@@ -210,7 +213,12 @@ describe('reliability: two instances, SIGKILL, a PostgreSQL restart, an instance
           return rows[0]!.pending === 0 ? true : undefined;
         }).catch(() => undefined);
         const events = await readJournal(pool, schema);
-        const folded = foldAccounts(events);
+        operations.forEach((operation, index) => {
+          const outcome = outcomes.get(index);
+          if (operation.kind === 'open' && outcome?.status === 201) openedOwners.set(String(outcome.body.id), operation.owner);
+        });
+        const sealedProblems: string[] = [];
+        const folded = foldAccounts(events, openedOwners, sealedProblems);
         await waitFor('the broker to receive every event', 30_000, async () => (checkDelivery(events, recorder.messages).ok ? true : undefined)).catch(
           () => undefined,
         );
@@ -247,6 +255,12 @@ describe('reliability: two instances, SIGKILL, a PostgreSQL restart, an instance
           checkMoney(operations, outcomes, ACCOUNTS * INITIAL_DEPOSIT, folded, transferIds),
           checkDelivery(events, recorder.messages),
           checkProjection(await projected(), folded),
+          {
+            name: "the owners' names are stored sealed (personal data)",
+            ok: sealedProblems.length === 0,
+            detail: `${openedOwners.size} accounts opened`,
+            problems: sealedProblems.slice(0, 20),
+          },
           checkAnswers(answers, faults, 15_000),
           {
             name: 'nothing dead-lettered or parked',

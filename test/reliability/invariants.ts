@@ -37,15 +37,28 @@ export async function readJournal(pool: pg.Pool, schema: string): Promise<EventR
   return rows;
 }
 
-/** Balances, owners and closed flags per account id, folded from the journal's account events. */
-export function foldAccounts(events: readonly EventRow[]): Map<string, FoldedAccount> {
+/** A value sealed by crypto-shredding (`@PersonalData`): `{ $pd, k, n, t, c }`, never the plain value. */
+function isSealed(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && '$pd' in value && 'c' in value;
+}
+
+/**
+ * Balances, owners and closed flags per account id, folded from the journal's account events.
+ * The owner's name is personal data, stored sealed: the fold cannot open it, so it takes the
+ * owner the client opened the account with (`openedOwners`, from the acknowledged opens), and a
+ * plain owner in the journal is a problem of its own (`sealedProblems`).
+ */
+export function foldAccounts(events: readonly EventRow[], openedOwners: ReadonlyMap<string, string>, sealedProblems: string[] = []): Map<string, FoldedAccount> {
   const accounts = new Map<string, FoldedAccount>();
   for (const event of events) {
     if (event.aggregate_type !== 'account') continue;
     const id = String(event.payload.accountId);
     const account = accounts.get(id) ?? { balance: 0, closed: false, owner: '' };
     const amount = Number(event.payload.amount ?? 0);
-    if (event.type === 'account.opened') account.owner = String(event.payload.owner);
+    if (event.type === 'account.opened') {
+      if (!isSealed(event.payload.owner)) sealedProblems.push(`${id}: account.opened stores the owner in plain text`);
+      account.owner = openedOwners.get(id) ?? `(no acknowledged open of ${id})`;
+    }
     if (event.type === 'account.money-deposited' || event.type === 'account.money-refunded') account.balance += amount;
     if (event.type === 'account.money-withdrawn') account.balance -= amount;
     if (event.type === 'account.closed') account.closed = true;
