@@ -292,26 +292,43 @@ export class CommandGateway {
     }
   }
 
-  private async executeTask(task: CommandTask): Promise<CommandResult> {
+  private executeTask(task: CommandTask): Promise<CommandResult> {
+    return this.admit(task, task.aggregateId, task.streamId, 'commands are already queued for it', () => this.run(task));
+  }
+
+  /** Idempotency, bounds and the per-query queue of a decision, as `executeTask` does for an aggregate's command. */
+  private executeDecisionTask(task: DecisionTask): Promise<CommandResult> {
+    // Decisions on one query take turns here: run together they would only make each other's
+    // conditions fail. Other processes are kept out by the append condition, not by this queue.
+    return this.admit(task, task.id, task.queueKey, 'decisions are already queued on its query', () => this.runDecision(task));
+  }
+
+  /**
+   * What every command and decision goes through before it runs: a known command id gets its
+   * outcome (a duplicate arriving while the first still runs waits for it), the gateway's and the
+   * queue's bounds, then `run` in turn on `queueKey`, tracked as in flight for its command id.
+   */
+  private async admit(
+    task: CommandTask | DecisionTask,
+    id: string,
+    queueKey: string,
+    queuedMessage: string,
+    run: () => Promise<CommandResult>,
+  ): Promise<CommandResult> {
     if (task.idempotent) {
       const running = this.inFlight.get(task.commandId);
-      // A duplicate arriving while the first is still running waits for it, then gets its outcome.
       if (running) await running.catch(() => undefined);
       const known = this.recent.get(task.commandId);
       if (known) return this.replay(known, task);
     }
     if (this.pending >= this.options.maxPendingCommands) {
-      throw new GatewayOverloadedError('gateway-queue-full', task.aggregateId, `${this.pending} commands are already pending`);
+      throw new GatewayOverloadedError('gateway-queue-full', id, `${this.pending} commands are already pending`);
     }
-    if (this.queue.depth(task.streamId) >= this.options.maxQueuePerAggregate) {
-      throw new GatewayOverloadedError(
-        'aggregate-queue-full',
-        task.aggregateId,
-        `${this.options.maxQueuePerAggregate} commands are already queued for it`,
-      );
+    if (this.queue.depth(queueKey) >= this.options.maxQueuePerAggregate) {
+      throw new GatewayOverloadedError('aggregate-queue-full', id, `${this.options.maxQueuePerAggregate} ${queuedMessage}`);
     }
     this.pending++;
-    const execution = this.queue.run(task.streamId, () => this.run(task));
+    const execution = this.queue.run(queueKey, run);
     if (task.idempotent) {
       this.inFlight.set(task.commandId, execution);
       void execution.then(
@@ -325,6 +342,7 @@ export class CommandGateway {
       this.pending--;
     }
   }
+
 
   /**
    * The current state of an aggregate, at least as new as the database's version when the call
@@ -560,37 +578,7 @@ export class CommandGateway {
     };
   }
 
-  /** Idempotency, bounds and the per-query queue of a decision, as `executeTask` does for an aggregate's command. */
-  private async executeDecisionTask(task: DecisionTask): Promise<CommandResult> {
-    if (task.idempotent) {
-      const running = this.inFlight.get(task.commandId);
-      if (running) await running.catch(() => undefined);
-      const known = this.recent.get(task.commandId);
-      if (known) return this.replay(known, task);
-    }
-    if (this.pending >= this.options.maxPendingCommands) {
-      throw new GatewayOverloadedError('gateway-queue-full', task.id, `${this.pending} commands are already pending`);
-    }
-    if (this.queue.depth(task.queueKey) >= this.options.maxQueuePerAggregate) {
-      throw new GatewayOverloadedError('aggregate-queue-full', task.id, `${this.options.maxQueuePerAggregate} decisions are already queued on its query`);
-    }
-    this.pending++;
-    // Decisions on one query take turns here: run together they would only make each other's
-    // conditions fail. Other processes are kept out by the append condition, not by this queue.
-    const execution = this.queue.run(task.queueKey, () => this.runDecision(task));
-    if (task.idempotent) {
-      this.inFlight.set(task.commandId, execution);
-      void execution.then(
-        () => this.inFlight.delete(task.commandId),
-        () => this.inFlight.delete(task.commandId),
-      );
-    }
-    try {
-      return await execution;
-    } finally {
-      this.pending--;
-    }
-  }
+
 
   /**
    * Read, decide, append on the condition that nothing matching the query was committed since the

@@ -178,7 +178,7 @@ export class PersonalDataCipher {
    * (default null) when its key was forgotten. Payloads without sealed values come back as they
    * are. `location` names the row in errors (type, stream, version), never a value.
    */
-  async openPayload(type: string, payload: unknown, location: string): Promise<{ payload: unknown; keyIds: string[] }> {
+  async openPayload(type: string, payload: unknown, location: string, tx?: unknown): Promise<{ payload: unknown; keyIds: string[] }> {
     let parsed = payload;
     if (typeof payload === 'string') {
       if (!payload.includes('"$pd"')) return { payload, keyIds: [] };
@@ -195,7 +195,12 @@ export class PersonalDataCipher {
     for (const [name, value] of Object.entries(object)) {
       if (!isSealedValue(value)) continue;
       opened ??= { ...object };
-      const lookup = this.cached(`k:${value.k}`) ?? (await this.lookup(`k:${value.k}`, () => this.keyStore.keyById(value.k)));
+      const cacheKey = `k:${value.k}`;
+      const lookup =
+        this.cached(cacheKey) ??
+        (await (tx === undefined
+          ? this.lookup(cacheKey, () => this.keyStore.keyById(value.k))
+          : this.lookupInside(cacheKey, () => this.keyStore.keyById(value.k, { tx }))));
       if (!lookup) throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, 'the key store never issued its data key');
       // Forgotten keys are listed too: a snapshot of a stream that used one is never stored again.
       keyIds.push(value.k);
@@ -309,6 +314,17 @@ export class PersonalDataCipher {
     })().finally(() => this.fetching.delete(cacheKey));
     this.fetching.set(cacheKey, fetching);
     return fetching;
+  }
+
+  /**
+   * A lookup from inside the caller's unit of work: fetched on it, never waiting for a re-check or
+   * a fetch that runs beside it (on SQLite those wait for the one connection the unit holds).
+   */
+  private async lookupInside<L extends DataKeyLookup | undefined>(cacheKey: string, fetch: () => Promise<L>): Promise<L> {
+    const checkedAt = this.now();
+    const lookup = await fetch();
+    if (lookup && this.ttlMs > 0) this.cache.set(cacheKey, { lookup, checkedAt });
+    return lookup;
   }
 
   private usable(entry: CachedKey): boolean {

@@ -77,11 +77,12 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     streamKeys.set(streamId, set);
   };
 
-  const openEvents = async (events: RecordedEvent[]): Promise<{ events: RecordedEvent[]; keyIds: Map<string, string[]> }> => {
+  // `tx`: the unit of work the events were read in; their keys are read in it too (see KeyStore.keyById).
+  const openEvents = async (events: RecordedEvent[], tx?: Tx): Promise<{ events: RecordedEvent[]; keyIds: Map<string, string[]> }> => {
     const keyIds = new Map<string, string[]>();
     const opened: RecordedEvent[] = [];
     for (const event of events) {
-      const { payload, keyIds: used } = await cipher.openPayload(event.type, event.payload, where(event));
+      const { payload, keyIds: used } = await cipher.openPayload(event.type, event.payload, where(event), tx);
       opened.push(payload === event.payload ? event : { ...event, payload });
       if (used.length) keyIds.set(event.streamId, [...(keyIds.get(event.streamId) ?? []), ...used]);
     }
@@ -122,7 +123,7 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     },
     async readAll(after, limit, readOptions): Promise<FeedPage> {
       const page = await inner.readAll(after, limit, readOptions);
-      return { ...page, events: (await openEvents(page.events)).events };
+      return { ...page, events: (await openEvents(page.events, readOptions?.tx)).events };
     },
     async readLatest(latestOptions) {
       return (await openEvents(await inner.readLatest(latestOptions))).events;

@@ -40,11 +40,22 @@ export interface RotationResult {
  * - `forgottenAmong`, where implemented, reports every listed key forgotten before the call began.
  * - No method puts key material or personal values into an error message.
  */
+/** Options of {@link KeyStore.keyById}. */
+export interface KeyReadOptions {
+  /** Read inside this unit of work (the storage bundle's transaction: an EntityManager for TypeORM). */
+  tx?: unknown;
+}
+
 export interface KeyStore {
   /** The subject's key, created on first use; `forgotten` once the subject was forgotten. */
   keyFor(subject: string): Promise<DataKeyLookup>;
-  /** The key with this id, `forgotten`, or undefined when the id was never issued. */
-  keyById(keyId: string): Promise<DataKeyLookup | undefined>;
+  /**
+   * The key with this id, `forgotten`, or undefined when the id was never issued. With
+   * `options.tx`, the read runs inside that unit of work (the storage bundle's transaction type):
+   * a rebuild opens the events it replays inside its own transaction, and on SQLite that
+   * transaction holds the one connection, so a read beside it would wait for ever.
+   */
+  keyById(keyId: string, options?: KeyReadOptions): Promise<DataKeyLookup | undefined>;
   /** Destroys the subject's key. */
   forget(subject: string): Promise<ForgetResult>;
   /**

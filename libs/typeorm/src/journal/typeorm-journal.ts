@@ -298,14 +298,29 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     if (condition.after !== null) this.knownStatement(condition.after, 'condition.after');
     const conditionHolds = this.dialect.conditionHolds?.bind(this.dialect);
     if (conditionHolds === undefined) return undefined;
-    const participants = this.participants.filter(isAppendStatementParticipant);
     const holds = (params: SqlParameters): string => conditionHolds(this.tables, params, condition.after, condition.failIfEventsMatch);
+    const inserted = await this.appendUnderDecisionLocks(request, ordered, decisionLockKeys(this.tables.events, condition, ordered), holds);
+    return inserted && this.appendResult(request, inserted);
+  }
+
+  /**
+   * BEGIN with the decision locks `keys`, the one-statement append of `request` with `holds` ANDed
+   * into its checks, COMMIT. The inserted events' positions and cursors, or undefined when a check
+   * failed or a command id was taken (the statement wrote nothing; committing the empty transaction
+   * releases the locks).
+   */
+  private async appendUnderDecisionLocks(
+    request: AppendRequest,
+    ordered: readonly StreamWrite[],
+    keys: Map<bigint, boolean>,
+    holds: (params: SqlParameters) => string,
+  ): Promise<Map<string, { position: number; cursor: FeedCursor }> | undefined> {
+    const participants = this.participants.filter(isAppendStatementParticipant);
     let rows: OneStatementAppendRow[] | undefined;
     try {
-      rows = await inDecisionTransaction(this.dataSource, decisionLockKeys(this.tables.events, condition, ordered), async (manager) => {
+      rows = await inDecisionTransaction(this.dataSource, keys, async (manager) => {
         const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds);
         const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
-        // Not ok: the statement wrote nothing; committing the empty transaction releases the locks.
         return result.rows[0]?.ok ? result.rows : undefined;
       });
     } catch (error) {
@@ -318,7 +333,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       if (row.event_id === null) continue;
       inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
     }
-    return this.appendResult(request, inserted);
+    return inserted;
   }
 
   /**
@@ -354,26 +369,10 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     for (const request of requests) {
       for (const [key, exclusive] of decisionLockKeys(this.tables.events, request.condition!, request.writes)) keys.set(key, exclusive || keys.get(key) === true);
     }
-    const participants = this.participants.filter(isAppendStatementParticipant);
     const holds = (params: SqlParameters): string =>
       requests.map((request) => `(${conditionHolds(this.tables, params, request.condition!.after, request.condition!.failIfEventsMatch)})`).join(' AND ');
-    let rows: OneStatementAppendRow[] | undefined;
-    try {
-      rows = await inDecisionTransaction(this.dataSource, keys, async (manager) => {
-        const { sql, params } = oneStatementAppend(this.tables, combined, ordered, this.clock.now(), participants, this.notifyChannel, holds);
-        const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
-        return result.rows[0]?.ok ? result.rows : undefined;
-      });
-    } catch (error) {
-      if (driverErrorOf(error)?.code === UNIQUE_VIOLATION) return undefined;
-      throw error;
-    }
-    if (rows === undefined) return undefined;
-    const inserted = new Map<string, { position: number; cursor: FeedCursor }>();
-    for (const row of rows) {
-      if (row.event_id === null) continue;
-      inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
-    }
+    const inserted = await this.appendUnderDecisionLocks(combined, ordered, keys, holds);
+    if (inserted === undefined) return undefined;
     return requests.map((request) => {
       const own = new Map(request.writes.flatMap((write) => write.events.map((event) => [event.eventId, inserted.get(event.eventId)!] as const)));
       return this.appendResult(request, own);

@@ -9,6 +9,7 @@ import {
   type Clock,
   type DataKeyLookup,
   type ForgetResult,
+  type KeyReadOptions,
   type KeyStore,
   type MasterKeyOptions,
   type RotationResult,
@@ -20,7 +21,6 @@ import { resolveChronicleTables, type ChronicleTableOptions, type ChronicleTable
 import { executeSql } from '../transactions/execute-sql.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
 import { runRead } from '../transactions/run-read.js';
-import { sqliteTransactionScope } from '../transactions/sqlite-transaction-scope.js';
 import { sqliteWriteLock } from '../transactions/sqlite-write-lock.js';
 
 /** Options of {@link TypeOrmKeyStore}. */
@@ -85,9 +85,9 @@ export class TypeOrmKeyStore implements KeyStore {
   }
 
   /** {@inheritDoc KeyStore.keyById} */
-  async keyById(keyId: string): Promise<DataKeyLookup | undefined> {
+  async keyById(keyId: string, options?: KeyReadOptions): Promise<DataKeyLookup | undefined> {
     checkKeyId(keyId);
-    const row = await this.select('key_id', keyId);
+    const row = await this.select('key_id', keyId, options?.tx as EntityManager | undefined);
     return row ? this.lookup(row) : undefined;
   }
 
@@ -178,25 +178,21 @@ export class TypeOrmKeyStore implements KeyStore {
   }
 
   /**
-   * A read of the key table. On SQLite, from inside a transaction that holds the write lock (a
-   * projection's rebuild or step opening the events it reads), on that transaction's connection:
-   * waiting for the lock there would wait for itself. It reads committed keys (the transaction
-   * does not write this table) and at worst a forget made by that same connection.
+   * A read of the key table: inside the caller's transaction `tx` when given (a rebuild opening
+   * the events it replays; on SQLite waiting for the write lock there would wait for itself), else
+   * on a connection of its own. It reads committed keys (such a transaction does not write this
+   * table) and at worst a forget made by that same transaction.
    */
-  private read<T>(work: (manager: EntityManager) => Promise<T>): Promise<T> {
-    if (this.sql.name === 'sqlite') {
-      const scope = sqliteTransactionScope.getStore();
-      if (scope?.active && scope.manager && scope.lock === sqliteWriteLock(this.dataSource)) return work(scope.manager);
-    }
-    return runRead(this.dataSource, work);
+  private read<T>(work: (manager: EntityManager) => Promise<T>, tx?: EntityManager): Promise<T> {
+    return tx ? work(tx) : runRead(this.dataSource, work);
   }
 
-  private async select(column: 'subject' | 'key_id', value: string): Promise<KeyRow | undefined> {
+  private async select(column: 'subject' | 'key_id', value: string, tx?: EntityManager): Promise<KeyRow | undefined> {
     return this.read(async (manager) => {
       const p = new SqlParameters(this.sql);
       const { rows } = await executeSql<KeyRow>(manager, `SELECT ${COLUMNS} FROM ${this.tables.dataKeys} WHERE ${column} = ${p.add(value)}`, p.values);
       return rows[0];
-    });
+    }, tx);
   }
 
   private lookup(row: KeyRow): DataKeyLookup {

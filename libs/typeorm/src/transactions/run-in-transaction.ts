@@ -1,6 +1,5 @@
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { dialectOf } from '../dialects/dialect-of.js';
-import { sqliteTransactionScope, type SqliteTransactionScope } from './sqlite-transaction-scope.js';
 import { sqliteWriteLock } from './sqlite-write-lock.js';
 
 /**
@@ -19,18 +18,7 @@ import { sqliteWriteLock } from './sqlite-write-lock.js';
  */
 export async function runInTransaction<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>): Promise<T> {
   if (dialectOf(dataSource).name === 'sqlite') {
-    const lock = sqliteWriteLock(dataSource);
-    return lock.runExclusive(() => {
-      const scope: SqliteTransactionScope = { lock, manager: undefined, active: true };
-      return sqliteTransactionScope.run(scope, () =>
-        transact(dataSource, (manager) => {
-          scope.manager = manager;
-          return work(manager);
-        }).finally(() => {
-          scope.active = false;
-        }),
-      );
-    });
+    return sqliteWriteLock(dataSource).runExclusive(() => transact(dataSource, work));
   }
   return transact(dataSource, work);
 }
