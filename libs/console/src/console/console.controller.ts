@@ -331,9 +331,15 @@ class ConsoleControllerBase {
 
   private async checkCsrf(request: Request, form: Record<string, string>): Promise<void> {
     const { session } = consoleStateOf(request);
-    // A script sending its own Authorization header needs no token: a browser never attaches that
-    // header to a cross-site request, whereas it does attach the session cookie (SameSite aside).
-    if (session === undefined) return;
+    // A script sending its own Bearer token needs no CSRF token: a browser never attaches a Bearer
+    // header to a cross-site request, whereas it does attach the session cookie (SameSite aside)
+    // and may attach cached Basic, Digest or Negotiate credentials by itself, so those cannot act.
+    if (session === undefined) {
+      if (/^Bearer\s/i.test(request.headers.authorization ?? '')) return;
+      throw new ConsoleForbiddenError(
+        'Actions need a Bearer token (scripts) or the console login with its CSRF token (browsers): a browser attaches other Authorization schemes (Basic, Digest, Negotiate) to cross-site requests by itself.',
+      );
+    }
     const submitted = form._csrf ?? request.headers['x-csrf-token'];
     if (!csrfTokenMatches(this.console.options.csrfSecret, session, submitted)) {
       throw new ConsoleForbiddenError('The CSRF token is missing or wrong: reload the page and submit its form again.');

@@ -306,10 +306,7 @@ export class PersonalDataCipher {
     const fetching = (async () => {
       const checkedAt = this.now();
       const lookup = await fetch();
-      if (lookup && this.ttlMs > 0) {
-        this.cache.set(cacheKey, { lookup, checkedAt });
-        if (this.cache.size > 20_000) this.cache.delete(this.cache.keys().next().value!);
-      }
+      if (lookup && this.ttlMs > 0) this.remember(cacheKey, { lookup, checkedAt });
       return lookup;
     })().finally(() => this.fetching.delete(cacheKey));
     this.fetching.set(cacheKey, fetching);
@@ -323,8 +320,14 @@ export class PersonalDataCipher {
   private async lookupInside<L extends DataKeyLookup | undefined>(cacheKey: string, fetch: () => Promise<L>): Promise<L> {
     const checkedAt = this.now();
     const lookup = await fetch();
-    if (lookup && this.ttlMs > 0) this.cache.set(cacheKey, { lookup, checkedAt });
+    if (lookup && this.ttlMs > 0) this.remember(cacheKey, { lookup, checkedAt });
     return lookup;
+  }
+
+  /** Caches a lookup, the oldest entry out past 20,000 (a rebuild over many subjects stays bounded). */
+  private remember(cacheKey: string, entry: CachedKey): void {
+    this.cache.set(cacheKey, entry);
+    if (this.cache.size > 20_000) this.cache.delete(this.cache.keys().next().value!);
   }
 
   private usable(entry: CachedKey): boolean {

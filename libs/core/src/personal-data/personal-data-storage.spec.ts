@@ -106,6 +106,17 @@ describe('Personal data: faults and bounds', () => {
     expectNoPlaintext(error);
   });
 
+  it('never hands batched conditional units to the inner journal unsealed: the batcher falls back to the sealing append', async () => {
+    const inner = createInMemoryStorage();
+    let batched = 0;
+    // A journal that batches conditional units (as the PostgreSQL one does).
+    const batching = { ...inner, journal: Object.assign(Object.create(inner.journal) as typeof inner.journal, { appendConditionalBatch: async () => (batched++, undefined) }) };
+    expect(batching.journal.appendConditionalBatch).toBeDefined();
+    const storage = withPersonalData(batching, { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }), events: registry() });
+    expect(storage.journal.appendConditionalBatch).toBeUndefined();
+    expect(batched).toBe(0);
+  });
+
   it('refuses an event whose subject is missing before anything is written', async () => {
     const storage = withPersonalData(createInMemoryStorage(), { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }), events: registry() });
     const error = await storage.journal

@@ -91,6 +91,9 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
 
   const inner = storage.journal;
   const journal = overlay<Journal<Tx>>(inner, {
+    // Batched conditional units would reach the inner journal unsealed: without it the batcher
+    // appends each unit through `append` below, which seals it.
+    appendConditionalBatch: undefined,
     async append(request: AppendRequest): Promise<AppendResult> {
       const plain = new Map<string, unknown>();
       const used = new Map<string, string[]>();
