@@ -413,12 +413,7 @@ export class CommandGateway {
       handler,
       aggregateId,
       streamId: definition.streamId(aggregateId),
-      commandId: commandId ?? randomUUID(),
-      idempotent: commandId !== undefined,
-      // Only an idempotent command is ever compared with a recorded one; others skip the hash.
-      fingerprint: commandId === undefined ? '' : commandFingerprint(command),
-      retries: 0,
-      replayed: false,
+      ...taskIdentity(command, commandId),
     };
   }
 
@@ -570,15 +565,9 @@ export class CommandGateway {
       aggregateType: target.aggregateType,
       aggregate: decision.aggregate,
       creates: decision.options.creates ?? false,
-      commandId: commandId ?? randomUUID(),
-      idempotent: commandId !== undefined,
-      fingerprint: commandId === undefined ? '' : commandFingerprint(command),
-      retries: 0,
-      replayed: false,
+      ...taskIdentity(command, commandId),
     };
   }
-
-
 
   /**
    * Read, decide, append on the condition that nothing matching the query was committed since the
@@ -917,4 +906,16 @@ export class CommandGateway {
       .finally(() => this.snapshotSaves.delete(save));
     this.snapshotSaves.add(save);
   }
+}
+
+/** The command id of a command or decision task, whether it is idempotent, and its retry state. */
+function taskIdentity(command: object, commandId: string | undefined) {
+  return {
+    commandId: commandId ?? randomUUID(),
+    idempotent: commandId !== undefined,
+    // Only an idempotent command is ever compared with a recorded one; others skip the hash.
+    fingerprint: commandId === undefined ? '' : commandFingerprint(command),
+    retries: 0,
+    replayed: false,
+  };
 }

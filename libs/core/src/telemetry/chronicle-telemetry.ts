@@ -206,6 +206,18 @@ export class ChronicleTelemetry {
     return tracer.startSpan('chronicle.command', { kind: api.SpanKind.INTERNAL, attributes }, parent);
   }
 
+  /** `work` inside `span` (see `runIn`), then the span ended: with the error when `work` throws. */
+  private async runAndEnd<T>(span: Otel.Span, work: () => Promise<T>): Promise<T> {
+    try {
+      const result = await this.runIn(span, work);
+      span.end();
+      return result;
+    } catch (error) {
+      this.endSpan(span, error);
+      throw error;
+    }
+  }
+
   /**
    * Runs `work` with `span` as the active span (so what it starts, or dispatches, is its child).
    * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
@@ -359,14 +371,7 @@ export class ChronicleTelemetry {
       },
       remote ?? api.ROOT_CONTEXT,
     );
-    try {
-      const result = span.isRecording() ? await api.context.with(api.trace.setSpan(api.context.active(), span), work) : await work();
-      span.end();
-      return result;
-    } catch (error) {
-      this.endSpan(span, error);
-      throw error;
-    }
+    return this.runAndEnd(span, work);
   }
 
   /**
@@ -397,14 +402,7 @@ export class ChronicleTelemetry {
         },
       },
     );
-    try {
-      const result = span.isRecording() ? await api.context.with(api.trace.setSpan(api.context.active(), span), work) : await work();
-      span.end();
-      return result;
-    } catch (error) {
-      this.endSpan(span, error);
-      throw error;
-    }
+    return this.runAndEnd(span, work);
   }
 
   /**
