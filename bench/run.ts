@@ -48,7 +48,10 @@ function runScenario(id: string, mode: BenchMode, runId: string, timeoutMs: numb
   const outFile = join(workDir, 'result.json');
   const started = performance.now();
   return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, ['--expose-gc', join(here, 'worker.js'), id, mode, outFile, workDir], {
+    // BENCH_NODE_ARGS (for example `--cpu-prof --cpu-prof-dir=/tmp/prof`) reaches the scenario's
+    // process: Node refuses --cpu-prof in NODE_OPTIONS.
+    const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((arg) => arg !== '');
+    const child = spawn(process.execPath, ['--expose-gc', ...nodeArgs, join(here, 'worker.js'), id, mode, outFile, workDir], {
       cwd: root,
       env: { ...process.env, BENCH_RUN_ID: runId },
       stdio: ['ignore', 'inherit', 'inherit'],

@@ -174,24 +174,27 @@ function report(kind: 'postgres' | 'sqlite', callerCounts: number[], results: Re
     }
   }
   const targets: TargetCheck[] = [];
-  const stated = kind === 'postgres';
+  const onPostgres = kind === 'postgres';
   for (const variant of ['chronicle+outbox', 'chronicle'] as const) {
-    for (const [callers, wanted] of [[16, 2], [64, 4]] as const) {
+    for (const [callers, postgresWanted] of [[16, 2], [64, 4]] as const) {
       const r = find(variant, callers);
       const base = find('baseline', callers);
       if (!r || !base) continue;
       const value = ratio(r.opsPerSec, base.opsPerSec);
+      // PostgreSQL: the command path's targets. SQLite: only the outbox variant has one (issue #20,
+      // ≥ 2× at 16 and 64 callers); without an outbox the figure is shown for comparison.
+      const wanted = onPostgres ? postgresWanted : variant === 'chronicle+outbox' ? 2 : undefined;
       targets.push({
         scenario,
         name: `${store} ${variant}, ${callers} callers vs baseline`,
-        target: stated ? `≥ ${wanted}× baseline` : `(none stated for SQLite; PostgreSQL's is ≥ ${wanted}×)`,
+        target: wanted !== undefined ? `≥ ${wanted}× baseline` : '(none stated for SQLite without an outbox handler)',
         measured: `${formatRatio(value)} (${Math.round(r.opsPerSec)} vs ${Math.round(base.opsPerSec)} cmd/s)`,
-        status: stated ? (value >= wanted ? 'PASS' : 'MISS') : 'INFO',
+        status: wanted === undefined ? 'INFO' : value >= wanted ? 'PASS' : 'MISS',
       });
     }
   }
   const aim = find('chronicle+outbox', 64);
-  if (aim && stated) {
+  if (aim && onPostgres) {
     targets.push({
       scenario,
       name: `${store} chronicle+outbox, 64 callers`,

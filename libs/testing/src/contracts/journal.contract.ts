@@ -436,6 +436,20 @@ export function journalContract(implementation: string, open: () => Promise<Jour
         expect(await readWholeFeed(journal)).toHaveLength(1);
       });
 
+      it('writes nothing of a multi-stream unit when an existing stream moved on, naming that stream', async () => {
+        await journal.append({ writes: [write('moved-a', 0, 1), write('moved-b', 0, 1), write('moved-c', 0, 1)] });
+        await journal.append({ writes: [write('moved-b', 1, 1)] });
+        const error = await failureOf(
+          journal.append({ writes: [write('moved-a', 1, 1), write('moved-b', 1, 1), write('moved-c', 1, 1), write('moved-d', 0, 1)] }),
+        );
+        expectConcurrencyError(error, 'moved-b', 1, 2);
+        expect(await journal.streamVersion('moved-a')).toBe(1);
+        expect(await journal.streamVersion('moved-b')).toBe(2);
+        expect(await journal.streamVersion('moved-c')).toBe(1);
+        expect(await journal.streamInfo('moved-d')).toBeUndefined();
+        expect(await readWholeFeed(journal)).toHaveLength(4);
+      });
+
       it('copies data in and out: mutating what was passed or returned changes nothing stored', async () => {
         const payload = { nested: { value: 1 }, list: [1] };
         const metadata: EventMetadata = { correlationId: 'corr-1', custom: { a: 1 } };
