@@ -31,3 +31,5 @@ export { SagaContextImpl, sagaOutcomeOf } from './sagas/saga-context.js';
 export * from './runtime/background-jobs.js';
 /** The refusal of `@PersonalData` events by a host without a key store. */
 export * from './personal-data/plain-personal-data-check.js';
+/** The time-ordered ids (UUIDv7) of events and outbox entries. */
+export { timeOrderedId } from './events/time-ordered-id.js';

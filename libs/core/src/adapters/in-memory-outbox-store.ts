@@ -1,4 +1,3 @@
-import { v7 as uuidv7 } from 'uuid';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type { EventMetadata } from '../events/event-metadata.js';
 import type { RecordedEvent } from '../events/recorded-event.js';
@@ -27,6 +26,7 @@ import type {
 } from '../ports/outbox-store.port.js';
 import { compareCodePoints } from './code-point-order.js';
 import type { InMemoryTransaction } from './in-memory-transaction.js';
+import { timeOrderedId } from '../events/time-ordered-id.js';
 
 /** Options of {@link InMemoryOutboxStore}. */
 export interface InMemoryOutboxStoreOptions {
@@ -367,7 +367,7 @@ export class InMemoryOutboxStore implements OutboxStore<InMemoryTransaction> {
 
   private entryOf(handler: string, event: RecordedEvent, now: number): StoredEntry {
     return {
-      id: uuidv7(),
+      id: timeOrderedId(),
       handler,
       aggregateType: event.aggregateType,
       aggregateId: outboxAggregateId(event.streamId, event.aggregateType),

@@ -1,5 +1,4 @@
 import type { DataSource, EntityManager } from 'typeorm';
-import { v7 as uuidv7 } from 'uuid';
 import {
   ConfigurationError,
   outboxAggregateId,
@@ -18,6 +17,7 @@ import type {
   OutboxSubscription,
   RecordedEvent,
 } from '@chronicle/core';
+import { timeOrderedId } from '@chronicle/core/internal';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { SqlParameters } from '../dialects/sql-parameters.js';
 import type { SqlDialect } from '../dialects/sql-dialect.js';
@@ -575,7 +575,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
    */
   private inInsertOrder<E extends { eventId: string }>(items: readonly { handler: string; event: E }[]): Array<{ handler: string; event: E; id: string }> {
     return items
-      .map((item) => ({ ...item, id: uuidv7() }))
+      .map((item) => ({ ...item, id: timeOrderedId() }))
       .sort((a, b) => compareBytes(a.handler, b.handler) || compareBytes(a.event.eventId, b.event.eventId));
   }
 
@@ -591,7 +591,18 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
 
 /** Code-point order of UTF-8 text: the order of PostgreSQL's `COLLATE "C"` and SQLite's BINARY. */
 function compareBytes(left: string, right: string): number {
-  return Buffer.compare(Buffer.from(left, 'utf8'), Buffer.from(right, 'utf8'));
+  // Without encoding: UTF-16 code units compare like code points (and so like UTF-8 bytes) except
+  // that a surrogate (half of a code point above U+FFFF) sorts below U+E000–U+FFFF; flip that case.
+  const length = Math.min(left.length, right.length);
+  for (let index = 0; index < length; index++) {
+    const a = left.charCodeAt(index);
+    const b = right.charCodeAt(index);
+    if (a === b) continue;
+    if (a >= 0xd800 && a <= 0xdfff && b >= 0xe000) return 1;
+    if (b >= 0xd800 && b <= 0xdfff && a >= 0xe000) return -1;
+    return a - b;
+  }
+  return left.length - right.length;
 }
 
 function byAggregateThenVersion(a: OutboxEntry, b: OutboxEntry): number {
