@@ -325,6 +325,29 @@ describe('CommandGateway', () => {
       gates.clear();
     });
 
+    it('lets one waiting duplicate take over when the first fails unrecorded, and the others wait for it', async () => {
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      const append = journal.append.bind(journal);
+      let failures = 1;
+      journal.append = async (request) => {
+        if (failures-- > 0) throw new Error('connection reset by peer');
+        return append(request);
+      };
+      const gate = deferred();
+      gates.set('dup', gate.promise);
+      concurrency.calls = 0;
+      const calls = Array.from({ length: 3 }, () => gateway.execute(new SlowCredit('w1', 7, 'dup'), { commandId: 'k' }));
+      gate.resolve();
+      const [first, ...rest] = await Promise.allSettled(calls);
+      expect(first).toMatchObject({ status: 'rejected', reason: { message: 'connection reset by peer' } });
+      const outcomes = rest.map((settled) => (settled.status === 'fulfilled' ? settled.value : settled.reason));
+      expect(outcomes.map((outcome) => (outcome as { replayed?: boolean }).replayed)).toEqual([false, true]);
+      // The failed attempt and one retry: the third call shared the retry's outcome.
+      expect(concurrency.calls).toBe(2);
+      expect(await journal.streamVersion('wallet-w1')).toBe(2);
+      gates.clear();
+    });
+
     it('refuses a command id reused for a different command', async () => {
       await gateway.execute(new OpenWallet('w1', 'ann'));
       await gateway.execute(new Credit('w1', 5), { commandId: 'k1' });

@@ -316,8 +316,12 @@ export class CommandGateway {
     run: () => Promise<CommandResult>,
   ): Promise<CommandResult> {
     if (task.idempotent) {
-      const running = this.inFlight.get(task.commandId);
-      if (running) await running.catch(() => undefined);
+      // A loop: when the run waited for fails without an outcome, the first waiter to wake runs
+      // the command again (it is in flight before the next waiter wakes), and the others wait
+      // for that run instead of running it too.
+      for (let running = this.inFlight.get(task.commandId); running; running = this.inFlight.get(task.commandId)) {
+        await running.catch(() => undefined);
+      }
       const known = this.recent.get(task.commandId);
       if (known) return this.replay(known, task);
     }
