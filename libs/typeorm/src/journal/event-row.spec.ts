@@ -75,6 +75,12 @@ describe('recordedEventFromRow with a page memo', () => {
     expect(event.occurredAt.toISOString()).toBe('2026-12-07T00:00:00.000Z');
   });
 
+  it('reads no tags (NULL, as the reads select the stored []) as an empty list, and stored tags as strings', () => {
+    expect(recordedEventFromRow(row(1, { tags: null }), sqliteDialect).tags).toEqual([]);
+    expect(recordedEventFromRow(row(1, { tags: '[]' }), sqliteDialect).tags).toEqual([]);
+    expect(recordedEventFromRow(row(1, { tags: '["a",2]' }), sqliteDialect).tags).toEqual(['a', '2']);
+  });
+
   it('fails naming the column when stored metadata or tags are not JSON', () => {
     const memo: EventPageMemo = {};
     expect(() => recordedEventFromRow(row(1, { metadata: '{oops' }), sqliteDialect, undefined, memo)).toThrow(EventDecodingError);

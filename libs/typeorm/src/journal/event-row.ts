@@ -6,11 +6,12 @@ import type { SqlDialect } from '../dialects/sql-dialect.js';
  * The event columns every journal read selects, in the shape {@link EventRow} names them.
  * Metadata and tags come back as JSON text on both dialects (PostgreSQL casts them, see
  * `postgresJournalDialect.eventColumns`): the decoder parses them, and reuses the parse of the
- * row before when the text is the same (see {@link EventPageMemo}).
+ * row before when the text is the same (see {@link EventPageMemo}). Tags come back as NULL when
+ * there are none, as for most events: no string is made for them, per row, by the driver.
  */
 export const EVENT_COLUMNS =
   'e.position, e.stream_id, e.version, e.aggregate_type, e.event_id, e.type, e.schema_version, ' +
-  'e.payload, e.metadata, e.tags, e.occurred_at';
+  "e.payload, e.metadata, NULLIF(e.tags, '[]') AS tags, e.occurred_at";
 
 /** An events row as the drivers return it (before decoding). */
 export interface EventRow {
@@ -24,7 +25,7 @@ export interface EventRow {
   payload: unknown;
   /** JSON text (or, from a driver that parsed it, the value). */
   metadata: unknown;
-  /** JSON text (or, from a driver that parsed it, the value). */
+  /** JSON text (or, from a driver that parsed it, the value); null for no tags. */
   tags: unknown;
   occurred_at: unknown;
   /** PostgreSQL feed reads only: the writing transaction's id as text. */
@@ -109,9 +110,9 @@ export function recordedEventFromRow(row: EventRow, dialect: SqlDialect, cursor?
   } catch (error) {
     fail('metadata', error);
   }
-  // Most events carry no tags: skip the parse of the stored '[]'.
+  // Most events carry no tags: the reads select NULL for the stored '[]' (see EVENT_COLUMNS).
   let tags: unknown = [];
-  if (row.tags !== '[]') {
+  if (row.tags !== null && row.tags !== '[]') {
     try {
       tags = parseStored(row.tags);
     } catch (error) {

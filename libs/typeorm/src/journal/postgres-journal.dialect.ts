@@ -144,7 +144,7 @@ export const postgresJournalDialect: JournalDialect = {
     EVENT_COLUMNS.replace('e.position', 'e.position::text AS position')
       .replace('e.occurred_at', '(extract(epoch FROM e.occurred_at) * 1000)::float8 AS occurred_at')
       .replace('e.metadata', 'e.metadata::text AS metadata')
-      .replace('e.tags', 'e.tags::text AS tags') + ', e.tx_id::text AS tx_id',
+      .replace("NULLIF(e.tags, '[]') AS tags", "NULLIF(e.tags, '[]'::jsonb)::text AS tags") + ', e.tx_id::text AS tx_id',
 
   cursorAt(row): FeedCursor {
     return `${String(row.tx_id)}:${String(row.position)}`;
