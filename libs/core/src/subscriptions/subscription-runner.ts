@@ -920,7 +920,9 @@ export class SubscriptionRunner<Tx = unknown> {
    * (the common case, once per event). Otherwise `holdLease` renews or fences.
    */
   private leaseFresh(): boolean {
-    return this.active && !this.fence.signal.aborted && this.clock.now().getTime() < this.renewAt;
+    // Once per event: the wall clock's time without a Date for it (a test's clock is asked as usual).
+    const now = this.clock === systemClock ? Date.now() : this.clock.now().getTime();
+    return this.active && !this.fence.signal.aborted && now < this.renewAt;
   }
 
   /** Handles a chunk in one transaction; on failure, one event at a time. */

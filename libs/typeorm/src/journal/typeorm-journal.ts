@@ -49,7 +49,7 @@ import { runInTransaction } from '../transactions/run-in-transaction.js';
 import { runAutocommit } from '../transactions/run-autocommit.js';
 import { runRead } from '../transactions/run-read.js';
 import { sqliteWriteLock } from '../transactions/sqlite-write-lock.js';
-import type { EventRow } from './event-row.js';
+import type { EventPageMemo, EventRow } from './event-row.js';
 import { recordedEventFromRow } from './event-row.js';
 import type { FeedQueryRow, JournalDialect } from './journal-dialect.js';
 import { checkTransactionIds, rebaseTransactionIds, type TransactionIdRebase } from './postgres-transaction-ids.js';
@@ -505,7 +505,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     sql += ' ORDER BY e.version';
     if (limit !== undefined) sql += ` LIMIT ${params.add(limit)}`;
     const rows = await this.read<EventRow>(sql, params.values);
-    return rows.map((row) => this.decodeRow(row));
+    return rows.map(this.pageDecoder());
   }
 
   /** {@inheritDoc JournalStreams.streamInfo} */
@@ -594,7 +594,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     this.feedBound = rows.length === limit ? (rows[0]?.feed_bound ?? cached) : undefined;
     const lastRow = rows[rows.length - 1];
     return {
-      events: rows.map((row) => this.decodeRow(row)),
+      events: rows.map(this.pageDecoder()),
       next: lastRow ? this.dialect.cursorAt(lastRow) : after,
     };
   }
@@ -675,7 +675,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       // but it makes a decision conflict for nothing.
       for (let retry = 0; retry < 2 && rows[0]?.feed_bound_finished === true; retry++) rows = await this.read<FeedQueryRow>(sql, params);
       const bound = rows[0]?.feed_bound;
-      const events = this.dialect.feedRows(rows, after).slice(0, most).map((row) => this.decodeRow(row));
+      const events = this.dialect.feedRows(rows, after).slice(0, most).map(this.pageDecoder());
       // The statement always returns its bound (one row even for an empty page).
       const end = cursorBelowBound(bound ?? '1');
       const last = events.at(-1);
@@ -686,7 +686,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const headPosition = this.sql.decodeInteger(head?.head ?? 0);
     const upToHead = (params: SqlParameters): string => `e.position <= ${params.add(headPosition)} AND (${filter(params)})`;
     const { sql, params } = this.dialect.feedQuery(this.tables, after, most, undefined, upToHead);
-    const events = (await this.read<EventRow>(sql, params)).map((row) => this.decodeRow(row));
+    const events = (await this.read<EventRow>(sql, params)).map(this.pageDecoder());
     const last = events.at(-1);
     if (limit !== undefined && events.length >= limit) return { events, next: last?.cursor ?? after ?? '0' };
     return { events, next: String(Math.max(headPosition, after === null ? 0 : Number(after))) };
@@ -705,7 +705,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       `AND ${this.dialect.queryCondition(this.tables, params, [{ tags: [tag] }])} ORDER BY e.position`;
     if (limit !== undefined) sql += ` LIMIT ${params.add(limit)}`;
     const rows = await this.read<EventRow>(sql, params.values);
-    return rows.map((row) => this.decodeRow(row));
+    return rows.map(this.pageDecoder());
   }
 
   /** {@inheritDoc JournalFeed.readLatest} Served by the position primary key, read backwards. */
@@ -718,7 +718,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const where = options.beforePosition === undefined ? '' : `WHERE e.position < ${params.add(options.beforePosition)} `;
     const sql = `SELECT ${this.dialect.eventColumns} FROM ${this.tables.events} e ${where}ORDER BY e.position DESC LIMIT ${params.add(limit)}`;
     const rows = await this.read<EventRow>(sql, params.values);
-    return rows.map((row) => this.decodeRow(row));
+    return rows.map(this.pageDecoder());
   }
 
   /** {@inheritDoc JournalFeed.feedBlocker} */
@@ -1017,8 +1017,14 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     }
   }
 
-  private decodeRow(row: EventRow): RecordedEvent {
-    return recordedEventFromRow(row, this.sql, this.dialect.cursorAt(row));
+  private decodeRow(row: EventRow, memo?: EventPageMemo): RecordedEvent {
+    return recordedEventFromRow(row, this.sql, this.dialect.cursorAt(row), memo);
+  }
+
+  /** Decodes the rows of one read, in order, sharing what a row has in common with the one before (see `EventPageMemo`). */
+  private pageDecoder(): (row: EventRow) => RecordedEvent {
+    const memo: EventPageMemo = {};
+    return (row) => this.decodeRow(row, memo);
   }
 
   /**
