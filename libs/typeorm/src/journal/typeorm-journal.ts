@@ -688,16 +688,15 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const most = limit ?? Number.MAX_SAFE_INTEGER;
     if (this.sql.name === 'postgres') {
       const { sql, params } = this.dialect.feedQuery(this.tables, after, Math.max(most, 1), undefined, filter);
-      // Prepared (per pooled connection, named by the text, which depends on the query's shape, not
-      // its values): planning the bound's CTEs cost more than running them, and a decision reads
-      // once per attempt (about 3-9 ms of planning on the 2-core bench host, under 1 ms to run).
-      let rows = await this.readPostgres<FeedQueryRow>(sql, params);
+      // Not a prepared statement: PostgreSQL's generic plan for it (a tag and a limit it cannot see)
+      // made a decision's read about 3× slower on the bench than planning it each time.
+      let rows = await this.read<FeedQueryRow>(sql, params);
       // A transaction of the read's snapshot that ended before the bound was worked out holds the
       // bound back though it can no longer write (its events, if any, were invisible to the
       // snapshot). Reading again with a fresh snapshot lets a decision see the units committed
       // before it started: a stale read is never unsound (the condition catches what it missed),
       // but it makes a decision conflict for nothing.
-      for (let retry = 0; retry < 2 && rows[0]?.feed_bound_finished === true; retry++) rows = await this.readPostgres<FeedQueryRow>(sql, params);
+      for (let retry = 0; retry < 2 && rows[0]?.feed_bound_finished === true; retry++) rows = await this.read<FeedQueryRow>(sql, params);
       const bound = rows[0]?.feed_bound;
       const events = this.dialect.feedRows(rows, after).slice(0, most).map((row) => this.decodeRow(row));
       // The statement always returns its bound (one row even for an empty page).
@@ -1049,25 +1048,6 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   }
 
   /** The prepared statement's name of a feed statement: one per text (two: from the start, after a cursor). */
-  /** PostgreSQL: a read as a named prepared statement (unless `preparedStatements` is off), rows as objects. */
-  private async readPostgres<Row>(sql: string, params: unknown[]): Promise<Row[]> {
-    if (!this.preparedStatements) return this.read<Row>(sql, params);
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      const client = (await runner.connect()) as { query(config: { name: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }> };
-      const values = [...params];
-      this.dataSource.logger.logQuery(sql, values, runner);
-      try {
-        return (await client.query({ name: this.feedStatementName(sql), text: sql, values })).rows;
-      } catch (error) {
-        this.dataSource.logger.logQueryError(error as Error, sql, values, runner);
-        throw new QueryFailedError(sql, values, error as Error);
-      }
-    } finally {
-      await runner.release();
-    }
-  }
-
   private feedStatementName(sql: string): string {
     let name = this.feedStatementNames.get(sql);
     if (name === undefined) {
