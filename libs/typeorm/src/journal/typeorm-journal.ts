@@ -308,7 +308,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   /**
    * BEGIN with the decision locks `keys`, the one-statement append of `request` with `holds` ANDed
    * into its checks, COMMIT: one query string with the values written in as literals, or, when one
-   * cannot be ({@link UnsafeSqlLiteralError}), three round trips with bound parameters. The
+   * cannot be (`UnsafeSqlLiteralError`), three round trips with bound parameters. The
    * inserted events' positions and cursors, or undefined when a check failed or a command id was
    * taken (the statement wrote nothing; the empty transaction is committed, or rolled back after a
    * unique violation, which releases the locks).
