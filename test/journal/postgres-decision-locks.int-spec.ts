@@ -93,6 +93,34 @@ await describePostgres('Conditional appends on PostgreSQL: only conflicting deci
     expect((await other.readByQuery(ownerQuery('ann'))).events).toHaveLength(1);
   });
 
+  it('one round trip: the waiting decision is one query string (BEGIN, locks, append, COMMIT) whose check still sees the unit committed while it waited', async () => {
+    const { next } = await held.readByQuery(ownerQuery('ann'));
+    const holding = held.append(conditional(ownerQuery('ann'), next, event(['owner:ann'])));
+    await entered;
+    // `other` has no participants: its conditional unit goes as one simple-protocol query string.
+    const outcome = other.append(conditional(ownerQuery('ann'), next, event(['owner:ann', 'second']))).then(
+      () => 'committed',
+      (error: unknown) => error,
+    );
+    const waitingQuery = async (): Promise<string | undefined> => {
+      const rows = (await observer.query(
+        "SELECT a.query FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND NOT l.granted AND a.datname = current_database()",
+      )) as Array<{ query: string }>;
+      return rows[0]?.query;
+    };
+    let query: string | undefined;
+    for (let poll = 0; poll < 500 && (query = await waitingQuery()) === undefined; poll++) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(query).toMatch(/^BEGIN ISOLATION LEVEL READ COMMITTED;\s*SELECT pg_advisory_xact_lock/);
+    // pg_stat_activity shows the first track_activity_query_size bytes: the append follows the locks in the same string.
+    expect(query).toMatch(/IS NULL AS l\d+;\s*WITH input AS/);
+    // The holder commits its event while the string waits for the lock; the append's check, a
+    // later statement of the same string, takes its snapshot after the lock was granted and sees it.
+    release?.();
+    await holding;
+    expect(await outcome).toBeInstanceOf(AppendConditionConflictError);
+    expect((await other.readByQuery([{ tags: ['second'] }])).events).toHaveLength(0);
+  });
+
   it('makes a type-only decision wait for a unit appending an event of its type under any tag', async () => {
     const typeOnly: EventQuery = [{ types: [OPENED] }];
     const { next } = await held.readByQuery(ownerQuery('ann'));

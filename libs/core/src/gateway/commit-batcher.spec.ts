@@ -209,5 +209,29 @@ describe('CommitBatcher', () => {
       expect(outcomes[0].status).toBe('fulfilled');
       expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(AppendConditionConflictError);
     });
+
+    it('writes the units of a refused batch alone but all at once, not one after another', async () => {
+      /** Counts the appends under way at the same time (each takes a turn of the event loop). */
+      class OverlapJournal extends BatchingJournal {
+        inFlight = 0;
+        mostInFlight = 0;
+        override async append(request: AppendRequest) {
+          this.inFlight++;
+          this.mostInFlight = Math.max(this.mostInFlight, this.inFlight);
+          try {
+            await new Promise((resolve) => setImmediate(resolve));
+            return await super.append(request);
+          } finally {
+            this.inFlight--;
+          }
+        }
+      }
+      const journal = new OverlapJournal();
+      journal.refuse = true;
+      const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+      await Promise.all(['a', 'b', 'c', 'd'].map((stream, index) => batcher.append(decision(stream, `seat:${index}`))));
+      expect(journal.batches).toEqual([['a', 'b', 'c', 'd']]);
+      expect(journal.mostInFlight).toBe(4);
+    });
   });
 });

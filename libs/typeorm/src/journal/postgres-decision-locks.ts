@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
+import { QueryFailedError, type DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import type { AppendCondition, StreamWrite } from '@chronicle/core';
 import { executeSql } from '../transactions/execute-sql.js';
 
@@ -74,15 +74,8 @@ export async function takeDecisionLocks(manager: EntityManager, keys: ReadonlyMa
   }
 }
 
-/**
- * Runs `work` in a READ COMMITTED transaction that begins by taking `keys` (see
- * {@link decisionLockKeys}) in ascending order, and commits it: BEGIN and the locks go in one
- * round trip (a simple-protocol query of two statements; the keys are 64-bit integers written as
- * literals, never text from a caller), so a conditional unit costs three round trips: that one,
- * its statement, COMMIT. READ COMMITTED is stated, whatever the DataSource's default, because the
- * check's soundness needs each statement's snapshot to be taken after the locks were granted.
- */
-export async function inDecisionTransaction<T>(dataSource: DataSource, keys: ReadonlyMap<bigint, boolean>, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+/** BEGIN and the lock statements of {@link decisionLockKeys}' keys, in ascending key order (the keys are 64-bit integers written as literals, never text from a caller). */
+function beginWithLocks(keys: ReadonlyMap<bigint, boolean>): string[] {
   const sorted = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const statements = ['BEGIN ISOLATION LEVEL READ COMMITTED'];
   for (let start = 0; start < sorted.length; start += LOCKS_PER_STATEMENT) {
@@ -91,6 +84,78 @@ export async function inDecisionTransaction<T>(dataSource: DataSource, keys: Rea
       .map(([key, exclusive], index) => `${exclusive ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared'}(${BigInt.asIntN(64, key).toString()}::bigint) IS NULL AS l${index}`);
     statements.push(`SELECT ${columns.join(', ')}`);
   }
+  return statements;
+}
+
+/** The `pg` client behind a TypeORM PostgreSQL query runner, as far as a simple-protocol query needs it. */
+interface SimpleQueryClient {
+  query(text: string): Promise<{ rows: unknown[] } | Array<{ rows: unknown[] }>>;
+}
+
+/**
+ * Runs `BEGIN ISOLATION LEVEL READ COMMITTED; <the locks of keys>; <statement>; COMMIT` as ONE
+ * simple-protocol query string (node-postgres sends a query without parameters as a simple Query
+ * message), so a conditional unit costs one round trip, like a plain append. `statement` must
+ * carry no parameters: its values are written in as literals (`InlineSqlParameters`). Returns the
+ * statement's rows.
+ *
+ * Why the check in `statement` still sees every unit that held a conflicting lock before:
+ * - PostgreSQL runs the statements of a simple query one after another, each parsed, planned and
+ *   run on its own (`exec_simple_query` in src/backend/tcop/postgres.c loops over the parse trees;
+ *   each gets its snapshot from `GetTransactionSnapshot()` when it is analyzed and when its
+ *   portal starts, after the previous statement finished).
+ * - Under READ COMMITTED, `GetTransactionSnapshot()` takes a new snapshot for every statement
+ *   ("Within a transaction at this isolation level, each command starts with a new snapshot that
+ *   includes the effects of all transactions committed up to that instant", mvcc.sgml, Read
+ *   Committed Isolation Level). READ COMMITTED is stated in the BEGIN, whatever the DataSource's
+ *   default: under REPEATABLE READ the lock statement's snapshot would be the append's too.
+ * - So the append's snapshot is taken after the lock statement returned, that is after every lock
+ *   was granted, hence after every conflicting unit that held one had committed (a transaction is
+ *   visible before its locks are released). test/journal/postgres-decision-locks.int-spec.ts
+ *   ("one round trip: …") checks it against a unit committed while the string waited for the lock.
+ *
+ * Failures: the statement's check failing is no error (`ok` false, nothing written) and COMMIT ends
+ * the empty transaction in the same string. An error (a unique violation, a lock timeout) makes
+ * the server skip the rest of the string and leaves the transaction block aborted: ROLLBACK ends
+ * it (a second round trip, on failure only), and the error goes to the caller.
+ */
+export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: ReadonlyMap<bigint, boolean>, statement: string): Promise<Row[]> {
+  const statements = beginWithLocks(keys);
+  const text = [...statements, statement, 'COMMIT'].join(';\n');
+  const runner: QueryRunner = dataSource.createQueryRunner();
+  try {
+    const client = (await runner.connect()) as SimpleQueryClient;
+    dataSource.logger.logQuery(text, [], runner);
+    let results: Array<{ rows: unknown[] }>;
+    try {
+      const answer = await client.query(text);
+      results = Array.isArray(answer) ? answer : [answer];
+    } catch (error) {
+      dataSource.logger.logQueryError(error as Error, text, [], runner);
+      // The original error is what the caller needs; a failed rollback ends with the connection.
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw new QueryFailedError(text, [], error as Error);
+    }
+    // BEGIN, the lock statements, the statement, COMMIT: the statement's result is the one before COMMIT's.
+    const own = results[statements.length];
+    if (results.length !== statements.length + 2 || own === undefined) throw new Error(`Expected ${statements.length + 2} results from the one-round-trip append, got ${results.length}`);
+    return own.rows as Row[];
+  } finally {
+    await runner.release();
+  }
+}
+
+/**
+ * Runs `work` in a READ COMMITTED transaction that begins by taking `keys` (see
+ * {@link decisionLockKeys}) in ascending order, and commits it: BEGIN and the locks go in one
+ * round trip (a simple-protocol query of two statements; the keys are 64-bit integers written as
+ * literals, never text from a caller), so a conditional unit costs three round trips: that one,
+ * its statement, COMMIT. The journal uses it when the statement cannot be written without
+ * parameters (see {@link appendInOneRoundTrip}). READ COMMITTED is stated, whatever the DataSource's default, because the
+ * check's soundness needs each statement's snapshot to be taken after the locks were granted.
+ */
+export async function inDecisionTransaction<T>(dataSource: DataSource, keys: ReadonlyMap<bigint, boolean>, work: (manager: EntityManager) => Promise<T>): Promise<T> {
+  const statements = beginWithLocks(keys);
   const runner: QueryRunner = dataSource.createQueryRunner();
   try {
     await runner.connect();

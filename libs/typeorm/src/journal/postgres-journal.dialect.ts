@@ -164,9 +164,15 @@ export const postgresJournalDialect: JournalDialect = {
     // caller's `tx`) reads with the snapshot of its first statement, which may predate the bound
     // and miss a unit below it that committed since: such a read gets no rows here and works its
     // own bound out (the journal reads again when a page comes back short).
+    // A filtered read (readByQuery, a decision's) finds its rows through the filter's indexes (tags,
+    // type). The planner cannot know the bound, estimates a third of the table below it, and
+    // ANDed a bitmap of the (tx_id, position) index over every event below the bound with the tag's:
+    // on the bench, 31,000 index entries (10-27 ms) for a read of 30 events, growing with the
+    // journal. `IS TRUE` keeps the bound a plain filter on the rows the filter's indexes found.
+    const belowBound = filter === undefined ? 'e.tx_id < (SELECT xid FROM bound)' : '(e.tx_id < (SELECT xid FROM bound)) IS TRUE';
     const conditions = [
       bound === undefined
-        ? 'e.tx_id < (SELECT xid FROM bound)'
+        ? belowBound
         : `e.tx_id < ${params.add(bound)}::xid8 AND current_setting('transaction_isolation') = 'read committed'`,
     ];
     let cursorTx: string | undefined;

@@ -48,7 +48,8 @@ export interface OneStatementAppendRow {
  *
  * The table locks on the streams and events tables are taken when the statement starts, before
  * PostgreSQL assigns the transaction id, as the feed's bound requires (see the PostgreSQL
- * journal dialect). When `checked` is false the statement writes nothing and returns one row with
+ * journal dialect). `params` collects the values as bound parameters; `InlineSqlParameters` writes
+ * them into the text as literals instead (the one-round-trip conditional append). When `checked` is false the statement writes nothing and returns one row with
  * `ok` false; a unique violation aborts it. The journal then writes the unit again as a
  * transaction, which names the precise conflict.
  */
@@ -60,8 +61,8 @@ export function oneStatementAppend(
   participants: readonly AppendStatementParticipant[],
   notifyChannel: string | undefined,
   conditionHolds?: (params: SqlParameters) => string,
+  params: SqlParameters = new SqlParameters(postgresDialect),
 ): SqlStatement {
-  const params = new SqlParameters(postgresDialect);
   const p = (value: unknown): string => params.add(value);
   const ids = p(ordered.map((write) => write.streamId));
   const input =

@@ -57,7 +57,8 @@ import { cursorBelowBound, postgresJournalDialect } from './postgres-journal.dia
 import { sqliteJournalDialect } from './sqlite-journal.dialect.js';
 import { isAppendStatementParticipant, type AppendStatementParticipant } from './append-statement-participant.js';
 import { oneStatementAppend, type OneStatementAppendRow } from './postgres-one-statement-append.js';
-import { decisionLockKeys, inDecisionTransaction, takeDecisionLocks } from './postgres-decision-locks.js';
+import { appendInOneRoundTrip, decisionLockKeys, inDecisionTransaction, takeDecisionLocks } from './postgres-decision-locks.js';
+import { InlineSqlParameters, UnsafeSqlLiteralError } from './postgres-inline-parameters.js';
 
 /** Options of {@link TypeOrmJournal}. */
 export interface TypeOrmJournalOptions extends ChronicleTableOptions {
@@ -283,11 +284,12 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   }
 
   /**
-   * PostgreSQL: a conditional unit in three round trips instead of about eight: BEGIN with the
-   * decision locks (one query, see `inDecisionTransaction`), the one-statement append with the condition folded into its checks (its snapshot is
-   * taken after the locks were granted, as the check's must be), COMMIT. Undefined when a check
-   * failed (nothing was written): the transactional path then writes the unit again and names
-   * which check failed.
+   * PostgreSQL: a conditional unit in one round trip instead of about eight: BEGIN, the decision
+   * locks, the one-statement append with the condition folded into its checks (its snapshot is
+   * taken after the locks were granted, as the check's must be) and COMMIT, as one query string
+   * (see `appendInOneRoundTrip`; three round trips when a value cannot be a literal). Undefined
+   * when a check failed (nothing was written): the transactional path then writes the unit again
+   * and names which check failed.
    */
   private async appendConditionalInOneStatement(
     request: AppendRequest,
@@ -305,9 +307,17 @@ export class TypeOrmJournal implements Journal<EntityManager> {
 
   /**
    * BEGIN with the decision locks `keys`, the one-statement append of `request` with `holds` ANDed
-   * into its checks, COMMIT. The inserted events' positions and cursors, or undefined when a check
-   * failed or a command id was taken (the statement wrote nothing; committing the empty transaction
-   * releases the locks).
+   * into its checks, COMMIT: one query string with the values written in as literals, or, when one
+   * cannot be (`UnsafeSqlLiteralError`), three round trips with bound parameters. The
+   * inserted events' positions and cursors, or undefined when a check failed or a command id was
+   * taken (the statement wrote nothing; the empty transaction is committed, or rolled back after a
+   * unique violation, which releases the locks).
+   *
+   * Soundness (both ways): two conditional units whose conditions match the other's new events
+   * share a decision lock key in conflicting modes (see `decisionLockKeys`), so one waits for the
+   * other's commit and its check's snapshot, taken after the locks were granted, sees the other's
+   * events: they never both commit. The check compares (transaction id, position) with the
+   * decision's cursor, not positions alone, because positions are not commit-ordered on PostgreSQL.
    */
   private async appendUnderDecisionLocks(
     request: AppendRequest,
@@ -317,8 +327,19 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   ): Promise<Map<string, { position: number; cursor: FeedCursor }> | undefined> {
     const participants = this.participants.filter(isAppendStatementParticipant);
     let rows: OneStatementAppendRow[] | undefined;
+    let inline: string | undefined;
     try {
-      rows = await inDecisionTransaction(this.dataSource, keys, async (manager) => {
+      inline = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds, new InlineSqlParameters()).sql;
+    } catch (error) {
+      // A value no literal can carry (a NUL in a string): bound parameters, in three round trips,
+      // where PostgreSQL refuses it as it refuses it in a plain append.
+      if (!(error instanceof UnsafeSqlLiteralError)) throw error;
+    }
+    try {
+      if (inline !== undefined) {
+        const result = await appendInOneRoundTrip<OneStatementAppendRow>(this.dataSource, keys, inline);
+        rows = result[0]?.ok ? result : undefined;
+      } else rows = await inDecisionTransaction(this.dataSource, keys, async (manager) => {
         const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds);
         const result = await executeSql<OneStatementAppendRow>(manager, sql, params);
         return result.rows[0]?.ok ? result.rows : undefined;
@@ -338,7 +359,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
 
   /**
    * {@inheritDoc JournalStreams.appendConditionalBatch}
-   * PostgreSQL: in three round trips for the whole batch, like one conditional unit: BEGIN with the
+   * PostgreSQL: in one round trip for the whole batch, like one conditional unit: BEGIN with the
    * union of the units' decision locks (taken together in ascending order, exclusive where any
    * unit needs a key exclusive), one statement holding every unit's writes, command records and
    * condition (ANDed into its checks; its snapshot is taken after the locks were granted), COMMIT.
@@ -667,6 +688,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const most = limit ?? Number.MAX_SAFE_INTEGER;
     if (this.sql.name === 'postgres') {
       const { sql, params } = this.dialect.feedQuery(this.tables, after, Math.max(most, 1), undefined, filter);
+      // Not a prepared statement: PostgreSQL's generic plan for it (a tag and a limit it cannot see)
+      // made a decision's read about 3× slower on the bench than planning it each time.
       let rows = await this.read<FeedQueryRow>(sql, params);
       // A transaction of the read's snapshot that ended before the bound was worked out holds the
       // bound back though it can no longer write (its events, if any, were invisible to the

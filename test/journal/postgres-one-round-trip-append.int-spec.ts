@@ -1,0 +1,122 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, expect, it } from '@jest/globals';
+import type { DataSource } from 'typeorm';
+import { AppendConditionConflictError, type AppendRequest, type EventQuery, type NewEvent } from '@chronicle/core';
+import { TypeOrmJournal } from '@chronicle/typeorm';
+import { postgresLiteral } from '../../libs/typeorm/src/journal/postgres-inline-parameters.js';
+import { driverErrorOf } from '../../libs/typeorm/src/dialects/driver-error.js';
+import { describePostgres } from '../support/services.js';
+import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
+
+/** Strings meant to break out of a literal, an array literal or a placeholder. */
+const HOSTILE = [
+  "'",
+  "''; DROP TABLE chronicle_events; --",
+  '\\',
+  "\\'; SELECT 1; --",
+  '$1',
+  '$$ $tag$ $1::text',
+  '"',
+  '{"a","b"}',
+  'a,b}',
+  'NULL',
+  'E\'\\x00\'',
+  '\n\r\t',
+  'ünïcödé ✓ 𝄞',
+  '',
+];
+
+function conditional(query: EventQuery, after: string | null, streamId: string, event: NewEvent): AppendRequest {
+  return { writes: [{ streamId, aggregateType: 'a', expectedVersion: 0, events: [event] }], condition: { failIfEventsMatch: query, after } };
+}
+
+/** Sessions of this database left inside a transaction (an aborted one never ROLLed BACK would be one). */
+async function sessionsInTransaction(observer: DataSource): Promise<number> {
+  const [row] = (await observer.query(
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()",
+  )) as Array<{ n: number }>;
+  return row?.n ?? 0;
+}
+
+await describePostgres('PostgreSQL: the one-round-trip conditional append writes values as literals, safely', () => {
+  let database: TestDatabase;
+
+  beforeEach(async () => {
+    database = await openPostgresSchema();
+  });
+
+  afterEach(async () => {
+    await database.close();
+  });
+
+  it('reads every hostile string back from its literal unchanged, alone and in an array', async () => {
+    for (const text of HOSTILE) {
+      const [scalar] = (await database.dataSource.query(`SELECT ${postgresLiteral(text)}::text AS v`)) as Array<{ v: string }>;
+      expect(scalar?.v).toBe(text);
+    }
+    const [array] = (await database.dataSource.query(`SELECT ${postgresLiteral(HOSTILE)}::text[] AS v`)) as Array<{ v: string[] }>;
+    expect(array?.v).toEqual(HOSTILE);
+    const [date] = (await database.dataSource.query(`SELECT ${postgresLiteral(new Date('2026-12-07T01:02:03.004Z'))} AS v`)) as Array<{ v: Date }>;
+    expect(date?.v.toISOString()).toBe('2026-12-07T01:02:03.004Z');
+  });
+
+  it('appends events whose stream id, type, tags and payload are hostile strings, and stores them as given', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    for (const [index, text] of HOSTILE.entries()) {
+      // A tag is never empty: the empty string is carried by the prefixed one only.
+      const tags = text === '' ? [`t:${text}`] : [`t:${text}`, text];
+      const event: NewEvent = { eventId: randomUUID(), type: `type${text}`, schemaVersion: 1, payload: { text, [text]: [text] }, metadata: { text }, tags, occurredAt: new Date() };
+      const query: EventQuery = [{ types: [event.type], tags }];
+      const { next } = await journal.readByQuery(query);
+      await journal.append(conditional(query, next, `s${index}${text}`, event));
+      const read = await journal.readByQuery(query);
+      expect(read.events).toHaveLength(1);
+      expect(read.events[0]).toMatchObject({ streamId: `s${index}${text}`, type: event.type, payload: event.payload, metadata: { text }, tags });
+      // The condition names the hostile tag too: a second decision on the first read conflicts.
+      await expect(journal.append(conditional(query, next, `t${index}${text}`, { ...event, eventId: randomUUID() }))).rejects.toBeInstanceOf(
+        AppendConditionConflictError,
+      );
+    }
+    expect((await journal.readByQuery([{}])).events).toHaveLength(HOSTILE.length);
+  });
+
+  it('refuses a NUL in a stream id as a plain append does (bound parameters), and writes nothing', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const event = (): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['nul'], occurredAt: new Date() });
+    const plain = await journal
+      .append({ writes: [{ streamId: 'a\0b', aggregateType: 'a', expectedVersion: 0, events: [event()] }] })
+      .then(() => undefined, (error: unknown) => error);
+    const decided = await journal.append(conditional([{ tags: ['nul'] }], null, 'a\0b', event())).then(() => undefined, (error: unknown) => error);
+    expect(plain).toBeDefined();
+    expect(driverErrorOf(decided)?.code).toBe(driverErrorOf(plain)?.code);
+    expect((await journal.readByQuery([{}])).events).toHaveLength(0);
+  });
+
+  it('ends the transaction when the string fails midway (a NUL escape jsonb refuses), so the connection serves the next unit', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const observer = await database.openAnother();
+    const failing: NewEvent = { eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: { text: 'a\0b' }, metadata: {}, tags: ['mid'], occurredAt: new Date() };
+    const error = await journal.append(conditional([{ tags: ['mid'] }], null, 'mid-1', failing)).then(() => undefined, (e: unknown) => e);
+    expect(driverErrorOf(error)?.code).toBe('22P05');
+    expect(await sessionsInTransaction(observer)).toBe(0);
+    // The pool hands the same connection out again: it must not be left in the aborted transaction.
+    for (let i = 0; i < 5; i++) {
+      const { next } = await journal.readByQuery([{ tags: [`after:${i}`] }]);
+      const ok: NewEvent = { eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: [`after:${i}`], occurredAt: new Date() };
+      await journal.append(conditional([{ tags: [`after:${i}`] }], next, `after-${i}`, ok));
+    }
+    expect((await journal.readByQuery([{}])).events).toHaveLength(5);
+  });
+
+  it('commits the empty transaction when the check fails, and names the conflict', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const observer = await database.openAnother();
+    const event = (): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['seat'], occurredAt: new Date() });
+    const { next } = await journal.readByQuery([{ tags: ['seat'] }]);
+    await journal.append(conditional([{ tags: ['seat'] }], next, 'seat-1', event()));
+    const error = await journal.append(conditional([{ tags: ['seat'] }], next, 'seat-2', event())).then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(AppendConditionConflictError);
+    expect(await sessionsInTransaction(observer)).toBe(0);
+    expect((await journal.readByQuery([{ tags: ['seat'] }])).events).toHaveLength(1);
+  });
+});
