@@ -68,22 +68,27 @@ function isSealedState(value: unknown): value is SealedState {
  */
 const noncePool = Buffer.alloc(12 * 512);
 let nonceOffset = noncePool.length;
-function nextNonce(): Buffer {
+
+/** Encodes associated data into memory of its own (see `aadOf`). */
+const utf8 = new TextEncoder();
+
+/**
+ * Encrypts with the next nonce of the pool. The nonce is read in place (`createCipheriv` copies it)
+ * and its base64 is taken from the pool, so a value costs no buffer of its own for it; GCM's
+ * `final` adds no ciphertext, so `update`'s output is the whole ciphertext (no concat).
+ */
+function encrypt(key: Uint8Array, plaintext: Buffer, aad: Uint8Array): { n: string; t: string; c: Buffer } {
   if (nonceOffset === noncePool.length) {
     randomFillSync(noncePool);
     nonceOffset = 0;
   }
-  const nonce = Buffer.from(noncePool.subarray(nonceOffset, nonceOffset + 12));
+  const start = nonceOffset;
   nonceOffset += 12;
-  return nonce;
-}
-
-function encrypt(key: Uint8Array, plaintext: Buffer, aad: string): { n: string; t: string; c: Buffer } {
-  const nonce = nextNonce();
-  const cipher = createCipheriv('aes-256-gcm', key, nonce);
-  cipher.setAAD(Buffer.from(aad, 'utf8'));
-  const c = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return { n: nonce.toString('base64'), t: cipher.getAuthTag().toString('base64'), c };
+  const cipher = createCipheriv('aes-256-gcm', key, noncePool.subarray(start, start + 12));
+  cipher.setAAD(aad);
+  const c = cipher.update(plaintext);
+  const rest = cipher.final();
+  return { n: noncePool.toString('base64', start, start + 12), t: cipher.getAuthTag().toString('base64'), c: rest.length === 0 ? c : Buffer.concat([c, rest]) };
 }
 
 function decrypt(key: Uint8Array, sealed: { n: string; t: string }, ciphertext: Buffer, aad: string): Buffer {
@@ -117,6 +122,7 @@ interface CachedKey {
  */
 export class PersonalDataCipher {
   private readonly cache = new Map<string, CachedKey>();
+  private readonly aads = new WeakMap<DataKeyLookup, Map<string, Uint8Array>>();
   private revalidating: Promise<void> | undefined;
   private readonly fetching = new Map<string, Promise<DataKeyLookup | undefined>>();
   private readonly ttlMs: number;
@@ -147,14 +153,41 @@ export class PersonalDataCipher {
   async sealEvent(event: NewEvent): Promise<{ event: NewEvent; keyId?: string }> {
     const metadata = this.metadataOf(event.type);
     if (!metadata || metadata.personalFields.length === 0) return { event };
+    const subject = this.checkedSubject(event, metadata);
+    const lookup = this.cached(`s:${subject}`) ?? (await this.lookup(`s:${subject}`, () => this.keyStore.keyFor(subject)));
+    return this.sealWith(event, metadata, subject, lookup);
+  }
+
+  /**
+   * `sealEvent` without waiting: the sealed event when the subject's key is cached and checked
+   * within the TTL (or the event holds no personal data), `undefined` when the key must be fetched
+   * first (then call `sealEvent`). A group commit seals its events with it one after another, with
+   * no promise per event. Throws what `sealEvent` rejects with (a missing subject, a tag holding a
+   * personal value).
+   */
+  sealEventCached(event: NewEvent): { event: NewEvent; keyId?: string } | undefined {
+    const metadata = this.metadataOf(event.type);
+    if (!metadata || metadata.personalFields.length === 0) return { event };
+    const subject = this.checkedSubject(event, metadata);
+    const lookup = this.cached(`s:${subject}`);
+    return lookup === undefined ? undefined : this.sealWith(event, metadata, subject, lookup);
+  }
+
+  /** The event's subject, after refusing tags that carry one of its personal values. */
+  private checkedSubject(event: NewEvent, metadata: EventClassMetadata): string {
     const payload = event.payload as JsonObject;
     const subject = this.subjectOf(metadata, payload);
-    for (const field of event.tags.length === 0 ? [] : metadata.personalFields) {
-      const strings = stringsIn(payload[field.name]).filter((value) => value.length >= 3);
-      if (strings.some((value) => event.tags.some((tag) => tag.includes(value)))) throw new PersonalDataLeakError(event.type, field.name);
+    if (event.tags.length > 0) {
+      for (const field of metadata.personalFields) {
+        const strings = stringsIn(payload[field.name]).filter((value) => value.length >= 3);
+        if (strings.some((value) => event.tags.some((tag) => tag.includes(value)))) throw new PersonalDataLeakError(event.type, field.name);
+      }
     }
-    // The common case, a key cached and checked, costs no promise of its own.
-    const lookup = this.cached(`s:${subject}`) ?? (await this.lookup(`s:${subject}`, () => this.keyStore.keyFor(subject)));
+    return subject;
+  }
+
+  private sealWith(event: NewEvent, metadata: EventClassMetadata, subject: string, lookup: DataKeyLookup): { event: NewEvent; keyId?: string } {
+    const payload = event.payload as JsonObject;
     // The same key serves the snapshot of this stream (looked up by id): no fetch for it later.
     if (lookup.state === 'active' && !this.cache.has(`k:${lookup.keyId}`)) {
       const entry = this.cache.get(`s:${subject}`);
@@ -162,15 +195,36 @@ export class PersonalDataCipher {
     }
     const sealed: JsonObject = { ...payload };
     for (const field of metadata.personalFields) {
-      if (!(field.name in payload) || payload[field.name] === undefined) continue;
+      const value = payload[field.name];
+      if (value === undefined || !(field.name in payload)) continue;
       if (lookup.state === 'forgotten') {
         sealed[field.name] = structuredClone(field.replacement);
         continue;
       }
-      const { n, t, c } = encrypt(lookup.key, Buffer.from(JSON.stringify(payload[field.name]), 'utf8'), `${lookup.keyId}|${field.name}`);
+      const { n, t, c } = encrypt(lookup.key, Buffer.from(JSON.stringify(value), 'utf8'), this.aadOf(lookup, field.name));
       sealed[field.name] = { $pd: 1, k: lookup.keyId, n, t, c: c.toString('base64') } satisfies SealedValue as unknown as JsonValue;
     }
     return { event: { ...event, payload: sealed }, keyId: lookup.state === 'active' ? lookup.keyId : FORGOTTEN_KEY };
+  }
+
+  /**
+   * The associated data of a value (`keyId|field`) as bytes, kept beside the cached key: the same
+   * few fields of a subject are sealed again and again. Held weakly, so it goes with the lookup.
+   * Encoded into its own memory: a pooled `Buffer.from` would keep a whole 8 KiB pool slab alive
+   * per cached key.
+   */
+  private aadOf(lookup: DataKeyLookup & { state: 'active' }, field: string): Uint8Array {
+    let byField = this.aads.get(lookup);
+    if (byField === undefined) {
+      byField = new Map();
+      this.aads.set(lookup, byField);
+    }
+    let aad = byField.get(field);
+    if (aad === undefined) {
+      aad = utf8.encode(`${lookup.keyId}|${field}`);
+      byField.set(field, aad);
+    }
+    return aad;
   }
 
   /**
@@ -232,7 +286,7 @@ export class PersonalDataCipher {
       // A key gone (or unknown) since the state was built: the state may still hold what was
       // forgotten (a cached aggregate), so it is not stored at all.
       if (!lookup || lookup.state !== 'active') return undefined;
-      const { n, t, c } = encrypt(lookup.key, bytes, `${keyId}|${location}`);
+      const { n, t, c } = encrypt(lookup.key, bytes, Buffer.from(`${keyId}|${location}`, 'utf8'));
       layers.push({ k: keyId, n, t });
       bytes = c;
     }

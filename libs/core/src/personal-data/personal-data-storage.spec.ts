@@ -222,6 +222,77 @@ describe('Personal data: faults and bounds', () => {
     expect(calls.keyFor).toBe(53);
   });
 
+  it('seals without waiting only with a key cached and checked within the TTL, the same way sealEvent does', async () => {
+    let now = 0;
+    const cipher = new PersonalDataCipher(new InMemoryKeyStore({ masterKeys: MASTER }), registry(), { keyCacheTtlMs: 1000, monotonicNow: () => now });
+    const event = newEvent({ personId: 'p1', name: NAME });
+    expect(cipher.sealEventCached(event)).toBeUndefined(); // never fetched: sealEvent must fetch it
+    const fetched = await cipher.sealEvent(event);
+    const cached = cipher.sealEventCached(event)!;
+    expect(cached.keyId).toBe(fetched.keyId);
+    expect(JSON.stringify(cached.event)).not.toContain(NAME);
+    // A fresh nonce per value: the same value sealed twice never gives the same ciphertext.
+    const [a, b] = [fetched, cached].map((s) => (s.event.payload as Record<string, Record<string, string>>).name!);
+    expect(a!.n).not.toBe(b!.n);
+    expect(a!.c).not.toBe(b!.c);
+    expect((await cipher.openPayload('person.registered', cached.event.payload, 'x')).payload).toEqual({ personId: 'p1', name: NAME });
+    // Past the TTL the cached key is not used without a re-check.
+    now = 1001;
+    expect(cipher.sealEventCached(event)).toBeUndefined();
+    // No personal data: the event as it is, no key needed.
+    const plainType = { ...event, type: 'unregistered.type' };
+    expect(cipher.sealEventCached(plainType)).toEqual({ event: plainType });
+    // Refusals are the same as sealEvent's, thrown at once.
+    expect(() => cipher.sealEventCached(newEvent({ personId: '', name: NAME }))).toThrow(PersonalDataSubjectError);
+    expect(() => cipher.sealEventCached({ ...event, tags: [`owner:${NAME}`] })).toThrow(PersonalDataLeakError);
+  });
+
+  it('seals every event of a group commit, keys cached or fetched, and hands the caller back what it wrote', async () => {
+    const inner = createInMemoryStorage();
+    const storage = withPersonalData(inner, { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }), events: registry() });
+    const write = (id: string, expectedVersion: number) => ({
+      streamId: `person-${id}`,
+      aggregateType: 'person',
+      expectedVersion,
+      events: [{ ...newEvent({ personId: id, name: `${NAME} ${id}` }), eventId: `e-${id}-${expectedVersion}` }],
+    });
+    await storage.journal.append({ writes: [write('p1', 0)] }); // p1's key is cached from here on
+    await storage.forget('p3');
+    // p1 cached, p2 fetched (new subject), p3 forgotten: one append, as a batch leader makes it.
+    const result = await storage.journal.append({ writes: [write('p1', 1), write('p2', 0), write('p3', 0)] });
+    const stored = [...(await inner.journal.readStream('person-p1')), ...(await inner.journal.readStream('person-p2')), ...(await inner.journal.readStream('person-p3'))];
+    expect(stored).toHaveLength(4);
+    expect(JSON.stringify(stored)).not.toContain(NAME);
+    expect(result.streams.map((s) => (s.events[0]!.payload as { name: string | null }).name)).toEqual([`${NAME} p1`, `${NAME} p2`, null]);
+    expect((await storage.journal.readStream('person-p2'))[0]!.payload).toEqual({ personId: 'p2', name: `${NAME} p2` });
+  });
+
+  it('refuses a group commit holding an event without a subject, with no stray rejection from the keys it was fetching', async () => {
+    const strays: unknown[] = [];
+    const onStray = (reason: unknown) => void strays.push(reason);
+    process.on('unhandledRejection', onStray);
+    try {
+      const inner = createInMemoryStorage();
+      const failing = new InMemoryKeyStore({ masterKeys: MASTER });
+      const keyStore = Object.assign(Object.create(failing) as InMemoryKeyStore, { keyFor: async () => Promise.reject(new Error('key store down')) });
+      const storage = withPersonalData(inner, { keyStore, events: registry() });
+      const error = await storage.journal
+        .append({
+          writes: [
+            { streamId: 'person-p1', aggregateType: 'person', expectedVersion: 0, events: [newEvent({ personId: 'p1', name: NAME })] },
+            { streamId: 'person-x', aggregateType: 'person', expectedVersion: 0, events: [{ ...newEvent({ personId: '', name: NAME }), eventId: 'e2' }] },
+          ],
+        })
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PersonalDataSubjectError);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(strays).toEqual([]);
+      expect(await inner.journal.headPosition()).toBe(0);
+    } finally {
+      process.off('unhandledRejection', onStray);
+    }
+  });
+
   it('is wired by createChronicle({ personalData }): forget destroys the key, evicts the aggregate, and the next command replays the replacement', async () => {
     const inner = createInMemoryStorage();
     const runtime = createChronicle({

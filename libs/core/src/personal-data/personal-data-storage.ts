@@ -1,5 +1,5 @@
 import type { EventRegistry } from '../events/event-registry.js';
-import type { RecordedEvent } from '../events/recorded-event.js';
+import type { NewEvent, RecordedEvent } from '../events/recorded-event.js';
 import { LruCache } from '../gateway/lru-cache.js';
 import type { ChronicleStorage } from '../ports/chronicle-storage.port.js';
 import type { AppendRequest, AppendResult, FeedPage, Journal } from '../ports/journal.port.js';
@@ -70,11 +70,12 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
   // what a snapshot of the stream must be sealed with.
   const streamKeys = new LruCache<string, Set<string>>(options.streamsRemembered ?? 10_000);
   const note = (streamId: string, keyIds: Iterable<string>, complete: boolean): void => {
+    // `get` already refreshed a known stream: set it again only when it is new.
     const known = streamKeys.get(streamId);
     if (!known && !complete) return;
     const set = known ?? new Set<string>();
     for (const keyId of keyIds) set.add(keyId);
-    streamKeys.set(streamId, set);
+    if (!known) streamKeys.set(streamId, set);
   };
 
   // `tx`: the unit of work the events were read in; their keys are read in it too (see KeyStore.keyById).
@@ -95,22 +96,36 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     // appends each unit through `append` below, which seals it.
     appendConditionalBatch: undefined,
     async append(request: AppendRequest): Promise<AppendResult> {
+      // The caller gets back what it wrote (the replacement when its subject is forgotten), by event id.
       const plain = new Map<string, unknown>();
-      const used = new Map<string, string[]>();
-      // Every event of a group commit is sealed at once: keys not cached are fetched concurrently.
-      const sealedWrites = await Promise.all(request.writes.map((write) => Promise.all(write.events.map((event) => cipher.sealEvent(event)))));
-      const writes = request.writes.map((write, w) => {
-        const events = write.events.map((event, e) => {
-          const { event: sealed, keyId } = sealedWrites[w]![e]!;
-          // The caller gets back what it wrote; the replacement when its subject is forgotten.
-          plain.set(event.eventId, keyId && keyId !== FORGOTTEN_KEY ? event.payload : sealed.payload);
-          if (keyId) used.set(write.streamId, [...(used.get(write.streamId) ?? []), keyId]);
-          return sealed;
-        });
-        return { ...write, events };
-      });
+      const writes = request.writes.map((write) => ({ ...write, events: write.events.slice() }));
+      const used = writes.map((): string[] => []);
+      const keep = (w: number, e: number, sealed: { event: NewEvent; keyId?: string }): void => {
+        const event = request.writes[w]!.events[e]!;
+        if (sealed.event !== event) plain.set(event.eventId, sealed.keyId && sealed.keyId !== FORGOTTEN_KEY ? event.payload : sealed.event.payload);
+        if (sealed.keyId) used[w]!.push(sealed.keyId);
+        writes[w]!.events[e] = sealed.event;
+      };
+      // Events whose key is cached are sealed on the spot, one after another with no promise each;
+      // the others are sealed concurrently (keys not cached are fetched at once, one fetch per key).
+      let fetching: Promise<void>[] | undefined;
+      try {
+        request.writes.forEach((write, w) =>
+          write.events.forEach((event, e) => {
+            const sealed = cipher.sealEventCached(event);
+            if (sealed) keep(w, e, sealed);
+            else (fetching ??= []).push(cipher.sealEvent(event).then((later) => keep(w, e, later)));
+          }),
+        );
+      } catch (error) {
+        // Refused (no subject, a personal value in a tag): the fetches already started end unobserved.
+        if (fetching) void Promise.allSettled(fetching);
+        throw error;
+      }
+      if (fetching) await Promise.all(fetching);
       const result = await inner.append({ ...request, writes });
-      for (const write of request.writes) note(write.streamId, used.get(write.streamId) ?? [], write.expectedVersion === 0);
+      request.writes.forEach((write, w) => note(write.streamId, used[w]!, write.expectedVersion === 0));
+      if (plain.size === 0) return result;
       return {
         ...result,
         streams: result.streams.map((stream) => ({
