@@ -249,8 +249,12 @@ export class CommandGateway {
     return this.traced(task, task.definition.name, task.aggregateId, () => this.executeTask(task));
   }
 
-  /** `run` inside `chronicle.command` (an aggregate's command or a decision), with its outcome recorded. */
-  private async traced(
+  /**
+   * `run` inside `chronicle.command` (an aggregate's command or a decision), with its outcome recorded.
+   * Not `async`: with the SDK's AsyncLocalStorage on, Node 20 runs promise hooks for every promise,
+   * and an `await` here would add two promises to each traced command; `then` adds one.
+   */
+  private traced(
     task: CommandTask | DecisionTask,
     aggregateType: string,
     aggregateId: string,
@@ -268,18 +272,7 @@ export class CommandGateway {
       parent: metadata.traceparent === undefined ? undefined : validTraceContext(metadata.traceparent, metadata.tracestate),
     });
     task.span = span;
-    try {
-      const result = await this.telemetry.runIn(span, run);
-      this.telemetry.endCommand(span, {
-        aggregateType,
-        startedAt,
-        outcome: result.replayed ? 'replayed' : 'accepted',
-        resultingVersion: result.version,
-        retries: task.retries,
-        error: undefined,
-      });
-      return result;
-    } catch (error) {
+    const failed = (error: unknown): never => {
       const outcome: CommandSpanOutcome = task.replayed
         ? 'replayed'
         : error instanceof ConcurrencyError || error instanceof StaleAggregate || error instanceof AppendConditionConflictError
@@ -289,7 +282,25 @@ export class CommandGateway {
             : 'error';
       this.telemetry.endCommand(span, { aggregateType, startedAt, outcome, resultingVersion: undefined, retries: task.retries, error });
       throw error;
+    };
+    let running: Promise<CommandResult>;
+    try {
+      running = this.telemetry.runIn(span, run);
+    } catch (error) {
+      // `run` failing before its first await still ends the span, as a rejection.
+      return Promise.reject(error).catch(failed);
     }
+    return running.then((result) => {
+      this.telemetry.endCommand(span, {
+        aggregateType,
+        startedAt,
+        outcome: result.replayed ? 'replayed' : 'accepted',
+        resultingVersion: result.version,
+        retries: task.retries,
+        error: undefined,
+      });
+      return result;
+    }, failed);
   }
 
   private executeTask(task: CommandTask): Promise<CommandResult> {
@@ -419,7 +430,8 @@ export class CommandGateway {
 
   private async run(task: CommandTask): Promise<CommandResult> {
     for (let attempt = 0; ; attempt++) {
-      const copy = await this.checkout(task.definition, task.streamId, task.aggregateId);
+      // A cached aggregate without a promise (see `cachedCopy`).
+      const copy = this.cachedCopy(task.streamId) ?? (await this.checkout(task.definition, task.streamId, task.aggregateId));
       try {
         return await this.decide(task, copy, attempt);
       } catch (error) {
@@ -454,7 +466,8 @@ export class CommandGateway {
     try {
       if (handler.creates && copy.version > 0) throw new AggregateAlreadyExistsError(definition.name, task.aggregateId);
       if (!handler.creates && copy.version === 0) throw new AggregateNotFoundError(definition.name, task.aggregateId);
-      events = await definition.handle(copy.aggregate, task.command, { aggregateId: task.aggregateId, version: copy.version, now });
+      const decided = definition.handle(copy.aggregate, task.command, { aggregateId: task.aggregateId, version: copy.version, now });
+      events = Array.isArray(decided) ? decided : await decided;
       for (const event of events) {
         mutated = true;
         definition.apply(copy.aggregate, event);
@@ -838,17 +851,26 @@ export class CommandGateway {
   }
 
   /** The cached copy of an aggregate, or a freshly recovered one. Never caches a missing aggregate. */
-  private async checkout(definition: AggregateDefinition, streamId: string, aggregateId: string): Promise<WorkingCopy> {
+  /**
+   * The cached copy of an aggregate, checked out for a command; undefined when it is not cached.
+   * Synchronous, so a command on a cached aggregate creates no promise for it: with AsyncLocalStorage
+   * entered (an OpenTelemetry SDK), Node 20 runs promise hooks for every promise.
+   */
+  private cachedCopy(streamId: string): WorkingCopy | undefined {
     const cached = this.cache.get(streamId);
-    if (cached) {
-      this.cacheHits++;
-      // The aggregate may change from here on: the last result's copy, if still owed, is made now.
-      if (cached.pending) {
-        cached.pending.freeze();
-        cached.pending = undefined;
-      }
-      return { aggregate: cached.aggregate, version: cached.version, fresh: false };
+    if (!cached) return undefined;
+    this.cacheHits++;
+    // The aggregate may change from here on: the last result's copy, if still owed, is made now.
+    if (cached.pending) {
+      cached.pending.freeze();
+      cached.pending = undefined;
     }
+    return { aggregate: cached.aggregate, version: cached.version, fresh: false };
+  }
+
+  private async checkout(definition: AggregateDefinition, streamId: string, aggregateId: string): Promise<WorkingCopy> {
+    const cached = this.cachedCopy(streamId);
+    if (cached) return cached;
     this.cacheMisses++;
     const loaded = await this.withRecoveryPermit(aggregateId, () => this.loader.load(definition, streamId));
     if (loaded.version > 0) this.cache.set(streamId, loaded);
