@@ -850,7 +850,6 @@ export class CommandGateway {
     };
   }
 
-  /** The cached copy of an aggregate, or a freshly recovered one. Never caches a missing aggregate. */
   /**
    * The cached copy of an aggregate, checked out for a command; undefined when it is not cached.
    * Synchronous, so a command on a cached aggregate creates no promise for it: with AsyncLocalStorage
@@ -868,6 +867,7 @@ export class CommandGateway {
     return { aggregate: cached.aggregate, version: cached.version, fresh: false };
   }
 
+  /** The cached copy of an aggregate, or a freshly recovered one. Never caches a missing aggregate. */
   private async checkout(definition: AggregateDefinition, streamId: string, aggregateId: string): Promise<WorkingCopy> {
     const cached = this.cachedCopy(streamId);
     if (cached) return cached;
