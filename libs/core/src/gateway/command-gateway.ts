@@ -220,28 +220,47 @@ export class CommandGateway {
    * Executes a command and resolves with what it appended and the state it left the aggregate in,
    * or rejects with why it was refused. A replayed outcome carries no state (see `CommandResult.state`).
    */
-  async execute<E extends object = object, S extends object = object>(
+  execute<E extends object = object, S extends object = object>(
     command: object,
     metadata: CommandMetadata = {},
   ): Promise<CommandResult<E, S>> {
-    if (this.closed) {
-      throw new GatewayOverloadedError('shutting-down', command?.constructor?.name ?? 'command', 'the gateway is shutting down');
+    // Not `async` when no interceptor has to be awaited: an async wrapper returning the command's
+    // promise would add two promises per command, and with an OpenTelemetry SDK's AsyncLocalStorage
+    // entered, Node 20 runs promise hooks for every promise. Every refusal is still a rejection.
+    try {
+      if (this.closed) {
+        throw new GatewayOverloadedError('shutting-down', command?.constructor?.name ?? 'command', 'the gateway is shutting down');
+      }
+      if (command === null || typeof command !== 'object') {
+        throw new InvalidCommandError(String(command), 'a command must be an object');
+      }
+      if (this.interceptors.length > 0) return this.interceptThenDispatch(command, metadata) as Promise<CommandResult<E, S>>;
+      return this.dispatch(command, metadata) as Promise<CommandResult<E, S>>;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (command === null || typeof command !== 'object') {
-      throw new InvalidCommandError(String(command), 'a command must be an object');
-    }
-    const decision = this.catalog.decisionFor(command);
-    const definition = decision === undefined ? this.catalog.forCommand(command) : undefined;
+  }
+
+  /** The interceptors in turn, then the command. */
+  private async interceptThenDispatch(command: object, metadata: CommandMetadata): Promise<CommandResult> {
+    // The catalog first, so an unknown command is reported as such before any interceptor sees it.
+    this.catalog.decisionFor(command) ?? this.catalog.forCommand(command);
     // Validation comes first, so a malformed command is reported as such, whatever field is wrong.
     for (const interceptor of this.interceptors) await interceptor.intercept(command, metadata);
+    return this.dispatch(command, metadata);
+  }
+
+  /** A command or a decision, past the interceptors: prepared, then executed (traced when telemetry is on). */
+  private dispatch(command: object, metadata: CommandMetadata): Promise<CommandResult> {
+    const decision = this.catalog.decisionFor(command);
     if (decision !== undefined) {
       const decisionTask = this.prepareDecision(decision, command, metadata);
-      if (!this.telemetry.enabled) return this.executeDecisionTask(decisionTask) as Promise<CommandResult<E, S>>;
-      return this.traced(decisionTask, decision.name, decisionTask.id, () => this.executeDecisionTask(decisionTask)) as Promise<CommandResult<E, S>>;
+      if (!this.telemetry.enabled) return this.executeDecisionTask(decisionTask);
+      return this.traced(decisionTask, decision.name, decisionTask.id, () => this.executeDecisionTask(decisionTask));
     }
-    const task = this.prepare(definition!, command, metadata);
-    if (!this.telemetry.enabled) return this.executeTask(task) as Promise<CommandResult<E, S>>;
-    return this.executeTraced(task) as Promise<CommandResult<E, S>>;
+    const task = this.prepare(this.catalog.forCommand(command), command, metadata);
+    if (!this.telemetry.enabled) return this.executeTask(task);
+    return this.executeTraced(task);
   }
 
   /** `executeTask` inside `chronicle.command`, with its outcome recorded. */
