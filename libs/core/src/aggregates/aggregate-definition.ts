@@ -103,18 +103,28 @@ export class AggregateDefinition<T extends object = object> {
     return Object.assign(this.create(), JSON.parse(JSON.stringify(aggregate)) as JsonObject);
   }
 
-  /** Runs a command handler and returns the events it decided on. */
-  async handle(aggregate: T, command: object, context: CommandContext): Promise<object[]> {
+  /**
+   * Runs a command handler and returns the events it decided on: at once when the handler is
+   * synchronous, as a promise when it returns one. No promise for a synchronous handler: with
+   * AsyncLocalStorage entered (an OpenTelemetry SDK), Node 20 runs promise hooks for each one.
+   */
+  handle(aggregate: T, command: object, context: CommandContext): object[] | Promise<object[]> {
     const handler = this.handlers.get(command.constructor as ClassType);
     if (!handler) throw new ConfigurationError(`${this.aggregateClass.name} does not handle ${command.constructor.name}.`);
-    const result = await (aggregate as Record<string, Method>)[handler.method]!.call(aggregate, command, context);
+    const result: unknown = (aggregate as Record<string, Method>)[handler.method]!.call(aggregate, command, context);
+    if (typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+      return Promise.resolve(result).then((settled) => this.eventsOf(handler.method, settled));
+    }
+    return this.eventsOf(handler.method, result);
+  }
+
+  /** What a handler returned, as a list of events; throws when it returned something else. */
+  private eventsOf(method: string, result: unknown): object[] {
     if (result === undefined || result === null) return [];
     const events = Array.isArray(result) ? (result as unknown[]) : [result];
     for (const event of events) {
       if (event === null || typeof event !== 'object') {
-        throw new ConfigurationError(
-          `${this.aggregateClass.name}.${handler.method}() returned ${String(event)}; a handler returns event objects.`,
-        );
+        throw new ConfigurationError(`${this.aggregateClass.name}.${method}() returned ${String(event)}; a handler returns event objects.`);
       }
     }
     return events as object[];

@@ -136,6 +136,31 @@ describe('CommandGateway', () => {
       await expect(gateway.execute(new OpenWallet('w', 'a'), { expectedVersion: -1 })).rejects.toThrow(/expected version/);
     });
 
+    it('refuses through a rejected promise, never a synchronous throw, with or without interceptors', async () => {
+      class Stray {}
+      const refusals = (): Array<Promise<unknown>> => [
+        gateway.execute(null as unknown as object),
+        gateway.execute(new Stray()),
+        gateway.execute(new Credit('', 1)),
+      ];
+      await expect(Promise.allSettled(refusals())).resolves.toMatchObject([{ status: 'rejected' }, { status: 'rejected' }, { status: 'rejected' }]);
+      const seen: string[] = [];
+      gateway.addInterceptor({ intercept: async (command) => void seen.push(command.constructor.name) });
+      gateway.addInterceptor({
+        intercept: (command) => {
+          if (command instanceof Debit) throw new InvalidCommandError('Debit', 'debits are closed today');
+        },
+      });
+      const [notObject, stray, malformed] = await Promise.allSettled(refusals());
+      expect([notObject, stray, malformed].map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect((stray as PromiseRejectedResult).reason).toBeInstanceOf(UnknownCommandError);
+      // An unknown command is refused before any interceptor sees it; a known one goes through them.
+      expect(seen).toEqual(['Credit']);
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await expect(gateway.execute(new Debit('w1', 1))).rejects.toThrow(/debits are closed today/);
+      expect(await countEvents(journal)).toBe(1);
+    });
+
     it('stores command id, correlation id, causation id and expected version in the events metadata, and tags', async () => {
       await gateway.execute(new OpenWallet('w1', 'ann'), { commandId: 'c-1', correlationId: 'corr', causationId: 'cause' });
       await gateway.execute(new Credit('w1', 5), { expectedVersion: 1, commandId: 'c-2', tags: ['vip'] });

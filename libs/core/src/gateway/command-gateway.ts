@@ -220,28 +220,47 @@ export class CommandGateway {
    * Executes a command and resolves with what it appended and the state it left the aggregate in,
    * or rejects with why it was refused. A replayed outcome carries no state (see `CommandResult.state`).
    */
-  async execute<E extends object = object, S extends object = object>(
+  execute<E extends object = object, S extends object = object>(
     command: object,
     metadata: CommandMetadata = {},
   ): Promise<CommandResult<E, S>> {
-    if (this.closed) {
-      throw new GatewayOverloadedError('shutting-down', command?.constructor?.name ?? 'command', 'the gateway is shutting down');
+    // Not `async` when no interceptor has to be awaited: an async wrapper returning the command's
+    // promise would add two promises per command, and with an OpenTelemetry SDK's AsyncLocalStorage
+    // entered, Node 20 runs promise hooks for every promise. Every refusal is still a rejection.
+    try {
+      if (this.closed) {
+        throw new GatewayOverloadedError('shutting-down', command?.constructor?.name ?? 'command', 'the gateway is shutting down');
+      }
+      if (command === null || typeof command !== 'object') {
+        throw new InvalidCommandError(String(command), 'a command must be an object');
+      }
+      if (this.interceptors.length > 0) return this.interceptThenDispatch(command, metadata) as Promise<CommandResult<E, S>>;
+      return this.dispatch(command, metadata) as Promise<CommandResult<E, S>>;
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (command === null || typeof command !== 'object') {
-      throw new InvalidCommandError(String(command), 'a command must be an object');
-    }
-    const decision = this.catalog.decisionFor(command);
-    const definition = decision === undefined ? this.catalog.forCommand(command) : undefined;
+  }
+
+  /** The interceptors in turn, then the command. */
+  private async interceptThenDispatch(command: object, metadata: CommandMetadata): Promise<CommandResult> {
+    // The catalog first, so an unknown command is reported as such before any interceptor sees it.
+    this.catalog.decisionFor(command) ?? this.catalog.forCommand(command);
     // Validation comes first, so a malformed command is reported as such, whatever field is wrong.
     for (const interceptor of this.interceptors) await interceptor.intercept(command, metadata);
+    return this.dispatch(command, metadata);
+  }
+
+  /** A command or a decision, past the interceptors: prepared, then executed (traced when telemetry is on). */
+  private dispatch(command: object, metadata: CommandMetadata): Promise<CommandResult> {
+    const decision = this.catalog.decisionFor(command);
     if (decision !== undefined) {
       const decisionTask = this.prepareDecision(decision, command, metadata);
-      if (!this.telemetry.enabled) return this.executeDecisionTask(decisionTask) as Promise<CommandResult<E, S>>;
-      return this.traced(decisionTask, decision.name, decisionTask.id, () => this.executeDecisionTask(decisionTask)) as Promise<CommandResult<E, S>>;
+      if (!this.telemetry.enabled) return this.executeDecisionTask(decisionTask);
+      return this.traced(decisionTask, decision.name, decisionTask.id, () => this.executeDecisionTask(decisionTask));
     }
-    const task = this.prepare(definition!, command, metadata);
-    if (!this.telemetry.enabled) return this.executeTask(task) as Promise<CommandResult<E, S>>;
-    return this.executeTraced(task) as Promise<CommandResult<E, S>>;
+    const task = this.prepare(this.catalog.forCommand(command), command, metadata);
+    if (!this.telemetry.enabled) return this.executeTask(task);
+    return this.executeTraced(task);
   }
 
   /** `executeTask` inside `chronicle.command`, with its outcome recorded. */
@@ -249,8 +268,12 @@ export class CommandGateway {
     return this.traced(task, task.definition.name, task.aggregateId, () => this.executeTask(task));
   }
 
-  /** `run` inside `chronicle.command` (an aggregate's command or a decision), with its outcome recorded. */
-  private async traced(
+  /**
+   * `run` inside `chronicle.command` (an aggregate's command or a decision), with its outcome recorded.
+   * Not `async`: with the SDK's AsyncLocalStorage on, Node 20 runs promise hooks for every promise,
+   * and an `await` here would add two promises to each traced command; `then` adds one.
+   */
+  private traced(
     task: CommandTask | DecisionTask,
     aggregateType: string,
     aggregateId: string,
@@ -268,18 +291,7 @@ export class CommandGateway {
       parent: metadata.traceparent === undefined ? undefined : validTraceContext(metadata.traceparent, metadata.tracestate),
     });
     task.span = span;
-    try {
-      const result = await this.telemetry.runIn(span, run);
-      this.telemetry.endCommand(span, {
-        aggregateType,
-        startedAt,
-        outcome: result.replayed ? 'replayed' : 'accepted',
-        resultingVersion: result.version,
-        retries: task.retries,
-        error: undefined,
-      });
-      return result;
-    } catch (error) {
+    const failed = (error: unknown): never => {
       const outcome: CommandSpanOutcome = task.replayed
         ? 'replayed'
         : error instanceof ConcurrencyError || error instanceof StaleAggregate || error instanceof AppendConditionConflictError
@@ -289,7 +301,25 @@ export class CommandGateway {
             : 'error';
       this.telemetry.endCommand(span, { aggregateType, startedAt, outcome, resultingVersion: undefined, retries: task.retries, error });
       throw error;
+    };
+    let running: Promise<CommandResult>;
+    try {
+      running = this.telemetry.runIn(span, run);
+    } catch (error) {
+      // `run` failing before its first await still ends the span, as a rejection.
+      return Promise.reject(error).catch(failed);
     }
+    return running.then((result) => {
+      this.telemetry.endCommand(span, {
+        aggregateType,
+        startedAt,
+        outcome: result.replayed ? 'replayed' : 'accepted',
+        resultingVersion: result.version,
+        retries: task.retries,
+        error: undefined,
+      });
+      return result;
+    }, failed);
   }
 
   private executeTask(task: CommandTask): Promise<CommandResult> {
@@ -423,7 +453,8 @@ export class CommandGateway {
 
   private async run(task: CommandTask): Promise<CommandResult> {
     for (let attempt = 0; ; attempt++) {
-      const copy = await this.checkout(task.definition, task.streamId, task.aggregateId);
+      // A cached aggregate without a promise (see `cachedCopy`).
+      const copy = this.cachedCopy(task.streamId) ?? (await this.checkout(task.definition, task.streamId, task.aggregateId));
       try {
         return await this.decide(task, copy, attempt);
       } catch (error) {
@@ -458,7 +489,8 @@ export class CommandGateway {
     try {
       if (handler.creates && copy.version > 0) throw new AggregateAlreadyExistsError(definition.name, task.aggregateId);
       if (!handler.creates && copy.version === 0) throw new AggregateNotFoundError(definition.name, task.aggregateId);
-      events = await definition.handle(copy.aggregate, task.command, { aggregateId: task.aggregateId, version: copy.version, now });
+      const decided = definition.handle(copy.aggregate, task.command, { aggregateId: task.aggregateId, version: copy.version, now });
+      events = Array.isArray(decided) ? decided : await decided;
       for (const event of events) {
         mutated = true;
         definition.apply(copy.aggregate, event);
@@ -841,18 +873,27 @@ export class CommandGateway {
     };
   }
 
+  /**
+   * The cached copy of an aggregate, checked out for a command; undefined when it is not cached.
+   * Synchronous, so a command on a cached aggregate creates no promise for it: with AsyncLocalStorage
+   * entered (an OpenTelemetry SDK), Node 20 runs promise hooks for every promise.
+   */
+  private cachedCopy(streamId: string): WorkingCopy | undefined {
+    const cached = this.cache.get(streamId);
+    if (!cached) return undefined;
+    this.cacheHits++;
+    // The aggregate may change from here on: the last result's copy, if still owed, is made now.
+    if (cached.pending) {
+      cached.pending.freeze();
+      cached.pending = undefined;
+    }
+    return { aggregate: cached.aggregate, version: cached.version, fresh: false };
+  }
+
   /** The cached copy of an aggregate, or a freshly recovered one. Never caches a missing aggregate. */
   private async checkout(definition: AggregateDefinition, streamId: string, aggregateId: string): Promise<WorkingCopy> {
-    const cached = this.cache.get(streamId);
-    if (cached) {
-      this.cacheHits++;
-      // The aggregate may change from here on: the last result's copy, if still owed, is made now.
-      if (cached.pending) {
-        cached.pending.freeze();
-        cached.pending = undefined;
-      }
-      return { aggregate: cached.aggregate, version: cached.version, fresh: false };
-    }
+    const cached = this.cachedCopy(streamId);
+    if (cached) return cached;
     this.cacheMisses++;
     const loaded = await this.withRecoveryPermit(aggregateId, () => this.loader.load(definition, streamId));
     if (loaded.version > 0) this.cache.set(streamId, loaded);
