@@ -152,7 +152,7 @@ describe('CommandGateway', () => {
         },
       });
       const [notObject, stray, malformed] = await Promise.allSettled(refusals());
-      expect([notObject, stray, malformed].map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      expect([notObject, stray, malformed].map((outcome) => outcome!.status)).toEqual(['rejected', 'rejected', 'rejected']);
       expect((stray as PromiseRejectedResult).reason).toBeInstanceOf(UnknownCommandError);
       // An unknown command is refused before any interceptor sees it; a known one goes through them.
       expect(seen).toEqual(['Credit']);
