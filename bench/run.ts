@@ -6,6 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveCommandGatewayOptions } from '@chronicle/core/internal';
 import { SCENARIOS } from './scenarios/index.js';
+import { readCpuTimes, stolenPercent } from './support/cpu-steal.js';
 import { describeMachine } from './support/machine.js';
 import { dropRunSchemas, postgresUnavailable } from './support/postgres.js';
 import { renderMarkdown, renderSummary } from './support/report.js';
@@ -47,6 +48,7 @@ function runScenario(id: string, mode: BenchMode, runId: string, timeoutMs: numb
   const workDir = mkdtempSync(join(tmpdir(), `chronicle-bench-${id}-`));
   const outFile = join(workDir, 'result.json');
   const started = performance.now();
+  const cpuBefore = readCpuTimes();
   return new Promise((resolvePromise) => {
     // BENCH_NODE_ARGS (for example `--cpu-prof --cpu-prof-dir=/tmp/prof`) reaches the scenario's
     // process: Node refuses --cpu-prof in NODE_OPTIONS.
@@ -74,8 +76,9 @@ function runScenario(id: string, mode: BenchMode, runId: string, timeoutMs: numb
         }
       }
       rmSync(workDir, { recursive: true, force: true });
-      resolvePromise(
-        result ?? {
+      const stolenCpuPct = stolenPercent(cpuBefore, readCpuTimes());
+      resolvePromise({
+        ...(result ?? {
           id,
           title,
           status: 'error',
@@ -83,8 +86,9 @@ function runScenario(id: string, mode: BenchMode, runId: string, timeoutMs: numb
             ? `The scenario did not finish within its ${timeoutMs / 1000} s limit and was killed.`
             : `The scenario process exited (code ${String(code)}, signal ${String(signal)}) without a result.`,
           wallMs: performance.now() - started,
-        },
-      );
+        }),
+        ...(stolenCpuPct === undefined ? {} : { stolenCpuPct }),
+      });
     });
   });
 }
@@ -97,6 +101,7 @@ async function main(): Promise<number> {
   }
   const startedAt = new Date();
   const started = performance.now();
+  const runCpuBefore = readCpuTimes();
   const runId = `${startedAt.getTime().toString(36)}${randomBytes(2).toString('hex')}`;
   const extra = process.argv.slice(2).join(' ');
   const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench${extra ? ` -- ${extra}` : ''}` : `node dist/bench/run.js${extra ? ` ${extra}` : ''}`;
@@ -126,6 +131,7 @@ async function main(): Promise<number> {
       ? (s.targets ?? [])
       : [{ scenario: s.id, name: s.title, target: '(scenario targets)', measured: `scenario failed: ${(s.error ?? '').split('\n')[0]}`, status: 'ERROR' }],
   );
+  const runStolenCpuPct = stolenPercent(runCpuBefore, readCpuTimes());
   const run: BenchRun = {
     schema: 'chronicle-bench/1',
     mode: args.mode,
@@ -133,6 +139,7 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     wallMs: performance.now() - started,
+    ...(runStolenCpuPct === undefined ? {} : { stolenCpuPct: runStolenCpuPct }),
     machine,
     library: { gatewayDefaults: { ...resolveCommandGatewayOptions({}) } },
     scenarios,

@@ -83,6 +83,8 @@ export interface ScenarioResult extends Partial<ScenarioOutput> {
   processPeakRssMb?: number;
   /** The machine's 1-minute load average when the scenario started (other work on the machine shows here). */
   loadAvgAtStart?: number;
+  /** Share of the machine's CPU time the hypervisor gave to other guests while the scenario ran, in percent (Linux only). */
+  stolenCpuPct?: number;
 }
 
 /** The machine a run measured. */
@@ -107,6 +109,8 @@ export interface BenchRun {
   startedAt: string;
   finishedAt: string;
   wallMs: number;
+  /** Share of the machine's CPU time stolen by the hypervisor over the whole run, in percent (Linux only). */
+  stolenCpuPct?: number;
   machine: MachineInfo;
   /** The library's defaults the run measured with (scenarios pass no gateway options unless stated). */
   library: { gatewayDefaults: Record<string, unknown> };
