@@ -28,7 +28,7 @@ import { resolveCommandGatewayOptions, type CommandGatewayOptions, type Resolved
 import type { CommandInterceptor } from './command-interceptor.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { LruCache } from './lru-cache.js';
-import type { PostCommitListener } from './post-commit-listener.js';
+import type { CommittedCommand, PostCommitListener } from './post-commit-listener.js';
 import { Semaphore } from './semaphore.js';
 import { StateCopy } from './state-copy.js';
 import { ChronicleTelemetry, type CommandSpanOutcome, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
@@ -565,17 +565,19 @@ export class CommandGateway {
         return state.value;
       },
     };
+    await this.notifyListeners({ command: task.command, result, recorded }, `${streamId}@${toVersion}${logContext(eventMetadata)}`);
+    return result;
+  }
+
+  /** Runs the post-commit listeners in order; one that throws is logged (naming `where`) and the others still run. */
+  private async notifyListeners(commit: CommittedCommand, where: string): Promise<void> {
     for (const listener of this.listeners) {
       try {
-        await listener.afterCommit({ command: task.command, result, recorded });
+        await listener.afterCommit(commit);
       } catch (error) {
-        this.logger.error(
-          `Post-commit listener ${listener.constructor.name} failed for ${streamId}@${toVersion}${logContext(eventMetadata)}: ${(error as Error).message}`,
-          (error as Error).stack,
-        );
+        this.logger.error(`Post-commit listener ${listener.constructor.name} failed for ${where}: ${(error as Error).message}`, (error as Error).stack);
       }
     }
-    return result;
   }
 
   private prepareDecision(definition: DecisionDefinition, command: object, metadata: CommandMetadata): DecisionTask {
@@ -703,16 +705,7 @@ export class CommandGateway {
     for (const [index, event] of events.entries()) state = definition.evolve(state, serialized[index]!.type, event);
     const result = this.decisionResult(task, toVersion, events, appended.cursor, state);
     const recorded = appended.streams[0]?.events ?? [];
-    for (const listener of this.listeners) {
-      try {
-        await listener.afterCommit({ command: task.command, result, recorded });
-      } catch (error) {
-        this.logger.error(
-          `Post-commit listener ${listener.constructor.name} failed for ${streamId}@${toVersion}${logContext(eventMetadata)}: ${(error as Error).message}`,
-          (error as Error).stack,
-        );
-      }
-    }
+    await this.notifyListeners({ command: task.command, result, recorded }, `${streamId}@${toVersion}${logContext(eventMetadata)}`);
     return result;
   }
 
