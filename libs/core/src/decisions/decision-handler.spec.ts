@@ -1,4 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { InMemoryJournal } from '../adapters/in-memory-journal.js';
+import { InMemoryKeyStore } from '../adapters/in-memory-key-store.js';
 import { createInMemoryStorage } from '../adapters/in-memory-storage.js';
 import { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
 import { AggregateAlreadyExistsError } from '../errors/aggregate-already-exists.error.js';
@@ -8,10 +10,11 @@ import { DomainRuleViolation } from '../errors/domain-rule-violation.error.js';
 import { IdempotencyKeyReusedError } from '../errors/idempotency-key-reused.error.js';
 import { InvalidCommandError } from '../errors/invalid-command.error.js';
 import { Event } from '../events/event.decorator.js';
+import { PersonalData } from '../events/personal-data.decorator.js';
 import { CommandGateway } from '../gateway/command-gateway.js';
 import type { ChronicleLogger } from '../logging/chronicle-logger.js';
 import { EVENT_QUERY_LIMITS } from '../ports/event-query.js';
-import type { AppendRequest, AppendResult, Journal } from '../ports/journal.port.js';
+import type { AppendRequest, AppendResult, EventQuery, Journal, QueryPage, ReadByQueryOptions } from '../ports/journal.port.js';
 import { createChronicle } from '../runtime/create-chronicle.js';
 import { Decides } from './decides.decorator.js';
 import { DecisionHandler } from './decision-handler.decorator.js';
@@ -180,6 +183,165 @@ describe('Decision handlers (dynamic consistency boundaries through the gateway)
       expect(error).toBeInstanceOf(AppendConditionConflictError);
       expect(capacity.seen).toHaveLength(3);
       expect(await enrolled(journal, 'math')).not.toContain('ann');
+    });
+  });
+
+  describe('the kept decision state', () => {
+    /** A journal that records what each decision read: from where, and how many events it got. */
+    function recording(journal: Journal): { journal: Journal; reads: Array<{ after: unknown; events: number }> } {
+      const reads: Array<{ after: unknown; events: number }> = [];
+      const spied: Journal = Object.create(journal) as Journal;
+      spied.readByQuery = async (query: EventQuery, options?: ReadByQueryOptions): Promise<QueryPage> => {
+        const page = await journal.readByQuery(query, options);
+        reads.push({ after: options?.after ?? null, events: page.events.length });
+        return page;
+      };
+      return { journal: spied, reads };
+    }
+
+    it('reads only the events committed since the last decision on the query, and decides on what a full read gives', async () => {
+      const { journal, reads } = recording(new InMemoryJournal());
+      const capacity = new CourseCapacity(3);
+      const gateway = gatewayOver(journal, capacity);
+      for (const student of ['ann', 'bob', 'cid']) await gateway.execute(new Enrol(student, 'math'));
+      await expect(gateway.execute(new Enrol('dan', 'math'))).rejects.toThrow(/full/);
+      // Each read after the first starts where the previous one ended and finds the one event since.
+      expect(reads.map((read) => read.events)).toEqual([0, 1, 1, 1]);
+      expect(reads[0]!.after).toBeNull();
+      for (const read of reads.slice(1)) expect(read.after).not.toBeNull();
+      expect(capacity.seen).toEqual([{ students: [] }, { students: ['ann'] }, { students: ['ann', 'bob'] }, { students: ['ann', 'bob', 'cid'] }]);
+      // The same decisions with the cache off read everything every time and see the same states.
+      const plain = recording(new InMemoryJournal());
+      const uncached = new CourseCapacity(3);
+      const off = new CommandGateway({ catalog: new AggregateCatalog([Student]).addDecisions([uncached]), journal: plain.journal, logger: silent }, { decisionCacheSize: 0 });
+      for (const student of ['ann', 'bob', 'cid']) await off.execute(new Enrol(student, 'math'));
+      await expect(off.execute(new Enrol('dan', 'math'))).rejects.toThrow(/full/);
+      expect(plain.reads.map((read) => read.events)).toEqual([0, 1, 2, 3]);
+      expect(uncached.seen).toEqual(capacity.seen);
+    });
+
+    it('sees what other gateways and aggregate commands committed since its read', async () => {
+      const journal = new InMemoryJournal();
+      const [a, b] = [gatewayOver(journal, new CourseCapacity(2)), gatewayOver(journal, new CourseCapacity(2))];
+      await a.execute(new Enrol('ann', 'math'));
+      await b.execute(new Enrol('bob', 'math'));
+      await expect(a.execute(new Enrol('cid', 'math'))).rejects.toThrow(/full/);
+      // A seat freed by an aggregate command (an evolver that changes the state in place) is seen too.
+      await b.execute(new Leave('bob', 'math'));
+      await expect(a.execute(new Enrol('cid', 'math'))).resolves.toMatchObject({ state: { students: ['ann', 'cid'] } });
+      await expect(b.execute(new Enrol('dan', 'math'))).rejects.toThrow(/full/);
+      expect(await enrolled(journal, 'math')).toEqual(['ann', 'bob', 'cid']);
+    });
+
+    it('keeps the fold of the read alone: neither the decision changing its state nor its own events leak into the next one', async () => {
+      @Event('pool.joined', { tags: (e: Joined) => [`pool:${e.pool}`] })
+      class Joined {
+        constructor(readonly pool: string, readonly member: string) {}
+      }
+      class Join {
+        constructor(readonly pool: string, readonly member: string) {}
+      }
+      const seen: string[][] = [];
+      @DecisionHandler<{ members: string[] }>({ name: 'pool', initialState: () => ({ members: [] }) })
+      class Pool {
+        @Evolves(Joined) joined(state: { members: string[] }, event: Joined): void {
+          state.members.push(event.member); // in place
+        }
+        @Decides(Join, { tags: (c: Join) => [`pool:${c.pool}`], id: 'member' }) join(command: Join, state: { members: string[] }): Joined {
+          seen.push([...state.members]);
+          state.members.push('scribbled by the decision');
+          return new Joined(command.pool, command.member);
+        }
+      }
+      const journal = new InMemoryJournal();
+      const gateway = new CommandGateway({ catalog: new AggregateCatalog().addDecisions([new Pool()]), journal, logger: silent });
+      const first = await gateway.execute(new Join('p', 'ann'));
+      expect(first.state).toEqual({ members: ['scribbled by the decision', 'ann'] });
+      await gateway.execute(new Join('p', 'bob'));
+      await gateway.execute(new Join('p', 'cid'));
+      expect(seen).toEqual([[], ['ann'], ['ann', 'bob']]);
+    });
+
+    it('folds afresh a state that is not plain data, or that was folded from personal data', async () => {
+      class Roster {
+        readonly names: string[] = [];
+        get size(): number {
+          return this.names.length;
+        }
+      }
+      @Event('club.joined', { tags: (e: ClubJoined) => [`club:${e.club}`], subject: 'member' })
+      class ClubJoined {
+        @PersonalData() readonly name: string;
+        constructor(readonly club: string, readonly member: string, name: string) {
+          this.name = name;
+        }
+      }
+      @Event('club.visited', { tags: (e: Visited) => [`club:${e.club}`] })
+      class Visited {
+        constructor(readonly club: string, readonly member: string) {}
+      }
+      class Join {
+        constructor(readonly club: string, readonly member: string) {}
+      }
+      class Visit {
+        constructor(readonly club: string, readonly member: string) {}
+      }
+      @DecisionHandler<Roster>({ name: 'roster', initialState: () => new Roster() })
+      class Rosters {
+        @Evolves(Visited) visited(state: Roster, event: Visited): void {
+          state.names.push(event.member);
+        }
+        @Decides(Visit, { tags: (c: Visit) => [`club:${c.club}`], id: 'member' }) visit(command: Visit, state: Roster): Visited {
+          expect(state).toBeInstanceOf(Roster);
+          return new Visited(command.club, command.member);
+        }
+      }
+      @DecisionHandler<string[]>({ name: 'members', initialState: () => [] })
+      class Members {
+        @Evolves(ClubJoined) joined(state: string[], event: ClubJoined): string[] {
+          return [...state, event.name];
+        }
+        @Decides(Join, { tags: (c: Join) => [`club:${c.club}`], id: 'member' }) join(command: Join): ClubJoined {
+          return new ClubJoined(command.club, command.member, `Name of ${command.member}`);
+        }
+      }
+      const { journal, reads } = recording(new InMemoryJournal());
+      const gateway = new CommandGateway({ catalog: new AggregateCatalog().addDecisions([new Rosters(), new Members()]), journal, logger: silent });
+      for (const member of ['ann', 'bob', 'cid']) await gateway.execute(new Visit('chess', member));
+      for (const member of ['ann', 'bob', 'cid']) await gateway.execute(new Join('go', member));
+      expect(reads.map((read) => [read.after, read.events])).toEqual([
+        [null, 0],
+        [null, 1],
+        [null, 2],
+        // Its first state folded nothing personal (kept); the next folded a name (not kept).
+        [null, 0],
+        [expect.any(String), 1],
+        [null, 2],
+      ]);
+    });
+
+    it('is dropped by forget: the next decision reads its query afresh', async () => {
+      const storage = createInMemoryStorage();
+      const { journal, reads } = recording(storage.journal);
+      const chronicle = createChronicle({
+        storage: { ...storage, journal },
+        aggregates: [Student],
+        decisions: [new CourseCapacity(5)],
+        personalData: { keyStore: new InMemoryKeyStore({ masterKeys: { current: { id: 'm1', key: randomBytes(32).toString('base64') } } }) },
+        logger: () => silent,
+        options: { telemetry: false },
+      });
+      await chronicle.start();
+      try {
+        await chronicle.execute(new Enrol('ann', 'math'));
+        await chronicle.execute(new Enrol('bob', 'math'));
+        expect(reads.at(-1)?.after).not.toBeNull();
+        await chronicle.forget('someone');
+        await chronicle.execute(new Enrol('cid', 'math'));
+        expect(reads.at(-1)).toEqual({ after: null, events: 2 });
+      } finally {
+        await chronicle.stop();
+      }
     });
   });
 

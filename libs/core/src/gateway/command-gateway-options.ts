@@ -44,6 +44,15 @@ export interface CommandGatewayOptions {
    * @default 10000
    */
   recentOutcomes?: number;
+  /**
+   * Most decision states kept in memory (least recently used are dropped): what a decision handler
+   * folded from its query's events and where that read ended, so that the next decision on the same
+   * query reads only the events committed since. Only states of plain data are kept (primitives,
+   * arrays, plain objects, `Map`s with primitive keys, `Set`s of primitives, `Date`s: a class instance
+   * is folded afresh each time), never one folded from events with `@PersonalData` fields; 0 turns it off.
+   * @default 10000
+   */
+  decisionCacheSize?: number;
   /** Group commit: concurrent commands to different aggregates share one transaction. */
   groupCommit?: GroupCommitOptions;
 }
@@ -58,6 +67,7 @@ export const COMMAND_GATEWAY_DEFAULTS = {
   replayPageSize: 1_000,
   conflictRetries: 10,
   recentOutcomes: 10_000,
+  decisionCacheSize: 10_000,
 } as const satisfies Required<Omit<CommandGatewayOptions, 'groupCommit'>>;
 
 /**
@@ -87,6 +97,7 @@ export function resolveCommandGatewayOptions(options: CommandGatewayOptions = {}
     replayPageSize: options.replayPageSize ?? COMMAND_GATEWAY_DEFAULTS.replayPageSize,
     conflictRetries: options.conflictRetries ?? COMMAND_GATEWAY_DEFAULTS.conflictRetries,
     recentOutcomes: options.recentOutcomes ?? COMMAND_GATEWAY_DEFAULTS.recentOutcomes,
+    decisionCacheSize: options.decisionCacheSize ?? COMMAND_GATEWAY_DEFAULTS.decisionCacheSize,
     groupCommit: {
       enabled: options.groupCommit?.enabled ?? GROUP_COMMIT_DEFAULTS.enabled,
       maxBatchSize: options.groupCommit?.maxBatchSize ?? GROUP_COMMIT_DEFAULTS.maxBatchSize,
@@ -100,7 +111,7 @@ export function resolveCommandGatewayOptions(options: CommandGatewayOptions = {}
     ['groupCommit.maxBatchSize', resolved.groupCommit.maxBatchSize],
     ['groupCommit.maxConcurrentBatches', resolved.groupCommit.maxConcurrentBatches],
   ] as Array<[string, unknown]>) {
-    const min = key === 'conflictRetries' || key === 'recentOutcomes' ? 0 : 1;
+    const min = key === 'conflictRetries' || key === 'recentOutcomes' || key === 'decisionCacheSize' ? 0 : 1;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
       throw new ConfigurationError(`Command gateway option ${key} must be an integer ≥ ${min}, got ${String(value)}.`);
     }

@@ -22,12 +22,14 @@ import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger
 import { systemClock, type Clock } from '../ports/clock.port.js';
 import type { AppendCondition, AppendRequest, AppendResult, CommandRecord, EventQuery, JournalStreams } from '../ports/journal.port.js';
 import { CommitBatcher } from './commit-batcher.js';
+import { DecisionStateCache } from './decision-state-cache.js';
 import type { SnapshotStore } from '../ports/snapshot-store.port.js';
 import { AggregateLoader } from './aggregate-loader.js';
 import { resolveCommandGatewayOptions, type CommandGatewayOptions, type ResolvedCommandGatewayOptions } from './command-gateway-options.js';
 import type { CommandInterceptor } from './command-interceptor.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { LruCache } from './lru-cache.js';
+import { NOT_PLAIN_DATA, plainDataCopy } from './plain-data-copy.js';
 import type { CommittedCommand, PostCommitListener } from './post-commit-listener.js';
 import { Semaphore } from './semaphore.js';
 import { StateCopy } from './state-copy.js';
@@ -160,6 +162,9 @@ export class CommandGateway {
    * expected version, and the retry reads it.
    */
   private readonly decisionStreams: LruCache<string, number>;
+  private readonly decisionStates: DecisionStateCache;
+  /** Whether events of a type declare `@PersonalData` fields (a state folded from them is never cached). */
+  private readonly personalTypes = new Map<string, boolean>();
   private readonly queue = new KeyedQueue();
   private readonly recoveries: Semaphore;
   private readonly inFlight = new Map<string, Promise<unknown>>();
@@ -186,6 +191,7 @@ export class CommandGateway {
     this.cache = new LruCache(this.options.cacheSize);
     this.recent = new LruCache(Math.max(1, this.options.recentOutcomes));
     this.decisionStreams = new LruCache(this.options.cacheSize);
+    this.decisionStates = new DecisionStateCache(this.options.decisionCacheSize);
     this.recoveries = new Semaphore(this.options.maxConcurrentRecoveries);
     this.telemetry = dependencies.telemetry ?? new ChronicleTelemetry();
     this.appender = this.options.groupCommit.enabled ? new CommitBatcher(this.journal, this.options.groupCommit, this.telemetry) : this.journal;
@@ -408,6 +414,15 @@ export class CommandGateway {
     const loaded = await this.withRecoveryPermit(aggregateId, () => this.loader.load(definition, streamId, version));
     if (loaded.version !== version || version === 0) return undefined;
     return { aggregateId, streamId, version, state: loaded.aggregate };
+  }
+
+  /**
+   * Drops the decision states this process keeps (each next decision reads its query's events
+   * afresh). `Chronicle.forget` calls it; states folded from events with personal fields are never
+   * kept, so this is a second line of defence.
+   */
+  clearDecisionStates(): void {
+    this.decisionStates.clear();
   }
 
   /** Forgets a cached aggregate (the next command reloads it). */
@@ -637,23 +652,44 @@ export class CommandGateway {
     // version given by the caller is always checked against the database.
     const assumed =
       attempt > 0 || expectedVersion !== undefined ? undefined : task.creates ? 0 : task.aggregate === undefined ? this.decisionStreams.get(streamId) : undefined;
-    const [page, version] = await Promise.all([this.journal.readByQuery(task.query), assumed ?? this.journal.streamVersion(streamId)]);
+    // The state folded by this process's last decision on the query, if kept: only the events
+    // committed since its read are read now (see DecisionStateCache for why nothing is missed).
+    const cached = this.decisionStates.take(definition.name, task.queueKey);
+    const [page, version] = await Promise.all([
+      cached === undefined ? this.journal.readByQuery(task.query) : this.journal.readByQuery(task.query, { after: cached.next }),
+      assumed ?? this.journal.streamVersion(streamId),
+    ]);
     if (expectedVersion !== undefined && expectedVersion !== version) {
+      if (cached !== undefined) this.decisionStates.put(definition.name, task.queueKey, cached);
       const recorded = task.idempotent ? await this.journal.findCommand(task.commandId) : undefined;
       if (recorded) return this.replay(recorded, task);
       throw new ConcurrencyError(streamId, expectedVersion, version);
     }
-    let state = definition.initialState();
+    let folded = cached === undefined ? definition.initialState() : cached.state;
+    let personal = false;
     for (const stored of page.events) {
       // A custom query may match types the handler does not fold: those are not even decoded.
-      if (definition.evolvers.has(stored.type)) state = definition.evolve(state, stored.type, this.serializer.deserialize(stored));
+      if (!definition.evolvers.has(stored.type)) continue;
+      folded = definition.evolve(folded, stored.type, this.serializer.deserialize(stored));
+      personal ||= this.holdsPersonalData(stored.type);
+    }
+    const matched = (cached?.matched ?? 0) + page.events.length;
+    // The decision (and the fold of its own events below) works on a copy, so the kept state stays
+    // the fold of the read alone; a state that cannot be copied faithfully is not kept.
+    let state = folded;
+    if (!personal && this.decisionStates.capacity > 0) {
+      const copy = plainDataCopy(folded);
+      if (copy !== NOT_PLAIN_DATA) {
+        state = copy;
+        this.decisionStates.put(definition.name, task.queueKey, { state: folded, next: page.next, matched });
+      }
     }
     const condition: AppendCondition = { failIfEventsMatch: task.query, after: page.next };
     const now = this.clock.now();
     let events: object[];
     try {
       if (task.creates && version > 0) throw new AggregateAlreadyExistsError(task.aggregateType, task.id);
-      events = await definition.decide(task.command, state, { streamId, streamVersion: version, matched: page.events.length, now });
+      events = await definition.decide(task.command, state, { streamId, streamVersion: version, matched, now });
     } catch (error) {
       if (!isRecordableRejection(error)) throw error;
       // Refused on facts that must still hold: a unit committed just before the read but not
@@ -730,6 +766,15 @@ export class CommandGateway {
     }
     if (record) this.recent.set(task.commandId, record);
     return undefined;
+  }
+
+  private holdsPersonalData(type: string): boolean {
+    let holds = this.personalTypes.get(type);
+    if (holds === undefined) {
+      holds = this.catalog.events.forType(type).metadata.personalFields.length > 0;
+      this.personalTypes.set(type, holds);
+    }
+    return holds;
   }
 
   private decisionResult(task: DecisionTask, version: number, events: object[], cursor: string | undefined, state: unknown): CommandResult {

@@ -346,8 +346,8 @@ export class Chronicle<Tx = unknown> {
 
   /**
    * Crypto-shredding: destroys the subject's data key (see `PersonalDataStorage.forget`) and drops
-   * the listed aggregates from this instance's cache, so that their next command replays them
-   * with the replacements. Resolves with when the key was destroyed.
+   * the listed aggregates (and every kept decision state) from this instance's cache, so that their
+   * next command replays them with the replacements. Resolves with when the key was destroyed.
    * Throws `ConfigurationError` when the runtime was built without `personalData`.
    */
   async forget(subject: string, options: { evict?: ReadonlyArray<{ aggregate: ClassType; id: string }> } = {}): Promise<ForgetResult> {
@@ -356,6 +356,7 @@ export class Chronicle<Tx = unknown> {
     }
     const result = await this.personalData.forget(subject);
     for (const { aggregate, id } of options.evict ?? []) this.gateway.evict(aggregate, id);
+    this.gateway.clearDecisionStates();
     return result;
   }
 
