@@ -12,7 +12,7 @@ function event(tags: string[]): NewEvent {
   return { eventId: randomUUID(), type: OPENED, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() };
 }
 
-function conditional(query: EventQuery, after: string, ...events: NewEvent[]): AppendRequest {
+function conditional(query: EventQuery, after: string | null, ...events: NewEvent[]): AppendRequest {
   return { writes: [{ streamId: `s-${randomUUID()}`, aggregateType: 'a', expectedVersion: 0, events }], condition: { failIfEventsMatch: query, after } };
 }
 
@@ -174,4 +174,20 @@ await describePostgres('Conditional appends on PostgreSQL: the one-statement pat
       expect((await first.readByQuery(ownerQuery('ann'))).events).toHaveLength(limit);
     }
   }, 120_000);
+
+  it('checks a read\'s after cursor in the read\'s own statement: a bound cursor past the snapshot, or an event cursor it never wrote, is refused; its own cursors read on', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    await journal.append(conditional(ownerQuery('ann'), null, event(['owner:ann'])));
+    const first = await journal.readByQuery(ownerQuery('ann'));
+    expect(first.events).toHaveLength(1);
+    await journal.append(conditional(ownerQuery('ann'), first.next, event(['owner:ann'])));
+    const rest = await journal.readByQuery(ownerQuery('ann'), { after: first.next });
+    expect(rest.events).toHaveLength(1);
+    const [eventCursor] = [rest.events[0]!.cursor!];
+    expect((await journal.readByQuery(ownerQuery('ann'), { after: eventCursor })).events).toEqual([]);
+    const [tx] = eventCursor.split(':');
+    for (const foreign of [`${BigInt(tx!) + 1_000_000n}:9223372036854775807`, `${tx}:999999999`]) {
+      await expect(journal.readByQuery(ownerQuery('ann'), { after: foreign })).rejects.toMatchObject({ name: 'InvalidArgumentError', argument: 'after' });
+    }
+  });
 });

@@ -23,6 +23,8 @@ export type FeedQueryRow = Omit<EventRow, 'position'> & {
   feed_newest_ahead?: string | null;
   /** PostgreSQL: whether the cursor's transaction id is at or past xmax. */
   feed_cursor_ahead?: boolean | null;
+  /** PostgreSQL, a filtered read after a cursor: whether the journal handed that cursor out (see `knownCursor`). */
+  feed_known_after?: boolean | null;
   /**
    * PostgreSQL: the bound was held back by a transaction that has finished since the snapshot,
    * so a fresh read may return more than this page did.

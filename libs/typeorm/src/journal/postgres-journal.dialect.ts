@@ -176,10 +176,22 @@ export const postgresJournalDialect: JournalDialect = {
         : `e.tx_id < ${params.add(bound)}::xid8 AND current_setting('transaction_isolation') = 'read committed'`,
     ];
     let cursorTx: string | undefined;
+    let knownAfter = '';
     if (after !== null) {
       const [txId, position] = parseCursor(after);
       cursorTx = params.add(String(txId));
-      conditions.unshift(`(e.tx_id, e.position) > (${cursorTx}::xid8, ${params.add(String(position))}::bigint)`);
+      const cursorPosition = params.add(String(position));
+      conditions.unshift(`(e.tx_id, e.position) > (${cursorTx}::xid8, ${cursorPosition}::bigint)`);
+      // A filtered read (a decision's, reading on from where its last read ended) checks in the same
+      // statement that the journal handed its cursor out (`knownCursor`'s test), not in a round trip
+      // of its own.
+      if (filter !== undefined) {
+        const known =
+          position === MAX_POSITION
+            ? `${cursorTx}::xid8 < pg_snapshot_xmax(snap.s)`
+            : `EXISTS (SELECT 1 FROM ${tables.events} k WHERE k.tx_id = ${cursorTx}::xid8 AND k.position = ${cursorPosition}::bigint)`;
+        knownAfter = `, ${known} AS known_after`;
+      }
     }
     if (filter !== undefined) conditions.push(`(${filter(params)})`);
     const order = 'ORDER BY e.tx_id, e.position';
@@ -195,10 +207,11 @@ export const postgresJournalDialect: JournalDialect = {
         // Asked after the bound was worked out: a bound held by a transaction that has finished
         // since (it committed between the snapshot and the lock scan, which a conservative bound
         // must count as relevant) lets the journal read again rather than stop short.
-        `(SELECT xid FROM bound) < pg_snapshot_xmax(snap.s) AND pg_xact_status((SELECT xid FROM bound)) IS DISTINCT FROM 'in progress' AS bound_finished ` +
+        `(SELECT xid FROM bound) < pg_snapshot_xmax(snap.s) AND pg_xact_status((SELECT xid FROM bound)) IS DISTINCT FROM 'in progress' AS bound_finished${knownAfter} ` +
         `FROM snap) ` +
         `SELECT ${this.eventColumns}, (SELECT xid FROM bound)::text AS feed_bound, a.xmax AS feed_xmax, ` +
-        `a.newest AS feed_newest_ahead, a.cursor_ahead AS feed_cursor_ahead, a.bound_finished AS feed_bound_finished ` +
+        `a.newest AS feed_newest_ahead, a.cursor_ahead AS feed_cursor_ahead, a.bound_finished AS feed_bound_finished` +
+        `${knownAfter === '' ? '' : ', a.known_after AS feed_known_after'} ` +
         `FROM ahead a LEFT JOIN LATERAL (SELECT e.* ${page}) e ON true ${order}`,
       params: params.values,
     };

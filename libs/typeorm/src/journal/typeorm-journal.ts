@@ -679,11 +679,9 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const after = options.after ?? null;
     const { limit } = options;
     if (limit !== undefined) checkIntegerArgument('limit', limit, 0);
-    if (after !== null) {
-      const { sql, params } = this.knownStatement(after, 'after');
-      const [row] = await this.read<{ known: unknown }>(sql, params);
-      if (!isTrue(row?.known)) throw unknownCursor('after', after);
-    }
+    // A malformed cursor fails here; on PostgreSQL the read's own statement checks that the journal
+    // handed it out (`feed_known_after`), elsewhere a statement of its own does.
+    const known = after === null ? undefined : this.knownStatement(after, 'after');
     const filter = (params: SqlParameters): string => this.dialect.queryCondition(this.tables, params, query);
     const most = limit ?? Number.MAX_SAFE_INTEGER;
     if (this.sql.name === 'postgres') {
@@ -696,6 +694,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       // snapshot). Reading again with a fresh snapshot lets a decision see the units committed
       // before it started: a stale read is never unsound (the condition catches what it missed),
       // but it makes a decision conflict for nothing.
+      if (after !== null && !isTrue(rows[0]?.feed_known_after)) throw unknownCursor('after', after);
       for (let retry = 0; retry < 2 && rows[0]?.feed_bound_finished === true; retry++) rows = await this.read<FeedQueryRow>(sql, params);
       const bound = rows[0]?.feed_bound;
       const events = this.dialect.feedRows(rows, after).slice(0, most).map(this.pageDecoder());
@@ -704,6 +703,10 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       const last = events.at(-1);
       if (limit !== undefined && events.length >= limit) return { events, next: last?.cursor ?? after ?? end };
       return { events, next: after !== null && this.dialect.compareCursors(after, end) > 0 ? after : end };
+    }
+    if (known !== undefined) {
+      const [row] = await this.read<{ known: unknown }>(known.sql, known.params);
+      if (!isTrue(row?.known)) throw unknownCursor('after', after!);
     }
     const [head] = await this.read<{ head: unknown }>(`SELECT COALESCE(max(position), 0) AS head FROM ${this.tables.events}`, []);
     const headPosition = this.sql.decodeInteger(head?.head ?? 0);
