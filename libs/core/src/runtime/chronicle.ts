@@ -196,10 +196,15 @@ export class Chronicle<Tx = unknown> {
     // The runtime's own listener wakes the relay and the subscriptions after every local commit;
     // the list is final here: nothing is added to the gateway later.
     const wakeAfterCommit: PostCommitListener = {
-      afterCommit: () => {
+      afterCommit: ({ recorded }) => {
         // Nothing to wake costs nothing: a runtime without handlers or subscriptions skips it.
         if (this.options.outbox.relay && this.relayBuilt) void this.jobs.wakeGroup('outbox');
-        if (this.options.subscriptions.run && this.subscriptions.size > 0) void this.jobs.wakeGroup('subscriptions');
+        if (this.options.subscriptions.run && this.subscriptions.size > 0) {
+          void this.jobs.wakeGroup('subscriptions');
+          // A job's wake-up during its run only asks for one more run after it; a saga's step in
+          // progress reads on now when the commit holds an event it handles (see `wakeFor`).
+          for (const runner of this.subscriptions.values()) runner.wakeFor(recorded);
+        }
       },
     };
     const { storage } = this;

@@ -460,6 +460,47 @@ describe('SubscriptionRunner', () => {
       expect(committed).toEqual(['wallet-slow@1', 'wallet-fast@1']);
       expect((await store.load('balances'))?.position).toBe('2');
     });
+
+    it('wakeFor: a local commit of an event the handler takes reaches a step in progress; one of nothing it takes reads nothing', async () => {
+      const { append, runner, journal } = await setup();
+      await append('slow', ['wallet.opened', { walletId: 'slow', owner: 'x' }]);
+      const { handler, committed, calls } = instances();
+      const taken: SubscriptionHandler<InMemoryTransaction> = { ...handler, types: new Set(['wallet.opened']) };
+      let release: () => void = () => undefined;
+      const slowDone = new Promise<void>((resolve) => (release = resolve));
+      let slowStarted = false;
+      taken.handle = async (event, envelope) => {
+        if (envelope.streamId === 'wallet-slow') {
+          slowStarted = true;
+          await slowDone;
+        }
+        return handler.handle(event, envelope);
+      };
+      const subscription = runner(taken, { batchSize: 100, concurrency: 4 });
+      // Between steps it does nothing: wake-ups start steps, wakeFor never does.
+      subscription.wakeFor([{ type: 'wallet.opened' } as RecordedEvent]);
+      const reads = jest.spyOn(journal, 'readAll');
+      const running = subscription.wake();
+      for (let i = 0; i < 100 && !slowStarted; i++) await new Promise((resolve) => setTimeout(resolve, 2));
+      const readsBefore = reads.mock.calls.length;
+      await append('other', ['wallet.credited', { walletId: 'other', amount: 5 }]);
+      subscription.wakeFor([{ type: 'wallet.credited' } as RecordedEvent]);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      expect(reads.mock.calls.length).toBe(readsBefore);
+      await append('fast', ['wallet.opened', { walletId: 'fast', owner: 'y' }]);
+      subscription.wakeFor([{ type: 'wallet.opened' } as RecordedEvent]);
+      // The fast instance is handled while the slow one still runs, in the same step...
+      for (let i = 0; i < 100 && !calls.has('wallet-fast@1'); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+      expect(calls.get('wallet-fast@1')).toBe(1);
+      expect(committed).toEqual([]);
+      release();
+      await running;
+      await subscription.drain();
+      // ...and everything commits in feed order, the event it does not take passed on the way.
+      expect(committed).toEqual(['wallet-slow@1', 'wallet-fast@1']);
+      expect(calls.has('wallet-other@1')).toBe(false);
+      reads.mockRestore();
+    });
   });
 
   it('moves the checkpoint once past a stretch of chunks with nothing to write, and still reaches the end of the page', async () => {

@@ -240,6 +240,25 @@ export class SubscriptionRunner<Tx = unknown> {
     return this.running;
   }
 
+  /**
+   * Told of a local commit's events (the runtime calls it after every commit, beside its wake-up):
+   * when a pipelined step (a saga's) is in progress and its handler takes one of them, the step
+   * reads the feed again now, while its handlers run, instead of once it is over. A runtime's
+   * wake-ups reach `wake` only between steps (its jobs are single-flight), so without this a
+   * transfer requested during a step waited for every transfer of that step. Commits of nothing the
+   * handler takes (a saga's own commands, mostly) do not read again mid-step: each read costs a
+   * feed query, and they are passed by the next step. Does nothing otherwise; never starts a step.
+   */
+  wakeFor(events: readonly RecordedEvent[]): void {
+    if (this.wakeInFlight === undefined || this.stopped) return;
+    for (const envelope of events) {
+      if (this.wants(envelope)) {
+        this.wakeInFlight();
+        return;
+      }
+    }
+  }
+
   /** Steps until the feed is drained, the lease is someone else's, or the runner stops. */
   async drain(): Promise<void> {
     for (;;) {
