@@ -75,9 +75,10 @@ const utf8 = new TextEncoder();
 /**
  * Encrypts with the next nonce of the pool. The nonce is read in place (`createCipheriv` copies it)
  * and its base64 is taken from the pool, so a value costs no buffer of its own for it; GCM's
- * `final` adds no ciphertext, so `update`'s output is the whole ciphertext (no concat).
+ * `final` adds no ciphertext, so `update`'s output is the whole ciphertext (no concat). A string
+ * plaintext is handed to `update` as UTF-8 text, encoded on the native side: no buffer of its own either.
  */
-function encrypt(key: Uint8Array, plaintext: Buffer, aad: Uint8Array): { n: string; t: string; c: Buffer } {
+function encrypt(key: Uint8Array, plaintext: Buffer | string, aad: Uint8Array): { n: string; t: string; c: Buffer } {
   if (nonceOffset === noncePool.length) {
     randomFillSync(noncePool);
     nonceOffset = 0;
@@ -86,7 +87,7 @@ function encrypt(key: Uint8Array, plaintext: Buffer, aad: Uint8Array): { n: stri
   nonceOffset += 12;
   const cipher = createCipheriv('aes-256-gcm', key, noncePool.subarray(start, start + 12));
   cipher.setAAD(aad);
-  const c = cipher.update(plaintext);
+  const c = typeof plaintext === 'string' ? cipher.update(plaintext, 'utf8') : cipher.update(plaintext);
   const rest = cipher.final();
   return { n: noncePool.toString('base64', start, start + 12), t: cipher.getAuthTag().toString('base64'), c: rest.length === 0 ? c : Buffer.concat([c, rest]) };
 }
@@ -112,6 +113,8 @@ interface CachedKey {
   lookup: DataKeyLookup;
   /** When the key was last known not to be forgotten (a fetch's or a revalidation's start). */
   checkedAt: number;
+  /** A subject's entry: set once its key's entry by id (`k:`) was looked for and added when missing. */
+  paired?: boolean;
 }
 
 /**
@@ -189,9 +192,13 @@ export class PersonalDataCipher {
   private sealWith(event: NewEvent, metadata: EventClassMetadata, subject: string, lookup: DataKeyLookup): { event: NewEvent; keyId?: string } {
     const payload = event.payload as JsonObject;
     // The same key serves the snapshot of this stream (looked up by id): no fetch for it later.
-    if (lookup.state === 'active' && !this.cache.has(`k:${lookup.keyId}`)) {
+    // Checked once per cached subject entry (`paired`), not by a lookup per event.
+    if (lookup.state === 'active') {
       const entry = this.cache.get(`s:${subject}`);
-      if (entry) this.cache.set(`k:${lookup.keyId}`, { lookup, checkedAt: entry.checkedAt });
+      if (entry !== undefined && entry.paired !== true) {
+        entry.paired = true;
+        if (!this.cache.has(`k:${lookup.keyId}`)) this.cache.set(`k:${lookup.keyId}`, { lookup, checkedAt: entry.checkedAt });
+      }
     }
     const sealed: JsonObject = { ...payload };
     for (const field of metadata.personalFields) {
@@ -201,7 +208,7 @@ export class PersonalDataCipher {
         sealed[field.name] = structuredClone(field.replacement);
         continue;
       }
-      const { n, t, c } = encrypt(lookup.key, Buffer.from(JSON.stringify(value), 'utf8'), this.aadOf(lookup, field.name));
+      const { n, t, c } = encrypt(lookup.key, JSON.stringify(value), this.aadOf(lookup, field.name));
       sealed[field.name] = { $pd: 1, k: lookup.keyId, n, t, c: c.toString('base64') } satisfies SealedValue as unknown as JsonValue;
     }
     return { event: { ...event, payload: sealed }, keyId: lookup.state === 'active' ? lookup.keyId : FORGOTTEN_KEY };
@@ -336,10 +343,15 @@ export class PersonalDataCipher {
   /** The cached key when it is usable now (starting the background re-check when due); else undefined. */
   private cached(cacheKey: string): DataKeyLookup | undefined {
     const cached = this.cache.get(cacheKey);
-    if (!cached || !this.usable(cached)) return undefined;
+    if (cached === undefined) return undefined;
+    if (cached.lookup.state === 'forgotten') return cached.lookup;
+    // One clock reading for both checks: this runs for every sealed event.
+    const now = this.now();
+    if (now >= cached.checkedAt + this.ttlMs) return undefined;
     // Refresh ahead: past half the TTL the re-check starts in the background, so that under a
     // steady load it is done before any key expires and no command waits for it.
-    if (cached.lookup.state === 'active' && this.keyStore.forgottenAmong && this.now() >= cached.checkedAt + this.ttlMs / 2) {
+    // While a re-check runs, nothing more to start (no promise per event for it).
+    if (this.revalidating === undefined && this.keyStore.forgottenAmong && now >= cached.checkedAt + this.ttlMs / 2) {
       this.revalidate().catch(() => undefined); // a failed re-check is retried by the next lookup; the TTL still bounds use
     }
     return cached.lookup;

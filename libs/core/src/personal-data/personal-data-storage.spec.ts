@@ -267,6 +267,89 @@ describe('Personal data: faults and bounds', () => {
     expect((await storage.journal.readStream('person-p2'))[0]!.payload).toEqual({ personId: 'p2', name: `${NAME} p2` });
   });
 
+  it('opens a personal value with non-ASCII text exactly as it was written (sealed from its UTF-8 bytes)', async () => {
+    const cipher = new PersonalDataCipher(new InMemoryKeyStore({ masterKeys: MASTER }), registry());
+    const name = 'Zoë Ødegård-Łukasiewicz 李小龍 🦉';
+    const sealed = await cipher.sealEvent(newEvent({ personId: 'p1', name }));
+    expect(JSON.stringify(sealed.event.payload)).not.toContain('Zoë');
+    expect((await cipher.openPayload('person.registered', sealed.event.payload, 'x')).payload).toEqual({ personId: 'p1', name });
+    // Objects and arrays as personal values go through the same JSON text.
+    const nested = { first: 'Zoë', aliases: ['Łukasz', '🦉'] } as unknown as string;
+    const sealedNested = cipher.sealEventCached(newEvent({ personId: 'p1', name: nested }))!;
+    expect((await cipher.openPayload('person.registered', sealedNested.event.payload, 'x')).payload).toEqual({ personId: 'p1', name: nested });
+  });
+
+  it('reads the clock once per event sealed from the cache, and starts no second re-check while one runs', async () => {
+    const keys = new InMemoryKeyStore({ masterKeys: MASTER });
+    let now = 0;
+    let reads = 0;
+    let checks = 0;
+    let release: () => void = () => undefined;
+    const store = {
+      keyFor: (subject: string) => keys.keyFor(subject),
+      keyById: (keyId: string) => keys.keyById(keyId),
+      forget: (subject: string) => keys.forget(subject),
+      rotateMasterKey: () => keys.rotateMasterKey(),
+      // Held open until released: a re-check in flight while many events are sealed.
+      forgottenAmong: async (ids: readonly string[]) => {
+        checks++;
+        await new Promise<void>((resolve) => (release = resolve));
+        return keys.forgottenAmong(ids);
+      },
+    };
+    const cipher = new PersonalDataCipher(store, registry(), { keyCacheTtlMs: 1000, monotonicNow: () => (reads++, now) });
+    await cipher.sealEvent(newEvent({ personId: 'p1', name: NAME }));
+    reads = 0;
+    for (let i = 0; i < 100; i++) expect(cipher.sealEventCached({ ...newEvent({ personId: 'p1', name: NAME }), eventId: `e${i}` })?.keyId).toBeDefined();
+    expect(reads).toBe(100);
+    expect(checks).toBe(0);
+    now = 600; // past half the TTL: the first seal starts the re-check, the others keep using the key meanwhile
+    for (let i = 0; i < 100; i++) expect(cipher.sealEventCached({ ...newEvent({ personId: 'p1', name: NAME }), eventId: `f${i}` })?.keyId).toBeDefined();
+    expect(checks).toBe(1);
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    now = 1000; // re-checked at 600: not yet half a TTL ago, nothing more to ask
+    expect(cipher.sealEventCached(newEvent({ personId: 'p1', name: NAME }))?.keyId).toBeDefined();
+    expect(checks).toBe(1);
+  });
+
+  it('seals the snapshot of a stream with the key its events used, without fetching that key by id', async () => {
+    const keys = new InMemoryKeyStore({ masterKeys: MASTER });
+    const calls = { keyFor: 0, keyById: 0 };
+    const store = {
+      keyFor: (subject: string) => (calls.keyFor++, keys.keyFor(subject)),
+      keyById: (keyId: string) => (calls.keyById++, keys.keyById(keyId)),
+      forget: (subject: string) => keys.forget(subject),
+      rotateMasterKey: () => keys.rotateMasterKey(),
+    };
+    const cipher = new PersonalDataCipher(store, registry());
+    const { keyId } = await cipher.sealEvent(newEvent({ personId: 'p1', name: NAME }));
+    cipher.sealEventCached(newEvent({ personId: 'p1', name: NAME }));
+    const state = await cipher.sealState({ name: NAME }, [keyId!], 'snapshot of stream person-p1 at version 2');
+    expect(calls).toEqual({ keyFor: 1, keyById: 0 });
+    expect(JSON.stringify(state)).not.toContain(NAME);
+    expect((await cipher.openState(state, 'snapshot of stream person-p1 at version 2'))?.state).toEqual({ name: NAME });
+    // Forgotten through this instance: neither entry is used again, and no snapshot is sealed with it.
+    await cipher.forget('p1');
+    expect(await cipher.sealState({ name: NAME }, [keyId!], 'snapshot of stream person-p1 at version 3')).toBeUndefined();
+  });
+
+  it('hands out one bound function per method of a wrapped store, not a new one per read', async () => {
+    const inner = createInMemoryStorage();
+    const storage = withPersonalData(inner, { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }), events: registry() });
+    expect(storage.journal.streamVersion).toBe(storage.journal.streamVersion);
+    expect(typeof storage.outbox.markPublished).toBe('function');
+    expect(storage.outbox.markPublished).toBe(storage.outbox.markPublished);
+    // Bound to the inner store: it works detached from the wrapper.
+    const { headPosition } = storage.journal;
+    expect(await headPosition()).toBe(0);
+    // The overrides stay the wrapper's own (they seal and open).
+    expect(storage.journal.append).not.toBe(inner.journal.append);
+    await storage.journal.append({ writes: [{ streamId: 'person-p1', aggregateType: 'person', expectedVersion: 0, events: [newEvent({ personId: 'p1', name: NAME })] }] });
+    expect(JSON.stringify(await inner.journal.readStream('person-p1'))).not.toContain(NAME);
+    expect(await headPosition()).toBe(1);
+  });
+
   it('refuses a group commit holding an event without a subject, with no stray rejection from the keys it was fetching', async () => {
     const strays: unknown[] = [];
     const onStray = (reason: unknown) => void strays.push(reason);

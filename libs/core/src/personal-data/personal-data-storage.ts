@@ -42,14 +42,26 @@ function where(event: { type: string; streamId?: string; version?: number }): st
   return `event "${event.type}"${event.streamId ? ` of stream ${event.streamId}` : ''}${event.version ? ` at version ${event.version}` : ''}`;
 }
 
-/** Overrides some methods of a store and forwards every other property to it, bound. */
+/**
+ * Overrides some methods of a store and forwards every other property to it, bound. Each method is
+ * bound once and handed out again while the store keeps it (the gateway reads them per command):
+ * no function is created per property read.
+ */
 function overlay<T extends object>(inner: T, overrides: Partial<T>): T {
+  const bound = new Map<PropertyKey, { method: (...args: unknown[]) => unknown; bound: (...args: unknown[]) => unknown }>();
   return new Proxy(inner, {
     get(target, property) {
       if (Object.prototype.hasOwnProperty.call(overrides, property)) return (overrides as Record<PropertyKey, unknown>)[property];
       // The store itself as the receiver: its getters and private state stay its own.
       const value = Reflect.get(target, property, target) as unknown;
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== 'function') return value;
+      const known = bound.get(property);
+      // Keyed by the method too: a store that replaces one gets the new one bound.
+      if (known !== undefined && known.method === value) return known.bound;
+      const method = value as (...args: unknown[]) => unknown;
+      const entry = { method, bound: method.bind(target) };
+      bound.set(property, entry);
+      return entry.bound;
     },
   });
 }
@@ -130,7 +142,11 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
         ...result,
         streams: result.streams.map((stream) => ({
           ...stream,
-          events: stream.events.map((event) => (plain.has(event.eventId) ? { ...event, payload: plain.get(event.eventId) } : event)),
+          events: stream.events.map((event) => {
+            // A payload is never undefined (JSON): one lookup tells both whether and what.
+            const payload = plain.get(event.eventId);
+            return payload === undefined ? event : { ...event, payload };
+          }),
         })),
       };
     },
