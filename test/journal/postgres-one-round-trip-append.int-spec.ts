@@ -108,6 +108,43 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     expect((await journal.readByQuery([{}])).events).toHaveLength(5);
   });
 
+  it('prepares the append once per connection, and prepares it again on a connection that lost it (DEALLOCATE ALL, DISCARD ALL)', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const event = (tag: string): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: [tag], occurredAt: new Date() });
+    await journal.append(conditional([{ tags: ['p:0'] }], null, 'p-0', event('p:0')));
+    // The pool hands out the connection released last: the one the append prepared its statement on.
+    const runner = database.dataSource.createQueryRunner();
+    try {
+      const [before] = (await runner.query("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'chronicle_cond_%'")) as Array<{ n: number }>;
+      expect(before?.n).toBe(1);
+      await runner.query('DEALLOCATE ALL');
+    } finally {
+      await runner.release();
+    }
+    const { next } = await journal.readByQuery([{ tags: ['p:1'] }]);
+    await journal.append(conditional([{ tags: ['p:1'] }], next, 'p-1', event('p:1')));
+    await expect(journal.append(conditional([{ tags: ['p:1'] }], next, 'p-2', event('p:1')))).rejects.toBeInstanceOf(AppendConditionConflictError);
+    expect((await journal.readByQuery([{ tags: ['p:1'] }])).events.map((e) => e.streamId)).toEqual(['p-1']);
+  });
+
+  it('finds a match far after the cursor, among other events, with and without prepared statements', async () => {
+    for (const preparedStatements of [true, false]) {
+      const journal = new TypeOrmJournal(database.dataSource, { ...database.tables, preparedStatements });
+      const tag = `far:${String(preparedStatements)}`;
+      const event = (tags: string[]): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() });
+      const { next } = await journal.readByQuery([{ tags: [tag] }]);
+      // Many events after the cursor, the match among them.
+      const others = Array.from({ length: 150 }, () => event([`${tag}:other`]));
+      await journal.append({ writes: [{ streamId: `${tag}-others`, aggregateType: 'a', expectedVersion: 0, events: others }] });
+      await journal.append({ writes: [{ streamId: `${tag}-match`, aggregateType: 'a', expectedVersion: 0, events: [event([tag])] }] });
+      await journal.append({ writes: [{ streamId: `${tag}-more`, aggregateType: 'a', expectedVersion: 0, events: others.map(() => event([`${tag}:other`])) }] });
+      await expect(journal.append(conditional([{ tags: [tag] }], next, `${tag}-late`, event([tag])))).rejects.toBeInstanceOf(AppendConditionConflictError);
+      // Nothing matching after the same cursor: the check passes past the scan too.
+      await journal.append(conditional([{ tags: [`${tag}:none`] }], next, `${tag}-none`, event([`${tag}:none`])));
+      expect((await journal.readByQuery([{ tags: [tag] }])).events.map((e) => e.streamId)).toEqual([`${tag}-match`]);
+    }
+  });
+
   it('commits the empty transaction when the check fails, and names the conflict', async () => {
     const journal = new TypeOrmJournal(database.dataSource, database.tables);
     const observer = await database.openAnother();
