@@ -127,21 +127,34 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     expect((await journal.readByQuery([{ tags: ['p:1'] }])).events.map((e) => e.streamId)).toEqual(['p-1']);
   });
 
-  it('finds a match far after the cursor, among other events, with and without prepared statements', async () => {
+  it('finds a match far after the cursor, among other events, for tag, type-only and match-all queries, with and without prepared statements', async () => {
+    const event = (type: string, tags: string[]): NewEvent => ({ eventId: randomUUID(), type, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() });
     for (const preparedStatements of [true, false]) {
       const journal = new TypeOrmJournal(database.dataSource, { ...database.tables, preparedStatements });
-      const tag = `far:${String(preparedStatements)}`;
-      const event = (tags: string[]): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() });
-      const { next } = await journal.readByQuery([{ tags: [tag] }]);
-      // Many events after the cursor, the match among them.
-      const others = Array.from({ length: 150 }, () => event([`${tag}:other`]));
-      await journal.append({ writes: [{ streamId: `${tag}-others`, aggregateType: 'a', expectedVersion: 0, events: others }] });
-      await journal.append({ writes: [{ streamId: `${tag}-match`, aggregateType: 'a', expectedVersion: 0, events: [event([tag])] }] });
-      await journal.append({ writes: [{ streamId: `${tag}-more`, aggregateType: 'a', expectedVersion: 0, events: others.map(() => event([`${tag}:other`])) }] });
-      await expect(journal.append(conditional([{ tags: [tag] }], next, `${tag}-late`, event([tag])))).rejects.toBeInstanceOf(AppendConditionConflictError);
-      // Nothing matching after the same cursor: the check passes past the scan too.
-      await journal.append(conditional([{ tags: [`${tag}:none`] }], next, `${tag}-none`, event([`${tag}:none`])));
-      expect((await journal.readByQuery([{ tags: [tag] }])).events.map((e) => e.streamId)).toEqual([`${tag}-match`]);
+      const run = String(preparedStatements);
+      const queries: Array<[string, EventQuery]> = [
+        ['tag', [{ types: ['far'], tags: [`far:${run}`] }]],
+        ['type', [{ types: [`far-type-${run}`] }]],
+        ['all', [{}]],
+      ];
+      for (const [label, query] of queries) {
+        const { next } = await journal.readByQuery([{ tags: [`far:${run}:${label}:nothing`] }]);
+        // More events after the cursor than a check reads in order (100), the match among them.
+        const others = (): NewEvent[] => Array.from({ length: 150 }, () => event('other', [`${run}:${label}:other`]));
+        await journal.append({ writes: [{ streamId: `${run}-${label}-a`, aggregateType: 'a', expectedVersion: 0, events: others() }] });
+        const matching = label === 'type' ? event(`far-type-${run}`, []) : event('far', [`far:${run}`]);
+        await journal.append({ writes: [{ streamId: `${run}-${label}-match`, aggregateType: 'a', expectedVersion: 0, events: [matching] }] });
+        await journal.append({ writes: [{ streamId: `${run}-${label}-b`, aggregateType: 'a', expectedVersion: 0, events: others() }] });
+        await expect(journal.append(conditional(query, next, `${run}-${label}-late`, event('late', [])))).rejects.toBeInstanceOf(AppendConditionConflictError);
+        if (label !== 'all') {
+          // Nothing matching after the same cursor: the check passes past the ordered read too.
+          const none: EventQuery = label === 'type' ? [{ types: [`none-${run}`] }] : [{ tags: [`none:${run}`] }];
+          await journal.append(conditional(none, next, `${run}-${label}-none`, event('late', [])));
+        }
+        // From the start (no cursor): the match is found; an unmatched query passes.
+        await expect(journal.append(conditional(query, null, `${run}-${label}-null`, event('late', [])))).rejects.toBeInstanceOf(AppendConditionConflictError);
+        await journal.append(conditional([{ tags: [`never:${run}:${label}`] }], null, `${run}-${label}-never`, event('late', [])));
+      }
     }
   });
 

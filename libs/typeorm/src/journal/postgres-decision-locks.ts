@@ -114,12 +114,18 @@ export interface PerConnectionStatement {
 
 /**
  * The append of a conditional unit as two statements of its transaction: `check`, the append
- * condition as one boolean SQL expression with its values written in as literals, and `append`,
- * the one-statement append gated on {@link CONDITION_HOLDS_GATE} instead of the condition.
+ * condition as one boolean SQL expression with its values written in as literals, or a prepared
+ * `SELECT` of {@link conditionCheckSql} (a single unit's check, written for a generic plan), and
+ * `append`, the one-statement append gated on {@link CONDITION_HOLDS_GATE} instead of the condition.
  */
 export interface CheckedAppend {
-  check: string;
+  check: string | PerConnectionStatement;
   append: PerConnectionStatement;
+}
+
+/** The check statement: hands the condition's answer (a boolean SQL expression) to the append that follows. */
+export function conditionCheckSql(holds: string): string {
+  return `SELECT set_config('${CONDITION_SETTING}', (${holds})::text, true)`;
 }
 
 /** Which per-connection statements each `pg` client has prepared (a reconnect is a new client). */
@@ -147,6 +153,11 @@ async function prepareOnce(dataSource: DataSource, runner: QueryRunner, client: 
   names.add(statement.name);
 }
 
+function executeStatement(statement: PerConnectionStatement): string {
+  // `EXECUTE name()` is a syntax error: a statement without parameters is executed without parentheses.
+  return statement.args.length === 0 ? `EXECUTE ${statement.name}` : `EXECUTE ${statement.name}(${statement.args.join(', ')})`;
+}
+
 function driverCode(error: unknown): unknown {
   return error !== null && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
 }
@@ -158,14 +169,15 @@ function driverCode(error: unknown): unknown {
  * statement's rows. The append is either:
  * - `statement`, one statement with the condition folded into its checks and every value written
  *   in as a literal (`InlineSqlParameters`): PostgreSQL parses and plans all of it on every call;
- * - or a {@link CheckedAppend}: `SELECT set_config(<setting>, (<check>)::text, true); SET LOCAL
- *   plan_cache_mode = force_generic_plan; EXECUTE <append>(<literals>)`. The check, small, is
- *   planned with its values (the right index depends on them: the tags' or the cursor's); the
- *   append, whose plan does not depend on its values (every row is found by its key), is
- *   prepared once per connection and runs its generic plan, as the plain append does. The append
- *   writes only when the check's answer, a transaction-local setting, is true. The first use on a
- *   connection costs one more round trip (the PREPARE); a connection that lost its prepared
- *   statements (DISCARD ALL) has the string rolled back, prepared again and sent once more.
+ * - or a {@link CheckedAppend}: `SET LOCAL plan_cache_mode = force_generic_plan; <check>;
+ *   EXECUTE <append>(<literals>)`. The check hands the condition's answer to the append through a
+ *   transaction-local setting ({@link conditionCheckSql}): either prepared too, written so that
+ *   one plan suits every value (`conditionHoldsForGenericPlan`), or sent with its values as
+ *   literals and planned with them. The append, whose plan does not depend on its values (every
+ *   row is found by its key), is prepared once per connection and runs its generic plan, as the
+ *   plain append does; it writes only when the check's answer is true. The first use of a
+ *   statement on a connection costs one more round trip (its PREPARE); a connection that lost its
+ *   prepared statements (DISCARD ALL) has the string rolled back, prepared again and sent once more.
  *
  * Why the check still sees every unit that held a conflicting lock before:
  * - PostgreSQL runs the statements of a simple query one after another, each parsed, planned and
@@ -195,9 +207,9 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
     typeof statement === 'string'
       ? [statement]
       : [
-          `SELECT set_config('${CONDITION_SETTING}', (${statement.check})::text, true)`,
           'SET LOCAL plan_cache_mode = force_generic_plan',
-          `EXECUTE ${statement.append.name}(${statement.append.args.join(', ')})`,
+          typeof statement.check === 'string' ? conditionCheckSql(statement.check) : executeStatement(statement.check),
+          executeStatement(statement.append),
         ];
   const text = [...statements, ...body, 'COMMIT'].join(';\n');
   const runner: QueryRunner = dataSource.createQueryRunner();
@@ -205,7 +217,10 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
     const client = (await runner.connect()) as SimpleQueryClient;
     let results: Array<{ rows: unknown[] }> | undefined;
     for (let attempt = 1; results === undefined; attempt++) {
-      if (typeof statement !== 'string') await prepareOnce(dataSource, runner, client, statement.append);
+      if (typeof statement !== 'string') {
+        if (typeof statement.check !== 'string') await prepareOnce(dataSource, runner, client, statement.check);
+        await prepareOnce(dataSource, runner, client, statement.append);
+      }
       dataSource.logger.logQuery(text, [], runner);
       try {
         const answer = await client.query(text);
