@@ -108,6 +108,56 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     expect((await journal.readByQuery([{}])).events).toHaveLength(5);
   });
 
+  it('prepares the append once per connection, and prepares it again on a connection that lost it (DEALLOCATE ALL, DISCARD ALL)', async () => {
+    const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    const event = (tag: string): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: [tag], occurredAt: new Date() });
+    await journal.append(conditional([{ tags: ['p:0'] }], null, 'p-0', event('p:0')));
+    // The pool hands out the connection released last: the one the append prepared its statement on.
+    const runner = database.dataSource.createQueryRunner();
+    try {
+      const [before] = (await runner.query("SELECT count(*)::int AS n FROM pg_prepared_statements WHERE name LIKE 'chronicle_cond_%'")) as Array<{ n: number }>;
+      expect(before?.n).toBe(1);
+      await runner.query('DEALLOCATE ALL');
+    } finally {
+      await runner.release();
+    }
+    const { next } = await journal.readByQuery([{ tags: ['p:1'] }]);
+    await journal.append(conditional([{ tags: ['p:1'] }], next, 'p-1', event('p:1')));
+    await expect(journal.append(conditional([{ tags: ['p:1'] }], next, 'p-2', event('p:1')))).rejects.toBeInstanceOf(AppendConditionConflictError);
+    expect((await journal.readByQuery([{ tags: ['p:1'] }])).events.map((e) => e.streamId)).toEqual(['p-1']);
+  });
+
+  it('finds a match far after the cursor, among other events, for tag, type-only and match-all queries, with and without prepared statements', async () => {
+    const event = (type: string, tags: string[]): NewEvent => ({ eventId: randomUUID(), type, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() });
+    for (const preparedStatements of [true, false]) {
+      const journal = new TypeOrmJournal(database.dataSource, { ...database.tables, preparedStatements });
+      const run = String(preparedStatements);
+      const queries: Array<[string, EventQuery]> = [
+        ['tag', [{ types: ['far'], tags: [`far:${run}`] }]],
+        ['type', [{ types: [`far-type-${run}`] }]],
+        ['all', [{}]],
+      ];
+      for (const [label, query] of queries) {
+        const { next } = await journal.readByQuery([{ tags: [`far:${run}:${label}:nothing`] }]);
+        // More events after the cursor than a check reads in order (100), the match among them.
+        const others = (): NewEvent[] => Array.from({ length: 150 }, () => event('other', [`${run}:${label}:other`]));
+        await journal.append({ writes: [{ streamId: `${run}-${label}-a`, aggregateType: 'a', expectedVersion: 0, events: others() }] });
+        const matching = label === 'type' ? event(`far-type-${run}`, []) : event('far', [`far:${run}`]);
+        await journal.append({ writes: [{ streamId: `${run}-${label}-match`, aggregateType: 'a', expectedVersion: 0, events: [matching] }] });
+        await journal.append({ writes: [{ streamId: `${run}-${label}-b`, aggregateType: 'a', expectedVersion: 0, events: others() }] });
+        await expect(journal.append(conditional(query, next, `${run}-${label}-late`, event('late', [])))).rejects.toBeInstanceOf(AppendConditionConflictError);
+        if (label !== 'all') {
+          // Nothing matching after the same cursor: the check passes past the ordered read too.
+          const none: EventQuery = label === 'type' ? [{ types: [`none-${run}`] }] : [{ tags: [`none:${run}`] }];
+          await journal.append(conditional(none, next, `${run}-${label}-none`, event('late', [])));
+        }
+        // From the start (no cursor): the match is found; an unmatched query passes.
+        await expect(journal.append(conditional(query, null, `${run}-${label}-null`, event('late', [])))).rejects.toBeInstanceOf(AppendConditionConflictError);
+        await journal.append(conditional([{ tags: [`never:${run}:${label}`] }], null, `${run}-${label}-never`, event('late', [])));
+      }
+    }
+  });
+
   it('commits the empty transaction when the check fails, and names the conflict', async () => {
     const journal = new TypeOrmJournal(database.dataSource, database.tables);
     const observer = await database.openAnother();

@@ -77,6 +77,13 @@ export interface JournalDialect {
    * PostgreSQL only: on SQLite a unit is a transaction under the write lock anyway.
    */
   conditionHolds?(tables: ChronicleTables, params: SqlParameters, after: FeedCursor | null, query: EventQuery): string;
+  /**
+   * The same expression as `conditionHolds`, written for a prepared statement's generic plan (one
+   * plan for every value): its text depends on the shape of `query` and `after` only. Undefined
+   * when no such plan is safe for every value (the expression is then planned with its values).
+   * PostgreSQL only.
+   */
+  conditionHoldsForGenericPlan?(tables: ChronicleTables, params: SqlParameters, after: FeedCursor | null, query: EventQuery): string | undefined;
   /** The first event (feed order) matching `query` after `after`, as event rows (at most one). */
   firstMatchAfter(tables: ChronicleTables, after: FeedCursor | null, query: EventQuery): SqlStatement;
   /** The transaction holding the feed back, if any. */

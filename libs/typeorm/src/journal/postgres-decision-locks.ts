@@ -93,13 +93,93 @@ interface SimpleQueryClient {
 }
 
 /**
+ * The transaction-local setting through which a conditional append's check statement hands its
+ * answer to the append statement that follows it in the same transaction (see
+ * {@link appendInOneRoundTrip}). SET LOCAL values end with the transaction, so no answer outlives it.
+ */
+const CONDITION_SETTING = 'chronicle.condition_holds';
+
+/** The gate the prepared append statement ANDs into its checks: true only when this transaction's check said so. */
+export const CONDITION_HOLDS_GATE = `current_setting('${CONDITION_SETTING}', true) = 'true'`;
+
+/**
+ * A statement prepared once per connection (`PREPARE name AS text`) and run as `EXECUTE
+ * name(args)`, `args` being the values as literals (`postgresLiteral`) in placeholder order.
+ */
+export interface PerConnectionStatement {
+  name: string;
+  text: string;
+  args: readonly string[];
+}
+
+/**
+ * The append of a conditional unit as two statements of its transaction: `check`, the append
+ * condition as one boolean SQL expression with its values written in as literals, or a prepared
+ * `SELECT` of {@link conditionCheckSql} (a single unit's check, written for a generic plan), and
+ * `append`, the one-statement append gated on {@link CONDITION_HOLDS_GATE} instead of the condition.
+ */
+export interface CheckedAppend {
+  check: string | PerConnectionStatement;
+  append: PerConnectionStatement;
+}
+
+/** The check statement: hands the condition's answer (a boolean SQL expression) to the append that follows. */
+export function conditionCheckSql(holds: string): string {
+  return `SELECT set_config('${CONDITION_SETTING}', (${holds})::text, true)`;
+}
+
+/** Which per-connection statements each `pg` client has prepared (a reconnect is a new client). */
+const preparedOnClient = new WeakMap<object, Set<string>>();
+
+const DUPLICATE_PREPARED_STATEMENT = '42P05';
+const INVALID_SQL_STATEMENT_NAME = '26000';
+
+/** PREPAREs `statement` on `client` unless this module did already; one extra round trip per connection and statement. */
+async function prepareOnce(dataSource: DataSource, runner: QueryRunner, client: SimpleQueryClient, statement: PerConnectionStatement): Promise<void> {
+  let names = preparedOnClient.get(client);
+  if (names === undefined) preparedOnClient.set(client, (names = new Set()));
+  if (names.has(statement.name)) return;
+  const text = `PREPARE ${statement.name} AS ${statement.text}`;
+  dataSource.logger.logQuery(text, [], runner);
+  try {
+    await client.query(text);
+  } catch (error) {
+    // The same text under the same name: prepared by an earlier module instance on this session.
+    if (driverCode(error) !== DUPLICATE_PREPARED_STATEMENT) {
+      dataSource.logger.logQueryError(error as Error, text, [], runner);
+      throw new QueryFailedError(text, [], error as Error);
+    }
+  }
+  names.add(statement.name);
+}
+
+function executeStatement(statement: PerConnectionStatement): string {
+  // `EXECUTE name()` is a syntax error: a statement without parameters is executed without parentheses.
+  return statement.args.length === 0 ? `EXECUTE ${statement.name}` : `EXECUTE ${statement.name}(${statement.args.join(', ')})`;
+}
+
+function driverCode(error: unknown): unknown {
+  return error !== null && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
+}
+
+/**
  * Runs `BEGIN ISOLATION LEVEL READ COMMITTED; <the locks of keys>; <statement>; COMMIT` as ONE
  * simple-protocol query string (node-postgres sends a query without parameters as a simple Query
- * message), so a conditional unit costs one round trip, like a plain append. `statement` must
- * carry no parameters: its values are written in as literals (`InlineSqlParameters`). Returns the
- * statement's rows.
+ * message), so a conditional unit costs one round trip, like a plain append. Returns the append
+ * statement's rows. The append is either:
+ * - `statement`, one statement with the condition folded into its checks and every value written
+ *   in as a literal (`InlineSqlParameters`): PostgreSQL parses and plans all of it on every call;
+ * - or a {@link CheckedAppend}: `SET LOCAL plan_cache_mode = force_generic_plan; <check>;
+ *   EXECUTE <append>(<literals>)`. The check hands the condition's answer to the append through a
+ *   transaction-local setting ({@link conditionCheckSql}): either prepared too, written so that
+ *   one plan suits every value (`conditionHoldsForGenericPlan`), or sent with its values as
+ *   literals and planned with them. The append, whose plan does not depend on its values (every
+ *   row is found by its key), is prepared once per connection and runs its generic plan, as the
+ *   plain append does; it writes only when the check's answer is true. The first use of a
+ *   statement on a connection costs one more round trip (its PREPARE); a connection that lost its
+ *   prepared statements (DISCARD ALL) has the string rolled back, prepared again and sent once more.
  *
- * Why the check in `statement` still sees every unit that held a conflicting lock before:
+ * Why the check still sees every unit that held a conflicting lock before:
  * - PostgreSQL runs the statements of a simple query one after another, each parsed, planned and
  *   run on its own (`exec_simple_query` in src/backend/tcop/postgres.c loops over the parse trees;
  *   each gets its snapshot from `GetTransactionSnapshot()` when it is analyzed and when its
@@ -109,36 +189,59 @@ interface SimpleQueryClient {
  *   includes the effects of all transactions committed up to that instant", mvcc.sgml, Read
  *   Committed Isolation Level). READ COMMITTED is stated in the BEGIN, whatever the DataSource's
  *   default: under REPEATABLE READ the lock statement's snapshot would be the append's too.
- * - So the append's snapshot is taken after the lock statement returned, that is after every lock
- *   was granted, hence after every conflicting unit that held one had committed (a transaction is
- *   visible before its locks are released). test/journal/postgres-decision-locks.int-spec.ts
- *   ("one round trip: …") checks it against a unit committed while the string waited for the lock.
+ * - So the check's snapshot (the check statement's, or the one statement's) is taken after the
+ *   lock statement returned, that is after every lock was granted, hence after every conflicting
+ *   unit that held one had committed (a transaction is visible before its locks are released).
+ *   The append runs later in the same transaction, still holding the locks, and writes nothing
+ *   unless that check held. test/journal/postgres-decision-locks.int-spec.ts ("one round trip:
+ *   …") checks it against a unit committed while the string waited for the lock.
  *
- * Failures: the statement's check failing is no error (`ok` false, nothing written) and COMMIT ends
- * the empty transaction in the same string. An error (a unique violation, a lock timeout) makes
- * the server skip the rest of the string and leaves the transaction block aborted: ROLLBACK ends
- * it (a second round trip, on failure only), and the error goes to the caller.
+ * Failures: the check failing is no error (`ok` false, nothing written) and COMMIT ends the empty
+ * transaction in the same string. An error (a unique violation, a lock timeout) makes the server
+ * skip the rest of the string and leaves the transaction block aborted: ROLLBACK ends it (a
+ * second round trip, on failure only), and the error goes to the caller.
  */
-export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: ReadonlyMap<bigint, boolean>, statement: string): Promise<Row[]> {
+export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: ReadonlyMap<bigint, boolean>, statement: string | CheckedAppend): Promise<Row[]> {
   const statements = beginWithLocks(keys);
-  const text = [...statements, statement, 'COMMIT'].join(';\n');
+  const body =
+    typeof statement === 'string'
+      ? [statement]
+      : [
+          'SET LOCAL plan_cache_mode = force_generic_plan',
+          typeof statement.check === 'string' ? conditionCheckSql(statement.check) : executeStatement(statement.check),
+          executeStatement(statement.append),
+        ];
+  const text = [...statements, ...body, 'COMMIT'].join(';\n');
   const runner: QueryRunner = dataSource.createQueryRunner();
   try {
     const client = (await runner.connect()) as SimpleQueryClient;
-    dataSource.logger.logQuery(text, [], runner);
-    let results: Array<{ rows: unknown[] }>;
-    try {
-      const answer = await client.query(text);
-      results = Array.isArray(answer) ? answer : [answer];
-    } catch (error) {
-      dataSource.logger.logQueryError(error as Error, text, [], runner);
-      // The original error is what the caller needs; a failed rollback ends with the connection.
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw new QueryFailedError(text, [], error as Error);
+    let results: Array<{ rows: unknown[] }> | undefined;
+    for (let attempt = 1; results === undefined; attempt++) {
+      if (typeof statement !== 'string') {
+        if (typeof statement.check !== 'string') await prepareOnce(dataSource, runner, client, statement.check);
+        await prepareOnce(dataSource, runner, client, statement.append);
+      }
+      dataSource.logger.logQuery(text, [], runner);
+      try {
+        const answer = await client.query(text);
+        results = Array.isArray(answer) ? answer : [answer];
+      } catch (error) {
+        dataSource.logger.logQueryError(error as Error, text, [], runner);
+        // The original error is what the caller needs; a failed rollback ends with the connection.
+        await client.query('ROLLBACK').catch(() => undefined);
+        // The session lost its prepared statements (DISCARD ALL, DEALLOCATE): prepare them again, once.
+        if (typeof statement !== 'string' && attempt === 1 && driverCode(error) === INVALID_SQL_STATEMENT_NAME) {
+          preparedOnClient.delete(client);
+          continue;
+        }
+        throw new QueryFailedError(text, [], error as Error);
+      }
     }
-    // BEGIN, the lock statements, the statement, COMMIT: the statement's result is the one before COMMIT's.
-    const own = results[statements.length];
-    if (results.length !== statements.length + 2 || own === undefined) throw new Error(`Expected ${statements.length + 2} results from the one-round-trip append, got ${results.length}`);
+    // BEGIN, the lock statements, the body, COMMIT: the append's result is the one before COMMIT's.
+    const own = results[statements.length + body.length - 1];
+    if (results.length !== statements.length + body.length + 1 || own === undefined) {
+      throw new Error(`Expected ${statements.length + body.length + 1} results from the one-round-trip append, got ${results.length}`);
+    }
     return own.rows as Row[];
   } finally {
     await runner.release();

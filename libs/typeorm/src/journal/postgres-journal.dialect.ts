@@ -13,6 +13,8 @@ const CURSOR = /^(\d+):(\d+)$/;
 /** The largest transaction id (xid8) and position (int8) a cursor can carry. */
 const MAX_TX_ID = 2n ** 64n - 1n;
 const MAX_POSITION = 2n ** 63n - 1n;
+/** The events after its cursor a generically planned condition check reads in order before it searches by index (see `conditionHoldsForGenericPlan`). */
+const RECENT_EVENTS = 100;
 
 /** A cursor's transaction id and position, or `InvalidFeedCursor` (also past the columns' ranges, before SQL sees them). */
 function parseCursor(cursor: FeedCursor): readonly [bigint, bigint] {
@@ -266,6 +268,46 @@ export const postgresJournalDialect: JournalDialect = {
         ? `${tx} < pg_snapshot_xmax(pg_current_snapshot())`
         : `EXISTS (SELECT 1 FROM ${tables.events} k WHERE k.tx_id = ${tx} AND k.position = ${pos})`;
     return `${known} AND NOT EXISTS (SELECT 1 FROM ${tables.events} e WHERE (e.tx_id, e.position) > (${tx}, ${pos}) AND (${matches}))`;
+  },
+
+  conditionHoldsForGenericPlan(tables: ChronicleTables, params: SqlParameters, after: FeedCursor | null, query: EventQuery): string | undefined {
+    // A generic plan knows no value: it cannot tell a cursor with three events after it from one
+    // with a million, nor a rare tag from a common one. With the form of `conditionHolds` it
+    // scanned the whole table (measured: 11 ms at 20,000 events, for a check that needs 0.01 ms).
+    // So the check reads the first RECENT_EVENTS + 1 events after the cursor in (tx_id, position)
+    // order, the index's order, which the plan uses whatever the values: when there are no more,
+    // they are all the events after it and it looks at them (a decision's cursor is its read's,
+    // a handful of units ago). Only past that (a cursor far behind) does it search the tags' GIN
+    // index, the only index left usable there (`IS TRUE` keeps the other conditions filters; with
+    // them usable the generic plan chose a whole-table scan), and the CASE runs that branch only
+    // then. Without a cursor, or with an item that names types but no tags, no index is the
+    // right one for every value: undefined, and the check is planned with its values.
+    if (after === null || query.length === 0) return undefined;
+    const hasTypes = (item: EventQuery[number]): boolean => item.types !== undefined && item.types.length > 0;
+    const hasTags = (item: EventQuery[number]): boolean => item.tags !== undefined && item.tags.length > 0;
+    if (query.some((item) => hasTypes(item) && !hasTags(item))) return undefined;
+    const [txId, position] = parseCursor(after);
+    const tx = `${params.add(String(txId))}::xid8`;
+    const pos = `${params.add(String(position))}::bigint`;
+    const known =
+      position === MAX_POSITION
+        ? `${tx} < pg_snapshot_xmax(pg_current_snapshot())`
+        : `EXISTS (SELECT 1 FROM ${tables.events} k WHERE k.tx_id = ${tx} AND k.position = ${pos})`;
+    const since = `(e.tx_id, e.position) > (${tx}, ${pos})`;
+    let far: string;
+    // An item matching any event ({}): past RECENT_EVENTS there are events after the cursor, so it fails.
+    if (query.some((item) => !hasTags(item))) far = 'false';
+    else {
+      const items = query.map((item) => {
+        const tags = `e.tags @> ${params.add(JSON.stringify(item.tags))}::jsonb`;
+        return hasTypes(item) ? `((e.type = ANY(${params.add([...item.types!])}::text[])) IS TRUE AND ${tags})` : `(${tags})`;
+      });
+      far = `NOT EXISTS (SELECT 1 FROM ${tables.events} e WHERE (${since}) IS TRUE AND (${items.join(' OR ')}))`;
+    }
+    return (
+      `${known} AND (SELECT CASE WHEN count(*) <= ${RECENT_EVENTS} THEN NOT COALESCE(bool_or(${this.queryCondition(tables, params, query)}), false) ELSE ${far} END ` +
+      `FROM (SELECT e.type, e.tags FROM ${tables.events} e WHERE ${since} ORDER BY e.tx_id, e.position LIMIT ${RECENT_EVENTS + 1}) e)`
+    );
   },
 
   firstMatchAfter(tables: ChronicleTables, after: FeedCursor | null, query: EventQuery): SqlStatement {

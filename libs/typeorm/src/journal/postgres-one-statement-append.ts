@@ -44,7 +44,9 @@ export interface OneStatementAppendRow {
  *
  * With `conditionHolds` (a conditional append, run inside a transaction after its decision locks,
  * see `postgres-decision-locks`), `checked` also requires the append condition to hold, evaluated
- * with this statement's snapshot, taken after the locks were granted.
+ * with this statement's snapshot, taken after the locks were granted; or, for the prepared
+ * conditional append, `CONDITION_HOLDS_GATE`: the answer of the check statement run just before
+ * it in the same transaction, after the locks too.
  *
  * The table locks on the streams and events tables are taken when the statement starts, before
  * PostgreSQL assigns the transaction id, as the feed's bound requires (see the PostgreSQL
