@@ -30,10 +30,18 @@ function conditional(query: EventQuery, after: string | null, streamId: string, 
   return { writes: [{ streamId, aggregateType: 'a', expectedVersion: 0, events: [event] }], condition: { failIfEventsMatch: query, after } };
 }
 
-/** Sessions of this database left inside a transaction (an aborted one never ROLLed BACK would be one). */
-async function sessionsInTransaction(observer: DataSource): Promise<number> {
+/**
+ * Sessions of `pool`'s connections left inside a transaction (an aborted one never ROLLed BACK
+ * would be one). Only that pool's: other test files share the database and may be inside
+ * transactions of their own at that moment. The pids come from pg's pool (its `_clients`).
+ */
+async function sessionsInTransaction(observer: DataSource, pool: DataSource): Promise<number> {
+  const clients = ((pool.driver as unknown as { master: { _clients?: Array<{ processID?: number }> } }).master._clients ?? []);
+  const pids = clients.map((client) => client.processID).filter((pid): pid is number => typeof pid === 'number');
+  expect(pids.length).toBeGreaterThan(0);
   const [row] = (await observer.query(
-    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%' AND pid <> pg_backend_pid()",
+    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE state LIKE 'idle in transaction%' AND pid = ANY($1::int[])",
+    [pids],
   )) as Array<{ n: number }>;
   return row?.n ?? 0;
 }
@@ -96,9 +104,17 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     const journal = new TypeOrmJournal(database.dataSource, database.tables);
     const observer = await database.openAnother();
     const failing: NewEvent = { eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: { text: 'a\0b' }, metadata: {}, tags: ['mid'], occurredAt: new Date() };
+    // The probe sees a connection of the pool left inside a transaction (so the check below can fail).
+    const runner = database.dataSource.createQueryRunner();
+    await runner.connect();
+    await runner.startTransaction();
+    await runner.query('SELECT 1');
+    expect(await sessionsInTransaction(observer, database.dataSource)).toBe(1);
+    await runner.rollbackTransaction();
+    await runner.release();
     const error = await journal.append(conditional([{ tags: ['mid'] }], null, 'mid-1', failing)).then(() => undefined, (e: unknown) => e);
     expect(driverErrorOf(error)?.code).toBe('22P05');
-    expect(await sessionsInTransaction(observer)).toBe(0);
+    expect(await sessionsInTransaction(observer, database.dataSource)).toBe(0);
     // The pool hands the same connection out again: it must not be left in the aborted transaction.
     for (let i = 0; i < 5; i++) {
       const { next } = await journal.readByQuery([{ tags: [`after:${i}`] }]);
@@ -166,7 +182,7 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     await journal.append(conditional([{ tags: ['seat'] }], next, 'seat-1', event()));
     const error = await journal.append(conditional([{ tags: ['seat'] }], next, 'seat-2', event())).then(() => undefined, (e: unknown) => e);
     expect(error).toBeInstanceOf(AppendConditionConflictError);
-    expect(await sessionsInTransaction(observer)).toBe(0);
+    expect(await sessionsInTransaction(observer, database.dataSource)).toBe(0);
     expect((await journal.readByQuery([{ tags: ['seat'] }])).events).toHaveLength(1);
   });
 });
