@@ -119,7 +119,8 @@ export interface PerConnectionStatement {
  * `append`, the one-statement append gated on {@link CONDITION_HOLDS_GATE} instead of the condition.
  */
 export interface CheckedAppend {
-  check: string | PerConnectionStatement;
+  /** Absent when the append evaluates the condition itself (a check written for a generic plan, folded into it). */
+  check?: string | PerConnectionStatement;
   append: PerConnectionStatement;
 }
 
@@ -211,7 +212,8 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
     const generic = "set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode";
     if (statements.length > 1) statements[statements.length - 1] += `, ${generic}`;
     else body.push(`SELECT ${generic}`);
-    body.push(typeof statement.check === 'string' ? conditionCheckSql(statement.check) : executeStatement(statement.check), executeStatement(statement.append));
+    if (statement.check !== undefined) body.push(typeof statement.check === 'string' ? conditionCheckSql(statement.check) : executeStatement(statement.check));
+    body.push(executeStatement(statement.append));
   }
   const text = [...statements, ...body, 'COMMIT'].join(';\n');
   const runner: QueryRunner = dataSource.createQueryRunner();
@@ -220,7 +222,7 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
     let results: Array<{ rows: unknown[] }> | undefined;
     for (let attempt = 1; results === undefined; attempt++) {
       if (typeof statement !== 'string') {
-        if (typeof statement.check !== 'string') await prepareOnce(dataSource, runner, client, statement.check);
+        if (statement.check !== undefined && typeof statement.check !== 'string') await prepareOnce(dataSource, runner, client, statement.check);
         await prepareOnce(dataSource, runner, client, statement.append);
       }
       dataSource.logger.logQuery(text, [], runner);
