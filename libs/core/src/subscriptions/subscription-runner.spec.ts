@@ -11,7 +11,7 @@ import type { RecordedEvent } from '../events/recorded-event.js';
 import type { ChronicleLogger } from '../logging/chronicle-logger.js';
 import type { Clock } from '../ports/clock.port.js';
 import { Wallet } from '../gateway/fixtures/wallet.fixture.js';
-import type { SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
+import type { SubscriptionDelivery, SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
 import { SubscriptionRunner } from './subscription-runner.js';
 
 const quiet: ChronicleLogger = { log: () => undefined, warn: () => undefined, error: () => undefined };
@@ -501,6 +501,27 @@ describe('SubscriptionRunner', () => {
       expect(calls.has('wallet-other@1')).toBe(false);
       reads.mockRestore();
     });
+  });
+
+  it('hands handleBatch plain deliveries: the decoded event and the stored envelope, nothing else', async () => {
+    const { append, runner } = await setup();
+    await append('a', ['wallet.opened', { walletId: 'a', owner: 'x' }], ['wallet.credited', { walletId: 'a', amount: 5 }]);
+    const received: SubscriptionDelivery[] = [];
+    await runner({
+      types: '*',
+      handle: async () => undefined,
+      handleBatch: async (deliveries) => {
+        received.push(...deliveries);
+      },
+    }).drain();
+    expect(received).toHaveLength(2);
+    for (const delivery of received) {
+      expect(Object.getPrototypeOf(delivery)).toBe(Object.prototype);
+      expect(Object.keys(delivery).sort()).toEqual(['envelope', 'event']);
+    }
+    expect(received[1]).toStrictEqual({ event: received[1]!.event, envelope: received[1]!.envelope });
+    expect(received[1]!.event).toMatchObject({ walletId: 'a', amount: 5 });
+    expect(received[1]!.envelope).toMatchObject({ streamId: 'wallet-a', version: 2, type: 'wallet.credited' });
   });
 
   it('moves the checkpoint once past a stretch of chunks with nothing to write, and still reaches the end of the page', async () => {

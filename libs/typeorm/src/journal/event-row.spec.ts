@@ -88,3 +88,31 @@ describe('recordedEventFromRow with a page memo', () => {
     expect(() => recordedEventFromRow(row(1, { tags: '[oops' }), sqliteDialect, undefined, memo)).toThrow(/stored tags is not valid JSON/);
   });
 });
+
+describe('recordedEventFromRow makes plain records', () => {
+  it('returns an object equal in every respect to the literal it stands for, cursor last and only when given', () => {
+    const withCursor = recordedEventFromRow(row(7), sqliteDialect, '7');
+    expect(Object.getPrototypeOf(withCursor)).toBe(Object.prototype);
+    expect(withCursor.constructor).toBe(Object);
+    expect(withCursor).toStrictEqual({
+      eventId: 'e-7',
+      type: 'ledger.posted',
+      schemaVersion: 1,
+      payload: { amount: 7 },
+      metadata: JSON.parse(metadataText) as object,
+      tags: [],
+      occurredAt: new Date('2026-12-07T02:33:11.041Z'),
+      streamId: 's-1',
+      aggregateType: 'ledger',
+      version: 7,
+      position: 7,
+      cursor: '7',
+    });
+    expect(Object.keys(withCursor).at(-1)).toBe('cursor');
+    const withoutCursor = recordedEventFromRow(row(8), sqliteDialect);
+    expect('cursor' in withoutCursor).toBe(false);
+    expect(Object.keys(withoutCursor)).toEqual(Object.keys(withCursor).slice(0, -1));
+    expect(structuredClone(withoutCursor)).toStrictEqual(withoutCursor);
+    expect(JSON.parse(JSON.stringify(withCursor))).toEqual({ ...withCursor, occurredAt: '2026-12-07T02:33:11.041Z' });
+  });
+});

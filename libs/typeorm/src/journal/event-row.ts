@@ -119,19 +119,73 @@ export function recordedEventFromRow(row: EventRow, dialect: SqlDialect, cursor?
       fail('tags', error);
     }
   }
-  const event: RecordedEvent = {
-    eventId: row.event_id,
-    type: row.type,
-    schemaVersion: dialect.decodeInteger(row.schema_version),
+  return new PlainRecordedEvent(
+    row.event_id,
+    row.type,
+    dialect.decodeInteger(row.schema_version),
     payload,
-    metadata: (metadata ?? {}) as EventMetadata,
-    tags: Array.isArray(tags) ? tags.map(String) : [],
-    occurredAt: decodeOccurredAt(row.occurred_at, dialect, memo),
-    streamId: row.stream_id,
-    aggregateType: row.aggregate_type,
+    (metadata ?? {}) as EventMetadata,
+    Array.isArray(tags) ? tags.map(String) : [],
+    decodeOccurredAt(row.occurred_at, dialect, memo),
+    row.stream_id,
+    row.aggregate_type,
     version,
-    position: dialect.decodeInteger(row.position),
-  };
-  if (cursor !== undefined) event.cursor = cursor;
-  return event;
+    dialect.decodeInteger(row.position),
+    cursor,
+  );
 }
+
+type PlainRecordedEventConstructor = new (
+  eventId: string,
+  type: string,
+  schemaVersion: number,
+  payload: unknown,
+  metadata: EventMetadata,
+  tags: string[],
+  occurredAt: Date,
+  streamId: string,
+  aggregateType: string,
+  version: number,
+  position: number,
+  cursor: string | undefined,
+) => RecordedEvent;
+
+/**
+ * Makes a decoded event: a plain object (its prototype is `Object.prototype`, as an object
+ * literal's, so it is the same plain record to every reader), made with `new` instead of a
+ * literal on purpose. V8 tracks an object literal's allocation site, and when the objects made
+ * there happen to survive a young-generation collection (a feed page's events are alive while
+ * the page is handled), it allocates every later one in the old generation: each decoded event
+ * then costs a full collection's work, and the young strings and payloads it points to are
+ * promoted with it. Measured on a SQLite catch-up, that was a third of the time of the
+ * subscription. Objects made with `new` have no allocation site and stay young.
+ */
+const PlainRecordedEvent = function (
+  this: RecordedEvent,
+  eventId: string,
+  type: string,
+  schemaVersion: number,
+  payload: unknown,
+  metadata: EventMetadata,
+  tags: string[],
+  occurredAt: Date,
+  streamId: string,
+  aggregateType: string,
+  version: number,
+  position: number,
+  cursor: string | undefined,
+): void {
+  this.eventId = eventId;
+  this.type = type;
+  this.schemaVersion = schemaVersion;
+  this.payload = payload;
+  this.metadata = metadata;
+  this.tags = tags;
+  this.occurredAt = occurredAt;
+  this.streamId = streamId;
+  this.aggregateType = aggregateType;
+  this.version = version;
+  this.position = position;
+  if (cursor !== undefined) this.cursor = cursor;
+} as unknown as PlainRecordedEventConstructor;
+(PlainRecordedEvent as { prototype: object }).prototype = Object.prototype;
