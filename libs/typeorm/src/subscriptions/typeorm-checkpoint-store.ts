@@ -8,6 +8,8 @@ import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js
 import { resolveChronicleTables } from '../table-options.js';
 import { executeSql } from '../transactions/execute-sql.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
+import { runInTransactionOpenedBy } from '../transactions/run-in-transaction-opened-by.js';
+import { InlineSqlParameters, UnsafeSqlLiteralError } from '../journal/postgres-inline-parameters.js';
 import { runRead } from '../transactions/run-read.js';
 
 /** Options of {@link TypeOrmCheckpointStore}. */
@@ -58,6 +60,10 @@ interface ParkedRow {
  * for it and then re-checks the condition on the committed row (READ COMMITTED), failing with
  * `CheckpointLeaseLostError` if it moved. On SQLite every Chronicle transaction runs under the
  * write lock, so steps run one at a time. All times come from the injected clock.
+ *
+ * Round trips of a step on PostgreSQL: a step with nothing to write is the fenced UPDATE alone, in
+ * autocommit (one); a step with work sends `START TRANSACTION` and the fenced UPDATE (its values
+ * written as literals) as one simple-protocol query, then the work's statements, then COMMIT.
  */
 export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
   private readonly sql: SqlDialect;
@@ -118,28 +124,24 @@ export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
    * {@inheritDoc CheckpointStore.advance}
    * The fenced checkpoint update comes first (the row lock is the step's first lock), then
    * `work`, then the parked events. Throws `CheckpointLeaseLostError` when the fencing fails, and
-   * rethrows what `work` throws; either way the whole step rolls back.
+   * rethrows what `work` throws; either way the whole step rolls back. On PostgreSQL the fenced
+   * update shares its round trip with `START TRANSACTION` (bound parameters instead, one round trip
+   * more, when a value cannot be a literal: a NUL character, which PostgreSQL then refuses).
    */
   async advance<T = void>(step: CheckpointAdvance, work?: (tx: EntityManager) => Promise<T>): Promise<T | undefined> {
     checkParkedEvents('step.park', step.park, this.sql.maxStoredVersion, this.sql.maxStoredVersionReason);
     const now = this.clock.now();
-    const params = new SqlParameters(this.sql);
-    let sql = `UPDATE ${this.tables.checkpoints} SET position = ${params.add(step.to)}, updated_at = ${params.add(this.sql.encodeTimestamp(now))}`;
-    if (step.lastError !== undefined) sql += `, last_error = ${params.add(step.lastError)}`;
-    sql +=
-      ` WHERE name = ${params.add(step.name)} AND lease_owner = ${params.add(step.owner)} ` +
-      `AND position ${this.sql.name === 'postgres' ? 'IS NOT DISTINCT FROM' : 'IS'} ${params.add(step.from)} RETURNING name`;
     const bare = !work && !step.park?.length && !step.unpark?.length && step.clearRedrive === undefined;
     if (bare && this.sql.name === 'postgres') {
       // A step with nothing else to write is one statement: atomic on its own, one round trip
       // instead of three (a subscription passing events it does not handle, a no-op catch-up).
-      const { rows } = await executeSql(this.dataSource.manager, sql, params.values);
+      const params = new SqlParameters(this.sql);
+      const { rows } = await executeSql(this.dataSource.manager, this.fencedUpdate(step, now, params), params.values);
       if (rows.length === 0) throw new CheckpointLeaseLostError(step.name, step.owner);
       return undefined;
     }
-    return runInTransaction(this.dataSource, async (manager) => {
-      const { rows } = await executeSql(manager, sql, params.values);
-      if (rows.length === 0) throw new CheckpointLeaseLostError(step.name, step.owner);
+    const rest = async (manager: EntityManager, fenced: unknown[]): Promise<T | undefined> => {
+      if (fenced.length === 0) throw new CheckpointLeaseLostError(step.name, step.owner);
       const result = work ? await work(manager) : undefined;
       await this.park(manager, step.name, step.park ?? []);
       await this.unpark(manager, step.name, step.unpark ?? []);
@@ -153,7 +155,36 @@ export class TypeOrmCheckpointStore implements CheckpointStore<EntityManager> {
         );
       }
       return result;
+    };
+    if (this.sql.name === 'postgres') {
+      let inline: string | undefined;
+      try {
+        inline = this.fencedUpdate(step, now, new InlineSqlParameters());
+      } catch (error) {
+        // A value no literal can carry (a NUL in an error text): bound parameters, one round trip more.
+        if (!(error instanceof UnsafeSqlLiteralError)) throw error;
+      }
+      // START TRANSACTION and the fenced update in one round trip: BEGIN, fence, work, COMMIT in three.
+      if (inline !== undefined) return runInTransactionOpenedBy(this.dataSource, inline, rest);
+    }
+    return runInTransaction(this.dataSource, async (manager) => {
+      const params = new SqlParameters(this.sql);
+      return rest(manager, (await executeSql(manager, this.fencedUpdate(step, now, params), params.values)).rows);
     });
+  }
+
+  /**
+   * The fencing UPDATE of a step: it moves the checkpoint only for the lease owner and only from
+   * the position the runner read, and returns the row it moved (none: the lease is lost).
+   */
+  private fencedUpdate(step: CheckpointAdvance, now: Date, params: SqlParameters): string {
+    let sql = `UPDATE ${this.tables.checkpoints} SET position = ${params.add(step.to)}, updated_at = ${params.add(this.sql.encodeTimestamp(now))}`;
+    if (step.lastError !== undefined) sql += `, last_error = ${params.add(step.lastError)}`;
+    return (
+      sql +
+      ` WHERE name = ${params.add(step.name)} AND lease_owner = ${params.add(step.owner)} ` +
+      `AND position ${this.sql.name === 'postgres' ? 'IS NOT DISTINCT FROM' : 'IS'} ${params.add(step.from)} RETURNING name`
+    );
   }
 
   /** {@inheritDoc CheckpointStore.recordError} */
