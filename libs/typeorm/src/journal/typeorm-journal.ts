@@ -76,10 +76,11 @@ export interface TypeOrmJournalOptions extends ChronicleTableOptions {
   /**
    * PostgreSQL: the one-statement append is a named prepared statement, parsed and planned once
    * per pooled connection instead of once per unit of work (about a millisecond less per command
-   * at low load, measured). Turn off behind a connection pooler that cannot keep prepared
-   * statements: PgBouncer in transaction mode before 1.21, or without `max_prepared_statements`.
-   * A conditional append's statement is prepared too (with SQL PREPARE, once per connection);
-   * turned off, it is sent whole, its values as literals, and planned on every call.
+   * at low load, measured). A conditional append's statement is prepared too, with SQL-level
+   * PREPARE once per connection and EXECUTE inside its one-round-trip string. Turn off behind a
+   * connection pooler in transaction mode: PgBouncer keeps protocol-level prepared statements from
+   * 1.21 (with `max_prepared_statements`), but no transaction-mode pooler keeps SQL-level PREPARE.
+   * Turned off, a conditional append is sent whole, its values as literals, planned on every call.
    * @default true
    */
   preparedStatements?: boolean;
