@@ -143,6 +143,40 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     expect((await journal.readByQuery([{ tags: ['p:1'] }])).events.map((e) => e.streamId)).toEqual(['p-1']);
   });
 
+  it('falls back to the literal statement when the session loses the prepared one twice in a row (a transaction-mode pooler), and warns once', async () => {
+    const dataSource = await database.openAnother();
+    const sent: string[] = [];
+    const warnings: unknown[] = [];
+    const logger = dataSource.logger;
+    const logQuery = logger.logQuery.bind(logger);
+    // As a pooler in transaction mode would: every one-round-trip string lands on a session
+    // without the statement its PREPARE created (DEALLOCATE ALL is queued just before it).
+    logger.logQuery = (query, parameters, runner) => {
+      if (query.startsWith('BEGIN ISOLATION LEVEL READ COMMITTED')) {
+        sent.push(query);
+        const client = (runner as unknown as { databaseConnection?: { query(text: string): Promise<unknown> } } | undefined)?.databaseConnection;
+        if (query.includes('EXECUTE chronicle_cond_')) void client?.query('DEALLOCATE ALL').catch(() => undefined);
+      }
+      return logQuery(query, parameters, runner);
+    };
+    const log = logger.log.bind(logger);
+    logger.log = (level, message, runner) => {
+      if (level === 'warn') warnings.push(message);
+      return log(level, message, runner);
+    };
+    const journal = new TypeOrmJournal(dataSource, database.tables);
+    const event = (): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['pool'], occurredAt: new Date() });
+    const { next } = await journal.readByQuery([{ tags: ['pool'] }]);
+    const first = await journal.append(conditional([{ tags: ['pool'] }], next, 'pool-1', event()));
+    await expect(journal.append(conditional([{ tags: ['pool'] }], next, 'pool-2', event()))).rejects.toBeInstanceOf(AppendConditionConflictError);
+    await journal.append(conditional([{ tags: ['pool'] }], first.cursor!, 'pool-3', event()));
+    expect((await journal.readByQuery([{ tags: ['pool'] }])).events.map((e) => e.streamId)).toEqual(['pool-1', 'pool-3']);
+    // Two prepared attempts, then literal statements only.
+    expect(sent.filter((text) => text.includes('EXECUTE chronicle_cond_'))).toHaveLength(2);
+    expect(sent.length).toBeGreaterThanOrEqual(5);
+    expect(warnings.filter((message) => String(message).includes('lost their prepared statement'))).toHaveLength(1);
+  });
+
   it('finds a match far after the cursor, among other events, for tag, type-only and match-all queries, with and without prepared statements', async () => {
     const event = (type: string, tags: string[]): NewEvent => ({ eventId: randomUUID(), type, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() });
     for (const preparedStatements of [true, false]) {

@@ -9,7 +9,7 @@ export interface DecisionHandlerOptions<S = unknown> {
    * aggregate (`<name>-<id>`), and the `chronicle.aggregate.type` of its command spans.
    */
   name: string;
-  /** The state before any event, made afresh for every decision (then folded by the `@Evolves` methods). */
+  /** The state before any event, made afresh for a decision with nothing kept (then folded by the `@Evolves` methods). */
   initialState: () => S;
   /** Event classes its handlers return but no `@Evolves` method folds (those are included anyway). */
   events?: ClassType[];
@@ -26,6 +26,9 @@ const DECISION_NAME_PATTERN = /^[a-z][a-z0-9_.]{0,62}$/i;
  *
  * Unlike an aggregate, the handler is an instance (a Nest provider, or an object given to
  * `createChronicle({ decisions })`), so it may hold configuration; the state is a separate value.
+ * The configuration belongs in the `@Decides` method: `initialState()` and the `@Evolves` methods
+ * must depend on the state and the event alone, because the gateway keeps a folded state and
+ * folds only the events committed since (the decision-state cache, `gateway.decisionCacheSize`).
  */
 export function DecisionHandler<S>(options: DecisionHandlerOptions<S>): (target: ClassType) => void {
   if (!options || typeof options.name !== 'string' || !DECISION_NAME_PATTERN.test(options.name)) {

@@ -320,6 +320,25 @@ describe('Decision handlers (dynamic consistency boundaries through the gateway)
       ]);
     });
 
+    it('reads the query afresh when the journal no longer knows the kept cursor (a journal emptied under the process)', async () => {
+      let target = new InMemoryJournal();
+      const swappable = new Proxy({} as Journal, {
+        get: (_, property) => {
+          const value = Reflect.get(target, property, target) as unknown;
+          return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+        },
+      });
+      const capacity = new CourseCapacity(2);
+      const gateway = gatewayOver(swappable, capacity);
+      for (const student of ['ann', 'bob']) await gateway.execute(new Enrol(student, 'math'));
+      await expect(gateway.execute(new Enrol('cid', 'math'))).rejects.toThrow(/full/);
+      // A fresh journal holding one enrolment: the kept cursor (3) is past its head.
+      target = new InMemoryJournal();
+      await gatewayOver(target, new CourseCapacity(2)).execute(new Enrol('zoe', 'math'));
+      await expect(gateway.execute(new Enrol('cid', 'math'))).resolves.toMatchObject({ state: { students: ['zoe', 'cid'] } });
+      expect(capacity.seen.at(-1)).toEqual({ students: ['zoe'] });
+    });
+
     it('is dropped by forget: the next decision reads its query afresh', async () => {
       const storage = createInMemoryStorage();
       const { journal, reads } = recording(storage.journal);

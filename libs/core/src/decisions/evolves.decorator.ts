@@ -13,7 +13,7 @@ export interface EvolverMetadata {
  * `(state, event) => state`, or `(state, event) => void` after changing `state` in place. The
  * event types of the `@Evolves` methods are the types of the decision's query (for `@Decides`
  * with `tags`). It runs on every read and on the handler's own new events, so it must not throw
- * or look outside its arguments.
+ * or look outside its arguments: a folded state is kept and only later events are folded onto it.
  */
 export function Evolves(eventClass: ClassType): MethodDecorator {
   if (typeof eventClass !== 'function') {

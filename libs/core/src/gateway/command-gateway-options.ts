@@ -50,6 +50,11 @@ export interface CommandGatewayOptions {
    * query reads only the events committed since. Only states of plain data are kept (primitives,
    * arrays, plain objects, `Map`s with primitive keys, `Set`s of primitives, `Date`s: a class instance
    * is folded afresh each time), never one folded from events with `@PersonalData` fields; 0 turns it off.
+   * It relies on what event sourcing asks of every fold: `initialState` and the `@Evolves` methods
+   * depend on the state and the event alone (no clock, configuration or handler fields read while
+   * folding), since a kept state is not folded again. A journal emptied or replaced under a running
+   * process needs `clearDecisionStates()` (a kept cursor the journal refuses is read afresh).
+   * Kept states hold what their folds keep (bounded by count, not size).
    * @default 10000
    */
   decisionCacheSize?: number;

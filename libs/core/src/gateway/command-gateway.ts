@@ -15,6 +15,7 @@ import { ConcurrencyError } from '../errors/concurrency.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
 import { GatewayOverloadedError } from '../errors/gateway-overloaded.error.js';
 import { IdempotencyKeyReusedError } from '../errors/idempotency-key-reused.error.js';
+import { InvalidArgumentError } from '../errors/invalid-argument.error.js';
 import { InvalidCommandError } from '../errors/invalid-command.error.js';
 import type { EventMetadata } from '../events/event-metadata.js';
 import { EventSerializer } from '../events/event-serializer.js';
@@ -654,11 +655,18 @@ export class CommandGateway {
       attempt > 0 || expectedVersion !== undefined ? undefined : task.creates ? 0 : task.aggregate === undefined ? this.decisionStreams.get(streamId) : undefined;
     // The state folded by this process's last decision on the query, if kept: only the events
     // committed since its read are read now (see DecisionStateCache for why nothing is missed).
-    const cached = this.decisionStates.take(definition.name, task.queueKey);
-    const [page, version] = await Promise.all([
-      cached === undefined ? this.journal.readByQuery(task.query) : this.journal.readByQuery(task.query, { after: cached.next }),
-      assumed ?? this.journal.streamVersion(streamId),
-    ]);
+    let cached = this.decisionStates.take(definition.name, task.queueKey);
+    const read =
+      cached === undefined
+        ? this.journal.readByQuery(task.query)
+        : this.journal.readByQuery(task.query, { after: cached.next }).catch((error: unknown) => {
+            // A kept cursor the journal no longer knows (a journal emptied or restored under this
+            // process): the kept state says nothing about it; read the query from the start.
+            if (!(error instanceof InvalidArgumentError) || error.argument !== 'after') throw error;
+            cached = undefined;
+            return this.journal.readByQuery(task.query);
+          });
+    const [page, version] = await Promise.all([read, assumed ?? this.journal.streamVersion(streamId)]);
     if (expectedVersion !== undefined && expectedVersion !== version) {
       if (cached !== undefined) this.decisionStates.put(definition.name, task.queueKey, cached);
       const recorded = task.idempotent ? await this.journal.findCommand(task.commandId) : undefined;

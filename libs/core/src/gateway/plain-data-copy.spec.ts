@@ -27,27 +27,45 @@ describe('plainDataCopy (what a kept decision state may be)', () => {
     expect(plainDataCopy(7)).toBe(7);
   });
 
-  it('refuses what it cannot copy faithfully: class instances, functions, symbols, cycles, object keys', () => {
+  it('refuses what it cannot copy faithfully: class instances, functions, symbols, object keys, __proto__, getters, hidden properties, holes', () => {
     class Roster {
       names: string[] = [];
     }
-    const cyclic: Record<string, unknown> = {};
-    cyclic.self = cyclic;
-    const shared = { n: 1 };
+    const withTotal = Object.assign([1, 2], { total: 3 });
+    const sparse: number[] = [];
+    sparse[2] = 1;
     for (const value of [
       new Roster(),
       { nested: [new Roster()] },
       { f: () => 1 },
       Symbol('s'),
       { [Symbol('s')]: 1 },
-      cyclic,
       new Map([[{}, 1]]),
       new Set([{}]),
       new Uint8Array(2),
+      // Would change in a copy: an own __proto__ (JSON.parse makes one), a getter, a hidden
+      // property, array holes and extra array properties.
+      { ...(JSON.parse('{"__proto__":{"taken":true},"bob":1}') as object) },
+      Object.defineProperty({}, 'size', { get: () => 1, enumerable: true }),
+      Object.defineProperty({ a: 1 }, 'hidden', { value: 2, enumerable: false }),
+      sparse,
+      withTotal,
     ]) {
       expect(plainDataCopy(value)).toBe(NOT_PLAIN_DATA);
     }
-    // An object met twice but not inside itself is not a cycle.
-    expect(plainDataCopy({ a: shared, b: shared })).toEqual({ a: { n: 1 }, b: { n: 1 } });
+  });
+
+  it('keeps shared objects shared, and cycles, as in the original', () => {
+    const shared = { n: 1 };
+    const copy = plainDataCopy({ a: shared, b: shared, list: [shared] });
+    if (copy === NOT_PLAIN_DATA) throw new Error('expected a copy');
+    expect(copy.a).toBe(copy.b);
+    expect(copy.list[0]).toBe(copy.a);
+    expect(copy.a).not.toBe(shared);
+    const cyclic: Record<string, unknown> = { n: 1 };
+    cyclic.self = cyclic;
+    const cycleCopy = plainDataCopy(cyclic) as Record<string, unknown>;
+    expect(cycleCopy.self).toBe(cycleCopy);
+    expect(cycleCopy).not.toBe(cyclic);
   });
 });

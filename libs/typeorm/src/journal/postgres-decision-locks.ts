@@ -113,14 +113,17 @@ export interface PerConnectionStatement {
 }
 
 /**
- * The append of a conditional unit as two statements of its transaction: `check`, the append
- * condition as one boolean SQL expression with its values written in as literals, or a prepared
- * `SELECT` of {@link conditionCheckSql} (a single unit's check, written for a generic plan), and
- * `append`, the one-statement append gated on {@link CONDITION_HOLDS_GATE} instead of the condition.
+ * The append of a conditional unit as a statement prepared once per connection: either with the
+ * condition inside it (written for a generic plan), or gated on {@link CONDITION_HOLDS_GATE}, the
+ * answer of `check`, a statement of its own run just before it in the same transaction.
  */
 export interface CheckedAppend {
-  /** Absent when the append evaluates the condition itself (a check written for a generic plan, folded into it). */
-  check?: string | PerConnectionStatement;
+  /**
+   * The condition as a boolean SQL expression with its values as literals, run by a statement of
+   * its own that hands its answer to `append`; absent when `append` evaluates the condition itself
+   * (a check written for a generic plan, folded into it).
+   */
+  check?: string;
   append: PerConnectionStatement;
 }
 
@@ -133,7 +136,8 @@ export function conditionCheckSql(holds: string): string {
 const preparedOnClient = new WeakMap<object, Set<string>>();
 
 const DUPLICATE_PREPARED_STATEMENT = '42P05';
-const INVALID_SQL_STATEMENT_NAME = '26000';
+/** SQLSTATE of an EXECUTE whose prepared statement the session does not have. */
+export const INVALID_SQL_STATEMENT_NAME = '26000';
 
 /** PREPAREs `statement` on `client` unless this module did already; one extra round trip per connection and statement. */
 async function prepareOnce(dataSource: DataSource, runner: QueryRunner, client: SimpleQueryClient, statement: PerConnectionStatement): Promise<void> {
@@ -212,7 +216,7 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
     const generic = "set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode";
     if (statements.length > 1) statements[statements.length - 1] += `, ${generic}`;
     else body.push(`SELECT ${generic}`);
-    if (statement.check !== undefined) body.push(typeof statement.check === 'string' ? conditionCheckSql(statement.check) : executeStatement(statement.check));
+    if (statement.check !== undefined) body.push(conditionCheckSql(statement.check));
     body.push(executeStatement(statement.append));
   }
   const text = [...statements, ...body, 'COMMIT'].join(';\n');
@@ -222,7 +226,6 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
     let results: Array<{ rows: unknown[] }> | undefined;
     for (let attempt = 1; results === undefined; attempt++) {
       if (typeof statement !== 'string') {
-        if (statement.check !== undefined && typeof statement.check !== 'string') await prepareOnce(dataSource, runner, client, statement.check);
         await prepareOnce(dataSource, runner, client, statement.append);
       }
       dataSource.logger.logQuery(text, [], runner);

@@ -61,7 +61,7 @@ import { oneStatementAppend, type OneStatementAppendRow } from './postgres-one-s
 import {
   appendInOneRoundTrip,
   CONDITION_HOLDS_GATE,
-  conditionCheckSql,
+  INVALID_SQL_STATEMENT_NAME,
   decisionLockKeys,
   inDecisionTransaction,
   takeDecisionLocks,
@@ -206,6 +206,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   private readonly streamVersionKey: UniqueKey;
   private notifyChannel: string | undefined;
   private readonly preparedStatements: boolean;
+  /** Set when SQL-level PREPARE did not stick to the session (see `appendUnderDecisionLocks`). */
+  private sqlPrepareLost = false;
   /** PostgreSQL: a feed bound a full page returned, reused while catch-ups read full pages below it. */
   private feedBound: string | undefined;
   /** PostgreSQL: prepared statement names of the feed statements, by SQL text. */
@@ -345,10 +347,10 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const participants = this.participants.filter(isAppendStatementParticipant);
     let rows: OneStatementAppendRow[] | undefined;
     let inline: string | CheckedAppend | undefined;
+    const literal = (): string =>
+      oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds, new InlineSqlParameters()).sql;
     try {
-      inline = this.preparedStatements
-        ? this.checkedAppend(request, ordered, participants, holds, genericHolds)
-        : oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds, new InlineSqlParameters()).sql;
+      inline = this.preparedStatements && !this.sqlPrepareLost ? this.checkedAppend(request, ordered, participants, holds, genericHolds) : literal();
     } catch (error) {
       // A value no literal can carry (a NUL in a string): bound parameters, in three round trips,
       // where PostgreSQL refuses it as it refuses it in a plain append.
@@ -356,7 +358,23 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     }
     try {
       if (inline !== undefined) {
-        const result = await appendInOneRoundTrip<OneStatementAppendRow>(this.dataSource, keys, inline);
+        let result: OneStatementAppendRow[];
+        try {
+          result = await appendInOneRoundTrip<OneStatementAppendRow>(this.dataSource, keys, inline);
+        } catch (error) {
+          // The session lost the statement again right after preparing it: a pooler in transaction
+          // mode hands the PREPARE and the string to different server connections (PgBouncer keeps
+          // only protocol-level prepared statements). From now on this journal sends the literal
+          // statement, planned on every call, and says so once.
+          if (typeof inline === 'string' || driverErrorOf(error)?.code !== INVALID_SQL_STATEMENT_NAME) throw error;
+          this.sqlPrepareLost = true;
+          this.dataSource.logger.log(
+            'warn',
+            'Chronicle: conditional appends lost their prepared statement twice in a row (a connection pooler in transaction mode?): ' +
+              'they are sent with their values as literals from now on; set preparedStatements: false to say so up front.',
+          );
+          result = await appendInOneRoundTrip<OneStatementAppendRow>(this.dataSource, keys, literal());
+        }
         rows = result[0]?.ok ? result : undefined;
       } else rows = await inDecisionTransaction(this.dataSource, keys, async (manager) => {
         const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, holds);
