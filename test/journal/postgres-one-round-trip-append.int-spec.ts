@@ -208,6 +208,37 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     }
   });
 
+  it('never scans a table: the generic plan a connection builds while the journal is small still reads by index once it has grown', async () => {
+    // One connection, so that the statement prepared on it is the one every append runs, and the
+    // statistics it reports are its own (flushed on request, not a second later).
+    const dataSource = await database.openAnother({ poolSize: 1 });
+    const journal = new TypeOrmJournal(dataSource, database.tables);
+    const event = (tag: string): NewEvent => ({ eventId: randomUUID(), type: 'seat', schemaVersion: 1, payload: {}, metadata: {}, tags: [tag], occurredAt: new Date() });
+    const scans = async (): Promise<Record<string, number>> => {
+      await dataSource.query('SELECT pg_stat_force_next_flush()');
+      const rows = (await dataSource.query(
+        "SELECT relname, seq_scan::int AS n FROM pg_stat_user_tables WHERE schemaname = $1 AND relname IN ('chronicle_events', 'chronicle_streams')",
+        [database.tables.schema],
+      )) as Array<{ relname: string; n: number }>;
+      return Object.fromEntries(rows.map((row) => [row.relname, row.n]));
+    };
+    // The plan is built at the first EXECUTE, on a nearly empty journal (the table never analyzed);
+    // then the journal grows under it, as a new deployment's does before autovacuum's first ANALYZE.
+    let cursor = (await journal.append(conditional([{ tags: ['grow'] }], null, 'grow', event('grow')))).cursor!;
+    for (let i = 0; i < 20; i++) {
+      await journal.append({ writes: [{ streamId: `bulk-${i}`, aggregateType: 'a', expectedVersion: 0, events: Array.from({ length: 100 }, () => event(`bulk:${i}`)) }] });
+    }
+    const before = await scans();
+    for (let version = 1; version <= 40; version++) {
+      const request = conditional([{ types: ['seat'], tags: ['grow'] }], cursor, 'grow', event('grow'));
+      cursor = (await journal.append({ ...request, writes: [{ ...request.writes[0]!, expectedVersion: version }] })).cursor!;
+    }
+    const after = await scans();
+    expect(after.chronicle_events! - before.chronicle_events!).toBe(0);
+    expect(after.chronicle_streams! - before.chronicle_streams!).toBe(0);
+    expect((await journal.readByQuery([{ tags: ['grow'] }])).events).toHaveLength(41);
+  });
+
   it('commits the empty transaction when the check fails, and names the conflict', async () => {
     const journal = new TypeOrmJournal(database.dataSource, database.tables);
     const observer = await database.openAnother();

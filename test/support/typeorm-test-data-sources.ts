@@ -11,8 +11,8 @@ export interface TestDatabase {
   dataSource: DataSource;
   /** Table options the migrations used (schema on PostgreSQL). */
   tables: ChronicleTableOptions;
-  /** Opens another DataSource on the same storage (its own connection or pool). */
-  openAnother(): Promise<DataSource>;
+  /** Opens another DataSource on the same storage (its own connection or pool; `poolSize` on PostgreSQL, 10 unless given). */
+  openAnother(options?: { poolSize?: number }): Promise<DataSource>;
   close(): Promise<void>;
 }
 
@@ -68,7 +68,8 @@ export async function openPostgresSchema(options: { tablePrefix?: string } = {})
   const dropSchema = await createSchema(schema);
   const tables: ChronicleTableOptions = { schema, ...(options.tablePrefix === undefined ? {} : { tablePrefix: options.tablePrefix }) };
   const opened: DataSource[] = [];
-  const open = (): Promise<DataSource> => track(opened, new DataSource({ type: 'postgres', url: POSTGRES_URL, poolSize: 10 }));
+  const open = (openOptions: { poolSize?: number } = {}): Promise<DataSource> =>
+    track(opened, new DataSource({ type: 'postgres', url: POSTGRES_URL, poolSize: openOptions.poolSize ?? 10 }));
   try {
     const dataSource = await open();
     await runChronicleMigrations(dataSource, tables);

@@ -54,9 +54,26 @@ export function decisionLockKeys(eventsTable: string, condition: AppendCondition
   return keys;
 }
 
+/** Lock keys already hashed, by their JSON text: at most this many are kept. */
+const HASHED_KEYS_KEPT = 10_000;
+const hashedKeys = new Map<string, bigint>();
+
+/**
+ * The key's 64-bit number. The hash is SHA-256 because every instance, of every version, must
+ * reach the same number for the same pair (a different function would let two versions running
+ * side by side take different locks for one conflict); it costs about 3 µs a key, and a
+ * conditional append takes four or more, so the numbers of the pairs seen last are kept (the same
+ * types and tags come back decision after decision). Past the bound the oldest go first.
+ */
 function hashKey(eventsTable: string, parts: KeyParts): bigint {
-  const digest = createHash('sha256').update(JSON.stringify([eventsTable, ...parts])).digest();
-  return digest.readBigInt64BE(0);
+  const text = JSON.stringify([eventsTable, ...parts]);
+  let key = hashedKeys.get(text);
+  if (key === undefined) {
+    key = createHash('sha256').update(text).digest().readBigInt64BE(0);
+    if (hashedKeys.size >= HASHED_KEYS_KEPT) hashedKeys.delete(hashedKeys.keys().next().value!);
+    hashedKeys.set(text, key);
+  }
+  return key;
 }
 
 /**
@@ -174,8 +191,8 @@ function driverCode(error: unknown): unknown {
  * statement's rows. The append is either:
  * - `statement`, one statement with the condition folded into its checks and every value written
  *   in as a literal (`InlineSqlParameters`): PostgreSQL parses and plans all of it on every call;
- * - or a {@link CheckedAppend}: `plan_cache_mode` set to `force_generic_plan` for the transaction
- *   (in the lock statement), `<check>; EXECUTE <append>(<literals>)`. The check hands the condition's answer to the append through a
+ * - or a {@link CheckedAppend}: `plan_cache_mode` set to `force_generic_plan` and `enable_seqscan`
+ *   off for the transaction (in the lock statement), `<check>; EXECUTE <append>(<literals>)`. The check hands the condition's answer to the append through a
  *   transaction-local setting ({@link conditionCheckSql}): either prepared too, written so that
  *   one plan suits every value (`conditionHoldsForGenericPlan`), or sent with its values as
  *   literals and planned with them. The append, whose plan does not depend on its values (every
@@ -213,7 +230,13 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
   else {
     // SET LOCAL as `set_config(…, true)` in the last lock statement's select list when there is
     // one: a statement fewer for the server to parse and run (each costs tens of microseconds).
-    const generic = "set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode";
+    // `enable_seqscan` off: the generic plan is built at a connection's first EXECUTE and kept for
+    // the connection's life (until an ANALYZE invalidates it). Built while the journal is small (a
+    // new deployment, a fresh schema), it read the whole events table for "the next 101 events
+    // after the cursor" (a scan and a sort looked cheaper than the index) and the streams table
+    // for the version update, on every conditional append until the next ANALYZE. Every row this
+    // statement touches is found by an index, so no plan that scans a table is ever the right one.
+    const generic = "set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode, set_config('enable_seqscan', 'off', true) AS enable_seqscan";
     if (statements.length > 1) statements[statements.length - 1] += `, ${generic}`;
     else body.push(`SELECT ${generic}`);
     if (statement.check !== undefined) body.push(conditionCheckSql(statement.check));
