@@ -135,21 +135,6 @@ export function recordedEventFromRow(row: EventRow, dialect: SqlDialect, cursor?
   );
 }
 
-type PlainRecordedEventConstructor = new (
-  eventId: string,
-  type: string,
-  schemaVersion: number,
-  payload: unknown,
-  metadata: EventMetadata,
-  tags: string[],
-  occurredAt: Date,
-  streamId: string,
-  aggregateType: string,
-  version: number,
-  position: number,
-  cursor: string | undefined,
-) => RecordedEvent;
-
 /**
  * Makes a decoded event: a plain object (its prototype is `Object.prototype`, as an object
  * literal's, so it is the same plain record to every reader), made with `new` instead of a
@@ -160,7 +145,7 @@ type PlainRecordedEventConstructor = new (
  * promoted with it. Measured on a SQLite catch-up, that was a third of the time of the
  * subscription. Objects made with `new` have no allocation site and stay young.
  */
-const PlainRecordedEvent = function (
+function initRecordedEvent(
   this: RecordedEvent,
   eventId: string,
   type: string,
@@ -187,5 +172,8 @@ const PlainRecordedEvent = function (
   this.version = version;
   this.position = position;
   if (cursor !== undefined) this.cursor = cursor;
-} as unknown as PlainRecordedEventConstructor;
+}
+
+/** `initRecordedEvent` as the constructor `decodeEventRow` calls with `new`, its instances plain objects. */
+const PlainRecordedEvent = initRecordedEvent as unknown as new (...args: Parameters<typeof initRecordedEvent>) => RecordedEvent;
 (PlainRecordedEvent as { prototype: object }).prototype = Object.prototype;

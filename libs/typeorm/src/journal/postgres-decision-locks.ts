@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { QueryFailedError, type DataSource, type EntityManager, type QueryRunner } from 'typeorm';
 import type { AppendCondition, StreamWrite } from '@chronicle/core';
+import { driverErrorOf } from '../dialects/driver-error.js';
 import { executeSql } from '../transactions/execute-sql.js';
+import { runSimpleQueryString, type SimpleQueryClient } from '../transactions/simple-query-string.js';
 
 /** Locks per statement: far below PostgreSQL's 1664 columns of a select list. */
 const LOCKS_PER_STATEMENT = 500;
@@ -104,11 +106,6 @@ function beginWithLocks(keys: ReadonlyMap<bigint, boolean>): string[] {
   return statements;
 }
 
-/** The `pg` client behind a TypeORM PostgreSQL query runner, as far as a simple-protocol query needs it. */
-interface SimpleQueryClient {
-  query(text: string): Promise<{ rows: unknown[] } | Array<{ rows: unknown[] }>>;
-}
-
 /**
  * The transaction-local setting through which a conditional append's check statement hands its
  * answer to the append statement that follows it in the same transaction (see
@@ -167,7 +164,7 @@ async function prepareOnce(dataSource: DataSource, runner: QueryRunner, client: 
     await client.query(text);
   } catch (error) {
     // The same text under the same name: prepared by an earlier module instance on this session.
-    if (driverCode(error) !== DUPLICATE_PREPARED_STATEMENT) {
+    if (driverErrorOf(error)?.code !== DUPLICATE_PREPARED_STATEMENT) {
       dataSource.logger.logQueryError(error as Error, text, [], runner);
       throw new QueryFailedError(text, [], error as Error);
     }
@@ -178,10 +175,6 @@ async function prepareOnce(dataSource: DataSource, runner: QueryRunner, client: 
 function executeStatement(statement: PerConnectionStatement): string {
   // `EXECUTE name()` is a syntax error: a statement without parameters is executed without parentheses.
   return statement.args.length === 0 ? `EXECUTE ${statement.name}` : `EXECUTE ${statement.name}(${statement.args.join(', ')})`;
-}
-
-function driverCode(error: unknown): unknown {
-  return error !== null && typeof error === 'object' ? (error as { code?: unknown }).code : undefined;
 }
 
 /**
@@ -251,20 +244,15 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
       if (typeof statement !== 'string') {
         await prepareOnce(dataSource, runner, client, statement.append);
       }
-      dataSource.logger.logQuery(text, [], runner);
       try {
-        const answer = await client.query(text);
-        results = Array.isArray(answer) ? answer : [answer];
+        results = await runSimpleQueryString(dataSource, runner, client, text);
       } catch (error) {
-        dataSource.logger.logQueryError(error as Error, text, [], runner);
-        // The original error is what the caller needs; a failed rollback ends with the connection.
-        await client.query('ROLLBACK').catch(() => undefined);
         // The session lost its prepared statements (DISCARD ALL, DEALLOCATE): prepare them again, once.
-        if (typeof statement !== 'string' && attempt === 1 && driverCode(error) === INVALID_SQL_STATEMENT_NAME) {
+        if (typeof statement !== 'string' && attempt === 1 && driverErrorOf(error)?.code === INVALID_SQL_STATEMENT_NAME) {
           preparedOnClient.delete(client);
           continue;
         }
-        throw new QueryFailedError(text, [], error as Error);
+        throw error;
       }
     }
     // BEGIN, the lock statements, the body, COMMIT: the append's result is the one before COMMIT's.

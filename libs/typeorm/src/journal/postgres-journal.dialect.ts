@@ -25,6 +25,18 @@ function parseCursor(cursor: FeedCursor): readonly [bigint, bigint] {
 }
 
 /**
+ * SQL that is true when this journal handed `cursor` out: a cursor below a bound (see
+ * `cursorBelowBound`) when its transaction id was assigned here (below `snapshot`'s xmax), any
+ * other when its event is in this journal at that transaction id and position. `tx` and `pos` are
+ * the cursor's placeholders (or literals), typed xid8 and bigint.
+ */
+function cursorKnown(tables: ChronicleTables, position: bigint, tx: string, pos: string, snapshot = 'pg_current_snapshot()'): string {
+  return position === MAX_POSITION
+    ? `${tx} < pg_snapshot_xmax(${snapshot})`
+    : `EXISTS (SELECT 1 FROM ${tables.events} k WHERE k.tx_id = ${tx} AND k.position = ${pos})`;
+}
+
+/**
  * The cursor just below a feed bound: after every event of a transaction below `bound`, before
  * every event of `bound` and later ones (the largest position of the transaction before it). A
  * bound may equal the snapshot's xmax, which a cursor must stay below (see `aheadColumns`).
@@ -188,11 +200,7 @@ export const postgresJournalDialect: JournalDialect = {
       // statement that the journal handed its cursor out (`knownCursor`'s test), not in a round trip
       // of its own.
       if (filter !== undefined) {
-        const known =
-          position === MAX_POSITION
-            ? `${cursorTx}::xid8 < pg_snapshot_xmax(snap.s)`
-            : `EXISTS (SELECT 1 FROM ${tables.events} k WHERE k.tx_id = ${cursorTx}::xid8 AND k.position = ${cursorPosition}::bigint)`;
-        knownAfter = `, ${known} AS known_after`;
+        knownAfter = `, ${cursorKnown(tables, position, `${cursorTx}::xid8`, `${cursorPosition}::bigint`, 'snap.s')} AS known_after`;
       }
     }
     if (filter !== undefined) conditions.push(`(${filter(params)})`);
@@ -246,15 +254,9 @@ export const postgresJournalDialect: JournalDialect = {
 
   knownCursor(tables: ChronicleTables, cursor: FeedCursor): SqlStatement {
     const [txId, position] = parseCursor(cursor);
-    // A cursor below a bound (see cursorBelowBound) is known when its transaction id was assigned
-    // here; any other is an event's, which must be in this journal at that transaction id and position.
-    if (position === MAX_POSITION) {
-      return { sql: 'SELECT $1::xid8 < pg_snapshot_xmax(pg_current_snapshot()) AS known', params: [String(txId)] };
-    }
-    return {
-      sql: `SELECT EXISTS (SELECT 1 FROM ${tables.events} WHERE tx_id = $1::xid8 AND position = $2::bigint) AS known`,
-      params: [String(txId), String(position)],
-    };
+    // A bound's cursor is checked by its transaction id alone: no parameter for its position.
+    const params = position === MAX_POSITION ? [String(txId)] : [String(txId), String(position)];
+    return { sql: `SELECT ${cursorKnown(tables, position, '$1::xid8', '$2::bigint')} AS known`, params };
   },
 
   conditionHolds(tables: ChronicleTables, params: SqlParameters, after: FeedCursor | null, query: EventQuery): string {
@@ -263,10 +265,7 @@ export const postgresJournalDialect: JournalDialect = {
     const [txId, position] = parseCursor(after);
     const tx = `${params.add(String(txId))}::xid8`;
     const pos = `${params.add(String(position))}::bigint`;
-    const known =
-      position === MAX_POSITION
-        ? `${tx} < pg_snapshot_xmax(pg_current_snapshot())`
-        : `EXISTS (SELECT 1 FROM ${tables.events} k WHERE k.tx_id = ${tx} AND k.position = ${pos})`;
+    const known = cursorKnown(tables, position, tx, pos);
     return `${known} AND NOT EXISTS (SELECT 1 FROM ${tables.events} e WHERE (e.tx_id, e.position) > (${tx}, ${pos}) AND (${matches}))`;
   },
 
@@ -289,10 +288,7 @@ export const postgresJournalDialect: JournalDialect = {
     const [txId, position] = parseCursor(after);
     const tx = `${params.add(String(txId))}::xid8`;
     const pos = `${params.add(String(position))}::bigint`;
-    const known =
-      position === MAX_POSITION
-        ? `${tx} < pg_snapshot_xmax(pg_current_snapshot())`
-        : `EXISTS (SELECT 1 FROM ${tables.events} k WHERE k.tx_id = ${tx} AND k.position = ${pos})`;
+    const known = cursorKnown(tables, position, tx, pos);
     const since = `(e.tx_id, e.position) > (${tx}, ${pos})`;
     let far: string;
     // An item matching any event ({}): past RECENT_EVENTS there are events after the cursor, so it fails.

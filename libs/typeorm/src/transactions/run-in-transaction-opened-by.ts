@@ -1,12 +1,9 @@
-import { QueryFailedError, type DataSource, type EntityManager, type QueryRunner } from 'typeorm';
+import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { executeSql } from './execute-sql.js';
+import { commitOrRollBack } from './commit-or-roll-back.js';
 import { runInTransaction } from './run-in-transaction.js';
-
-/** The `pg` client behind a TypeORM PostgreSQL query runner, as far as a simple-protocol query needs it. */
-interface SimpleQueryClient {
-  query(text: string): Promise<{ rows: unknown[] } | Array<{ rows: unknown[] }>>;
-}
+import { runSimpleQueryString, type SimpleQueryClient } from './simple-query-string.js';
 
 /** What TypeORM's PostgreSQL query runner keeps of an open transaction (`BaseQueryRunner`, typeorm 1.x). */
 interface TransactionState {
@@ -52,7 +49,7 @@ export async function runInTransactionOpenedBy<Row, T>(
     if (state.isTransactionActive || state.transactionDepth !== 0) {
       // Not the query runner this was written against: its own transaction methods, one more round trip.
       await runner.startTransaction();
-      return await finish(runner, () => separately(runner.manager));
+      return await commitOrRollBack(runner, () => separately(runner.manager));
     }
     // As TypeORM's startTransaction: active before the event, inactive again when it throws.
     state.isTransactionActive = true;
@@ -60,17 +57,7 @@ export async function runInTransactionOpenedBy<Row, T>(
     try {
       await runner.broadcaster.broadcast('BeforeTransactionStart');
       const text = `START TRANSACTION${isolation ? ` ISOLATION LEVEL ${isolation}` : ''};\n${first}`;
-      dataSource.logger.logQuery(text, [], runner);
-      let results: Array<{ rows: unknown[] }>;
-      try {
-        const answer = await client.query(text);
-        results = Array.isArray(answer) ? answer : [answer];
-      } catch (error) {
-        dataSource.logger.logQueryError(error as Error, text, [], runner);
-        // The original error is what the caller needs; a failed rollback ends with the connection.
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw new QueryFailedError(text, [], error as Error);
-      }
+      const results = await runSimpleQueryString(dataSource, runner, client, text);
       if (results.length !== 2) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw new Error(`Expected 2 results from START TRANSACTION and the first statement, got ${results.length}: pass one statement`);
@@ -81,26 +68,11 @@ export async function runInTransactionOpenedBy<Row, T>(
       throw error;
     }
     state.transactionDepth = 1;
-    return await finish(runner, async () => {
+    return await commitOrRollBack(runner, async () => {
       await runner.broadcaster.broadcast('AfterTransactionStart');
       return work(runner.manager, rows);
     });
   } finally {
     await runner.release();
-  }
-}
-
-/** Runs `work` in the runner's open transaction and commits it, or rolls it back and rethrows. */
-async function finish<T>(runner: QueryRunner, work: () => Promise<T>): Promise<T> {
-  try {
-    const result = await work();
-    await runner.commitTransaction();
-    return result;
-  } catch (error) {
-    if (runner.isTransactionActive) {
-      // The original error is what the caller needs; a failed rollback ends with the connection.
-      await runner.rollbackTransaction().catch(() => undefined);
-    }
-    throw error;
   }
 }

@@ -1,6 +1,7 @@
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { sqliteWriteLock } from './sqlite-write-lock.js';
+import { commitOrRollBack } from './commit-or-roll-back.js';
 
 /**
  * Runs `work` in one database transaction and commits it, or rolls it back and rethrows when
@@ -28,17 +29,7 @@ async function transact<T>(dataSource: DataSource, work: (manager: EntityManager
   try {
     await runner.connect();
     await runner.startTransaction();
-    try {
-      const result = await work(runner.manager);
-      await runner.commitTransaction();
-      return result;
-    } catch (error) {
-      if (runner.isTransactionActive) {
-        // The original error is what the caller needs; a failed rollback ends with the connection.
-        await runner.rollbackTransaction().catch(() => undefined);
-      }
-      throw error;
-    }
+    return await commitOrRollBack(runner, () => work(runner.manager));
   } finally {
     await runner.release();
   }
