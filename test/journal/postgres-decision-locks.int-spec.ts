@@ -113,7 +113,7 @@ await describePostgres('Conditional appends on PostgreSQL: only conflicting deci
     expect(query).toMatch(/^BEGIN ISOLATION LEVEL READ COMMITTED;\s*SELECT pg_advisory_xact_lock/);
     // pg_stat_activity shows the first track_activity_query_size bytes: the prepared append, with
     // the check written for a generic plan inside it, follows the locks in the same string.
-    expect(query).toMatch(/IS NULL AS l\d+, set_config\('plan_cache_mode', 'force_generic_plan', true\) AS plan_cache_mode, set_config\('enable_seqscan', 'off', true\) AS enable_seqscan;\s*EXECUTE chronicle_cond_[0-9a-f]+\(/);
+    expect(query).toMatch(/IS NULL AS l\d+, set_config\('plan_cache_mode', 'force_generic_plan', true\) AS plan_cache_mode, set_config\('enable_seqscan', 'off', true\) AS enable_seqscan, set_config\('enable_sort', 'off', true\) AS enable_sort, set_config\('jit', 'off', true\) AS jit;\s*EXECUTE chronicle_cond_[0-9a-f]+\(/);
     // The holder commits its event while the string waits for the lock; the append's check, a
     // later statement of the same string, takes its snapshot after the lock was granted and sees it.
     release?.();

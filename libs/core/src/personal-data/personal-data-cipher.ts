@@ -241,7 +241,7 @@ export class PersonalDataCipher {
   }
 
   /**
-   * What sealing with an active key needs beyond the key's bytes, made once per cached lookup and
+   * What sealing and opening with an active key need beyond the key's bytes, made once per cached lookup and
    * held weakly, so it goes with the lookup (a forgotten key's lookup is dropped from the cache).
    */
   private materialOf(lookup: DataKeyLookup & { state: 'active' }): SealingMaterial {

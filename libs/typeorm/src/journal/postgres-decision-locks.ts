@@ -3,7 +3,7 @@ import { QueryFailedError, type DataSource, type EntityManager, type QueryRunner
 import type { AppendCondition, StreamWrite } from '@chronicle/core';
 import { driverErrorOf } from '../dialects/driver-error.js';
 import { executeSql } from '../transactions/execute-sql.js';
-import { runSimpleQueryString, type SimpleQueryClient } from '../transactions/simple-query-string.js';
+import { runSimpleQueryString, type SimpleQueryClient } from '../transactions/run-simple-query-string.js';
 
 /** Locks per statement: far below PostgreSQL's 1664 columns of a select list. */
 const LOCKS_PER_STATEMENT = 500;
@@ -56,7 +56,10 @@ export function decisionLockKeys(eventsTable: string, condition: AppendCondition
   return keys;
 }
 
-/** Lock keys already hashed, by their JSON text: at most this many are kept. */
+/**
+ * Lock keys already hashed, by their JSON text: at most this many are kept (a type and a tag are
+ * at most 256 characters each, `EVENT_QUERY_LIMITS`, so a few megabytes at the most).
+ */
 const HASHED_KEYS_KEPT = 10_000;
 const hashedKeys = new Map<string, bigint>();
 
@@ -64,8 +67,8 @@ const hashedKeys = new Map<string, bigint>();
  * The key's 64-bit number. The hash is SHA-256 because every instance, of every version, must
  * reach the same number for the same pair (a different function would let two versions running
  * side by side take different locks for one conflict); it costs about 3 µs a key, and a
- * conditional append takes four or more, so the numbers of the pairs seen last are kept (the same
- * types and tags come back decision after decision). Past the bound the oldest go first.
+ * conditional append takes four or more, so the numbers of the pairs used last are kept (the same
+ * types and tags come back decision after decision). Past the bound the least recently used go first.
  */
 function hashKey(eventsTable: string, parts: KeyParts): bigint {
   const text = JSON.stringify([eventsTable, ...parts]);
@@ -73,8 +76,11 @@ function hashKey(eventsTable: string, parts: KeyParts): bigint {
   if (key === undefined) {
     key = createHash('sha256').update(text).digest().readBigInt64BE(0);
     if (hashedKeys.size >= HASHED_KEYS_KEPT) hashedKeys.delete(hashedKeys.keys().next().value!);
-    hashedKeys.set(text, key);
+  } else {
+    // Used again: to the back of the Map's insertion order, the last to go.
+    hashedKeys.delete(text);
   }
+  hashedKeys.set(text, key);
   return key;
 }
 
@@ -184,8 +190,8 @@ function executeStatement(statement: PerConnectionStatement): string {
  * statement's rows. The append is either:
  * - `statement`, one statement with the condition folded into its checks and every value written
  *   in as a literal (`InlineSqlParameters`): PostgreSQL parses and plans all of it on every call;
- * - or a {@link CheckedAppend}: `plan_cache_mode` set to `force_generic_plan` and `enable_seqscan`
- *   off for the transaction (in the lock statement), `<check>; EXECUTE <append>(<literals>)`. The check hands the condition's answer to the append through a
+ * - or a {@link CheckedAppend}: `plan_cache_mode` set to `force_generic_plan` for the transaction
+ *   (in the lock statement) and `enable_seqscan`, `enable_sort` and `jit` off for its EXECUTE, `<check>; EXECUTE <append>(<literals>)`. The check hands the condition's answer to the append through a
  *   transaction-local setting ({@link conditionCheckSql}): either prepared too, written so that
  *   one plan suits every value (`conditionHoldsForGenericPlan`), or sent with its values as
  *   literals and planned with them. The append, whose plan does not depend on its values (every
@@ -223,16 +229,28 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
   else {
     // SET LOCAL as `set_config(…, true)` in the last lock statement's select list when there is
     // one: a statement fewer for the server to parse and run (each costs tens of microseconds).
-    // `enable_seqscan` off: the generic plan is built at a connection's first EXECUTE and kept for
-    // the connection's life (until an ANALYZE invalidates it). Built while the journal is small (a
-    // new deployment, a fresh schema), it read the whole events table for "the next 101 events
-    // after the cursor" (a scan and a sort looked cheaper than the index) and the streams table
-    // for the version update, on every conditional append until the next ANALYZE. Every row this
-    // statement touches is found by an index, so no plan that scans a table is ever the right one.
-    const generic = "set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode, set_config('enable_seqscan', 'off', true) AS enable_seqscan";
+    const generic = "set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode";
+    // `enable_seqscan` and `enable_sort` off for the EXECUTE only: its generic plan is built at a
+    // connection's first EXECUTE and kept for the connection's life (until an ANALYZE invalidates
+    // it). Built while the journal was small (a new deployment, a fresh schema), it read the whole
+    // events table for "the next 101 events after the cursor" (a scan, or every row after the
+    // cursor through a bitmap, then a sort, looked cheaper than the index in its order) and the
+    // streams table for the version update, on every conditional append until the next ANALYZE.
+    // The append finds its streams by key and the events after a cursor in the (tx_id, position)
+    // index's order, stopping at 101, so a plan that scans a table or sorts those events is never
+    // the right one at any size (the sorts it cannot do without stay: a setting only weighs
+    // against a path that has an alternative, by adding a huge cost to it). `jit` off with them:
+    // that huge cost on an unavoidable sort put the plan past `jit_above_cost`, and compiling it
+    // took 400 ms per EXECUTE (measured); a statement of a millisecond never gains from JIT. Set in
+    // the select list of the statement just before the EXECUTE, so that statement (a check planned
+    // with its values) is planned as usual: a setting takes effect once its statement runs.
+    const noScans =
+      "set_config('enable_seqscan', 'off', true) AS enable_seqscan, set_config('enable_sort', 'off', true) AS enable_sort, set_config('jit', 'off', true) AS jit";
     if (statements.length > 1) statements[statements.length - 1] += `, ${generic}`;
     else body.push(`SELECT ${generic}`);
-    if (statement.check !== undefined) body.push(conditionCheckSql(statement.check));
+    if (statement.check !== undefined) body.push(`${conditionCheckSql(statement.check)}, ${noScans}`);
+    else if (statements.length > 1) statements[statements.length - 1] += `, ${noScans}`;
+    else body[body.length - 1] += `, ${noScans}`;
     body.push(executeStatement(statement.append));
   }
   const text = [...statements, ...body, 'COMMIT'].join(';\n');

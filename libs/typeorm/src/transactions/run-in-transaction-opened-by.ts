@@ -3,7 +3,7 @@ import { dialectOf } from '../dialects/dialect-of.js';
 import { executeSql } from './execute-sql.js';
 import { commitOrRollBack } from './commit-or-roll-back.js';
 import { runInTransaction } from './run-in-transaction.js';
-import { runSimpleQueryString, type SimpleQueryClient } from './simple-query-string.js';
+import { runSimpleQueryString, type SimpleQueryClient } from './run-simple-query-string.js';
 
 /** What TypeORM's PostgreSQL query runner keeps of an open transaction (`BaseQueryRunner`, typeorm 1.x). */
 interface TransactionState {
