@@ -145,6 +145,34 @@ await describePostgres('TypeOrmJournal on PostgreSQL: a unit of work as one stat
     expect(await unprepared.journal.streamVersion('u-1')).toBe(1);
   });
 
+  it('finds the streams it updates by key, with a plan made while the streams table was small', async () => {
+    // One connection: the statement prepared on it is the one every append runs, and the plan it
+    // keeps is the one EXPLAIN shows there. No ANALYZE may rebuild that plan mid-test.
+    const { journal, dataSource } = await open({ poolSize: 1, outbox: false });
+    await dataSource.query(`ALTER TABLE ${table('streams')} SET (autovacuum_enabled = off)`);
+    // The statement's generic plan is made after its first executions, on a table of one stream...
+    for (let version = 0; version < 10; version++) await journal.append({ writes: [write('small', version, 1)] });
+    // ...and kept while the table grows to 2,000 streams.
+    for (let batch = 0; batch < 20; batch++) {
+      await journal.append({ writes: Array.from({ length: 100 }, (_, k) => write(`grown-${batch}-${String(k).padStart(3, '0')}`, 0, 1)) });
+    }
+    for (let version = 10; version < 15; version++) await journal.append({ writes: [write('small', version, 1)] });
+    const prepared = (await dataSource.query(
+      "SELECT name, cardinality(parameter_types)::int AS parameters FROM pg_prepared_statements WHERE name LIKE 'chronicle\\_%' AND statement LIKE '%UPDATE%'",
+    )) as Array<{ name: string; parameters: number }>;
+    expect(prepared.length).toBeGreaterThan(0);
+    // The plan the connection kept for each shape of unit (a generic plan is reused until invalidated).
+    await dataSource.query('SET plan_cache_mode = force_generic_plan');
+    for (const { name, parameters } of prepared) {
+      const plan = ((await dataSource.query(`EXPLAIN EXECUTE ${name}(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`)) as Array<{ 'QUERY PLAN': string }>)
+        .map((row) => row['QUERY PLAN'])
+        .join('\n');
+      expect(plan).toMatch(/Update on chronicle_streams/);
+      expect(plan).not.toMatch(/Seq Scan on chronicle_streams/);
+    }
+    expect(await journal.streamVersion('small')).toBe(15);
+  });
+
   it('notifies the journal channel once for a unit that wrote events, and not for one that lost', async () => {
     const { journal, dataSource } = await open({ outbox: false });
     const channel = `${schema}.feed`;

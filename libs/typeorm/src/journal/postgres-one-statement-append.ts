@@ -96,8 +96,11 @@ export function oneStatementAppend(
     'checked AS MATERIALIZED (SELECT COALESCE(bool_and(CASE WHEN i.expected = 0 THEN l.id IS NULL ' +
       `ELSE l.version IS NOT DISTINCT FROM i.expected END), true)${conditionHolds === undefined ? '' : ` AND (${conditionHolds(params)})`} ` +
       'AS ok FROM input i LEFT JOIN locked l ON l.id = i.id)',
+    // `s.id = ANY (ids)` repeats what `s.id = i.id` implies: it gives the planner the primary key to
+    // find the rows by. Without it, a plan made while the streams table was small (a prepared
+    // statement keeps its generic plan until an ANALYZE) scanned the whole table on every append.
     `advanced AS (UPDATE ${tables.streams} s SET version = i.next, updated_at = ${timestamp} FROM input i ` +
-      `WHERE ${gate} AND s.id = i.id AND i.expected > 0 RETURNING s.id)`,
+      `WHERE ${gate} AND s.id = ANY (${ids}::text[]) AND s.id = i.id AND i.expected > 0 RETURNING s.id)`,
     `created AS (INSERT INTO ${tables.streams} (id, aggregate_type, version, deleted_up_to, created_at, updated_at) ` +
       `SELECT i.id, i.aggregate_type, i.next, 0, ${timestamp}, ${timestamp} FROM input i WHERE ${gate} AND i.expected = 0 ORDER BY i.id RETURNING id)`,
     `moved AS MATERIALIZED (SELECT (SELECT count(*) FROM advanced) + (SELECT count(*) FROM created) = ${p(ordered.length)} AS ok)`,
