@@ -5,6 +5,7 @@ import { AppendConditionConflictError, type AppendRequest, type EventQuery, type
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { postgresLiteral } from '../../libs/typeorm/src/journal/postgres-inline-parameters.js';
 import { driverErrorOf } from '../../libs/typeorm/src/dialects/driver-error.js';
+import { keptPlans } from '../support/kept-plans.js';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -230,16 +231,10 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     }
     for (let version = 2; version <= 6; version++) await decide(version);
     expect((await journal.readByQuery([{ tags: ['grow'] }])).events).toHaveLength(7);
-    const prepared = (await dataSource.query(
-      "SELECT name, cardinality(parameter_types)::int AS parameters FROM pg_prepared_statements WHERE name LIKE 'chronicle_cond_%'",
-    )) as Array<{ name: string; parameters: number }>;
-    expect(prepared).toHaveLength(1);
-    const [{ name, parameters }] = prepared as [{ name: string; parameters: number }];
-    // The plan the connection kept (a generic plan is reused until invalidated; no value matters).
-    await dataSource.query('SET plan_cache_mode = force_generic_plan');
-    const plan = ((await dataSource.query(`EXPLAIN EXECUTE ${name}(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`)) as Array<{ 'QUERY PLAN': string }>)
-      .map((row) => row['QUERY PLAN'])
-      .join('\n');
+    // The plan the connection kept for the decision's statement.
+    const plans = await keptPlans(dataSource, 'chronicle\\_cond\\_%');
+    expect(plans).toHaveLength(1);
+    const [plan] = plans as [string];
     // The events after the cursor: in the index's order, the first 101 only, never all then sorted.
     expect(plan).toMatch(/Limit[^\n]*\n\s*->  Index Scan using chronicle_events_tx_position_idx on chronicle_events/);
     expect(plan).not.toMatch(/Seq Scan on chronicle_(events|streams)/);

@@ -11,6 +11,7 @@ import {
   type UnitOfWorkParticipant,
 } from '@chronicle/core';
 import { DEFAULT_TABLE_PREFIX, PostgresNotificationListener, TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
+import { keptPlans } from '../support/kept-plans.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -158,16 +159,10 @@ await describePostgres('TypeOrmJournal on PostgreSQL: a unit of work as one stat
       await journal.append({ writes: Array.from({ length: 100 }, (_, k) => write(`grown-${batch}-${String(k).padStart(3, '0')}`, 0, 1)) });
     }
     for (let version = 10; version < 15; version++) await journal.append({ writes: [write('small', version, 1)] });
-    const prepared = (await dataSource.query(
-      "SELECT name, cardinality(parameter_types)::int AS parameters FROM pg_prepared_statements WHERE name LIKE 'chronicle\\_%' AND statement LIKE '%UPDATE%'",
-    )) as Array<{ name: string; parameters: number }>;
-    expect(prepared.length).toBeGreaterThan(0);
-    // The plan the connection kept for each shape of unit (a generic plan is reused until invalidated).
-    await dataSource.query('SET plan_cache_mode = force_generic_plan');
-    for (const { name, parameters } of prepared) {
-      const plan = ((await dataSource.query(`EXPLAIN EXECUTE ${name}(${Array.from({ length: parameters }, () => 'NULL').join(', ')})`)) as Array<{ 'QUERY PLAN': string }>)
-        .map((row) => row['QUERY PLAN'])
-        .join('\n');
+    // The plans the connection kept, one per shape of unit.
+    const plans = await keptPlans(dataSource, 'chronicle\\_%', 'UPDATE');
+    expect(plans.length).toBeGreaterThan(0);
+    for (const plan of plans) {
       expect(plan).toMatch(/Update on chronicle_streams/);
       expect(plan).not.toMatch(/Seq Scan on chronicle_streams/);
     }

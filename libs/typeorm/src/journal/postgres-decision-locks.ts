@@ -248,9 +248,10 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
       "set_config('enable_seqscan', 'off', true) AS enable_seqscan, set_config('enable_sort', 'off', true) AS enable_sort, set_config('jit', 'off', true) AS jit";
     if (statements.length > 1) statements[statements.length - 1] += `, ${generic}`;
     else body.push(`SELECT ${generic}`);
-    if (statement.check !== undefined) body.push(`${conditionCheckSql(statement.check)}, ${noScans}`);
-    else if (statements.length > 1) statements[statements.length - 1] += `, ${noScans}`;
-    else body[body.length - 1] += `, ${noScans}`;
+    if (statement.check !== undefined) body.push(conditionCheckSql(statement.check));
+    // The statement just before the EXECUTE: the check, the plan_cache_mode SELECT, or the last lock statement.
+    const before = body.length > 0 ? body : statements;
+    before[before.length - 1] += `, ${noScans}`;
     body.push(executeStatement(statement.append));
   }
   const text = [...statements, ...body, 'COMMIT'].join(';\n');

@@ -944,7 +944,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       manager,
       `WITH input(id, aggregate_type, expected, next) AS (SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::int[])), ` +
         `updated AS (UPDATE ${this.tables.streams} s SET version = i.next, updated_at = $5 FROM input i ` +
-        `WHERE s.id = ANY($1::text[]) AND s.id = i.id AND i.expected > 0 AND s.version = i.expected RETURNING s.id), ` +
+        `WHERE s.id = i.id AND i.expected > 0 AND s.version = i.expected RETURNING s.id), ` +
         `created AS (INSERT INTO ${this.tables.streams} (id, aggregate_type, version, deleted_up_to, created_at, updated_at) ` +
         `SELECT i.id, i.aggregate_type, i.next, 0, $5, $5 FROM input i WHERE i.expected = 0 ORDER BY i.id ` +
         `ON CONFLICT (id) DO NOTHING RETURNING id) ` +
