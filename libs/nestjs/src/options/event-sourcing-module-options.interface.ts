@@ -114,8 +114,8 @@ export interface EventSourcingModuleOptions {
    */
   migrationsRun?: boolean;
   /**
-   * PostgreSQL: write each unit of work with a named prepared statement, parsed and planned once
-   * per pooled connection. Turn off behind a connection pooler that cannot keep prepared
+   * PostgreSQL: write each unit of work, read the feed and run the outbox relay's claims and
+   * updates with named prepared statements, parsed and planned once per pooled connection. Turn off behind a connection pooler that cannot keep prepared
    * statements (PgBouncer in transaction mode before 1.21, or without `max_prepared_statements`).
    * @default true
    */

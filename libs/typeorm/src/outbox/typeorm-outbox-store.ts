@@ -26,7 +26,8 @@ import { resolveChronicleTables } from '../table-options.js';
 import { outboxRequestChecks } from '@chronicle/core';
 import { executeSql } from '../transactions/execute-sql.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
-import { runAutocommit } from '../transactions/run-autocommit.js';
+import { runAutocommit, type AutocommitOptions } from '../transactions/run-autocommit.js';
+import { planGeneration } from '../transactions/plan-generation.js';
 import { runRead } from '../transactions/run-read.js';
 import type { OutboxDialect } from './outbox-dialect.js';
 import { MAX_NOTIFY_CHANNEL_BYTES, outboxNotifyChannel } from './outbox-notify-channel.js';
@@ -48,6 +49,15 @@ export interface TypeOrmOutboxStoreOptions extends ChronicleTableOptions {
    * schema and prefix when they are configured
    */
   notifyChannel?: string;
+  /**
+   * PostgreSQL: run the relay's claim and its fenced updates as named prepared statements, parsed
+   * and planned once per pooled connection and plan generation (planning the claim took longer
+   * than running it: 1.2 ms against 0.4 ms, measured in the demo, once per relay run). Turn off
+   * behind a pooler that cannot keep prepared statements (PgBouncer in transaction mode before
+   * 1.21, or without `max_prepared_statements`).
+   * @default true
+   */
+  preparedStatements?: boolean;
 }
 
 // Fourteen parameters per entry: 500 rows stay far below both drivers' parameter limits.
@@ -100,6 +110,12 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   private readonly subscriptions = new Map<string, OutboxSubscription>();
   /** Per handler: the aggregate the previous claim ended with, where the next one starts. */
   private readonly cursors = new Map<string, string>();
+  private readonly preparedStatements: boolean;
+  /**
+   * Entries this store has claimed: the outbox held at least that many (pruning aside, which only
+   * makes plans be made again sooner than needed). The claim's plan generation follows it.
+   */
+  private claimed = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -109,6 +125,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     this.dialect = this.sql.name === 'postgres' ? postgresOutboxDialect : sqliteOutboxDialect;
     this.tables = resolveChronicleTables(options, this.sql);
     this.clock = options.clock ?? systemClock;
+    this.preparedStatements = options.preparedStatements ?? true;
     this.notifyChannel =
       options.notifyChannel === undefined ? outboxNotifyChannel(options) : checkNotifyChannel(options.notifyChannel);
   }
@@ -265,7 +282,8 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
       limit: options.limit,
       cursor,
     });
-    const rows = await runAutocommit<OutboxRow>(this.dataSource, sql, params);
+    const rows = await runAutocommit<OutboxRow>(this.dataSource, sql, params, this.prepared());
+    this.claimed += rows.length;
     const entries = rows.map((row) => outboxEntryFromRow(row, this.sql)).sort(byAggregateThenVersion);
     const next = nextCursor(entries, cursor);
     if (next !== undefined) this.cursors.set(handler, next);
@@ -558,7 +576,12 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
         `AND lease_until > ${params.add(this.sql.encodeTimestamp(now))} AND published_at IS NULL AND dead_lettered_at IS NULL`,
       ...(wanted === undefined ? {} : { ids: this.idList(params, wanted) }),
     }));
-    return (await runAutocommit(this.dataSource, sql, params.values)).length;
+    return (await runAutocommit(this.dataSource, sql, params.values, this.prepared())).length;
+  }
+
+  /** How the relay's statements run: prepared (unless turned off), in the plan generation of the entries claimed so far. */
+  private prepared(): AutocommitOptions {
+    return this.preparedStatements ? { prepare: true, planGeneration: planGeneration(this.claimed) } : {};
   }
 
   /** One entry per event and handler subscribed to its type, by subscription, then in the events' order. */

@@ -14,8 +14,9 @@ import { resolveChronicleTables, type ChronicleTableOptions } from '../table-opt
 /** Options of {@link createTypeOrmStorage}. */
 export interface TypeOrmStorageOptions extends ChronicleTableOptions {
   /**
-   * PostgreSQL: write each unit of work with a named prepared statement. Turn off behind a pooler
-   * that cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+   * PostgreSQL: write each unit of work, read the feed and run the outbox relay's claims and
+   * updates with named prepared statements. Turn off behind a pooler that cannot keep prepared
+   * statements (PgBouncer in transaction mode before 1.21).
    * @default true
    */
   preparedStatements?: boolean;
@@ -79,14 +80,11 @@ export function createTypeOrmStorage(dataSource: DataSource, options: TypeOrmSto
   const clock = options.clock === undefined ? {} : { clock: options.clock };
   const channel = dialect.name === 'postgres' && options.notifications !== false ? commitNotifyChannel(tables) : undefined;
 
-  const journal = new TypeOrmJournal(dataSource, {
-    ...tables,
-    ...clock,
-    ...(options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements }),
-  });
+  const prepared = options.preparedStatements === undefined ? {} : { preparedStatements: options.preparedStatements };
+  const journal = new TypeOrmJournal(dataSource, { ...tables, ...clock, ...prepared });
   // Every instance notifies, whether or not it runs the relay or subscriptions: another one may.
   if (channel !== undefined && options.notifyEvents !== false) journal.enableNotifications(channel);
-  const outbox = new TypeOrmOutboxStore(dataSource, { ...tables, ...clock, ...(channel === undefined ? {} : { notifyChannel: channel }) });
+  const outbox = new TypeOrmOutboxStore(dataSource, { ...tables, ...clock, ...prepared, ...(channel === undefined ? {} : { notifyChannel: channel }) });
   // Entries are written in the events' own transaction: that is the transactional outbox.
   journal.addParticipant(outbox);
 

@@ -14,6 +14,12 @@ export interface AutocommitOptions {
    * @default false
    */
   prepare?: boolean;
+  /**
+   * With `prepare`: the statement's plan generation (see `planGeneration`); each has a name of
+   * its own, so the statement is planned again for a table that has grown.
+   * @default 0
+   */
+  planGeneration?: number;
 }
 
 /** The `pg` client behind a TypeORM PostgreSQL query runner, as far as a named statement needs it. */
@@ -44,7 +50,7 @@ export async function runAutocommit<Row>(
     const values = [...params];
     dataSource.logger.logQuery(sql, values, runner);
     try {
-      return (await client.query<Row>({ name: preparedStatementName(sql), text: sql, values })).rows;
+      return (await client.query<Row>({ name: preparedStatementName(sql, options.planGeneration ?? 0), text: sql, values })).rows;
     } catch (error) {
       dataSource.logger.logQueryError(error as Error, sql, values, runner);
       throw new QueryFailedError(sql, values, error as Error);
@@ -54,7 +60,8 @@ export async function runAutocommit<Row>(
   }
 }
 
-/** A name per statement text: `pg` keeps one prepared statement per name and connection. */
-function preparedStatementName(sql: string): string {
-  return `chronicle_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+/** A name per statement text (and plan generation past the first): `pg` keeps one prepared statement per name and connection. */
+function preparedStatementName(sql: string, generation: number): string {
+  const name = `chronicle_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
+  return generation === 0 ? name : `${name}_${generation}`;
 }
