@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
+import type { DataSource } from 'typeorm';
 import type { FeedCursor } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { planGeneration } from '../../libs/typeorm/src/transactions/plan-generation.js';
@@ -7,9 +8,27 @@ import { keptPlans } from '../support/kept-plans.js';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
-/** The events table accessed in a plan, however it is read. */
 const EVENTS_SEQ_SCAN = /Seq Scan on chronicle_events/;
 const EVENTS_BY_INDEX = /Index Scan using chronicle_events_tx_position_idx on chronicle_events/;
+/** The feed statement that works the bound out, after a cursor (`feedQuery`'s text). */
+const WORKS_THE_BOUND_OUT = '::bigint) AND e.tx_id < (SELECT xid FROM bound)';
+/** The feed statement below a remembered bound, after a cursor (the bound is its first parameter). */
+const BELOW_A_BOUND = '::bigint) AND e.tx_id < $1::xid8';
+
+/** The LIKE pattern of the feed statements' names in a plan generation (`preparedStatementName`). */
+function feedStatements(generation: number): string {
+  const name = `chronicle\\_feed\\_${'_'.repeat(24)}`;
+  return generation === 0 ? name : `${name}\\_${generation}`;
+}
+
+/** How many times the session's statements of that name and text ran their generic plan. */
+async function genericRuns(dataSource: DataSource, pattern: string, text: string): Promise<number> {
+  const [row] = (await dataSource.query(
+    'SELECT COALESCE(sum(generic_plans), 0)::int AS runs FROM pg_prepared_statements WHERE name LIKE $1 AND strpos(statement, $2) > 0',
+    [pattern, text],
+  )) as Array<{ runs: number }>;
+  return row?.runs ?? 0;
+}
 
 await describePostgres('PostgreSQL feed: prepared statements as the journal grows', () => {
   let database: TestDatabase;
@@ -22,7 +41,7 @@ await describePostgres('PostgreSQL feed: prepared statements as the journal grow
     await database.close();
   });
 
-  it('reads by index once the journal has grown, though the plan kept while it was small scans it', async () => {
+  it('reads by index once the journal has grown, though the plans kept while it was small scan it', async () => {
     // One connection: the statements prepared on it are the ones every read runs, and the plans it
     // keeps are the ones EXPLAIN shows there.
     const dataSource = await database.openAnother({ poolSize: 1 });
@@ -35,30 +54,49 @@ await describePostgres('PostgreSQL feed: prepared statements as the journal grow
     // What autovacuum does soon after a new deployment's first events: the statistics then say the
     // table is small, and every plan made from now on believes it until the next ANALYZE.
     await dataSource.query(`ANALYZE "${schema}"."chronicle_events"`);
-    // A subscription reading at the head of a three-event journal: past the five runs after which
-    // PostgreSQL builds and keeps the statement's generic plan.
-    for (let read = 0; read < 8; read++) expect((await journal.readAll(early, 1000)).events).toHaveLength(2);
+    // On a three-event journal, past the five runs after which PostgreSQL builds and keeps a
+    // statement's generic plan: a subscription reading at the head (the statement that works the
+    // bound out), and a catch-up reading full pages (the second page below the first one's bound).
+    for (let read = 0; read < 8; read++) {
+      expect((await journal.readAll(early, 1000)).events).toHaveLength(2);
+      const page = await journal.readAll(null, 1);
+      expect((await journal.readAll(page.next, 1)).events).toHaveLength(1);
+    }
 
-    // The journal grows by 3,000 events (a burst before autovacuum's next ANALYZE), and the
-    // subscription reads on at the head.
+    // The journal grows by 3,000 events (a burst before autovacuum's next ANALYZE); the reader
+    // reads it (which tells the journal how large it has grown), then reads on at the head, and a
+    // catch-up reads its last 1,000 events in full pages.
     let latest: FeedCursor | null = null;
     for (let i = 0; i < 30; i++) latest = (await journal.append({ writes: [testWrite('plan', `bulk-${i}`, 0, 100)] })).cursor ?? null;
-    const head = (await journal.readAll(latest, 10)).next;
-    expect(head).toBe(latest);
     const all = (await journal.readAll(null, 5000)).events;
     expect(all).toHaveLength(3003);
+    expect(all.at(-1)!.cursor).toBe(latest);
     const nearHead = all.at(-11)!.cursor!;
     for (let read = 0; read < 8; read++) expect((await journal.readAll(nearHead, 1000)).events).toHaveLength(10);
+    let cursor: FeedCursor | null = all.at(-1001)!.cursor!;
+    let caughtUp = 0;
+    for (let page = await journal.readAll(cursor, 100); page.events.length > 0; page = await journal.readAll(cursor, 100)) {
+      caughtUp += page.events.length;
+      cursor = page.next;
+    }
+    expect(caughtUp).toBe(1000);
 
-    // The hazard is real here: the plan kept for the statement while the journal was small scans
-    // and sorts the whole table, and would be used for every read until an ANALYZE.
-    const small = await keptPlans(dataSource, `chronicle\\_feed\\_%\\_${planGeneration(3)}`, '(e.tx_id, e.position) >');
-    expect(small).toHaveLength(1);
-    expect(small[0]).toMatch(EVENTS_SEQ_SCAN);
-    // The reads near position 3,000 run a statement of their own, planned for the table as it is.
-    const grown = await keptPlans(dataSource, `chronicle\\_feed\\_%\\_${planGeneration(3003)}`, '(e.tx_id, e.position) >');
-    expect(grown).toHaveLength(1);
-    expect(grown[0]).toMatch(EVENTS_BY_INDEX);
-    expect(grown[0]).not.toMatch(EVENTS_SEQ_SCAN);
+    // The hazard is real here: the plans kept for both statements while the journal was small scan
+    // and sort the whole table, and would be used for every read until an ANALYZE.
+    const [small, grown] = [planGeneration(3), planGeneration(3003)];
+    for (const text of [WORKS_THE_BOUND_OUT, BELOW_A_BOUND]) {
+      expect(await genericRuns(dataSource, feedStatements(small), text)).toBeGreaterThan(0);
+      expect(await genericRuns(dataSource, feedStatements(grown), text)).toBeGreaterThan(0);
+    }
+    for (const text of [WORKS_THE_BOUND_OUT, BELOW_A_BOUND]) {
+      const before = await keptPlans(dataSource, feedStatements(small), text);
+      expect(before).toHaveLength(1);
+      expect(before[0]).toMatch(EVENTS_SEQ_SCAN);
+      // The reads after the burst run statements of their own, planned for the table as it is.
+      const after = await keptPlans(dataSource, feedStatements(grown), text);
+      expect(after).toHaveLength(1);
+      expect(after[0]).toMatch(EVENTS_BY_INDEX);
+      expect(after[0]).not.toMatch(EVENTS_SEQ_SCAN);
+    }
   });
 });

@@ -115,8 +115,10 @@ export interface EventSourcingModuleOptions {
   migrationsRun?: boolean;
   /**
    * PostgreSQL: write each unit of work, read the feed and run the outbox relay's claims and
-   * updates with named prepared statements, parsed and planned once per pooled connection. Turn off behind a connection pooler that cannot keep prepared
-   * statements (PgBouncer in transaction mode before 1.21, or without `max_prepared_statements`).
+   * updates with named prepared statements, parsed and planned once per pooled connection (the
+   * feed's and the relay's once per plan generation too). Turn off behind a connection pooler that
+   * cannot keep prepared statements (PgBouncer in transaction mode before 1.21, or without
+   * `max_prepared_statements`).
    * @default true
    */
   preparedStatements?: boolean;

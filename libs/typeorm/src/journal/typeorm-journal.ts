@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import { QueryFailedError } from 'typeorm';
 import {
@@ -47,6 +46,7 @@ import type { ChronicleTableOptions, ChronicleTables } from '../table-options.js
 import { resolveChronicleTables } from '../table-options.js';
 import { executeSql } from '../transactions/execute-sql.js';
 import { planGeneration } from '../transactions/plan-generation.js';
+import { preparedStatementName } from '../transactions/prepared-statement-name.js';
 import { runInTransaction } from '../transactions/run-in-transaction.js';
 import { runAutocommit } from '../transactions/run-autocommit.js';
 import { runRead } from '../transactions/run-read.js';
@@ -77,7 +77,8 @@ export interface TypeOrmJournalOptions extends ChronicleTableOptions {
   /**
    * PostgreSQL: the one-statement append is a named prepared statement, parsed and planned once
    * per pooled connection instead of once per unit of work (about a millisecond less per command
-   * at low load, measured). A conditional append's statement is prepared too, with SQL-level
+   * at low load, measured). So are the feed reads of `readAll`, once per connection and plan
+   * generation (see `planGeneration`). A conditional append's statement is prepared too, with SQL-level
    * PREPARE once per connection and EXECUTE inside its one-round-trip string. Turn off behind a
    * connection pooler in transaction mode: PgBouncer keeps protocol-level prepared statements from
    * 1.21 (with `max_prepared_statements`), but no transaction-mode pooler keeps SQL-level PREPARE.
@@ -182,11 +183,6 @@ function eventRowOfValues(values: unknown[]): EventRow {
   };
 }
 
-/** The global position of a PostgreSQL feed cursor (`<transaction id>:<position>`, checked by the statement's builder). */
-function cursorPosition(cursor: FeedCursor): number {
-  return Number(cursor.slice(cursor.indexOf(':') + 1));
-}
-
 function isTrue(value: unknown): boolean {
   return value === true || value === 1 || value === '1' || value === 't';
 }
@@ -228,12 +224,11 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   /** PostgreSQL: a feed bound a full page returned, reused while catch-ups read full pages below it. */
   private feedBound: string | undefined;
   /**
-   * PostgreSQL: the largest global position a feed read returned or started after, in this
-   * process: the feed statements' plan generation follows it.
+   * PostgreSQL: the largest position of the last rows of the feed pages read in this process,
+   * close to the events table's size (positions come from an identity: only the gaps of
+   * rolled-back appends make them larger). The feed statements' plan generation follows it.
    */
   private largestPosition = 0;
-  /** PostgreSQL: prepared statement names of the feed statements, by SQL text. */
-  private readonly feedStatementNames = new Map<string, string>();
   /** SQLite: the feed statements, prepared once on the driver's connection (by SQL text). */
   private readonly sqliteFeedStatements = new Map<string, { connection: SqliteConnection; statement: SqliteStatement }>();
 
@@ -440,7 +435,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     genericHolds: ((params: SqlParameters) => string | undefined) | undefined,
   ): CheckedAppend {
     const prepared = (sql: string, params: readonly unknown[]) => ({
-      name: `chronicle_cond_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`,
+      name: preparedStatementName('chronicle_cond_', sql),
       text: sql,
       args: params.map(postgresLiteral),
     });
@@ -697,7 +692,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
         ? (await executeSql<FeedQueryRow>(options.tx, sql, params)).rows
         : this.sql.name === 'sqlite'
           ? await this.readSqliteFeed(sql, params)
-          : await this.readPostgresFeed(sql, params, after);
+          : await this.readPostgresFeed(sql, params);
       boundFinished = rows[0]?.feed_bound_finished === true;
       return this.dialect.feedRows(rows, after);
     };
@@ -1172,14 +1167,17 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   }
 
   /**
-   * PostgreSQL: a feed page, with rows as arrays, and as a named prepared statement unless
-   * `preparedStatements` is off: parsed and planned once per pooled connection and plan
-   * generation, and `pg` builds no object per row (the page's rows by the thousand cost more to
-   * build than to decode). Planning the statement that works the bound out took longer than
-   * running it (0.9 ms against 0.2 ms, measured in the demo): every subscription reads it after
-   * every local commit.
+   * PostgreSQL: a page of `readAll` (the statement that works the bound out, or one below a given
+   * bound; never a filtered read's, whose `feed_known_after` column is not decoded here), with rows
+   * as arrays, and as a named prepared statement unless `preparedStatements` is off: parsed and
+   * planned once per pooled connection and plan generation, and `pg` builds no object per row (the
+   * page's rows by the thousand cost more to build than to decode). Planning the statement that
+   * works the bound out took longer than running it (0.9 ms against 0.2 ms, measured in the demo),
+   * and every subscription reads it after every local commit. The query goes to the driver, not
+   * through TypeORM's query runner: the DataSource's logger sees it, but `maxQueryExecutionTime`
+   * does not time it.
    */
-  private async readPostgresFeed(sql: string, params: unknown[], after: FeedCursor | null): Promise<FeedQueryRow[]> {
+  private async readPostgresFeed(sql: string, params: unknown[]): Promise<FeedQueryRow[]> {
     const runner = this.dataSource.createQueryRunner();
     try {
       const client = (await runner.connect()) as ArrayRowsClient;
@@ -1187,7 +1185,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       this.dataSource.logger.logQuery(sql, values, runner);
       let rows: unknown[][];
       try {
-        ({ rows } = await client.query({ ...(this.preparedStatements ? { name: this.feedStatementName(sql, after) } : {}), text: sql, values, rowMode: 'array' }));
+        const name = this.preparedStatements ? { name: preparedStatementName('chronicle_feed_', sql, planGeneration(this.largestPosition)) } : {};
+        ({ rows } = await client.query({ ...name, text: sql, values, rowMode: 'array' }));
       } catch (error) {
         this.dataSource.logger.logQueryError(error as Error, sql, values, runner);
         throw new QueryFailedError(sql, values, error as Error);
@@ -1198,25 +1197,6 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     } finally {
       await runner.release();
     }
-  }
-
-  /**
-   * The prepared statement's name of a feed statement: one per text (from the start or after a
-   * cursor; working the bound out or below a given one) and per plan generation (`planGeneration`)
-   * of the largest position this journal has read or been given.
-   */
-  private feedStatementName(sql: string, after: FeedCursor | null): string {
-    let name = this.feedStatementNames.get(sql);
-    if (name === undefined) {
-      name = `chronicle_feed_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
-      this.feedStatementNames.set(sql, name);
-    }
-    // The journal holds at least as many events as the largest position read from it; a reader
-    // far behind the head reads with a plan made for the table's size, not for its cursor's.
-    // A cursor below a bound (`readByQuery`'s, at the largest position) says nothing of the size.
-    const position = after === null ? 0 : cursorPosition(after);
-    if (position <= Number.MAX_SAFE_INTEGER) this.largestPosition = Math.max(this.largestPosition, position);
-    return `${name}_${planGeneration(this.largestPosition)}`;
   }
 
   private read<Row>(sql: string, params: unknown[]): Promise<Row[]> {

@@ -112,10 +112,14 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   private readonly cursors = new Map<string, string>();
   private readonly preparedStatements: boolean;
   /**
-   * Entries this store has claimed: the outbox held at least that many (pruning aside, which only
-   * makes plans be made again sooner than needed). The claim's plan generation follows it.
+   * Entries this store has written or claimed: how much the outbox has grown, as far as this
+   * process saw it (the relay's plan generation follows it). It overcounts (an entry written and
+   * then claimed here counts twice; pruning shrinks the table): plans are then made again sooner
+   * than needed. It undercounts the entries other processes write while this one claims few (a
+   * relay-only instance whose handlers' heads are all in backoff): until its next claims, or an
+   * ANALYZE, the relay keeps the plan it has.
    */
-  private claimed = 0;
+  private entriesSeen = 0;
 
   constructor(
     private readonly dataSource: DataSource,
@@ -194,6 +198,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     );
     const items = this.inInsertOrder(this.routed(unitEvents));
     if (items.length === 0) return [];
+    this.entriesSeen += items.length;
     const array = (values: unknown[], type: string): string => `${params.add(values)}::${type}[]`;
     const now = params.add(this.clock.now());
     const entries = `${uniquePrefix}outbox_entries`;
@@ -283,7 +288,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
       cursor,
     });
     const rows = await runAutocommit<OutboxRow>(this.dataSource, sql, params, this.prepared());
-    this.claimed += rows.length;
+    this.entriesSeen += rows.length;
     const entries = rows.map((row) => outboxEntryFromRow(row, this.sql)).sort(byAggregateThenVersion);
     const next = nextCursor(entries, cursor);
     if (next !== undefined) this.cursors.set(handler, next);
@@ -460,6 +465,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   ): Promise<{ inserted: number; notified: boolean }> {
     if (items.length === 0) return { inserted: 0, notified: false };
     const sorted = this.inInsertOrder(items);
+    this.entriesSeen += sorted.length;
     const timestamp = this.sql.encodeTimestamp(now);
     if (this.sql.name === 'postgres') {
       // One statement of constant text whatever the batch size (a column array per field), which
@@ -579,9 +585,9 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     return (await runAutocommit(this.dataSource, sql, params.values, this.prepared())).length;
   }
 
-  /** How the relay's statements run: prepared (unless turned off), in the plan generation of the entries claimed so far. */
+  /** How the relay's statements run: prepared (unless turned off), in the plan generation of the entries seen so far. */
   private prepared(): AutocommitOptions {
-    return this.preparedStatements ? { prepare: true, planGeneration: planGeneration(this.claimed) } : {};
+    return this.preparedStatements ? { prepare: true, planGeneration: planGeneration(this.entriesSeen) } : {};
   }
 
   /** One entry per event and handler subscribed to its type, by subscription, then in the events' order. */

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
 import { QueryFailedError, type DataSource } from 'typeorm';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { executeSql } from './execute-sql.js';
+import { preparedStatementName } from './prepared-statement-name.js';
 import { runInTransaction } from './run-in-transaction.js';
 
 /** Options of {@link runAutocommit}. */
@@ -50,7 +50,7 @@ export async function runAutocommit<Row>(
     const values = [...params];
     dataSource.logger.logQuery(sql, values, runner);
     try {
-      return (await client.query<Row>({ name: preparedStatementName(sql, options.planGeneration ?? 0), text: sql, values })).rows;
+      return (await client.query<Row>({ name: preparedStatementName('chronicle_', sql, options.planGeneration ?? 0), text: sql, values })).rows;
     } catch (error) {
       dataSource.logger.logQueryError(error as Error, sql, values, runner);
       throw new QueryFailedError(sql, values, error as Error);
@@ -58,10 +58,4 @@ export async function runAutocommit<Row>(
   } finally {
     await runner.release();
   }
-}
-
-/** A name per statement text (and plan generation past the first): `pg` keeps one prepared statement per name and connection. */
-function preparedStatementName(sql: string, generation: number): string {
-  const name = `chronicle_${createHash('sha1').update(sql).digest('hex').slice(0, 24)}`;
-  return generation === 0 ? name : `${name}_${generation}`;
 }
