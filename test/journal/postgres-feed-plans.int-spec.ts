@@ -1,10 +1,11 @@
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
-import type { DataSource } from 'typeorm';
 import type { FeedCursor } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { planGeneration } from '../../libs/typeorm/src/transactions/plan-generation.js';
 import { testWrite } from '../support/journal-writes.js';
+import { genericPlanRuns } from '../support/generic-plan-runs.js';
 import { keptPlans } from '../support/kept-plans.js';
+import { preparedStatementPattern } from '../support/prepared-statement-pattern.js';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -15,19 +16,9 @@ const WORKS_THE_BOUND_OUT = '::bigint) AND e.tx_id < (SELECT xid FROM bound)';
 /** The feed statement below a remembered bound, after a cursor (the bound is its first parameter). */
 const BELOW_A_BOUND = '::bigint) AND e.tx_id < $1::xid8';
 
-/** The LIKE pattern of the feed statements' names in a plan generation (`preparedStatementName`). */
+/** The feed statements' names in a plan generation, as `readAll` prepares them. */
 function feedStatements(generation: number): string {
-  const name = `chronicle\\_feed\\_${'_'.repeat(24)}`;
-  return generation === 0 ? name : `${name}\\_${generation}`;
-}
-
-/** How many times the session's statements of that name and text ran their generic plan. */
-async function genericRuns(dataSource: DataSource, pattern: string, text: string): Promise<number> {
-  const [row] = (await dataSource.query(
-    'SELECT COALESCE(sum(generic_plans), 0)::int AS runs FROM pg_prepared_statements WHERE name LIKE $1 AND strpos(statement, $2) > 0',
-    [pattern, text],
-  )) as Array<{ runs: number }>;
-  return row?.runs ?? 0;
+  return preparedStatementPattern('chronicle_feed_', generation);
 }
 
 await describePostgres('PostgreSQL feed: prepared statements as the journal grows', () => {
@@ -85,8 +76,8 @@ await describePostgres('PostgreSQL feed: prepared statements as the journal grow
     // and sort the whole table, and would be used for every read until an ANALYZE.
     const [small, grown] = [planGeneration(3), planGeneration(3003)];
     for (const text of [WORKS_THE_BOUND_OUT, BELOW_A_BOUND]) {
-      expect(await genericRuns(dataSource, feedStatements(small), text)).toBeGreaterThan(0);
-      expect(await genericRuns(dataSource, feedStatements(grown), text)).toBeGreaterThan(0);
+      expect(await genericPlanRuns(dataSource, feedStatements(small), text)).toBeGreaterThan(0);
+      expect(await genericPlanRuns(dataSource, feedStatements(grown), text)).toBeGreaterThan(0);
     }
     for (const text of [WORKS_THE_BOUND_OUT, BELOW_A_BOUND]) {
       const before = await keptPlans(dataSource, feedStatements(small), text);

@@ -3,15 +3,18 @@ import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import type { NewEvent } from '@chronicle/core';
 import { TypeOrmJournal, TypeOrmOutboxStore } from '@chronicle/typeorm';
 import { planGeneration } from '../../libs/typeorm/src/transactions/plan-generation.js';
+import { genericPlanRuns } from '../support/generic-plan-runs.js';
 import { keptPlans } from '../support/kept-plans.js';
+import { preparedStatementPattern } from '../support/prepared-statement-pattern.js';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
 const HANDLER = 'planned';
 const OUTBOX_SEQ_SCAN = /Seq Scan on chronicle_outbox\b/;
 const OUTBOX_BY_INDEX = /Index (Only )?Scan using \S+ on chronicle_outbox\b/;
-/** A prepared statement of the first plan generation: `chronicle_` and 24 hex digits, nothing after. */
-const FIRST_GENERATION = `chronicle\\_${'_'.repeat(24)}`;
+/** The relay's statements are named as `runAutocommit` names them. */
+const RELAY_PREFIX = 'chronicle_';
+const CLAIM = 'WITH RECURSIVE';
 
 function event(index: number): NewEvent {
   return { eventId: randomUUID(), type: 'thing.happened', schemaVersion: 1, payload: { index }, metadata: {}, tags: [], occurredAt: new Date() };
@@ -67,20 +70,13 @@ await describePostgres('PostgreSQL outbox relay: prepared statements as the outb
     // Both claims ran their generic plans (the kept ones EXPLAIN shows below). The store's estimate
     // of the outbox's size counts the entries it wrote and those it claimed.
     const generation = planGeneration(3003 + claimed);
-    const named = (n: number): string => (n === 0 ? FIRST_GENERATION : `${FIRST_GENERATION}\\_${n}`);
-    for (const n of [0, generation]) {
-      const [row] = (await dataSource.query(
-        "SELECT COALESCE(sum(generic_plans), 0)::int AS runs FROM pg_prepared_statements WHERE name LIKE $1 AND strpos(statement, 'WITH RECURSIVE') > 0",
-        [named(n)],
-      )) as Array<{ runs: number }>;
-      expect(row?.runs).toBeGreaterThan(0);
-    }
+    for (const n of [0, generation]) expect(await genericPlanRuns(dataSource, preparedStatementPattern(RELAY_PREFIX, n), CLAIM)).toBeGreaterThan(0);
     // The hazard is real here: the claim's plan kept while the outbox was small scans the table.
-    const small = await keptPlans(dataSource, FIRST_GENERATION, 'WITH RECURSIVE');
+    const small = await keptPlans(dataSource, preparedStatementPattern(RELAY_PREFIX, 0), CLAIM);
     expect(small).toHaveLength(1);
     expect(small[0]).toMatch(OUTBOX_SEQ_SCAN);
     // The claims after the burst run a statement of their own, planned for the outbox as it is.
-    const grown = await keptPlans(dataSource, named(generation), 'WITH RECURSIVE');
+    const grown = await keptPlans(dataSource, preparedStatementPattern(RELAY_PREFIX, generation), CLAIM);
     expect(grown).toHaveLength(1);
     expect(grown[0]).toMatch(OUTBOX_BY_INDEX);
     expect(grown[0]).not.toMatch(OUTBOX_SEQ_SCAN);
