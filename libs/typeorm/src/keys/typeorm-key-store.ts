@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { DataSource, EntityManager } from 'typeorm';
 import {
   checkIntegerArgument,
+  ChronicleError,
   checkKeyId,
   checkSubject,
   MasterKeyRing,
@@ -95,27 +96,27 @@ export class TypeOrmKeyStore implements KeyStore {
   async forget(subject: string): Promise<ForgetResult> {
     checkSubject(subject);
     const now = this.clock.now();
-    const destroyedNow = await runInTransaction(this.dataSource, async (manager) => {
-      const update = new SqlParameters(this.sql);
-      const updated = await executeSql(
+    // One upsert, not an UPDATE then an INSERT: on PostgreSQL an UPDATE cannot see the row of a
+    // first `keyFor` that is inserting the subject's key concurrently (not yet committed), and an
+    // INSERT ... DO NOTHING then waits for that insert and does nothing, leaving the key active.
+    // ON CONFLICT DO UPDATE waits for it too, then destroys the committed key. The WHERE keeps
+    // the first forget's time: a row changed by this statement is a key destroyed by this call.
+    const insert = new SqlParameters(this.sql);
+    const changed = await runInTransaction(this.dataSource, (manager) =>
+      executeSql(
         manager,
-        `UPDATE ${this.tables.dataKeys} SET wrapped_key = NULL, master_key_id = NULL, forgotten_at = ${update.add(this.sql.encodeTimestamp(now))} ` +
-          `WHERE subject = ${update.add(subject)} AND forgotten_at IS NULL`,
-        update.values,
-      );
-      if ((updated.affected ?? 0) > 0) return true;
-      const insert = new SqlParameters(this.sql);
-      const inserted = await executeSql(
-        manager,
-        `INSERT INTO ${this.tables.dataKeys} (subject, key_id, created_at, forgotten_at) VALUES (` +
+        `INSERT INTO ${this.tables.dataKeys} AS k (subject, key_id, created_at, forgotten_at) VALUES (` +
           [subject, randomUUID(), this.sql.encodeTimestamp(now), this.sql.encodeTimestamp(now)].map((v) => insert.add(v)).join(', ') +
-          ') ON CONFLICT (subject) DO NOTHING',
+          ') ON CONFLICT (subject) DO UPDATE SET wrapped_key = NULL, master_key_id = NULL, forgotten_at = excluded.forgotten_at WHERE k.forgotten_at IS NULL',
         insert.values,
-      );
-      return (inserted.affected ?? 0) > 0;
-    });
-    const row = (await this.select('subject', subject))!;
-    return { subject, forgottenAt: this.sql.decodeTimestamp(row.forgotten_at), destroyedNow };
+      ),
+    );
+    const row = await this.select('subject', subject);
+    // Cannot happen after the upsert above; a store that lost the tombstone must not report a forget.
+    if (!row || row.wrapped_key !== null || row.forgotten_at === null) {
+      throw new ChronicleError(`The data key of subject "${subject}" is still active after forget; report this as a bug.`);
+    }
+    return { subject, forgottenAt: this.sql.decodeTimestamp(row.forgotten_at), destroyedNow: (changed.affected ?? 0) > 0 };
   }
 
   /** {@inheritDoc KeyStore.rotateMasterKey} */
