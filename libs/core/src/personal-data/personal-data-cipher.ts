@@ -153,6 +153,13 @@ export class PersonalDataCipher {
   private readonly materials = new WeakMap<DataKeyLookup, SealingMaterial>();
   private revalidating: Promise<void> | undefined;
   private readonly fetching = new Map<string, Promise<DataKeyLookup | undefined>>();
+  /**
+   * Counts the forgets made through this instance. A fetch that was in flight across one may carry
+   * the key as it was before it (read just before the forget committed): its answer goes to its
+   * own caller, which was concurrent with the forget, but is not cached, or a later read in this
+   * instance would see the value again until the TTL.
+   */
+  private forgets = 0;
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -257,6 +264,13 @@ export class PersonalDataCipher {
    * Opens the sealed values of a stored payload: each decrypted, or the declared replacement
    * (default null) when its key was forgotten. Payloads without sealed values come back as they
    * are. `location` names the row in errors (type, stream, version), never a value.
+   *
+   * A field the event's class declares personal (or any field, when the type is not registered
+   * here) must open: a key never issued or a ciphertext that does not authenticate is a
+   * `PersonalDataDecryptionError`. A plain field whose value merely has the sealed shape (a client
+   * may send `{ "$pd": 1, … }` in free JSON) is opened when it does open (a field declared
+   * personal in an earlier version of the class, say) and otherwise read back as stored: it must
+   * not make the event unreadable.
    */
   async openPayload(type: string, payload: unknown, location: string, tx?: unknown): Promise<{ payload: unknown; keyIds: string[] }> {
     let parsed = payload;
@@ -270,32 +284,49 @@ export class PersonalDataCipher {
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { payload, keyIds: [] };
     const object = parsed as JsonObject;
+    const metadata = this.metadataOf(type);
     let opened: JsonObject | undefined;
     const keyIds: string[] = [];
     for (const [name, value] of Object.entries(object)) {
       if (!isSealedValue(value)) continue;
-      opened ??= { ...object };
+      const field = metadata?.personalFields.find((f) => f.name === name);
+      const mustOpen = metadata === undefined || field !== undefined;
+      const refuse = (reason: string, cause?: unknown): undefined => {
+        if (!mustOpen) return undefined;
+        throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, reason, cause === undefined ? undefined : { cause: new Error((cause as Error).message) });
+      };
+      // A key id no key store issues is not looked up (the stores refuse it as an argument).
+      if (value.k.length === 0 || value.k.length > 64) {
+        refuse('its key id is malformed');
+        continue;
+      }
       const cacheKey = `k:${value.k}`;
       const lookup =
         this.cached(cacheKey) ??
         (await (tx === undefined
           ? this.lookup(cacheKey, () => this.keyStore.keyById(value.k))
           : this.lookupInside(cacheKey, () => this.keyStore.keyById(value.k, { tx }))));
-      if (!lookup) throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, 'the key store never issued its data key');
-      // Forgotten keys are listed too: a snapshot of a stream that used one is never stored again.
-      keyIds.push(value.k);
+      if (!lookup) {
+        refuse('the key store never issued its data key');
+        continue;
+      }
       if (lookup.state === 'forgotten') {
-        const field = this.metadataOf(type)?.personalFields.find((f) => f.name === name);
+        opened ??= { ...object };
+        // Forgotten keys are listed too: a snapshot of a stream that used one is never stored again.
+        keyIds.push(value.k);
         opened[name] = structuredClone(field?.replacement ?? null);
         continue;
       }
+      let plain: JsonValue;
       try {
-        opened[name] = JSON.parse(decrypt(this.materialOf(lookup).key, value, Buffer.from(value.c, 'base64'), `${value.k}|${name}`).toString('utf8')) as JsonValue;
+        plain = JSON.parse(decrypt(this.materialOf(lookup).key, value, Buffer.from(value.c, 'base64'), `${value.k}|${name}`).toString('utf8')) as JsonValue;
       } catch (error) {
-        throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, 'its ciphertext, nonce or tag does not authenticate', {
-          cause: new Error((error as Error).message),
-        });
+        refuse('its ciphertext, nonce or tag does not authenticate', error);
+        continue;
       }
+      opened ??= { ...object };
+      keyIds.push(value.k);
+      opened[name] = plain;
     }
     return { payload: opened ?? payload, keyIds: [...new Set(keyIds)] };
   }
@@ -345,6 +376,9 @@ export class PersonalDataCipher {
   async forget(subject: string): Promise<ForgetResult> {
     const cached = this.cache.get(`s:${subject}`);
     const result = await this.keyStore.forget(subject);
+    this.forgets++;
+    // Lookups from now on must not join a fetch that started before the forget.
+    this.fetching.clear();
     this.cache.delete(`s:${subject}`);
     if (cached?.lookup.keyId) this.cache.delete(`k:${cached.lookup.keyId}`);
     // The key id may be cached without its subject entry: drop every entry of this subject.
@@ -388,12 +422,16 @@ export class PersonalDataCipher {
     // Events of one subject sealed at once (a group commit) share one fetch.
     const pending = this.fetching.get(cacheKey);
     if (pending) return pending as Promise<L>;
-    const fetching = (async () => {
+    const fetching: Promise<L> = (async () => {
       const checkedAt = this.now();
+      const forgets = this.forgets;
       const lookup = await fetch();
-      if (lookup && this.ttlMs > 0) this.remember(cacheKey, { lookup, checkedAt });
+      this.rememberFetched(cacheKey, lookup, checkedAt, forgets);
       return lookup;
-    })().finally(() => this.fetching.delete(cacheKey));
+    })().finally(() => {
+      // A forget may have cleared this entry and a later lookup put its own fetch there.
+      if (this.fetching.get(cacheKey) === fetching) this.fetching.delete(cacheKey);
+    });
     this.fetching.set(cacheKey, fetching);
     return fetching;
   }
@@ -404,9 +442,20 @@ export class PersonalDataCipher {
    */
   private async lookupInside<L extends DataKeyLookup | undefined>(cacheKey: string, fetch: () => Promise<L>): Promise<L> {
     const checkedAt = this.now();
+    const forgets = this.forgets;
     const lookup = await fetch();
-    if (lookup && this.ttlMs > 0) this.remember(cacheKey, { lookup, checkedAt });
+    this.rememberFetched(cacheKey, lookup, checkedAt, forgets);
     return lookup;
+  }
+
+  /**
+   * Caches a fetched lookup, unless a forget went through this instance while it was fetched and
+   * the key came back active (see `forgets`); a forgotten answer is always kept.
+   */
+  private rememberFetched(cacheKey: string, lookup: DataKeyLookup | undefined, checkedAt: number, forgetsAtStart: number): void {
+    if (!lookup || this.ttlMs <= 0) return;
+    if (lookup.state === 'active' && this.forgets !== forgetsAtStart) return;
+    this.remember(cacheKey, { lookup, checkedAt });
   }
 
   /** Caches a lookup, the oldest entry out past 20,000 (a rebuild over many subjects stays bounded). */

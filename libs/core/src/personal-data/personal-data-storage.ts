@@ -1,3 +1,4 @@
+import { PersonalDataDecryptionError } from '../errors/personal-data-decryption.error.js';
 import type { EventRegistry } from '../events/event-registry.js';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event.js';
 import { LruCache } from '../gateway/lru-cache.js';
@@ -197,25 +198,59 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
     },
   });
 
-  const openEntries = async (entries: OutboxEntry[]): Promise<OutboxEntry[]> => {
-    const opened: OutboxEntry[] = [];
+  const entryLocation = (entry: OutboxEntry): string =>
+    `outbox entry ${entry.id} (${where({ type: entry.eventType, streamId: entry.streamId, version: entry.version })})`;
+  const openEntry = async (entry: OutboxEntry): Promise<OutboxEntry> => {
+    const { payload } = await cipher.openPayload(entry.eventType, entry.payload, entryLocation(entry));
+    return payload === entry.payload ? entry : { ...entry, payload };
+  };
+  // Listings (the console's, the CLI's) show an entry whose value cannot be opened as stored
+  // (sealed) rather than fail as a whole.
+  const listEntries = async (entries: OutboxEntry[]): Promise<OutboxEntry[]> => {
+    const listed: OutboxEntry[] = [];
     for (const entry of entries) {
-      const location = `outbox entry ${entry.id} (${where({ type: entry.eventType, streamId: entry.streamId, version: entry.version })})`;
-      const { payload } = await cipher.openPayload(entry.eventType, entry.payload, location);
-      opened.push(payload === entry.payload ? entry : { ...entry, payload });
+      try {
+        listed.push(await openEntry(entry));
+      } catch (error) {
+        if (!(error instanceof PersonalDataDecryptionError)) throw error;
+        listed.push(entry);
+      }
     }
-    return opened;
+    return listed;
   };
   const innerOutbox = storage.outbox;
   const outbox = overlay<OutboxStore<Tx>>(innerOutbox, {
     async claim(handler, owner, claimOptions) {
-      return openEntries(await innerOutbox.claim(handler, owner, claimOptions));
+      // An entry whose personal value cannot be opened (a corrupt ciphertext, a key never issued)
+      // is dead-lettered at once, as the relay parks an entry it cannot decode, and its stream's
+      // later entries of this batch are released for the next claim: one bad row must not hold
+      // every entry of the handler in a lease that fails again and again. A master key missing
+      // or wrong is not the row's fault: that fails the claim (and the relay retries), as before.
+      const claimed = await innerOutbox.claim(handler, owner, claimOptions);
+      const opened: OutboxEntry[] = [];
+      const poisoned = new Set<string>();
+      const heldBack: string[] = [];
+      for (const entry of claimed) {
+        if (poisoned.has(entry.streamId)) {
+          heldBack.push(entry.id);
+          continue;
+        }
+        try {
+          opened.push(await openEntry(entry));
+        } catch (error) {
+          if (!(error instanceof PersonalDataDecryptionError)) throw error;
+          poisoned.add(entry.streamId);
+          await innerOutbox.deadLetter(handler, owner, entry.id, `Cannot be opened: ${error.message}`);
+        }
+      }
+      if (heldBack.length > 0) await innerOutbox.release(handler, owner, heldBack);
+      return opened;
     },
     async leased(handler, limit) {
-      return openEntries(await innerOutbox.leased(handler, limit));
+      return listEntries(await innerOutbox.leased(handler, limit));
     },
     async deadLetters(handler, limit) {
-      return openEntries(await innerOutbox.deadLetters(handler, limit));
+      return listEntries(await innerOutbox.deadLetters(handler, limit));
     },
     async backfill(handler, events, cursor, done) {
       // Backfilled events come from the feed, opened: sealed again before they become rows.
