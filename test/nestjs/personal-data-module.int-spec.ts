@@ -6,8 +6,9 @@ import { CqrsModule } from '@nestjs/cqrs';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { TypeOrmModule, getDataSourceToken } from '@nestjs/typeorm';
 import type { DataSource } from 'typeorm';
-import { Chronicle, ConfigurationError, InMemoryKeyStore, MasterKeyMissingError, type KeyStore } from '@chronicle/core';
-import { CHRONICLE_KEY_STORE, EventSourcingModule, type EventSourcingModuleOptions } from '@chronicle/nestjs';
+import { Injectable } from '@nestjs/common';
+import { Chronicle, ConfigurationError, type ChronicleStorage, Decides, DecisionHandler, Event, Evolves, InMemoryKeyStore, MasterKeyMissingError, PersonalData, type KeyStore } from '@chronicle/core';
+import { CHRONICLE_KEY_STORE, CHRONICLE_STORAGE, EventSourcingModule, type EventSourcingModuleOptions } from '@chronicle/nestjs';
 import { TypeOrmKeyStore } from '@chronicle/typeorm';
 import { Customer, CustomerRegistered, NoteCustomer, RegisterCustomer } from '../fixtures/customer.aggregate.js';
 import { dumpTables, formsFound } from '../support/personal-data-dump.js';
@@ -22,6 +23,43 @@ function compile(options: EventSourcingModuleOptions, sqlite?: string): Promise<
       CqrsModule.forRoot(),
       EventSourcingModule.forRoot({ aggregates: [Customer], registerEntities: sqlite !== undefined, ...options }),
     ],
+  }).compile();
+}
+
+class SignPetition {
+  constructor(
+    readonly petitionId: string,
+    readonly signatory: string,
+  ) {}
+}
+
+@Event('petition.signed', { subject: 'petitionId' })
+class PetitionSigned {
+  @PersonalData() readonly signatory!: string;
+  constructor(
+    readonly petitionId: string,
+    signatory: string,
+  ) {
+    this.signatory = signatory;
+  }
+}
+
+/** A decision handler whose only event is personal: no aggregate of the module declares it. */
+@Injectable()
+@DecisionHandler({ name: 'petitions', initialState: () => ({}) })
+class Petitions {
+  @Evolves(PetitionSigned) signed(state: object): object {
+    return state;
+  }
+  @Decides(SignPetition, { id: 'petitionId' }) sign(command: SignPetition): PetitionSigned {
+    return new PetitionSigned(command.petitionId, command.signatory);
+  }
+}
+
+function compileWithDecisions(options: EventSourcingModuleOptions): Promise<TestingModule> {
+  return Test.createTestingModule({
+    imports: [CqrsModule.forRoot(), EventSourcingModule.forRoot({ storage: 'in-memory', aggregates: [], decisions: [Petitions], ...options })],
+    providers: [Petitions],
   }).compile();
 }
 
@@ -84,5 +122,26 @@ describe('EventSourcingModule personalData option', () => {
     ).rejects.toThrow(ConfigurationError);
     // Without the option the module still refuses personal events, and says what to add.
     await expect(compile({ storage: 'in-memory' })).rejects.toThrow(/EventSourcingModule has nothing to encrypt them with.*personalData: \{ masterKeys/);
+  });
+
+  it("counts the decision handlers' personal events: refused without the option when the module is built, sealed with it", async () => {
+    // Their instances reach the runtime only at start: the module checks their classes first.
+    await expect(compileWithDecisions({})).rejects.toThrow(ConfigurationError);
+    await expect(compileWithDecisions({})).rejects.toThrow(/"petition\.signed" declare @PersonalData fields, but EventSourcingModule has nothing to encrypt them with/);
+
+    const app = await compileWithDecisions({ personalData: { masterKeys: { current: { id: 'k1', key: key(6) } } } });
+    await app.init();
+    try {
+      const chronicle = app.get(Chronicle);
+      await chronicle.execute(new SignPetition('p1', NAME));
+      // The module's storage is the one the runtime wraps: what it holds is what was stored.
+      const stored = await app.get<ChronicleStorage>(CHRONICLE_STORAGE).journal.readAll(null, 10);
+      expect(stored.events.map((event) => event.type)).toEqual(['petition.signed']);
+      expect(JSON.stringify(stored)).not.toContain(NAME);
+      const [opened] = (await chronicle.storage.journal.readAll(null, 10)).events;
+      expect((opened!.payload as { signatory: unknown }).signatory).toBe(NAME);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -19,7 +19,7 @@ export { getPersonalFields } from './events/personal-data.decorator.js';
 export { getProjectionMetadata } from './projections/projection.decorator.js';
 export { getProjectionHandlersMetadata, type ProjectionHandlerMetadata } from './projections/on.decorator.js';
 export { getProjectionBatchHandlerMetadata, type ProjectionBatchHandlerMetadata } from './projections/on-batch.decorator.js';
-export { getDecisionHandlerMetadata } from './decisions/decision-handler.decorator.js';
+export { getDecisionHandlerMetadata, decisionHandlerEventClasses } from './decisions/decision-handler.decorator.js';
 export { getDecidesMetadata, type DecidesMetadata } from './decisions/decides.decorator.js';
 export { getEvolversMetadata, type EvolverMetadata } from './decisions/evolves.decorator.js';
 export { getSagaMetadata } from './sagas/saga.decorator.js';

@@ -15,7 +15,7 @@ import {
   type CommandResult,
   type KeyStore,
 } from '@chronicle/core';
-import { getCommandHandlersMetadata, getDecidesMetadata, refusePlainPersonalData } from '@chronicle/core/internal';
+import { decisionHandlerEventClasses, getCommandHandlersMetadata, getDecidesMetadata, refusePlainPersonalData } from '@chronicle/core/internal';
 import { createChronicleEntities } from '@chronicle/typeorm';
 import { createAggregateCommandHandler } from './commands/aggregate-command-handler.factory.js';
 import { ClassValidatorCommandInterceptor } from './commands/class-validator.interceptor.js';
@@ -91,9 +91,12 @@ const chronicleProvider: Provider = {
     commandBus?: CommandBus,
   ): Chronicle => {
     if (keyStore === null) {
-      // Said in the module's words (createChronicle would refuse too, naming itself).
+      // Said in the module's words (createChronicle would refuse too, naming itself). The decision
+      // handlers' events count: their instances reach the runtime only at start, through
+      // `components`, and are checked from their classes here, when the module is built.
+      const decisionEvents = (extras.decisions ?? []).flatMap((handlerClass) => decisionHandlerEventClasses(handlerClass));
       refusePlainPersonalData(
-        new AggregateCatalog(extras.aggregates ?? [], extras.events ?? []).events,
+        new AggregateCatalog(extras.aggregates ?? [], [...(extras.events ?? []), ...decisionEvents]).events,
         'EventSourcingModule',
         'Give EventSourcingModule `personalData: { masterKeys: { current: { id, key } } }` (32 random bytes, base64, from your secret store).',
       );

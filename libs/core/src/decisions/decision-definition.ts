@@ -8,7 +8,7 @@ import { getEventMetadata } from '../events/event.decorator.js';
 import { checkEventQuery } from '../ports/event-query.js';
 import type { EventQuery } from '../ports/journal.port.js';
 import { getDecidesMetadata, type DecidesOptions } from './decides.decorator.js';
-import { getDecisionHandlerMetadata } from './decision-handler.decorator.js';
+import { decisionHandlerEventClasses, getDecisionHandlerMetadata } from './decision-handler.decorator.js';
 import { getEvolversMetadata } from './evolves.decorator.js';
 
 /** What a decision handler receives besides the command and the state. */
@@ -71,13 +71,11 @@ export class DecisionDefinition<S = unknown> {
         throw new ConfigurationError(`${this.handlerClass.name}.${method} is declared as ${role} but is not a method.`);
       }
     };
-    const evolved: ClassType[] = [];
     for (const { eventClass, method } of getEvolversMetadata(this.handlerClass)) {
       requireMethod(method, `the @Evolves(${eventClass.name}) method`);
       const metadata = getEventMetadata(eventClass);
       if (!metadata) throw new ConfigurationError(`${this.handlerClass.name} evolves ${eventClass.name}, which has no @Event('type.name') decorator.`);
       this.evolvers.set(metadata.type, method);
-      evolved.push(eventClass);
     }
     this.types = [...this.evolvers.keys()];
     for (const { commandClass, method, options: decides } of getDecidesMetadata(this.handlerClass)) {
@@ -97,7 +95,8 @@ export class DecisionDefinition<S = unknown> {
     if (this.decisions.size === 0) {
       throw new ConfigurationError(`@DecisionHandler ${this.handlerClass.name} ('${this.name}') has no @Decides methods.`);
     }
-    this.eventClasses = [...new Set([...evolved, ...(options.events ?? [])])];
+    // The same list the Nest module checks from the class alone, before the instance exists.
+    this.eventClasses = decisionHandlerEventClasses(this.handlerClass);
   }
 
   /**

@@ -1,6 +1,7 @@
 import { DECISION_HANDLER_METADATA } from '../constants/metadata.constants.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type { ClassType } from '../aggregates/class-type.js';
+import { getEvolversMetadata } from './evolves.decorator.js';
 
 /** Options of `@DecisionHandler`. */
 export interface DecisionHandlerOptions<S = unknown> {
@@ -47,4 +48,14 @@ export function DecisionHandler<S>(options: DecisionHandlerOptions<S>): (target:
 /** The `@DecisionHandler` options of a class, or undefined when it is not a decision handler. */
 export function getDecisionHandlerMetadata(target: ClassType): DecisionHandlerOptions | undefined {
   return Reflect.getOwnMetadata(DECISION_HANDLER_METADATA, target) as DecisionHandlerOptions | undefined;
+}
+
+/**
+ * Every event class a `@DecisionHandler` class folds (`@Evolves`) or emits (its `events` option),
+ * in that order, read from its decorators alone: the events its instances add to the catalog. A
+ * host that holds the class before its instance exists (the Nest module) checks them with it.
+ */
+export function decisionHandlerEventClasses(handlerClass: ClassType): ClassType[] {
+  const evolved = getEvolversMetadata(handlerClass).map(({ eventClass }) => eventClass);
+  return [...new Set([...evolved, ...(getDecisionHandlerMetadata(handlerClass)?.events ?? [])])];
 }

@@ -4,6 +4,9 @@ import type { ClassType } from '../aggregates/class-type.js';
 import type { CommandMetadata } from '../commands/command-metadata.js';
 import type { CommandResult } from '../commands/command-result.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
+import { decisionHandlerEventClasses } from '../decisions/decision-handler.decorator.js';
+import { getEventMetadata } from '../events/event.decorator.js';
+import { EventRegistry } from '../events/event-registry.js';
 import { GatewayOverloadedError } from '../errors/gateway-overloaded.error.js';
 import { CommandGateway, type AggregateView } from '../gateway/command-gateway.js';
 import type { CommandInterceptor } from '../gateway/command-interceptor.js';
@@ -85,7 +88,7 @@ export interface ChronicleConfig<Tx = unknown> {
    * With it the runtime wraps `storage` with `withPersonalData` over its own event registry and
    * `forget` works. Without it (and with a storage not already wrapped by `withPersonalData`),
    * an event class declaring `@PersonalData` fields is refused with `ConfigurationError`, rather
-   * than stored in plain text.
+   * than stored in plain text: here, or at `start()` for the decisions of `components`.
    */
   personalData?: ChronicleConfigPersonalData;
 }
@@ -175,9 +178,7 @@ export class Chronicle<Tx = unknown> {
     if (config.personalData !== undefined && typeof config.personalData?.keyStore?.keyFor !== 'function') {
       throw new ConfigurationError('createChronicle `personalData.keyStore` must be a KeyStore: new InMemoryKeyStore(...) or new TypeOrmKeyStore(...).');
     }
-    if (!config.personalData && !sealsPersonalData(config.storage)) {
-      refusePlainPersonalData(this.catalog.events, 'createChronicle', 'Give it `personalData: { keyStore }`, or a storage wrapped by withPersonalData.');
-    }
+    refuseUnsealedEvents(config, this.catalog.events);
     this.personalData = config.personalData
       ? withPersonalData(config.storage, { ...config.personalData, events: this.catalog.events })
       : undefined;
@@ -244,6 +245,17 @@ export class Chronicle<Tx = unknown> {
     const clock = this.clock;
     const telemetry = this.telemetry;
     const serializer = this.gateway.eventSerializer;
+    // The late decisions' events are checked before the catalog holds them: once it does, the
+    // gateway executes their commands, and one running between here and the failed start's
+    // stop() would write a personal event no one seals.
+    const lateEvents = new EventRegistry();
+    for (const instance of late.decisions ?? []) {
+      // What is not a decision handler instance, or names classes without @Event, is refused by
+      // addDecisions with its own message.
+      if (instance === null || typeof instance !== 'object') continue;
+      lateEvents.register(...decisionHandlerEventClasses(instance.constructor as ClassType).filter((eventClass) => getEventMetadata(eventClass) !== undefined));
+    }
+    refuseUnsealedEvents(config, lateEvents);
     // Registered before the relay and the runners read events of the types they fold or emit.
     this.catalog.addDecisions(late.decisions ?? []);
 
@@ -550,4 +562,15 @@ export class Chronicle<Tx = unknown> {
 function sealsPersonalData(storage: ChronicleStorage<unknown>): boolean {
   const candidate = storage as Partial<PersonalDataStorage<unknown>>;
   return typeof candidate.forget === 'function' && candidate.cipher !== undefined;
+}
+
+/**
+ * Refuses the `@PersonalData` event types of `events` (the catalog's, or late decisions' not yet
+ * in it) that this runtime's storage would not seal: with no key store and a plain storage, every
+ * one. With `personalData` the runtime seals by the catalog's own registry, which later decisions
+ * join; a storage wrapped by `withPersonalData` seals them itself.
+ */
+function refuseUnsealedEvents(config: ChronicleConfig<unknown>, events: EventRegistry): void {
+  if (config.personalData || sealsPersonalData(config.storage)) return;
+  refusePlainPersonalData(events, 'createChronicle', 'Give it `personalData: { keyStore }`, or a storage wrapped by withPersonalData.');
 }
