@@ -1,6 +1,9 @@
 import { describe, expect, it } from '@jest/globals';
 import { InMemoryKeyStore } from '../adapters/in-memory-key-store.js';
 import { createInMemoryStorage } from '../adapters/in-memory-storage.js';
+import { Aggregate } from '../aggregates/aggregate.decorator.js';
+import { Applies } from '../aggregates/applies.decorator.js';
+import { Handles } from '../aggregates/handles.decorator.js';
 import { Decides } from '../decisions/decides.decorator.js';
 import { DecisionHandler } from '../decisions/decision-handler.decorator.js';
 import { Evolves } from '../decisions/evolves.decorator.js';
@@ -48,6 +51,69 @@ class Petitions {
   }
 }
 
+class Register {
+  constructor(
+    readonly memberId: string,
+    readonly name: string,
+  ) {}
+}
+
+@Event('member.registered', { subject: 'memberId' })
+class MemberRegistered {
+  @PersonalData() readonly name!: string;
+  constructor(
+    readonly memberId: string,
+    name: string,
+    readonly clubId = 'club-1',
+  ) {
+    this.name = name;
+  }
+}
+
+@Aggregate({ name: 'member', id: 'memberId' })
+class Member {
+  @Handles(Register, { creates: true }) register(command: Register): MemberRegistered {
+    return new MemberRegistered(command.memberId, command.name);
+  }
+  @Applies(MemberRegistered) onRegistered(): void {}
+}
+
+/** The same type name, declared by another class: as an older copy of the application might. */
+function otherDeclaration(declare: 'same' | 'no-fields' | 'other-field' | 'other-subject'): EventRegistry {
+  if (declare === 'same') {
+    @Event('member.registered', { subject: 'memberId' })
+    class Copy {
+      @PersonalData() readonly name!: string;
+      constructor(readonly memberId: string) {}
+    }
+    return new EventRegistry().register(Copy);
+  }
+  if (declare === 'no-fields') {
+    @Event('member.registered')
+    class Copy {
+      constructor(
+        readonly memberId: string,
+        readonly name: string,
+      ) {}
+    }
+    return new EventRegistry().register(Copy);
+  }
+  if (declare === 'other-field') {
+    @Event('member.registered', { subject: 'memberId' })
+    class Copy {
+      @PersonalData() readonly nickname!: string;
+      constructor(readonly memberId: string) {}
+    }
+    return new EventRegistry().register(Copy);
+  }
+  @Event('member.registered', { subject: 'clubId' })
+  class Copy {
+    @PersonalData() readonly name!: string;
+    constructor(readonly clubId: string) {}
+  }
+  return new EventRegistry().register(Copy);
+}
+
 function wrapped(inner: ChronicleStorage, events: EventRegistry): ChronicleStorage {
   return withPersonalData(inner, { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }), events });
 }
@@ -79,5 +145,43 @@ describe('Personal data nothing would seal', () => {
       expect(stored.events.map((event) => event.type)).toEqual(['petition.signed']);
       expect(JSON.stringify(stored)).not.toContain(NAME);
     }
+  });
+
+  it('refuses, by name and before anything is written, a wrapped storage whose registry misses a personal event type', async () => {
+    const inner = createInMemoryStorage();
+    // The wrapping without the runtime, with a registry written before the member events existed.
+    const storage = wrapped(inner, new EventRegistry().register(PetitionSigned));
+    const build = () => createChronicle({ storage, aggregates: [Member], logger: quiet, options: background });
+    expect(build).toThrow(ConfigurationError);
+    expect(build).toThrow(/"member\.registered" \(not in the wrapped storage's event registry\).*Register these event classes in the EventRegistry given to withPersonalData/);
+    expect((await inner.journal.readAll(null, 10)).events).toEqual([]);
+
+    // A late decision's event is held to the same rule, at start().
+    const late = createChronicle({
+      storage: wrapped(createInMemoryStorage(), new EventRegistry()),
+      aggregates: [],
+      components: () => ({ decisions: [new Petitions()] }),
+      logger: quiet,
+      options: background,
+    });
+    await expect(late.start()).rejects.toThrow(/"petition\.signed" \(not in the wrapped storage's event registry\)/);
+    expect(late.catalog.decisions()).toEqual([]);
+
+    // A wrapped storage whose registry cannot be read tells nothing of what it seals: refused too.
+    const opaque = { ...wrapped(createInMemoryStorage(), new EventRegistry().register(MemberRegistered)), cipher: {} } as unknown as ChronicleStorage;
+    expect(() => createChronicle({ storage: opaque, aggregates: [Member], logger: quiet, options: background })).toThrow(
+      /"member\.registered" \(the wrapped storage's event registry could not be read\)/,
+    );
+  });
+
+  it('refuses a type the wrapped registry declares with other personal fields or another subject, and takes the same declaration', () => {
+    const build = (events: EventRegistry) => () => createChronicle({ storage: wrapped(createInMemoryStorage(), events), aggregates: [Member], logger: quiet, options: background });
+    // Sealed by the other declaration, `name` would be stored in clear.
+    expect(build(otherDeclaration('no-fields'))).toThrow(/"member\.registered" \(the wrapped storage's registry declares @PersonalData none instead of name\)/);
+    expect(build(otherDeclaration('other-field'))).toThrow(/"member\.registered" \(the wrapped storage's registry declares @PersonalData nickname instead of name\)/);
+    // Sealed under the club's key, forget(memberId) would not erase it.
+    expect(build(otherDeclaration('other-subject'))).toThrow(/"member\.registered" \(the wrapped storage's registry declares another subject: "clubId" instead of "memberId"\)/);
+    expect(build(otherDeclaration('same'))).not.toThrow();
+    expect(build(new EventRegistry().register(MemberRegistered))).not.toThrow();
   });
 });

@@ -1,4 +1,4 @@
-import { refusePlainPersonalData } from '../personal-data/plain-personal-data-check.js';
+import { refusePlainPersonalData, refuseUnsealedPersonalData } from '../personal-data/plain-personal-data-check.js';
 import { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
 import type { ClassType } from '../aggregates/class-type.js';
 import type { CommandMetadata } from '../commands/command-metadata.js';
@@ -88,7 +88,9 @@ export interface ChronicleConfig<Tx = unknown> {
    * With it the runtime wraps `storage` with `withPersonalData` over its own event registry and
    * `forget` works. Without it (and with a storage not already wrapped by `withPersonalData`),
    * an event class declaring `@PersonalData` fields is refused with `ConfigurationError`, rather
-   * than stored in plain text: here, or at `start()` for the decisions of `components`.
+   * than stored in plain text: here, or at `start()` for the decisions of `components`. Over a
+   * storage wrapped by `withPersonalData`, such a class must be in the `events` registry it was
+   * wrapped with, with the same personal fields and subject (else `ConfigurationError` too).
    */
   personalData?: ChronicleConfigPersonalData;
 }
@@ -567,10 +569,34 @@ function sealsPersonalData(storage: ChronicleStorage<unknown>): boolean {
 /**
  * Refuses the `@PersonalData` event types of `events` (the catalog's, or late decisions' not yet
  * in it) that this runtime's storage would not seal: with no key store and a plain storage, every
- * one. With `personalData` the runtime seals by the catalog's own registry, which later decisions
- * join; a storage wrapped by `withPersonalData` seals them itself.
+ * one; over a storage wrapped by `withPersonalData`, those its registry does not declare alike.
+ * With `personalData` the runtime seals by the catalog's own registry, which later decisions join.
  */
 function refuseUnsealedEvents(config: ChronicleConfig<unknown>, events: EventRegistry): void {
-  if (config.personalData || sealsPersonalData(config.storage)) return;
-  refusePlainPersonalData(events, 'createChronicle', 'Give it `personalData: { keyStore }`, or a storage wrapped by withPersonalData.');
+  if (config.personalData) return;
+  if (!sealsPersonalData(config.storage)) {
+    refusePlainPersonalData(events, 'createChronicle', 'Give it `personalData: { keyStore }`, or a storage wrapped by withPersonalData.');
+    return;
+  }
+  // Refused rather than registered there: the registry is the application's, and what else wraps
+  // a storage with it or its list (a tool, a worker built without this runtime) would still write
+  // these events in clear; adding them from here would hide that gap in this process only, by a
+  // side effect on a shared object. A refusal gets the list itself corrected, for every user.
+  refuseUnsealedPersonalData(
+    events,
+    sealingRegistry(config.storage as PersonalDataStorage<unknown>),
+    'createChronicle',
+    'Register these event classes in the EventRegistry given to withPersonalData({ events }), or give createChronicle the unwrapped storage and `personalData: { keyStore }` (it then seals by its own catalog).',
+  );
+}
+
+/**
+ * The registry a wrapped storage's cipher seals by: the `events` given to `withPersonalData`.
+ * `PersonalDataCipher` keeps it in a private field and offers no reader; it is read here. Should
+ * the field move, this answers undefined and every personal event type is refused (loudly, at
+ * construction), rather than the check passing unseen.
+ */
+function sealingRegistry(storage: PersonalDataStorage<unknown>): EventRegistry | undefined {
+  const registry = (storage.cipher as unknown as { registry?: Partial<EventRegistry> }).registry;
+  return typeof registry?.forType === 'function' && typeof registry.types === 'function' ? (registry as EventRegistry) : undefined;
 }
