@@ -165,7 +165,8 @@ export class PersonalDataCipher {
 
   constructor(
     private readonly keyStore: KeyStore,
-    private readonly registry: EventRegistry,
+    /** The event classes it seals by: their `@PersonalData` fields and subjects (the `events` given to `withPersonalData`). */
+    readonly registry: EventRegistry,
     options: PersonalDataCipherOptions = {},
   ) {
     this.ttlMs = options.keyCacheTtlMs ?? PERSONAL_DATA_CIPHER_DEFAULTS.keyCacheTtlMs;

@@ -584,19 +584,8 @@ function refuseUnsealedEvents(config: ChronicleConfig<unknown>, events: EventReg
   // side effect on a shared object. A refusal gets the list itself corrected, for every user.
   refuseUnsealedPersonalData(
     events,
-    sealingRegistry(config.storage as PersonalDataStorage<unknown>),
+    (config.storage as Partial<PersonalDataStorage<unknown>>).cipher?.registry,
     'createChronicle',
     'Register these event classes in the EventRegistry given to withPersonalData({ events }), or give createChronicle the unwrapped storage and `personalData: { keyStore }` (it then seals by its own catalog).',
   );
-}
-
-/**
- * The registry a wrapped storage's cipher seals by: the `events` given to `withPersonalData`.
- * `PersonalDataCipher` keeps it in a private field and offers no reader; it is read here. Should
- * the field move, this answers undefined and every personal event type is refused (loudly, at
- * construction), rather than the check passing unseen.
- */
-function sealingRegistry(storage: PersonalDataStorage<unknown>): EventRegistry | undefined {
-  const registry = (storage.cipher as unknown as { registry?: Partial<EventRegistry> }).registry;
-  return typeof registry?.forType === 'function' && typeof registry.types === 'function' ? (registry as EventRegistry) : undefined;
 }
