@@ -116,24 +116,27 @@ export async function decisionLockNamespace(dataSource: DataSource, eventsTable:
 }
 
 /**
- * Takes the keys of {@link decisionLockKeys} in ascending order, in as few statements as possible.
- * PostgreSQL evaluates a select list from left to right, so the order within a statement holds.
+ * Takes the keys of {@link decisionLockKeys} in ascending order, as the first statements of the
+ * transaction `manager` is in (the transactional path of a conditional append), after setting it
+ * to READ COMMITTED: the check that follows must take its snapshot after the locks were granted,
+ * and under the REPEATABLE READ or SERIALIZABLE a DataSource may configure (`isolationLevel`,
+ * which TypeORM sets when the transaction starts) the locks' statement's snapshot would be the
+ * check's too, blind to a conflicting unit that committed while this one waited for its lock.
+ * SET TRANSACTION is still allowed there: no statement has taken a snapshot yet. One round trip:
+ * the statements go as one simple-protocol query string (no parameters; the keys are 64-bit
+ * integers written as literals, never text from a caller).
  */
 export async function takeDecisionLocks(manager: EntityManager, keys: ReadonlyMap<bigint, boolean>): Promise<void> {
-  const sorted = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (let start = 0; start < sorted.length; start += LOCKS_PER_STATEMENT) {
-    const chunk = sorted.slice(start, start + LOCKS_PER_STATEMENT);
-    const columns = chunk.map(
-      ([, exclusive], index) => `${exclusive ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared'}($${index + 1}::bigint) IS NULL AS l${index}`,
-    );
-    await executeSql(manager, `SELECT ${columns.join(', ')}`, chunk.map(([key]) => key.toString()));
-  }
+  await executeSql(manager, ['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', ...lockStatements(keys)].join(';\n'));
 }
 
-/** BEGIN and the lock statements of {@link decisionLockKeys}' keys, in ascending key order (the keys are 64-bit integers written as literals, never text from a caller). */
-function beginWithLocks(keys: ReadonlyMap<bigint, boolean>): string[] {
+/**
+ * The statements taking `keys` in ascending key order, in as few statements as possible
+ * (PostgreSQL evaluates a select list from left to right, so the order within a statement holds).
+ */
+function lockStatements(keys: ReadonlyMap<bigint, boolean>): string[] {
   const sorted = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const statements = ['BEGIN ISOLATION LEVEL READ COMMITTED'];
+  const statements: string[] = [];
   for (let start = 0; start < sorted.length; start += LOCKS_PER_STATEMENT) {
     const columns = sorted
       .slice(start, start + LOCKS_PER_STATEMENT)
@@ -141,6 +144,11 @@ function beginWithLocks(keys: ReadonlyMap<bigint, boolean>): string[] {
     statements.push(`SELECT ${columns.join(', ')}`);
   }
   return statements;
+}
+
+/** BEGIN and the lock statements of {@link decisionLockKeys}' keys, in ascending key order (the keys are 64-bit integers written as literals, never text from a caller). */
+function beginWithLocks(keys: ReadonlyMap<bigint, boolean>): string[] {
+  return ['BEGIN ISOLATION LEVEL READ COMMITTED', ...lockStatements(keys)];
 }
 
 /**

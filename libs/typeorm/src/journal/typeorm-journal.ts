@@ -289,7 +289,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     return runInTransaction(this.dataSource, async (manager) => {
       const now = this.clock.now();
       if (condition !== undefined && namespace !== undefined) {
-        // Before any row lock and before the check's snapshot: see postgres-decision-locks.
+        // Before any row lock and before the check's snapshot, and the transaction set to READ
+        // COMMITTED whatever the DataSource's isolationLevel: see takeDecisionLocks.
         await takeDecisionLocks(manager, decisionLockKeys(namespace, condition, ordered));
         await this.checkConditionCursor(manager, condition);
       }
@@ -540,7 +541,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
    * The condition itself: the first event matching its query committed after its cursor fails the
    * unit. Why this cannot miss a concurrent commit:
    * - PostgreSQL: the statement runs after this unit took its advisory locks, so under READ
-   *   COMMITTED its snapshot sees every unit that held a conflicting lock before (a transaction is
+   *   COMMITTED (set by `takeDecisionLocks`, whatever the DataSource's isolation level) its snapshot sees every unit that held a conflicting lock before (a transaction is
    *   visible before its locks are released), and every conflicting unit that comes later waits
    *   for this one's commit and then sees its events. The cursor is where the decision's read
    *   ended below the feed's bound: every transaction below it had finished, so every matching
