@@ -302,7 +302,10 @@ export interface JournalFeed<Tx = unknown> {
  *   an event matching the condition's query was committed after its `after` cursor, including by a
  *   concurrent conditional append from any process: of two conditional appends whose conditions
  *   match each other's events, at most one commits; appends whose queries match none of the other's
- *   events never conflict. A cursor this journal did not hand out fails with a named error;
+ *   events never conflict. A cursor this journal did not hand out fails with a named error when
+ *   the store can tell (cursors carry no journal id: memory and SQLite accept another journal's
+ *   position within their head, PostgreSQL another journal's end cursor whose transaction id
+ *   its cluster has assigned);
  * - `readAll` never skips an event that is committed, even when transactions commit out of
  *   position order; when the store finds it cannot keep that promise (a PostgreSQL journal
  *   restored into another cluster, a cursor that cluster never handed out) it throws a named

@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { QueryFailedError, type DataSource, type EntityManager, type QueryRunner } from 'typeorm';
-import type { AppendCondition, StreamWrite } from '@chronicle/core';
+import { ChronicleError, type AppendCondition, type StreamWrite } from '@chronicle/core';
 import { driverErrorOf } from '../dialects/driver-error.js';
+import { postgresDialect } from '../dialects/postgres.dialect.js';
 import { executeSql } from '../transactions/execute-sql.js';
 import { runSimpleQueryString, type SimpleQueryClient } from '../transactions/run-simple-query-string.js';
 
@@ -27,16 +28,19 @@ type KeyParts = readonly [type: string | null, tag: string | null];
  * item takes (t, any), which every new event of type t holds shared; an item without types takes
  * (any, g); the item {} takes (any, any) and serializes with every conditional append.
  *
- * Keys are 64-bit hashes of the events table's name and the pair: a collision (or another user of
- * advisory locks with the same number) can only make two appends wait for each other, never let
- * a conflict through. Locks are taken in ascending key order, exclusive where a unit has a key in
+ * Keys are 64-bit hashes of `namespace` and the pair. `namespace` is the events table's
+ * schema-qualified name as the database resolves it ({@link decisionLockNamespace}), not as it is
+ * configured: two instances on one table, one naming its schema and one reaching it through its
+ * search_path, must take the same keys, or each would lock alone and both could commit on one read.
+ * A collision (or another user of advisory locks with the same number) can only make two appends
+ * wait for each other, never let a conflict through. Locks are taken in ascending key order, exclusive where a unit has a key in
  * both modes, so two conditional appends never deadlock on them; they are taken before any row is
  * locked, and appends without a condition take none.
  */
-export function decisionLockKeys(eventsTable: string, condition: AppendCondition, writes: readonly StreamWrite[]): Map<bigint, boolean> {
+export function decisionLockKeys(namespace: string, condition: AppendCondition, writes: readonly StreamWrite[]): Map<bigint, boolean> {
   const keys = new Map<bigint, boolean>();
   const add = (parts: KeyParts, exclusive: boolean): void => {
-    const key = hashKey(eventsTable, parts);
+    const key = hashKey(namespace, parts);
     keys.set(key, exclusive || keys.get(key) === true);
   };
   for (const item of condition.failIfEventsMatch) {
@@ -70,8 +74,8 @@ const hashedKeys = new Map<string, bigint>();
  * conditional append takes four or more, so the numbers of the pairs used last are kept (the same
  * types and tags come back decision after decision). Past the bound the least recently used go first.
  */
-function hashKey(eventsTable: string, parts: KeyParts): bigint {
-  const text = JSON.stringify([eventsTable, ...parts]);
+function hashKey(namespace: string, parts: KeyParts): bigint {
+  const text = JSON.stringify([namespace, ...parts]);
   let key = hashedKeys.get(text);
   if (key === undefined) {
     key = createHash('sha256').update(text).digest().readBigInt64BE(0);
@@ -85,24 +89,54 @@ function hashKey(eventsTable: string, parts: KeyParts): bigint {
 }
 
 /**
- * Takes the keys of {@link decisionLockKeys} in ascending order, in as few statements as possible.
- * PostgreSQL evaluates a select list from left to right, so the order within a statement holds.
+ * The namespace of an events table's decision lock keys (see {@link decisionLockKeys}): its schema
+ * and name as PostgreSQL resolves `eventsTable` (the configured, quoted and possibly unqualified
+ * name) on this DataSource's connections, search_path applied, each quoted as Chronicle quotes
+ * identifiers (`"schema"."table"`). So every spelling of one table gives one namespace, and a
+ * configured schema gives the text earlier versions hashed (their keys stay the same). One round
+ * trip: a journal asks once and keeps the answer (see `TypeOrmJournal`).
+ *
+ * Throws a `ChronicleError` when the table does not exist (yet): the append would fail on it
+ * anyway, and a namespace guessed from the configured name is the bug this resolution prevents.
  */
-export async function takeDecisionLocks(manager: EntityManager, keys: ReadonlyMap<bigint, boolean>): Promise<void> {
-  const sorted = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  for (let start = 0; start < sorted.length; start += LOCKS_PER_STATEMENT) {
-    const chunk = sorted.slice(start, start + LOCKS_PER_STATEMENT);
-    const columns = chunk.map(
-      ([, exclusive], index) => `${exclusive ? 'pg_advisory_xact_lock' : 'pg_advisory_xact_lock_shared'}($${index + 1}::bigint) IS NULL AS l${index}`,
+export async function decisionLockNamespace(dataSource: DataSource, eventsTable: string): Promise<string> {
+  const rows = (await dataSource.query(
+    'SELECT n.nspname, c.relname FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = to_regclass($1)',
+    [eventsTable],
+  )) as Array<{ nspname: string; relname: string }>;
+  const [row] = rows;
+  if (row === undefined) {
+    throw new ChronicleError(
+      `The events table ${eventsTable} does not exist on this connection's search_path, so a conditional append cannot take its decision locks: ` +
+        "run Chronicle's migrations (or check the schema and tablePrefix options) before appending.",
+      { code: 'EventsTableMissing' },
     );
-    await executeSql(manager, `SELECT ${columns.join(', ')}`, chunk.map(([key]) => key.toString()));
   }
+  return `${postgresDialect.quoteIdentifier(row.nspname)}.${postgresDialect.quoteIdentifier(row.relname)}`;
 }
 
-/** BEGIN and the lock statements of {@link decisionLockKeys}' keys, in ascending key order (the keys are 64-bit integers written as literals, never text from a caller). */
-function beginWithLocks(keys: ReadonlyMap<bigint, boolean>): string[] {
+/**
+ * Takes the keys of {@link decisionLockKeys} in ascending order, as the first statements of the
+ * transaction `manager` is in (the transactional path of a conditional append), after setting it
+ * to READ COMMITTED: the check that follows must take its snapshot after the locks were granted,
+ * and under the REPEATABLE READ or SERIALIZABLE a DataSource may configure (`isolationLevel`,
+ * which TypeORM sets when the transaction starts) the locks' statement's snapshot would be the
+ * check's too, blind to a conflicting unit that committed while this one waited for its lock.
+ * SET TRANSACTION is still allowed there: no statement has taken a snapshot yet. One round trip:
+ * the statements go as one simple-protocol query string (no parameters; the keys are 64-bit
+ * integers written as literals, never text from a caller).
+ */
+export async function takeDecisionLocks(manager: EntityManager, keys: ReadonlyMap<bigint, boolean>): Promise<void> {
+  await executeSql(manager, ['SET TRANSACTION ISOLATION LEVEL READ COMMITTED', ...lockStatements(keys)].join(';\n'));
+}
+
+/**
+ * The statements taking `keys` in ascending key order, in as few statements as possible
+ * (PostgreSQL evaluates a select list from left to right, so the order within a statement holds).
+ */
+function lockStatements(keys: ReadonlyMap<bigint, boolean>): string[] {
   const sorted = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  const statements = ['BEGIN ISOLATION LEVEL READ COMMITTED'];
+  const statements: string[] = [];
   for (let start = 0; start < sorted.length; start += LOCKS_PER_STATEMENT) {
     const columns = sorted
       .slice(start, start + LOCKS_PER_STATEMENT)
@@ -110,6 +144,11 @@ function beginWithLocks(keys: ReadonlyMap<bigint, boolean>): string[] {
     statements.push(`SELECT ${columns.join(', ')}`);
   }
   return statements;
+}
+
+/** BEGIN and the lock statements of {@link decisionLockKeys}' keys, in ascending key order (the keys are 64-bit integers written as literals, never text from a caller). */
+function beginWithLocks(keys: ReadonlyMap<bigint, boolean>): string[] {
+  return ['BEGIN ISOLATION LEVEL READ COMMITTED', ...lockStatements(keys)];
 }
 
 /**

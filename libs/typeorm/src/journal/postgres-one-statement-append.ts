@@ -30,11 +30,12 @@ export interface OneStatementAppendRow {
  * - `advanced`, `created`: the stream rows moved to their new versions, or created. A stream
  *   created by another unit after this statement's snapshot makes `created` fail with a unique
  *   violation, which aborts the whole statement.
- * - `moved`: true when every stream row moved. The writes below are gated on it, which makes
- *   PostgreSQL finish the stream rows before it writes any event: the same order as the
- *   transactional path (stream row first), so a unit written either way never waits on an
- *   event row of another unit while holding a stream row that unit needs (a deadlock). The data-
- *   modifying CTEs would otherwise run in whatever order the main query reads them.
+ * - `moved`: true when `checked` held and every stream row moved (for a unit without stream
+ *   writes, `checked` alone). The writes below are gated on it, which makes PostgreSQL finish
+ *   the stream rows before it writes any event: the same order as the transactional path
+ *   (stream row first), so a unit written either way never waits on an event row of another
+ *   unit while holding a stream row that unit needs (a deadlock). The data-modifying CTEs would
+ *   otherwise run in whatever order the main query reads them.
  * - `appended`: the events, inserted in the order of the request (stream-id order, then version),
  *   so their positions ascend the way the transactional path assigns them.
  * - `recorded`: the command records; an id recorded already aborts the statement with a unique
@@ -103,7 +104,10 @@ export function oneStatementAppend(
       `WHERE ${gate} AND s.id = ANY (${ids}::text[]) AND s.id = i.id AND i.expected > 0 RETURNING s.id)`,
     `created AS (INSERT INTO ${tables.streams} (id, aggregate_type, version, deleted_up_to, created_at, updated_at) ` +
       `SELECT i.id, i.aggregate_type, i.next, 0, ${timestamp}, ${timestamp} FROM input i WHERE ${gate} AND i.expected = 0 ORDER BY i.id RETURNING id)`,
-    `moved AS MATERIALIZED (SELECT (SELECT count(*) FROM advanced) + (SELECT count(*) FROM created) = ${p(ordered.length)} AS ok)`,
+    // `checked` ANDed in: a unit without stream writes (a decision recording only its outcome,
+    // writes: []) moves no row, so the counts alone held whatever `checked` said, and its command
+    // records were written on a failed condition or a cursor this journal did not hand out.
+    `moved AS MATERIALIZED (SELECT ${gate} AND (SELECT count(*) FROM advanced) + (SELECT count(*) FROM created) = ${p(ordered.length)} AS ok)`,
     `appended AS (INSERT INTO ${tables.events} (stream_id, version, aggregate_type, event_id, type, schema_version, payload, metadata, tags, occurred_at) ` +
       'SELECT v.stream_id, v.version, v.aggregate_type, v.event_id, v.type, v.schema_version, v.payload, v.metadata, v.tags, v.occurred_at ' +
       `FROM unnest(${eventArrays}) WITH ORDINALITY ` +

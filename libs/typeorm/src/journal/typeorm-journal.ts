@@ -64,6 +64,7 @@ import {
   CONDITION_HOLDS_GATE,
   INVALID_SQL_STATEMENT_NAME,
   decisionLockKeys,
+  decisionLockNamespace,
   inDecisionTransaction,
   takeDecisionLocks,
   type CheckedAppend,
@@ -221,6 +222,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   private readonly preparedStatements: boolean;
   /** Set when SQL-level PREPARE did not stick to the session (see `appendUnderDecisionLocks`). */
   private sqlPrepareLost = false;
+  /** PostgreSQL: the namespace of the decision lock keys, once asked for (see `lockNamespace`). */
+  private resolvedLockNamespace: Promise<string> | undefined;
   /** PostgreSQL: a feed bound a full page returned, reused while catch-ups read full pages below it. */
   private feedBound: string | undefined;
   /**
@@ -280,11 +283,15 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       const conditional = await this.appendConditionalInOneStatement(request, ordered, condition);
       if (conditional) return conditional;
     }
+    // PostgreSQL: asked for before the transaction holds a connection (the first time, the lookup
+    // takes one of its own: inside, a pool of one would wait for itself). Never awaited on SQLite.
+    const namespace = condition !== undefined && this.sql.name === 'postgres' ? await this.lockNamespace() : undefined;
     return runInTransaction(this.dataSource, async (manager) => {
       const now = this.clock.now();
-      if (condition !== undefined && this.sql.name === 'postgres') {
-        // Before any row lock and before the check's snapshot: see postgres-decision-locks.
-        await takeDecisionLocks(manager, decisionLockKeys(this.tables.events, condition, ordered));
+      if (condition !== undefined && namespace !== undefined) {
+        // Before any row lock and before the check's snapshot, and the transaction set to READ
+        // COMMITTED whatever the DataSource's isolationLevel: see takeDecisionLocks.
+        await takeDecisionLocks(manager, decisionLockKeys(namespace, condition, ordered));
         await this.checkConditionCursor(manager, condition);
       }
       await this.advanceStreams(manager, ordered, now);
@@ -334,7 +341,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const holds = (params: SqlParameters): string => conditionHolds(this.tables, params, condition.after, condition.failIfEventsMatch);
     const forGenericPlan = this.dialect.conditionHoldsForGenericPlan?.bind(this.dialect);
     const genericHolds = (params: SqlParameters): string | undefined => forGenericPlan?.(this.tables, params, condition.after, condition.failIfEventsMatch);
-    const inserted = await this.appendUnderDecisionLocks(request, ordered, decisionLockKeys(this.tables.events, condition, ordered), holds, genericHolds);
+    const keys = decisionLockKeys(await this.lockNamespace(), condition, ordered);
+    const inserted = await this.appendUnderDecisionLocks(request, ordered, keys, holds, genericHolds);
     return inserted && this.appendResult(request, inserted);
   }
 
@@ -481,9 +489,10 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const combined: AppendRequest = { writes: requests.flatMap((request) => request.writes), commands: requests.flatMap((request) => request.commands ?? []) };
     const ordered = [...combined.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
     if (!this.canAppendInOneStatement(ordered)) return undefined;
+    const namespace = await this.lockNamespace();
     const keys = new Map<bigint, boolean>();
     for (const request of requests) {
-      for (const [key, exclusive] of decisionLockKeys(this.tables.events, request.condition!, request.writes)) keys.set(key, exclusive || keys.get(key) === true);
+      for (const [key, exclusive] of decisionLockKeys(namespace, request.condition!, request.writes)) keys.set(key, exclusive || keys.get(key) === true);
     }
     const holds = (params: SqlParameters): string =>
       requests.map((request) => `(${conditionHolds(this.tables, params, request.condition!.after, request.condition!.failIfEventsMatch)})`).join(' AND ');
@@ -493,6 +502,20 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       const own = new Map(request.writes.flatMap((write) => write.events.map((event) => [event.eventId, inserted.get(event.eventId)!] as const)));
       return this.appendResult(request, own);
     });
+  }
+
+  /**
+   * PostgreSQL: the namespace of this journal's decision lock keys, the events table as the
+   * database resolves its configured name (see `decisionLockNamespace`). The first conditional
+   * append asks (one round trip) and the answer is kept, so later ones cost nothing more; a failed
+   * lookup is forgotten and the next append asks again.
+   */
+  private lockNamespace(): Promise<string> {
+    this.resolvedLockNamespace ??= decisionLockNamespace(this.dataSource, this.tables.events).catch((error: unknown) => {
+      this.resolvedLockNamespace = undefined;
+      throw error;
+    });
+    return this.resolvedLockNamespace;
   }
 
   /**
@@ -518,7 +541,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
    * The condition itself: the first event matching its query committed after its cursor fails the
    * unit. Why this cannot miss a concurrent commit:
    * - PostgreSQL: the statement runs after this unit took its advisory locks, so under READ
-   *   COMMITTED its snapshot sees every unit that held a conflicting lock before (a transaction is
+   *   COMMITTED (set by `takeDecisionLocks`, whatever the DataSource's isolation level) its snapshot sees every unit that held a conflicting lock before (a transaction is
    *   visible before its locks are released), and every conflicting unit that comes later waits
    *   for this one's commit and then sees its events. The cursor is where the decision's read
    *   ended below the feed's bound: every transaction below it had finished, so every matching

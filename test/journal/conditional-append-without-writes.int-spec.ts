@@ -1,0 +1,106 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, expect, it } from '@jest/globals';
+import {
+  AppendConditionConflictError,
+  InMemoryJournal,
+  InvalidArgumentError,
+  type AppendCondition,
+  type CommandRecord,
+  type EventQuery,
+  type Journal,
+  type NewEvent,
+} from '@chronicle/core';
+import { TypeOrmJournal } from '@chronicle/typeorm';
+import { describePostgres } from '../support/services.js';
+import { openPostgresSchema, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
+
+// A decision that refuses a command (or decides nothing) appends no event: it records only its
+// outcome, `writes: []`, on its condition. The condition must hold for that unit as for any other,
+// or a refusal made on facts a concurrent unit changed is recorded and replayed.
+
+const OPENED = 'account.opened';
+const query: EventQuery = [{ types: [OPENED], tags: ['owner:ann'] }];
+
+function event(tags: string[]): NewEvent {
+  return { eventId: randomUUID(), type: OPENED, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() };
+}
+
+function refusal(): CommandRecord {
+  return {
+    commandId: `cmd-${randomUUID()}`,
+    fingerprint: 'f',
+    streamId: 'owner_accounts-x',
+    aggregateType: 'owner_accounts',
+    outcome: { kind: 'rejected', error: { name: 'DomainRuleViolation', message: 'limit reached' } },
+    recordedAt: new Date(),
+  } as CommandRecord;
+}
+
+async function failureOf(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => 'committed',
+    (error: unknown) => error,
+  );
+}
+
+/** A condition on a read made stale by a matching event committed after it. */
+async function staleCondition(journal: Journal): Promise<AppendCondition> {
+  const { next } = await journal.readByQuery(query);
+  await journal.append({ writes: [{ streamId: `s-${randomUUID()}`, aggregateType: 'a', expectedVersion: 0, events: [event(['owner:ann'])] }] });
+  return { failIfEventsMatch: query, after: next };
+}
+
+async function staleOutcomeIsRefused(journal: Journal): Promise<void> {
+  const condition = await staleCondition(journal);
+  const record = refusal();
+  expect(await failureOf(journal.append({ writes: [], commands: [record], condition }))).toBeInstanceOf(AppendConditionConflictError);
+  expect(await journal.findCommand(record.commandId)).toBeUndefined();
+  // Without a command record either.
+  expect(await failureOf(journal.append({ writes: [], commands: [], condition }))).toBeInstanceOf(AppendConditionConflictError);
+}
+
+it('in memory: an outcome-only conditional append (writes: []) on a stale read is refused, recording nothing', async () => {
+  await staleOutcomeIsRefused(new InMemoryJournal());
+});
+
+it('SQLite: an outcome-only conditional append (writes: []) on a stale read is refused, recording nothing', async () => {
+  const database = await openSqliteMemory();
+  try {
+    await staleOutcomeIsRefused(new TypeOrmJournal(database.dataSource, database.tables));
+  } finally {
+    await database.close();
+  }
+});
+
+await describePostgres('PostgreSQL: outcome-only conditional appends (writes: [])', () => {
+  let database: TestDatabase;
+  let journal: TypeOrmJournal;
+  beforeEach(async () => {
+    database = await openPostgresSchema();
+    journal = new TypeOrmJournal(database.dataSource, database.tables);
+  });
+  afterEach(async () => {
+    await database.close();
+  });
+
+  it('refuses one made on a stale read, recording nothing', async () => {
+    await staleOutcomeIsRefused(journal);
+  });
+
+  it('refuses one whose cursor this journal did not hand out, recording nothing', async () => {
+    await journal.append({ writes: [{ streamId: `s-${randomUUID()}`, aggregateType: 'a', expectedVersion: 0, events: [event(['owner:bob'])] }] });
+    const record = refusal();
+    // A well-formed cursor naming no event of this journal (transaction 3 is PostgreSQL's frozen id).
+    const error = await failureOf(journal.append({ writes: [], commands: [record], condition: { failIfEventsMatch: query, after: '3:1' } }));
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    expect(error).toMatchObject({ argument: 'condition.after' });
+    expect(await journal.findCommand(record.commandId)).toBeUndefined();
+  });
+
+  it('fails a batch of them when a condition no longer holds, recording nothing', async () => {
+    const condition = await staleCondition(journal);
+    const record = refusal();
+    expect(await journal.appendConditionalBatch([{ writes: [], commands: [record], condition }])).toBeUndefined();
+    expect(await journal.findCommand(record.commandId)).toBeUndefined();
+  });
+});

@@ -1,0 +1,109 @@
+import { randomUUID } from 'node:crypto';
+import { afterEach, beforeEach, expect, it } from '@jest/globals';
+import { DataSource } from 'typeorm';
+import { AppendConditionConflictError, ChronicleError, type AppendRequest, type EventQuery, type NewEvent } from '@chronicle/core';
+import { TypeOrmJournal } from '@chronicle/typeorm';
+import { describePostgres, POSTGRES_URL } from '../support/services.js';
+import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
+
+// Decision lock keys are hashed from the events table's identity as the database resolves it, not
+// from its name as configured: instances that spell one table differently (one names its schema,
+// another reaches it through its search_path) must take the same keys, or each locks alone and
+// two decisions on one read both commit.
+
+const OPENED = 'account.opened';
+const query: EventQuery = [{ types: [OPENED], tags: ['owner:ann'] }];
+
+function event(tags: string[]): NewEvent {
+  return { eventId: randomUUID(), type: OPENED, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() };
+}
+
+function conditional(after: string | null): AppendRequest {
+  return {
+    writes: [{ streamId: `s-${randomUUID()}`, aggregateType: 'a', expectedVersion: 0, events: [event(['owner:ann'])] }],
+    condition: { failIfEventsMatch: query, after },
+  };
+}
+
+/** The namespace lookup's statement (`decisionLockNamespace`); the feed's bound also calls to_regclass. */
+const LOOKUP = 'pg_catalog.pg_namespace';
+
+await describePostgres('Decision locks: one events table, two spellings of its name', () => {
+  let database: TestDatabase;
+  let viaSearchPath: DataSource;
+  const sent: string[] = [];
+  beforeEach(async () => {
+    database = await openPostgresSchema();
+    const url = new URL(POSTGRES_URL);
+    url.searchParams.set('options', `-c search_path=${database.tables.schema!}`);
+    viaSearchPath = new DataSource({ type: 'postgres', url: url.toString(), poolSize: 4 });
+    await viaSearchPath.initialize();
+    sent.length = 0;
+    const logQuery = viaSearchPath.logger.logQuery.bind(viaSearchPath.logger);
+    viaSearchPath.logger.logQuery = (text, parameters, runner) => {
+      sent.push(text);
+      return logQuery(text, parameters, runner);
+    };
+  });
+  afterEach(async () => {
+    await viaSearchPath.destroy();
+    await database.close();
+  });
+
+  it('never commits two conditional appends on one read of one tag, whichever way each instance names the schema', async () => {
+    const qualified = new TypeOrmJournal(database.dataSource, database.tables);
+    const unqualified = new TypeOrmJournal(viaSearchPath, {});
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    // Holds the first unit open, its locks taken and its event written (the transactional path).
+    qualified.addParticipant({
+      participate: async (_tx, request) => {
+        if (request.condition === undefined) return;
+        entered();
+        await gate;
+      },
+    });
+    const { next } = await qualified.readByQuery(query);
+    expect((await unqualified.readByQuery(query)).events).toHaveLength(0);
+    const first = qualified.append(conditional(next)).then(
+      () => 'committed',
+      (error: unknown) => error,
+    );
+    await inside;
+    // The one-round-trip path: with the same keys it waits for the first unit's commit, then fails.
+    const second = unqualified.append(conditional(next)).then(
+      () => 'committed',
+      (error: unknown) => error,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    release();
+    expect(await first).toBe('committed');
+    expect(await second).toBeInstanceOf(AppendConditionConflictError);
+    expect((await qualified.readByQuery(query)).events).toHaveLength(1);
+  }, 60_000);
+
+  it('asks the database for the namespace once per journal, not once per append', async () => {
+    const journal = new TypeOrmJournal(viaSearchPath, {});
+    for (let round = 0; round < 3; round++) {
+      const { next } = await journal.readByQuery([{ tags: [`round:${round}`] }]);
+      await journal.append({ ...conditional(next), condition: { failIfEventsMatch: [{ tags: [`round:${round}`] }], after: next } });
+    }
+    expect(sent.filter((text) => text.includes(LOOKUP))).toHaveLength(1);
+  }, 60_000);
+
+  it('refuses a conditional append on an events table that does not exist, saying what to do, and asks again on the next one', async () => {
+    const journal = new TypeOrmJournal(viaSearchPath, { tablePrefix: 'missing_' });
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const error = await journal.append(conditional(null)).then(
+        () => 'committed',
+        (failure: unknown) => failure,
+      );
+      expect(error).toBeInstanceOf(ChronicleError);
+      expect(error).toMatchObject({ code: 'EventsTableMissing' });
+      expect((error as Error).message).toMatch(/run Chronicle's migrations/);
+    }
+    expect(sent.filter((text) => text.includes(LOOKUP))).toHaveLength(2);
+  }, 60_000);
+});
