@@ -2,6 +2,8 @@ import { describe, expect, it } from '@jest/globals';
 import request from 'supertest';
 import { startDemo } from '../support/demo-app.js';
 
+const TOKEN = 'demo-token-for-the-test';
+
 describe('demo bank: the operations console is mounted only with CHRONICLE_CONSOLE_TOKEN', () => {
   it('is absent (404) without a token', async () => {
     const demo = await startDemo({});
@@ -25,6 +27,28 @@ describe('demo bank: the operations console is mounted only with CHRONICLE_CONSO
       expect((await request(demo.url).post('/accounts').type('form').send({ owner: 'x' })).status).toBe(415);
     } finally {
       await demo.close();
+    }
+  });
+
+  it('behind a TLS proxy it trusts (CHRONICLE_TRUST_PROXY), marks the session cookie Secure; without that setting, a forwarded https is not believed', async () => {
+    // What a TLS-terminating proxy on this host forwards for https://ops.example/chronicle/login.
+    const login = (url: string) =>
+      request(url).post('/chronicle/login').set('X-Forwarded-Proto', 'https').set('X-Forwarded-Host', 'ops.example').set('Origin', 'https://ops.example').type('form').send({ token: TOKEN });
+    const proxied = await startDemo({ consoleToken: TOKEN, trustProxy: 'loopback' });
+    try {
+      const response = await login(proxied.url);
+      expect(response.status).toBe(303);
+      expect(String(response.headers['set-cookie'])).toMatch(/^chronicle_console=[^;]+;.*;\s*Secure(;|$)/);
+    } finally {
+      await proxied.close();
+    }
+    const direct = await startDemo({ consoleToken: TOKEN });
+    try {
+      const response = await login(direct.url);
+      expect(response.status).toBe(303);
+      expect(String(response.headers['set-cookie'])).not.toMatch(/Secure/);
+    } finally {
+      await direct.close();
     }
   });
 });

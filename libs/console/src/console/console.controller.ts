@@ -79,6 +79,12 @@ class ConsoleControllerBase {
     };
   }
 
+  /** Whether the session cookie is `Secure`: the `secureCookie` option, or for 'auto' whether Express saw HTTPS (see `trust proxy`). */
+  private secureCookie(request: Request): boolean {
+    const { secureCookie } = this.console.options;
+    return secureCookie === 'auto' ? request.secure : secureCookie;
+  }
+
   private send(request: Request, response: Response, data: unknown, page: () => Html): void {
     if (wantsHtml(request)) response.type('html').send(page().toString());
     else response.json(data);
@@ -110,14 +116,14 @@ class ConsoleControllerBase {
   @Post('login')
   async login(@Req() request: Request, @Res() response: Response): Promise<void> {
     const token = consoleStateOf(request).loginToken!;
-    response.setHeader('Set-Cookie', sessionCookie(this.base, token, request.secure, 8 * 3600));
+    response.setHeader('Set-Cookie', sessionCookie(this.base, token, this.secureCookie(request), 8 * 3600));
     response.redirect(303, this.base);
   }
 
   @Post('logout')
   async logout(@Req() request: Request, @Res() response: Response): Promise<void> {
     await this.checkCsrf(request, await formOf(request));
-    response.setHeader('Set-Cookie', sessionCookie(this.base, '', request.secure, 0));
+    response.setHeader('Set-Cookie', sessionCookie(this.base, '', this.secureCookie(request), 0));
     response.redirect(303, `${this.base}/login`);
   }
 

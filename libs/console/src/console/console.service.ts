@@ -45,9 +45,14 @@ export function resolveConsoleOptions(options: ChronicleConsoleOptions): Resolve
   if (options.csrfSecret !== undefined && (typeof options.csrfSecret !== 'string' || options.csrfSecret.length < 16)) {
     throw new ConfigurationError('ChronicleConsoleModule csrfSecret must be a string of at least 16 characters.');
   }
+  const secureCookie = options.secureCookie ?? 'auto';
+  if (secureCookie !== true && secureCookie !== false && secureCookie !== 'auto') {
+    throw new ConfigurationError(`ChronicleConsoleModule secureCookie must be true, false or 'auto', got ${JSON.stringify(secureCookie)}.`);
+  }
   return {
     path,
     guard,
+    secureCookie,
     canAct: options.canAct ?? (() => false),
     actor: options.actor ?? defaultActor,
     readOnly: options.readOnly ?? false,
