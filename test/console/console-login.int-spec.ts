@@ -69,3 +69,47 @@ describe('the console session cookie: Secure as the secureCookie option says', (
     expect(() => ChronicleConsoleModule.forRoot({ guard: OpsGuard, secureCookie: 'yes' as never })).toThrow(/secureCookie must be true, false or 'auto'/);
   });
 });
+
+describe('the console login refuses a post from another site (login CSRF)', () => {
+  it('refuses (403, no cookie) a form another site posts: Sec-Fetch-Site cross-site, a foreign or null Origin, a text/plain body', async () => {
+    const app = await boot();
+    const login = () => request(app.getHttpServer()).post('/chronicle/login');
+    // What <form enctype="text/plain" action="https://ops.example/chronicle/login"> on evil.example sends.
+    const plain = await login().set('Origin', 'https://evil.example').set('Sec-Fetch-Site', 'cross-site').set('Content-Type', 'text/plain').send('token=ops');
+    expect([plain.status, sessionCookieOf(plain)]).toEqual([403, undefined]);
+    expect(plain.text).toContain('Login refused: the form was posted from another site');
+    const form = await login().set('Sec-Fetch-Site', 'cross-site').type('form').send({ token: 'ops' });
+    expect([form.status, sessionCookieOf(form)]).toEqual([403, undefined]);
+    for (const origin of ['https://evil.example', 'null', 'http://127.0.0.1.evil.example']) {
+      const foreign = await login().set('Origin', origin).type('form').send({ token: 'ops' });
+      expect([origin, foreign.status, sessionCookieOf(foreign)]).toEqual([origin, 403, undefined]);
+      expect(foreign.text).toContain('posted from another origin');
+    }
+    // Only the form's own encoding: a text/plain or JSON body is refused even without those headers.
+    for (const [type, body] of [['text/plain', 'token=ops'], ['application/json', '{"token":"ops"}']]) {
+      const other = await login().set('Content-Type', type!).send(body);
+      expect([type, other.status, sessionCookieOf(other)]).toEqual([type, 403, undefined]);
+      expect(other.text).toContain('application/x-www-form-urlencoded');
+    }
+  });
+
+  it("signs in from the console's own page: its Origin (any scheme, as behind a TLS proxy), Sec-Fetch-Site same-origin, or no such header", async () => {
+    const app = await boot();
+    await app.listen(0, '127.0.0.1');
+    const own = (await app.getUrl()).replace('[::1]', '127.0.0.1');
+    const server = own;
+    const host = new URL(own).host;
+    for (const headers of [
+      { Origin: own, 'Sec-Fetch-Site': 'same-origin' },
+      { Origin: `https://${host}` },
+      // A proxy that rewrites Host (nginx's default) but says which one the browser used.
+      { Origin: 'https://ops.example', 'X-Forwarded-Host': 'ops.example' },
+      // A proxy that rewrites Host and says nothing: the browser's Sec-Fetch-Site is its word.
+      { Origin: 'https://ops.example', 'Sec-Fetch-Site': 'same-origin' },
+      {},
+    ]) {
+      const login = await request(server).post('/chronicle/login').set(headers).type('form').send({ token: 'ops' });
+      expect([headers, login.status, sessionCookieOf(login)]).toEqual([headers, 303, expect.stringContaining(`${CONSOLE_SESSION_COOKIE}=`)]);
+    }
+  });
+});

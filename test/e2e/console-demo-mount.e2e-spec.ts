@@ -51,4 +51,20 @@ describe('demo bank: the operations console is mounted only with CHRONICLE_CONSO
       await direct.close();
     }
   });
+
+  it("refuses a login another site's page posts (login CSRF): 403 and no cookie", async () => {
+    const demo = await startDemo({ consoleToken: TOKEN });
+    try {
+      // <form enctype="text/plain" method="post" action=".../chronicle/login"> on evil.example.
+      const login = await request(demo.url)
+        .post('/chronicle/login')
+        .set('Origin', 'https://evil.example')
+        .set('Sec-Fetch-Site', 'cross-site')
+        .set('Content-Type', 'text/plain')
+        .send(`token=${TOKEN}`);
+      expect([login.status, login.headers['set-cookie']]).toEqual([403, undefined]);
+    } finally {
+      await demo.close();
+    }
+  });
 });
