@@ -30,6 +30,9 @@ export async function createDemoApp(config: DemoConfig, options: { logger?: fals
     await telemetry?.shutdown();
     throw error;
   }
+  // Behind a TLS-terminating proxy (CHRONICLE_TRUST_PROXY): request.secure follows X-Forwarded-Proto,
+  // so the console's session cookie is Secure (its secureCookie option is 'auto').
+  if (config.trustProxy !== undefined) app.set('trust proxy', config.trustProxy);
   // Requests Node's parser refuses (431, 400) get the same JSON errors as the others.
   (app.getHttpServer() as Server).on('clientError', answerClientError);
   // A SERVER span per request, continuing the caller's traceparent (a no-op without an SDK).

@@ -24,3 +24,13 @@ describe('the demo configuration: telemetry from the environment', () => {
     expect(() => demoConfigFromEnv({ CHRONICLE_METRICS: 'prometheus', OTEL_METRIC_EXPORT_INTERVAL: 'soon' })).toThrow(/OTEL_METRIC_EXPORT_INTERVAL/);
   });
 });
+
+describe('the demo configuration: the proxy in front of it', () => {
+  it('reads CHRONICLE_TRUST_PROXY as Express\'s trust proxy setting, and trusts no proxy without it', () => {
+    expect(demoConfigFromEnv({}).trustProxy).toBeUndefined();
+    expect(demoConfigFromEnv({ CHRONICLE_TRUST_PROXY: '' }).trustProxy).toBeUndefined();
+    expect(demoConfigFromEnv({ CHRONICLE_TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    expect(demoConfigFromEnv({ CHRONICLE_TRUST_PROXY: '1' }).trustProxy).toBe(1);
+    expect(demoConfigFromEnv({ CHRONICLE_TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
+  });
+});

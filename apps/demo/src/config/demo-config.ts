@@ -39,6 +39,15 @@ export interface DemoConfig {
   consoleToken?: string;
   /** The console shows but never acts (`CHRONICLE_CONSOLE_READ_ONLY=true`). @default false */
   consoleReadOnly?: boolean;
+  /**
+   * Express's `trust proxy` setting (`CHRONICLE_TRUST_PROXY`): `true`, a number of proxy hops, or
+   * the proxies' addresses or subnets (`loopback`, `10.0.0.0/8`, comma-separated). Behind a
+   * TLS-terminating proxy it makes `X-Forwarded-Proto: https` count, so the console marks its
+   * session cookie `Secure`. Trust only the proxy in front of the demo: a client reaching it
+   * directly could otherwise claim HTTPS and another address.
+   * @default unset: no proxy trusted
+   */
+  trustProxy?: boolean | number | string;
 }
 
 /** Which OpenTelemetry exporters the demo starts (see `startDemoTelemetry`). */
@@ -79,10 +88,21 @@ export function demoTelemetryFromEnv(env: NodeJS.ProcessEnv): DemoTelemetryConfi
   };
 }
 
+/** `CHRONICLE_TRUST_PROXY` as Express's `trust proxy` value (`true`/`false`, a hop count, or addresses); unset or empty trusts no proxy. */
+export function demoTrustProxyFromEnv(env: NodeJS.ProcessEnv): boolean | number | string | undefined {
+  const value = env.CHRONICLE_TRUST_PROXY?.trim();
+  if (!value) return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  // Addresses and subnets: Express (proxy-addr) checks them when the setting is applied.
+  return value;
+}
+
 /** Reads the configuration from the environment. */
 export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoConfig {
   const port = Number(env.PORT ?? 3000);
   const telemetry = demoTelemetryFromEnv(env);
+  const trustProxy = demoTrustProxyFromEnv(env);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`PORT must be a port number, got "${env.PORT}".`);
   const maxOpen = env.CHRONICLE_MAX_OPEN_ACCOUNTS_PER_OWNER;
   if (maxOpen !== undefined && maxOpen !== '' && !(/^\d+$/.test(maxOpen) && Number.isSafeInteger(Number(maxOpen)) && Number(maxOpen) >= 1)) {
@@ -103,6 +123,7 @@ export function demoConfigFromEnv(env: NodeJS.ProcessEnv = process.env): DemoCon
     amqpUrl: env.AMQP_URL || undefined,
     consoleToken: env.CHRONICLE_CONSOLE_TOKEN || undefined,
     ...(env.CHRONICLE_CONSOLE_READ_ONLY === 'true' ? { consoleReadOnly: true } : {}),
+    ...(trustProxy === undefined ? {} : { trustProxy }),
     outbox: {
       ...(env.CHRONICLE_OUTBOX_LEASE_MS ? { leaseMs: Number(env.CHRONICLE_OUTBOX_LEASE_MS) } : {}),
       ...(env.CHRONICLE_OUTBOX_POLL_MS ? { pollIntervalMs: Number(env.CHRONICLE_OUTBOX_POLL_MS) } : {}),

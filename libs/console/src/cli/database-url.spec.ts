@@ -31,5 +31,20 @@ describe('parseDatabaseUrl (how DATABASE_URL names a database)', () => {
   it('redacts only the password of a URL', () => {
     expect(redactDatabaseUrl('postgres://me:pw@h/db')).toBe('postgres://me:***@h/db');
     expect(redactDatabaseUrl('postgres://h/db')).toBe('postgres://h/db');
+    expect(redactDatabaseUrl('file:c.db')).toBe('file:c.db');
+  });
+
+  it('finds the password where pg does: up to the last "@", and in the password, sslpassword and sslkey parameters', () => {
+    expect(redactDatabaseUrl('postgres://ops:hunter2@secret-tail@db:5432/app')).toBe('postgres://ops:***@db:5432/app');
+    expect(redactDatabaseUrl('postgres://ops@db/app?password=hunter2&sslmode=require')).toBe('postgres://ops@db/app?sslmode=require');
+    expect(redactDatabaseUrl('postgres://ops@db/app?sslpassword=hunter2&SSLKEY=%2Fkeys%2Fops.key')).toBe('postgres://ops@db/app');
+    // No host (a socket named by ?host=), which pg accepts and WHATWG URL does not.
+    expect(redactDatabaseUrl('postgres://ops:hunter2@/app?host=%2Fvar%2Frun%2Fpostgresql')).toBe('postgres://ops:***@/app?host=%2Fvar%2Frun%2Fpostgresql');
+  });
+
+  it('shows no more than the scheme of a text that does not parse as scheme://… (its password cannot be told from its host)', () => {
+    expect(redactDatabaseUrl('postgres://ops:pa/ss@db/app')).toBe('postgres:<not shown>');
+    expect(redactDatabaseUrl('ops:hunter2@db')).toBe('ops:<not shown>');
+    expect(redactDatabaseUrl('host=db password=hunter2')).toBe('<database URL not shown>');
   });
 });

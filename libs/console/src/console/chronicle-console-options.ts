@@ -34,6 +34,16 @@ export interface ChronicleConsoleOptions {
    */
   csrfSecret?: string;
   /**
+   * Whether the session cookie is marked `Secure` (the browser sends it over HTTPS only). `'auto'`:
+   * when the login request came over HTTPS, as Express's `request.secure` says. Behind a
+   * TLS-terminating proxy or ingress the application sees plain HTTP, so `'auto'` needs Express's
+   * `trust proxy` setting (`app.set('trust proxy', …)`, naming the proxy) for `X-Forwarded-Proto:
+   * https` to count; without it the cookie is not `Secure`. `true` always marks it (a console served
+   * over plain HTTP, other than on localhost, then cannot keep a session); `false` never does.
+   * @default 'auto'
+   */
+  secureCookie?: boolean | 'auto';
+  /**
    * Where actions are recorded. By default a `TypeOrmConsoleAuditLog` on the Chronicle storage's
    * DataSource (its table made at start by the package's migration), or an in-memory one when the
    * storage is in memory.
@@ -57,6 +67,6 @@ export interface ChronicleConsoleAsyncOptions extends Pick<ModuleMetadata, 'impo
   guard: Type<CanActivate> | CanActivate;
   /** Providers the factory receives, in order. */
   inject?: Array<string | symbol | Type<unknown>>;
-  /** Returns the other options (`canAct`, `readOnly`, `csrfSecret`, …). */
+  /** Returns the other options (`canAct`, `readOnly`, `csrfSecret`, `secureCookie`, …). */
   useFactory: (...args: never[]) => Omit<ChronicleConsoleOptions, 'path' | 'guard'> | Promise<Omit<ChronicleConsoleOptions, 'path' | 'guard'>>;
 }

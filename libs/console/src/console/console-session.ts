@@ -33,7 +33,7 @@ export function csrfTokenMatches(secret: string, session: string, submitted: unk
   return expected.length === given.length && timingSafeEqual(expected, given);
 }
 
-/** The `Set-Cookie` value of the session cookie: HttpOnly, SameSite=Strict, scoped to the console's path, Secure over HTTPS. */
+/** The `Set-Cookie` value of the session cookie: HttpOnly, SameSite=Strict, scoped to the console's path, Secure when `secure` (the `secureCookie` option). */
 export function sessionCookie(path: string, value: string, secure: boolean, maxAgeSeconds?: number): string {
   return [
     `${CONSOLE_SESSION_COOKIE}=${encodeURIComponent(value)}`,

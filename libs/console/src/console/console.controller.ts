@@ -3,7 +3,9 @@ import { createRequire } from 'node:module';
 import { Controller, Get, HttpCode, Inject, Post, Req, Res, SetMetadata, UseFilters, UseGuards, type Type } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { InvalidArgumentError, type SagaStatus } from '@chronicle/core';
+import type { ConsoleAuditEntry } from '../audit/console-audit-entry.js';
 import { OperationsNotFoundError } from '../errors/operations-not-found.error.js';
+import type { SubscriptionOverview } from '../operations/chronicle-operations.service.js';
 import { OPERATIONS_LIMITS } from '../operations/operations-limits.js';
 import { ConsoleAccessGuard } from './console-access.guard.js';
 import { consoleStateOf } from './console-request-state.js';
@@ -35,6 +37,13 @@ function single(name: string, value: unknown): string | undefined {
   if (value === undefined) return undefined;
   if (typeof value !== 'string') throw new InvalidArgumentError(name, value, 'given once, as text');
   return value === '' ? undefined : value;
+}
+
+/** How long the second attempt at an audit row waits after the first failed. */
+const AUDIT_RETRY_DELAY_MS = 100;
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function wholeNumber(name: string, value: unknown): number | undefined {
@@ -70,6 +79,12 @@ class ConsoleControllerBase {
     };
   }
 
+  /** Whether the session cookie is `Secure`: the `secureCookie` option, or for 'auto' whether Express saw HTTPS (see `trust proxy`). */
+  private secureCookie(request: Request): boolean {
+    const { secureCookie } = this.console.options;
+    return secureCookie === 'auto' ? request.secure : secureCookie;
+  }
+
   private send(request: Request, response: Response, data: unknown, page: () => Html): void {
     if (wantsHtml(request)) response.type('html').send(page().toString());
     else response.json(data);
@@ -101,14 +116,14 @@ class ConsoleControllerBase {
   @Post('login')
   async login(@Req() request: Request, @Res() response: Response): Promise<void> {
     const token = consoleStateOf(request).loginToken!;
-    response.setHeader('Set-Cookie', sessionCookie(this.base, token, request.secure, 8 * 3600));
+    response.setHeader('Set-Cookie', sessionCookie(this.base, token, this.secureCookie(request), 8 * 3600));
     response.redirect(303, this.base);
   }
 
   @Post('logout')
   async logout(@Req() request: Request, @Res() response: Response): Promise<void> {
     await this.checkCsrf(request, await formOf(request));
-    response.setHeader('Set-Cookie', sessionCookie(this.base, '', request.secure, 0));
+    response.setHeader('Set-Cookie', sessionCookie(this.base, '', this.secureCookie(request), 0));
     response.redirect(303, `${this.base}/login`);
   }
 
@@ -224,20 +239,37 @@ class ConsoleControllerBase {
     );
   }
 
-  /** Starts a projection rebuild and answers with its progress page. */
+  /**
+   * Starts a projection rebuild and answers with its progress page. Every request past the action
+   * checks leaves audit rows: 'failed: …' when it is refused (no such subscription, not a
+   * projection), 'not started: …' when the projection's rebuild is already running here, else
+   * 'started' and later the rebuild's end.
+   */
   @Post('subscriptions/:name/rebuild')
   async rebuild(@Req() request: Request, @Res() response: Response): Promise<void> {
     await this.action(request);
     const name = String(request.params.name);
-    const subscription = await this.console.operations.subscription(name);
-    if (subscription.kind !== 'projection') throw new InvalidArgumentError('name', name, 'a projection subscription (projection:<name>): only projections are rebuilt');
     const actor = this.console.options.actor(request);
+    const row = (outcome: string) => ({ actor, action: 'projection.rebuild', target: name, outcome });
+    let subscription: SubscriptionOverview;
+    try {
+      subscription = await this.console.operations.subscription(name);
+      if (subscription.kind !== 'projection') throw new InvalidArgumentError('name', name, 'a projection subscription (projection:<name>): only projections are rebuilt');
+    } catch (error) {
+      await this.recordOutcome(row(`failed: ${messageOf(error)}`));
+      throw error;
+    }
+    // The end row waits for the 'started' row, so the trail never shows a rebuild ending before it
+    // started (an in-memory rebuild can end before the first row is written). `start` calls
+    // `onEnd` from a promise, never synchronously, so `startRow` is set by then.
+    let startRow: Promise<void> = Promise.resolve();
     const { job, started } = this.console.rebuilds.start(this.console.operations, subscription.shortName, actor, (ended) => {
-      void this.console
-        .record({ actor, action: 'projection.rebuild', target: name, outcome: ended.state === 'completed' ? `completed: ${ended.progress.read} events read` : `failed: ${ended.error}` })
-        .catch(() => undefined);
+      void startRow.then(() =>
+        this.recordOutcome(row(ended.state === 'completed' ? `completed: ${ended.progress.read} events read` : `failed: ${ended.error}`)),
+      );
     });
-    if (started) await this.console.record({ actor, action: 'projection.rebuild', target: name, outcome: 'started' });
+    startRow = this.recordOutcome(row(started ? 'started' : `not started: already running as rebuild ${job.id}`));
+    await startRow;
     if (wantsHtml(request)) response.redirect(303, `${this.base}/rebuilds/${job.id}`);
     else response.status(202).json({ job: job.id, started, progress: `${this.base}/rebuilds/${job.id}` });
   }
@@ -346,15 +378,38 @@ class ConsoleControllerBase {
     }
   }
 
+  /**
+   * Runs an action and then records its outcome: 'ok: <result>' or 'failed: <error>'. The action
+   * runs in its own try/catch, so only its own error is recorded or answered as its failure.
+   */
   private async audited<T>(request: Request, action: string, target: string, work: () => Promise<T>): Promise<T> {
     const actor = this.console.options.actor(request);
+    let result: T;
     try {
-      const result = await work();
-      await this.console.record({ actor, action, target, outcome: `ok: ${String(result)}` });
-      return result;
+      result = await work();
     } catch (error) {
-      await this.console.record({ actor, action, target, outcome: `failed: ${error instanceof Error ? error.message : String(error)}` });
+      await this.recordOutcome({ actor, action, target, outcome: `failed: ${messageOf(error)}` });
       throw error;
+    }
+    await this.recordOutcome({ actor, action, target, outcome: `ok: ${String(result)}` });
+    return result;
+  }
+
+  /**
+   * Writes an action's audit row once the action is over, retrying once (a lost connection, a lock
+   * timeout). A row that still cannot be written is logged at error level with the whole entry by
+   * `ConsoleService.record`, and the answer is left as the action decided it: an action that
+   * happened (entries pending again, a rebuild running) answered with a 500 would tell the operator
+   * it failed, and they would act on that (retry, escalate) while the change stands; an action that
+   * failed answered with the audit store's error would hide its own cause. The log line is then the
+   * trail of that action.
+   */
+  private async recordOutcome(entry: Omit<ConsoleAuditEntry, 'at'>): Promise<void> {
+    try {
+      await this.console.record(entry);
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, AUDIT_RETRY_DELAY_MS));
+      await this.console.record(entry).catch(() => undefined);
     }
   }
 }

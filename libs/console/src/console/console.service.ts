@@ -45,9 +45,14 @@ export function resolveConsoleOptions(options: ChronicleConsoleOptions): Resolve
   if (options.csrfSecret !== undefined && (typeof options.csrfSecret !== 'string' || options.csrfSecret.length < 16)) {
     throw new ConfigurationError('ChronicleConsoleModule csrfSecret must be a string of at least 16 characters.');
   }
+  const secureCookie = options.secureCookie ?? 'auto';
+  if (secureCookie !== true && secureCookie !== false && secureCookie !== 'auto') {
+    throw new ConfigurationError(`ChronicleConsoleModule secureCookie must be true, false or 'auto', got ${JSON.stringify(secureCookie)}.`);
+  }
   return {
     path,
     guard,
+    secureCookie,
     canAct: options.canAct ?? (() => false),
     actor: options.actor ?? defaultActor,
     readOnly: options.readOnly ?? false,
@@ -56,6 +61,19 @@ export function resolveConsoleOptions(options: ChronicleConsoleOptions): Resolve
     ...(options.auditLog === undefined ? {} : { auditLog: options.auditLog }),
     ...(options.tables === undefined ? {} : { tables: options.tables }),
   };
+}
+
+// C0 and C1 controls, DEL, and the Unicode line and paragraph separators.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+
+/** Text as one log line: control characters (newlines included) shown as escapes. */
+function oneLine(text: string): string {
+  return String(text).replace(CONTROL, (char) => {
+    const code = char.charCodeAt(0);
+    if (code === 0x0a) return '\\n';
+    if (code === 0x0d) return '\\r';
+    return code > 0xff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\x${code.toString(16).padStart(2, '0')}`;
+  });
 }
 
 function defaultActor(request: Request): string {
@@ -112,14 +130,20 @@ export class ConsoleService implements OnModuleInit {
     return this.auditValue;
   }
 
-  /** Writes an action to the log and to the audit trail (a failed audit write is logged, never swallowed silently). */
+  /**
+   * Writes an action to the log and to the audit trail. A failed audit write is logged at error
+   * level with the whole entry (the log then holds what the table lost), and thrown.
+   */
   async record(entry: Omit<ConsoleAuditEntry, 'at'>): Promise<void> {
     const full: ConsoleAuditEntry = { at: new Date(), ...entry };
-    this.logger.log(`audit: ${full.actor} ${full.action} ${full.target}: ${full.outcome}`);
+    // The target and outcome carry what the operator typed (ids, handler names) and error
+    // messages: escaped, so that a newline in them cannot forge a second log line.
+    const line = `${oneLine(full.actor)} ${oneLine(full.action)} ${oneLine(full.target)}: ${oneLine(full.outcome)}`;
+    this.logger.log(`audit: ${line}`);
     try {
       await this.audit.record(full);
     } catch (error) {
-      this.logger.error(`audit row not written for ${full.action} ${full.target}: ${(error as Error).message}`);
+      this.logger.error(`audit row not written (${oneLine(error instanceof Error ? error.message : String(error))}), the action's outcome stands: ${full.at.toISOString()} ${line}`);
       throw error;
     }
   }
