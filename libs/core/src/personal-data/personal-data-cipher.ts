@@ -160,6 +160,8 @@ export class PersonalDataCipher {
    * instance would see the value again until the TTL.
    */
   private forgets = 0;
+  /** Key ids a key store said it never issued, by when: see `knownMissing`. */
+  private readonly missing = new Map<string, number>();
   private readonly ttlMs: number;
   private readonly now: () => number;
 
@@ -268,10 +270,11 @@ export class PersonalDataCipher {
    *
    * A field the event's class declares personal (or any field, when the type is not registered
    * here) must open: a key never issued or a ciphertext that does not authenticate is a
-   * `PersonalDataDecryptionError`. A plain field whose value merely has the sealed shape (a client
-   * may send `{ "$pd": 1, … }` in free JSON) is opened when it does open (a field declared
-   * personal in an earlier version of the class, say) and otherwise read back as stored: it must
-   * not make the event unreadable.
+   * `PersonalDataDecryptionError`. Another field whose value merely has the sealed shape (a client
+   * may send `{ "$pd": 1, … }` in free JSON; or a field declared personal in an earlier version of
+   * the class) is opened when it does open, reads as null when its key was forgotten, and is
+   * otherwise read back as stored (a key never issued, a value that does not authenticate). A
+   * master key missing or wrong fails the read either way: that is configuration, not the row.
    */
   async openPayload(type: string, payload: unknown, location: string, tx?: unknown): Promise<{ payload: unknown; keyIds: string[] }> {
     let parsed = payload;
@@ -285,13 +288,19 @@ export class PersonalDataCipher {
     }
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return { payload, keyIds: [] };
     const object = parsed as JsonObject;
-    const metadata = this.metadataOf(type);
+    // Looked up at the first sealed value only: most payloads hold none, and a type this registry
+    // does not know costs an error (with its stack) to find out.
+    let metadata: EventClassMetadata | undefined | null = null;
     let opened: JsonObject | undefined;
     const keyIds: string[] = [];
     for (const [name, value] of Object.entries(object)) {
       if (!isSealedValue(value)) continue;
+      if (metadata === null) metadata = this.metadataOf(type);
       const field = metadata?.personalFields.find((f) => f.name === name);
       const mustOpen = metadata === undefined || field !== undefined;
+      // A plain field's sealed-looking value whose key is not issued: known for a TTL, so that a
+      // client's `{ "$pd": 1, k: <made up> }` costs one key-store read per TTL, not one per read.
+      if (!mustOpen && this.knownMissing(value.k)) continue;
       const refuse = (reason: string, cause?: unknown): undefined => {
         if (!mustOpen) return undefined;
         throw new PersonalDataDecryptionError(`${location} field "${name}"`, value.k, reason, cause === undefined ? undefined : { cause: new Error((cause as Error).message) });
@@ -308,6 +317,7 @@ export class PersonalDataCipher {
           ? this.lookup(cacheKey, () => this.keyStore.keyById(value.k))
           : this.lookupInside(cacheKey, () => this.keyStore.keyById(value.k, { tx }))));
       if (!lookup) {
+        if (!mustOpen) this.rememberMissing(value.k);
         refuse('the key store never issued its data key');
         continue;
       }
@@ -485,6 +495,23 @@ export class PersonalDataCipher {
       this.revalidating = undefined;
     });
     return this.revalidating;
+  }
+
+  /** Whether the key store said within the TTL that it never issued `keyId`. */
+  private knownMissing(keyId: string): boolean {
+    const at = this.missing.get(keyId);
+    if (at === undefined) return false;
+    if (this.now() < at + this.ttlMs) return true;
+    this.missing.delete(keyId);
+    return false;
+  }
+
+  /** Notes a key id never issued, the oldest out past 1,000 (made-up ids must not grow the map). */
+  private rememberMissing(keyId: string): void {
+    if (this.ttlMs <= 0) return;
+    this.missing.delete(keyId);
+    this.missing.set(keyId, this.now());
+    if (this.missing.size > 1_000) this.missing.delete(this.missing.keys().next().value!);
   }
 
   private metadataOf(type: string): EventClassMetadata | undefined {

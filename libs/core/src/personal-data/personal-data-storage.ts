@@ -1,5 +1,6 @@
 import { PersonalDataDecryptionError } from '../errors/personal-data-decryption.error.js';
 import type { EventRegistry } from '../events/event-registry.js';
+import type { ChronicleLogger } from '../logging/chronicle-logger.js';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event.js';
 import { LruCache } from '../gateway/lru-cache.js';
 import type { ChronicleStorage } from '../ports/chronicle-storage.port.js';
@@ -21,6 +22,11 @@ export interface PersonalDataStorageOptions extends PersonalDataCipherOptions {
    * @default 10000
    */
   streamsRemembered?: number;
+  /**
+   * Where the outbox claim reports an entry it dead-lettered because its personal value cannot be
+   * opened (the relay never sees that entry). @default none: not reported
+   */
+  logger?: ChronicleLogger;
 }
 
 /** A `ChronicleStorage` whose personal data is sealed at rest, with the subject's `forget`. */
@@ -230,7 +236,7 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
       const opened: OutboxEntry[] = [];
       const poisoned = new Set<string>();
       const heldBack: string[] = [];
-      for (const entry of claimed) {
+      for (const [index, entry] of claimed.entries()) {
         if (poisoned.has(entry.streamId)) {
           heldBack.push(entry.id);
           continue;
@@ -238,9 +244,18 @@ export function withPersonalData<Tx>(storage: ChronicleStorage<Tx>, options: Per
         try {
           opened.push(await openEntry(entry));
         } catch (error) {
-          if (!(error instanceof PersonalDataDecryptionError)) throw error;
+          if (!(error instanceof PersonalDataDecryptionError)) {
+            // Failing the claim (a key store down, a master key missing): what it leased goes
+            // back at once rather than waiting out the lease.
+            const unreturned = [...opened.map((e) => e.id), ...heldBack, ...claimed.slice(index).map((e) => e.id)];
+            await innerOutbox.release(handler, owner, unreturned).catch(() => undefined);
+            throw error;
+          }
           poisoned.add(entry.streamId);
-          await innerOutbox.deadLetter(handler, owner, entry.id, `Cannot be opened: ${error.message}`);
+          const reason = `Cannot be opened: ${error.message}`;
+          if (await innerOutbox.deadLetter(handler, owner, entry.id, reason)) {
+            options.logger?.warn(`Outbox entry ${entry.id} of "${handler}" (${entry.streamId}@${entry.version}) dead-lettered: ${reason}`);
+          }
         }
       }
       if (heldBack.length > 0) await innerOutbox.release(handler, owner, heldBack);

@@ -57,8 +57,16 @@ function write(streamId: string, ...events: NewEvent[]) {
 describe('Personal data: values that cannot be opened', () => {
   it('reads a plain field whose value only looks sealed back as stored, and still refuses a corrupt declared field', async () => {
     const keyStore = new InMemoryKeyStore({ masterKeys: MASTER });
+    const asked: string[] = [];
+    const counting: KeyStore = {
+      keyFor: (subject) => keyStore.keyFor(subject),
+      keyById: (keyId) => (asked.push(keyId), keyStore.keyById(keyId)),
+      forget: (subject) => keyStore.forget(subject),
+      rotateMasterKey: () => keyStore.rotateMasterKey(),
+      forgottenAmong: (ids) => keyStore.forgottenAmong(ids),
+    };
     const inner = createInMemoryStorage();
-    const storage = withPersonalData(inner, { keyStore, events: new EventRegistry().register(Registered, Commented) });
+    const storage = withPersonalData(inner, { keyStore: counting, events: new EventRegistry().register(Registered, Commented) });
     const injected = { $pd: 1, k: 'no-such-key', n: 'AAAAAAAAAAAAAAAA', t: 'AAAAAAAAAAAAAAAAAAAAAA==', c: '' };
     const overlong = { ...injected, k: 'k'.repeat(65) };
     await storage.journal.append(
@@ -70,6 +78,9 @@ describe('Personal data: values that cannot be opened', () => {
       { personId: 'p1', attributes: overlong },
     ]);
     expect((await storage.journal.readAll(null, 10)).events).toHaveLength(2);
+    // A made-up key id costs one key-store read per TTL, not one per read of the event.
+    await storage.journal.readStream('p-1');
+    expect(asked.filter((id) => id === 'no-such-key')).toEqual(['no-such-key']);
 
     // The same shape in a field declared personal was written by the sealer: it must open or fail by name.
     const { keyId } = await keyStore.keyFor('p2');
@@ -122,7 +133,9 @@ describe('Personal data: values that cannot be opened', () => {
     }
     const keyStore = new InMemoryKeyStore({ masterKeys: MASTER });
     const inner = createInMemoryStorage();
-    const storage = withPersonalData(inner, { keyStore, events: new EventRegistry().register(Registered) });
+    const warnings: string[] = [];
+    const logger: ChronicleLogger = { log: () => undefined, warn: (message) => void warnings.push(message), error: () => undefined };
+    const storage = withPersonalData(inner, { keyStore, events: new EventRegistry().register(Registered), logger });
     const recorder = new Recorder();
     const chronicle = createChronicle({
       storage,
@@ -147,6 +160,7 @@ describe('Personal data: values that cannot be opened', () => {
       // p-1's first entry, with a reason naming the row and not the value; its second waits behind
       // that dead letter, as behind any other (re-driving the first releases it, in order).
       expect(dead.map((entry) => [entry.streamId, entry.version])).toEqual([['p-1', 1]]);
+      expect(warnings).toEqual([expect.stringMatching(/^Outbox entry .* of "recorder" \(p-1@1\) dead-lettered: Cannot be opened/)]);
       expect(dead[0]!.lastError).toMatch(/Cannot be opened: .*outbox entry .* field "name".*does not authenticate/);
       // The console's listing shows them as stored rather than failing.
       expect(await storage.outbox.deadLetters('recorder')).toHaveLength(1);
@@ -187,6 +201,8 @@ describe('Personal data: values that cannot be opened', () => {
       await expect(chronicle.relay!.runOnce('recorder')).rejects.toThrow(/master key/i);
       expect(await inner.outbox.deadLetters('recorder')).toHaveLength(0);
       expect(recorder.messages).toHaveLength(0);
+      // Released at once, not left leased until the lease runs out.
+      expect((await inner.outbox.stats('recorder'))[0]).toMatchObject({ pending: 1, leased: 0, deadLettered: 0 });
     } finally {
       await chronicle.stop();
     }

@@ -95,6 +95,9 @@ export interface OutboxRelayStore {
   /**
    * Claims up to `limit` entries of a handler for `owner`, sorted by aggregate then version. The
    * records returned are the caller's own (never the store's), so the relay decodes them in place.
+   * A store wrapped by `withPersonalData` returns only entries it could open: one whose personal
+   * value cannot be (a corrupt ciphertext) it dead-letters itself, and it releases the later
+   * entries of that entry's stream from this claim.
    */
   claim(handler: string, owner: string, options: ClaimOptions): Promise<OutboxEntry[]>;
   /** Extends the lease of entries `owner` still holds; returns how many. */

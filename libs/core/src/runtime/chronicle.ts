@@ -182,7 +182,7 @@ export class Chronicle<Tx = unknown> {
     }
     refuseUnsealedEvents(config, this.catalog.events);
     this.personalData = config.personalData
-      ? withPersonalData(config.storage, { ...config.personalData, events: this.catalog.events })
+      ? withPersonalData(config.storage, { logger: (config.logger ?? consoleLogger)('PersonalData'), ...config.personalData, events: this.catalog.events })
       : undefined;
     this.storage = this.personalData ?? config.storage;
     this.telemetry = config.telemetry ?? new ChronicleTelemetry();

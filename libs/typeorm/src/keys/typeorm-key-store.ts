@@ -101,16 +101,19 @@ export class TypeOrmKeyStore implements KeyStore {
     // INSERT ... DO NOTHING then waits for that insert and does nothing, leaving the key active.
     // ON CONFLICT DO UPDATE waits for it too, then destroys the committed key. The WHERE keeps
     // the first forget's time: a row changed by this statement is a key destroyed by this call.
+    // READ COMMITTED whatever the DataSource's isolationLevel: under REPEATABLE READ or
+    // SERIALIZABLE, DO UPDATE on a row committed after the snapshot fails to serialize instead.
     const insert = new SqlParameters(this.sql);
-    const changed = await runInTransaction(this.dataSource, (manager) =>
-      executeSql(
+    const changed = await runInTransaction(this.dataSource, async (manager) => {
+      if (this.sql.name === 'postgres') await executeSql(manager, 'SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
+      return executeSql(
         manager,
         `INSERT INTO ${this.tables.dataKeys} AS k (subject, key_id, created_at, forgotten_at) VALUES (` +
           [subject, randomUUID(), this.sql.encodeTimestamp(now), this.sql.encodeTimestamp(now)].map((v) => insert.add(v)).join(', ') +
           ') ON CONFLICT (subject) DO UPDATE SET wrapped_key = NULL, master_key_id = NULL, forgotten_at = excluded.forgotten_at WHERE k.forgotten_at IS NULL',
         insert.values,
-      ),
-    );
+      );
+    });
     const row = await this.select('subject', subject);
     // Cannot happen after the upsert above; a store that lost the tombstone must not report a forget.
     if (!row || row.wrapped_key !== null || row.forgotten_at === null) {
