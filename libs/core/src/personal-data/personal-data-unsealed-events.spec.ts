@@ -118,7 +118,7 @@ function wrapped(inner: ChronicleStorage, events: EventRegistry): ChronicleStora
   return withPersonalData(inner, { keyStore: new InMemoryKeyStore({ masterKeys: MASTER }), events });
 }
 
-describe('Personal data nothing would seal', () => {
+describe('Personal data events the runtime\'s storage would not seal', () => {
   it('refuses at start() a late decision whose event is personal when nothing would seal it, before its command can run', async () => {
     const inner = createInMemoryStorage();
     const runtime = createChronicle({ storage: inner, aggregates: [], components: () => ({ decisions: [new Petitions()] }), logger: quiet, options: background });
