@@ -8,6 +8,7 @@ import { Decides } from '../decisions/decides.decorator.js';
 import { DecisionHandler } from '../decisions/decision-handler.decorator.js';
 import { Evolves } from '../decisions/evolves.decorator.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
+import { UnknownCommandError } from '../errors/unknown-command.error.js';
 import { EventRegistry } from '../events/event-registry.js';
 import { Event } from '../events/event.decorator.js';
 import { PersonalData } from '../events/personal-data.decorator.js';
@@ -125,9 +126,13 @@ describe('Personal data events the runtime\'s storage would not seal', () => {
     const refused = await runtime.start().catch((error: unknown) => error);
     expect(refused).toBeInstanceOf(ConfigurationError);
     expect((refused as Error).message).toMatch(/"petition\.signed" declare @PersonalData fields, but createChronicle has nothing to encrypt them with/);
-    // Refused before the catalog took the decision: its command was never routable.
+    // Refused before the catalog took the decision: its command was never routable. The gateway
+    // routes by these two lookups; it refuses every command anyway, the failed start having closed it.
+    const command = new SignPetition('p1', NAME);
     expect(runtime.catalog.decisions()).toEqual([]);
-    await expect(runtime.gateway.execute(new SignPetition('p1', NAME))).rejects.toThrow();
+    expect(runtime.catalog.decisionFor(command)).toBeUndefined();
+    expect(() => runtime.catalog.forCommand(command)).toThrow(UnknownCommandError);
+    expect(() => runtime.catalog.forCommand(command)).toThrow(/"SignPetition"/);
     expect((await inner.journal.readAll(null, 10)).events).toEqual([]);
   });
 
