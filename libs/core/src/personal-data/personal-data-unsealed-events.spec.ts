@@ -3,6 +3,7 @@ import { InMemoryKeyStore } from '../adapters/in-memory-key-store.js';
 import { createInMemoryStorage } from '../adapters/in-memory-storage.js';
 import { Aggregate } from '../aggregates/aggregate.decorator.js';
 import { Applies } from '../aggregates/applies.decorator.js';
+import type { ClassType } from '../aggregates/class-type.js';
 import { Handles } from '../aggregates/handles.decorator.js';
 import { Decides } from '../decisions/decides.decorator.js';
 import { DecisionHandler } from '../decisions/decision-handler.decorator.js';
@@ -12,6 +13,7 @@ import { UnknownCommandError } from '../errors/unknown-command.error.js';
 import { EventRegistry } from '../events/event-registry.js';
 import { Event } from '../events/event.decorator.js';
 import { PersonalData } from '../events/personal-data.decorator.js';
+import type { JsonValue } from '../events/json.js';
 import type { ChronicleLogger } from '../logging/chronicle-logger.js';
 import type { ChronicleStorage } from '../ports/chronicle-storage.port.js';
 import { createChronicle } from '../runtime/create-chronicle.js';
@@ -80,7 +82,7 @@ class Member {
 }
 
 /** The same type name, declared by another class: as an older copy of the application might. */
-function otherDeclaration(declare: 'same' | 'no-fields' | 'other-field' | 'other-subject'): EventRegistry {
+function otherDeclaration(declare: 'same' | 'no-fields' | 'other-field' | 'other-replacement' | 'other-subject'): EventRegistry {
   if (declare === 'same') {
     @Event('member.registered', { subject: 'memberId' })
     class Copy {
@@ -107,12 +109,33 @@ function otherDeclaration(declare: 'same' | 'no-fields' | 'other-field' | 'other
     }
     return new EventRegistry().register(Copy);
   }
+  if (declare === 'other-replacement') {
+    @Event('member.registered', { subject: 'memberId' })
+    class Copy {
+      @PersonalData({ replacement: '[forgotten]' }) readonly name!: string;
+      constructor(readonly memberId: string) {}
+    }
+    return new EventRegistry().register(Copy);
+  }
   @Event('member.registered', { subject: 'clubId' })
   class Copy {
     @PersonalData() readonly name!: string;
     constructor(readonly clubId: string) {}
   }
   return new EventRegistry().register(Copy);
+}
+
+/**
+ * A fresh copy of one event class at each call, as a module loaded twice gives: the same source,
+ * another class, another subject function. `replacement` is its field's.
+ */
+function addressChanged(subject: 'property' | 'function', replacement: JsonValue): ClassType {
+  class AddressChanged {
+    @PersonalData({ replacement }) readonly address!: JsonValue;
+    constructor(readonly memberId: string) {}
+  }
+  Event<AddressChanged>('address.changed', { subject: subject === 'property' ? 'memberId' : (event) => event.memberId })(AddressChanged);
+  return AddressChanged;
 }
 
 function wrapped(inner: ChronicleStorage, events: EventRegistry): ChronicleStorage {
@@ -179,14 +202,38 @@ describe('Personal data events the runtime\'s storage would not seal', () => {
     );
   });
 
-  it('refuses a type the wrapped registry declares with other personal fields or another subject, and takes the same declaration', () => {
+  it('refuses a type the wrapped registry declares with other personal fields, another replacement or another subject, and takes the same declaration', () => {
     const build = (events: EventRegistry) => () => createChronicle({ storage: wrapped(createInMemoryStorage(), events), aggregates: [Member], logger: quiet, options: background });
     // Sealed by the other declaration, `name` would be stored in clear.
     expect(build(otherDeclaration('no-fields'))).toThrow(/"member\.registered" \(the wrapped storage's registry declares @PersonalData none instead of name\)/);
     expect(build(otherDeclaration('other-field'))).toThrow(/"member\.registered" \(the wrapped storage's registry declares @PersonalData nickname instead of name\)/);
     // Sealed under the club's key, forget(memberId) would not erase it.
+    // Sealed by the other declaration, a forgotten name would read as "[forgotten]", not as the declared null.
+    expect(build(otherDeclaration('other-replacement'))).toThrow(
+      /"member\.registered" \(the wrapped storage's registry declares another replacement \(name: "\[forgotten\]" instead of null\)\)/,
+    );
     expect(build(otherDeclaration('other-subject'))).toThrow(/"member\.registered" \(the wrapped storage's registry declares another subject: "clubId" instead of "memberId"\)/);
     expect(build(otherDeclaration('same'))).not.toThrow();
     expect(build(new EventRegistry().register(MemberRegistered))).not.toThrow();
+  });
+
+  it('compares replacements as JSON, and refuses subject functions it cannot compare, saying both must be the same function', () => {
+    const build = (declared: ClassType, sealing: ClassType) => () =>
+      createChronicle({ storage: wrapped(createInMemoryStorage(), new EventRegistry().register(sealing)), aggregates: [], events: [declared], logger: quiet, options: background });
+    // The same replacement, its keys in another order: alike.
+    expect(build(addressChanged('property', { street: '', city: '' }), addressChanged('property', { city: '', street: '' }))).not.toThrow();
+    expect(build(addressChanged('property', { street: '', city: '' }), addressChanged('property', { street: '', city: null }))).toThrow(
+      /"address\.changed" \(the wrapped storage's registry declares another replacement \(address: \{"city":null,"street":""\} instead of \{"city":"","street":""\}\)\)/,
+    );
+    // Two copies of one class: their subject functions are not the same function.
+    const functions = build(addressChanged('function', null), addressChanged('function', null));
+    expect(functions).toThrow(ConfigurationError);
+    expect(functions).toThrow(/"address\.changed" \(the wrapped storage's registry declares its subject by another function: functions cannot be compared, so both must declare the same function \(register the same class/);
+    expect(build(addressChanged('property', null), addressChanged('function', null))).toThrow(
+      /"address\.changed" \(the wrapped storage's registry declares its subject as a function instead of "memberId": a function cannot be compared with a property name/,
+    );
+    // The very class is the same declaration, function and all.
+    const same = addressChanged('function', null);
+    expect(build(same, same)).not.toThrow();
   });
 });

@@ -1,6 +1,7 @@
 import { ConfigurationError } from '../errors/configuration.error.js';
 import type { EventClassMetadata } from '../events/event.decorator.js';
 import type { EventRegistry } from '../events/event-registry.js';
+import type { JsonValue } from '../events/json.js';
 import { personalEventTypes } from './plain-personal-data-check.js';
 
 /**
@@ -8,7 +9,9 @@ import { personalEventTypes } from './plain-personal-data-check.js';
  * that declare `@PersonalData` fields which a storage wrapped by `withPersonalData` would not seal
  * as declared. That storage seals by its own registry (`sealing`, the `events` it was given): a
  * type missing there is written in plain text, a field it does not list as personal is written in
- * plain text, and another subject seals under a key `forget(subject)` does not destroy.
+ * plain text, another replacement is what reads of a forgotten value return instead of the
+ * declared one, and another subject seals under a key `forget(subject)` does not destroy. A
+ * subject given as a function cannot be compared with another: both must be the same function.
  * `sealing` undefined (the registry could not be read) refuses every personal type: nothing says
  * they would be sealed. `remedy` says what the caller should do.
  */
@@ -30,20 +33,36 @@ export function refuseUnsealedPersonalData(registry: EventRegistry, sealing: Eve
       problems.push(`"${type}" (not in the wrapped storage's event registry)`);
       continue;
     }
-    const fields = fieldNames(declared.metadata);
-    const sealedFields = fieldNames(sealed);
-    if (fields !== sealedFields) {
-      problems.push(`"${type}" (the wrapped storage's registry declares @PersonalData ${sealedFields || 'none'} instead of ${fields})`);
-    } else if (declared.metadata.subject !== sealed.subject) {
-      // A function subject is compared by identity: two functions may name other subjects.
-      problems.push(`"${type}" (the wrapped storage's registry declares another subject: ${subjectName(sealed)} instead of ${subjectName(declared.metadata)})`);
-    }
+    const difference = declarationDifference(declared.metadata, sealed);
+    if (difference !== undefined) problems.push(`"${type}" (the wrapped storage's registry declares ${difference})`);
   }
   if (problems.length === 0) return;
   throw new ConfigurationError(
     `Events ${problems.join(', ')} declare @PersonalData fields that the storage given to ${where}, wrapped by withPersonalData, would not seal as declared: ` +
-      `they would be stored in plain text, or under a key forget(subject) does not destroy. ${remedy}`,
+      `they would be stored in plain text, read back with another replacement once forgotten, or sealed under a key forget(subject) does not destroy. ${remedy}`,
   );
+}
+
+/** How the sealing registry's declaration of a type differs from the catalog's, worded after "declares"; undefined when alike. */
+function declarationDifference(declared: EventClassMetadata, sealed: EventClassMetadata): string | undefined {
+  const fields = fieldNames(declared);
+  const sealedFields = fieldNames(sealed);
+  if (fields !== sealedFields) return `@PersonalData ${sealedFields || 'none'} instead of ${fields}`;
+  // The same field names: each declared field has its sealed counterpart.
+  const sealedReplacements = new Map(sealed.personalFields.map((field) => [field.name, canonicalJson(field.replacement)]));
+  const replacements = declared.personalFields
+    .filter((field) => sealedReplacements.get(field.name) !== canonicalJson(field.replacement))
+    .map((field) => `${field.name}: ${sealedReplacements.get(field.name)} instead of ${canonicalJson(field.replacement)}`);
+  if (replacements.length > 0) return `another replacement (${replacements.join('; ')})`;
+  if (declared.subject === sealed.subject) return undefined;
+  if (typeof declared.subject === 'function' && typeof sealed.subject === 'function') {
+    // Two functions (two copies of one class, say) may or may not name the same subject: nothing tells.
+    return 'its subject by another function: functions cannot be compared, so both must declare the same function (register the same class, from one copy of its module)';
+  }
+  if (typeof declared.subject === 'function' || typeof sealed.subject === 'function') {
+    return `its subject as ${subjectName(sealed)} instead of ${subjectName(declared)}: a function cannot be compared with a property name, so both must declare the same property or the same function`;
+  }
+  return `another subject: ${subjectName(sealed)} instead of ${subjectName(declared)}`;
 }
 
 function fieldNames(metadata: EventClassMetadata): string {
@@ -51,6 +70,18 @@ function fieldNames(metadata: EventClassMetadata): string {
     .map((field) => field.name)
     .sort()
     .join(', ');
+}
+
+/** JSON with object keys sorted: equal strings for JSON-equal values. */
+function canonicalJson(value: JsonValue): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.keys(value)
+      .sort()
+      .map((key) => `${JSON.stringify(key)}:${canonicalJson((value as Record<string, JsonValue>)[key] as JsonValue)}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 function subjectName(metadata: EventClassMetadata): string {
