@@ -29,7 +29,7 @@ export { getSagaDeadlineHandlersMetadata, type SagaDeadlineHandlerMetadata } fro
 export { SagaContextImpl, sagaOutcomeOf } from './sagas/saga-context.js';
 /** `BackgroundJobs`: every timer and wake-up of a runtime, single-flight per job, stopped on an AbortSignal. */
 export * from './runtime/background-jobs.js';
-/** The refusal of `@PersonalData` events that nothing would seal: a host without a key store, a wrapped storage whose registry lacks them. */
-export * from './personal-data/plain-personal-data-check.js';
+/** The refusal of `@PersonalData` events that nothing would seal, by a host without a key store (the Nest module's early check). */
+export { refusePlainPersonalData } from './personal-data/plain-personal-data-check.js';
 /** The time-ordered ids (UUIDv7) of events and outbox entries. */
 export { timeOrderedId } from './events/time-ordered-id.js';

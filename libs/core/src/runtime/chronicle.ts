@@ -1,4 +1,5 @@
-import { refusePlainPersonalData, refuseUnsealedPersonalData } from '../personal-data/plain-personal-data-check.js';
+import { refusePlainPersonalData } from '../personal-data/plain-personal-data-check.js';
+import { refuseUnsealedPersonalData } from '../personal-data/unsealed-personal-data-check.js';
 import { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
 import type { ClassType } from '../aggregates/class-type.js';
 import type { CommandMetadata } from '../commands/command-metadata.js';
