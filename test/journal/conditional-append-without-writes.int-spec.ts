@@ -1,16 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
-import {
-  AppendConditionConflictError,
-  InMemoryJournal,
-  InvalidArgumentError,
-  type AppendCondition,
-  type CommandRecord,
-  type EventQuery,
-  type Journal,
-  type NewEvent,
-} from '@chronicle/core';
+import { AppendConditionConflictError, InMemoryJournal, InvalidArgumentError, type AppendCondition, type CommandRecord, type Journal } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
+import { failureOf } from '../../libs/testing/src/contracts/failure-of.js';
+import { openedWrite, ownerQuery } from '../support/conditional-appends.js';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, openSqliteMemory, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -18,12 +11,7 @@ import { openPostgresSchema, openSqliteMemory, type TestDatabase } from '../supp
 // outcome, `writes: []`, on its condition. The condition must hold for that unit as for any other,
 // or a refusal made on facts a concurrent unit changed is recorded and replayed.
 
-const OPENED = 'account.opened';
-const query: EventQuery = [{ types: [OPENED], tags: ['owner:ann'] }];
-
-function event(tags: string[]): NewEvent {
-  return { eventId: randomUUID(), type: OPENED, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() };
-}
+const query = ownerQuery('ann');
 
 function refusal(): CommandRecord {
   return {
@@ -36,17 +24,10 @@ function refusal(): CommandRecord {
   } as CommandRecord;
 }
 
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => 'committed',
-    (error: unknown) => error,
-  );
-}
-
 /** A condition on a read made stale by a matching event committed after it. */
 async function staleCondition(journal: Journal): Promise<AppendCondition> {
   const { next } = await journal.readByQuery(query);
-  await journal.append({ writes: [{ streamId: `s-${randomUUID()}`, aggregateType: 'a', expectedVersion: 0, events: [event(['owner:ann'])] }] });
+  await journal.append({ writes: [openedWrite(['owner:ann'])] });
   return { failIfEventsMatch: query, after: next };
 }
 
@@ -88,7 +69,7 @@ await describePostgres('PostgreSQL: outcome-only conditional appends (writes: []
   });
 
   it('refuses one whose cursor this journal did not hand out, recording nothing', async () => {
-    await journal.append({ writes: [{ streamId: `s-${randomUUID()}`, aggregateType: 'a', expectedVersion: 0, events: [event(['owner:bob'])] }] });
+    await journal.append({ writes: [openedWrite(['owner:bob'])] });
     const record = refusal();
     // A well-formed cursor naming no event of this journal (transaction 3 is PostgreSQL's frozen id).
     const error = await failureOf(journal.append({ writes: [], commands: [record], condition: { failIfEventsMatch: query, after: '3:1' } }));

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { ConfigurationError } from '@chronicle/core';
-import { createChronicleMigrations, runChronicleMigrations, TypeOrmJournal } from '@chronicle/typeorm';
+import { chronicleMigrationLockKeys, createChronicleMigrations, runChronicleMigrations, TypeOrmJournal } from '@chronicle/typeorm';
 import { createSchema, describePostgres, POSTGRES_URL, uniqueSchemaName } from '../support/services.js';
 
 const JOURNAL_MIGRATION = 'ChronicleJournalTables1767225600000';
@@ -279,6 +279,41 @@ await describePostgres('Chronicle migrations on PostgreSQL', () => {
     expect(await dataSources[0]!.query(`SELECT name FROM "${schema}".chronicle_migrations ORDER BY name`)).toEqual(MIGRATION_ROWS);
     expect((await pgObjects(dataSources[0]!, schema)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
   });
+
+  it('take one lock for one schema whether a migrator names it or reaches it through its search_path, and the lock earlier builds took without a schema', async () => {
+    const schema = await freshSchema();
+    const url = new URL(POSTGRES_URL);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    const viaSearchPath = new DataSource({ type: 'postgres', url: url.toString() });
+    await viaSearchPath.initialize();
+    cleanups.push(() => viaSearchPath.destroy());
+    // Another migrator's session: one configured with the schema holds its lock, an earlier build
+    // without a schema option holds the lock it took.
+    const holder = (await postgres()).createQueryRunner();
+    await holder.connect();
+    cleanups.push(() => holder.release());
+    const named = chronicleMigrationLockKeys({ schema });
+    const earlier = chronicleMigrationLockKeys({});
+    for (const keys of [earlier, named]) await holder.query('SELECT pg_advisory_lock($1, $2)', keys);
+    const waitingFor = async ([lockClass, lockKey]: [number, number]): Promise<boolean> => {
+      for (const deadline = Date.now() + 5_000; Date.now() < deadline; ) {
+        const rows = (await holder.query(
+          "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 2",
+          [lockClass >>> 0, lockKey >>> 0],
+        )) as unknown[];
+        if (rows.length > 0) return true;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      return false;
+    };
+    const migrating = runChronicleMigrations(viaSearchPath);
+    expect(await waitingFor(earlier)).toBe(true);
+    await holder.query('SELECT pg_advisory_unlock($1, $2)', earlier);
+    expect(await waitingFor(named)).toBe(true);
+    await holder.query('SELECT pg_advisory_unlock($1, $2)', named);
+    expect(await migrating).toEqual(MIGRATIONS);
+    expect((await pgObjects(viaSearchPath, schema)).tables).toEqual(TABLES.map((table) => `chronicle_${table}`));
+  }, 30_000);
 
   it('are safe to list for the TypeORM CLI as well: its runner re-applies the idempotent DDL without error', async () => {
     const schema = await freshSchema();

@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
-import { AppendConditionConflictError, type AppendRequest, type EventQuery, type NewEvent } from '@chronicle/core';
+import { AppendConditionConflictError } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
+import { waitForAdvisoryLockWaiters } from '../support/advisory-lock-waiters.js';
+import { conditionalAppend, openedWrite, ownerQuery } from '../support/conditional-appends.js';
+import { holdStream } from '../support/held-unit-gate.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -12,19 +14,7 @@ import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-d
 // DataSource's isolationLevel; under REPEATABLE READ or SERIALIZABLE the lock statement's snapshot
 // was the check's, taken before a conflicting unit it waited for committed.
 
-const OPENED = 'account.opened';
-const query: EventQuery = [{ types: [OPENED], tags: ['owner:ann'] }];
-
-function event(tags: string[]): NewEvent {
-  return { eventId: randomUUID(), type: OPENED, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() };
-}
-
-function conditional(after: string | null): AppendRequest {
-  return {
-    writes: [{ streamId: `s-${randomUUID()}`, aggregateType: 'a', expectedVersion: 0, events: [event(['owner:ann'])] }],
-    condition: { failIfEventsMatch: query, after },
-  };
-}
+const query = ownerQuery('ann');
 
 await describePostgres('Conditional appends on the transactional path, whatever the DataSource isolationLevel', () => {
   for (const isolationLevel of ['REPEATABLE READ', 'SERIALIZABLE'] as const) {
@@ -47,31 +37,24 @@ await describePostgres('Conditional appends on the transactional path, whatever 
         // A participant that is not an AppendStatementParticipant (an application's own writes):
         // the waiter's unit goes through the transactional path.
         waiter.addParticipant({ participate: async () => undefined });
-        let release!: () => void;
-        const gate = new Promise<void>((resolve) => (release = resolve));
-        let entered!: () => void;
-        const inside = new Promise<void>((resolve) => (entered = resolve));
+        const observer = await database.openAnother({ poolSize: 1 });
         // Holds the first unit open, its locks taken and its event written.
-        holder.addParticipant({
-          participate: async (_tx, request) => {
-            if (request.condition === undefined) return;
-            entered();
-            await gate;
-          },
-        });
+        const gate = holdStream(holder, 'held');
         const { next } = await holder.readByQuery(query);
-        const first = holder.append(conditional(next)).then(
+        const first = holder.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'held'))).then(
           () => 'committed',
           (error: unknown) => error,
         );
-        await inside;
-        const second = waiter.append(conditional(next)).then(
+        const { pid } = await gate.entered;
+        const second = waiter.append(conditionalAppend(query, next, openedWrite(['owner:ann']))).then(
           () => 'committed',
           (error: unknown) => error,
         );
-        // Time for the waiter to reach the advisory lock the holder holds.
-        await new Promise((resolve) => setTimeout(resolve, 500));
-        release();
+        // Released only once the waiter waits for the advisory lock the holder holds, so the
+        // holder commits while the waiter's transaction is open (polled; 10 s at most).
+        const waiting = await waitForAdvisoryLockWaiters(observer, pid);
+        gate.open();
+        expect(waiting).toHaveLength(1);
         expect(await first).toBe('committed');
         expect(await second).toBeInstanceOf(AppendConditionConflictError);
         expect((await holder.readByQuery(query)).events).toHaveLength(1);

@@ -1,8 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
-import { AppendConditionConflictError, ChronicleError, type AppendRequest, type EventQuery, type NewEvent } from '@chronicle/core';
+import { AppendConditionConflictError, ChronicleError } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
+import { waitForAdvisoryLockWaiters } from '../support/advisory-lock-waiters.js';
+import { conditionalAppend, openedWrite, ownerQuery } from '../support/conditional-appends.js';
+import { holdStream } from '../support/held-unit-gate.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -11,19 +13,7 @@ import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-d
 // another reaches it through its search_path) must take the same keys, or each locks alone and
 // two decisions on one read both commit.
 
-const OPENED = 'account.opened';
-const query: EventQuery = [{ types: [OPENED], tags: ['owner:ann'] }];
-
-function event(tags: string[]): NewEvent {
-  return { eventId: randomUUID(), type: OPENED, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() };
-}
-
-function conditional(after: string | null): AppendRequest {
-  return {
-    writes: [{ streamId: `s-${randomUUID()}`, aggregateType: 'a', expectedVersion: 0, events: [event(['owner:ann'])] }],
-    condition: { failIfEventsMatch: query, after },
-  };
-}
+const query = ownerQuery('ann');
 
 /** The namespace lookup's statement (`decisionLockNamespace`); the feed's bound also calls to_regclass. */
 const LOOKUP = 'pg_catalog.pg_namespace';
@@ -53,32 +43,26 @@ await describePostgres('Decision locks: one events table, two spellings of its n
   it('never commits two conditional appends on one read of one tag, whichever way each instance names the schema', async () => {
     const qualified = new TypeOrmJournal(database.dataSource, database.tables);
     const unqualified = new TypeOrmJournal(viaSearchPath, {});
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    let entered!: () => void;
-    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const observer = await database.openAnother({ poolSize: 1 });
     // Holds the first unit open, its locks taken and its event written (the transactional path).
-    qualified.addParticipant({
-      participate: async (_tx, request) => {
-        if (request.condition === undefined) return;
-        entered();
-        await gate;
-      },
-    });
+    const gate = holdStream(qualified, 'held');
     const { next } = await qualified.readByQuery(query);
     expect((await unqualified.readByQuery(query)).events).toHaveLength(0);
-    const first = qualified.append(conditional(next)).then(
+    const first = qualified.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'held'))).then(
       () => 'committed',
       (error: unknown) => error,
     );
-    await inside;
+    const { pid } = await gate.entered;
     // The one-round-trip path: with the same keys it waits for the first unit's commit, then fails.
-    const second = unqualified.append(conditional(next)).then(
+    const second = unqualified.append(conditionalAppend(query, next, openedWrite(['owner:ann']))).then(
       () => 'committed',
       (error: unknown) => error,
     );
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    release();
+    // Released only once the second unit waits for the first's lock: its check then runs after
+    // the first committed, and only the shared key can make it wait (polled; 10 s at most).
+    const waiting = await waitForAdvisoryLockWaiters(observer, pid);
+    gate.open();
+    expect(waiting).toHaveLength(1);
     expect(await first).toBe('committed');
     expect(await second).toBeInstanceOf(AppendConditionConflictError);
     expect((await qualified.readByQuery(query)).events).toHaveLength(1);
@@ -88,7 +72,7 @@ await describePostgres('Decision locks: one events table, two spellings of its n
     const journal = new TypeOrmJournal(viaSearchPath, {});
     for (let round = 0; round < 3; round++) {
       const { next } = await journal.readByQuery([{ tags: [`round:${round}`] }]);
-      await journal.append({ ...conditional(next), condition: { failIfEventsMatch: [{ tags: [`round:${round}`] }], after: next } });
+      await journal.append(conditionalAppend([{ tags: [`round:${round}`] }], next, openedWrite(['owner:ann'])));
     }
     expect(sent.filter((text) => text.includes(LOOKUP))).toHaveLength(1);
   }, 60_000);
@@ -96,7 +80,7 @@ await describePostgres('Decision locks: one events table, two spellings of its n
   it('refuses a conditional append on an events table that does not exist, saying what to do, and asks again on the next one', async () => {
     const journal = new TypeOrmJournal(viaSearchPath, { tablePrefix: 'missing_' });
     for (let attempt = 0; attempt < 2; attempt++) {
-      const error = await journal.append(conditional(null)).then(
+      const error = await journal.append(conditionalAppend(query, null, openedWrite(['owner:ann']))).then(
         () => 'committed',
         (failure: unknown) => failure,
       );

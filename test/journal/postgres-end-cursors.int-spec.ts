@@ -1,7 +1,8 @@
-import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
-import { InvalidArgumentError, type EventQuery, type NewEvent } from '@chronicle/core';
+import { InvalidArgumentError } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
+import { failureOf } from '../../libs/testing/src/contracts/failure-of.js';
+import { conditionalAppend, openedWrite, ownerQuery } from '../support/conditional-appends.js';
 import { describePostgres } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -11,20 +12,8 @@ import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-d
 // when the cluster never assigned it. A cursor naming an event of another journal is refused by
 // the contract suite (`eventQueryContract`).
 
-const OPENED = 'account.opened';
-const query: EventQuery = [{ types: [OPENED], tags: ['owner:ann'] }];
+const query = ownerQuery('ann');
 const LARGEST_POSITION = 2n ** 63n - 1n;
-
-function event(tags: string[]): NewEvent {
-  return { eventId: randomUUID(), type: OPENED, schemaVersion: 1, payload: {}, metadata: {}, tags, occurredAt: new Date() };
-}
-
-async function failureOf(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => 'done',
-    (error: unknown) => error,
-  );
-}
 
 await describePostgres('PostgreSQL: end cursors this cluster never handed out', () => {
   let database: TestDatabase;
@@ -42,8 +31,7 @@ await describePostgres('PostgreSQL: end cursors this cluster never handed out', 
     // The same shape as `next`, its transaction id far past any this cluster has assigned.
     expect(next).toMatch(new RegExp(`^\\d+:${LARGEST_POSITION}$`));
     const ahead = `${2n ** 62n}:${LARGEST_POSITION}`;
-    const write = { streamId: `s-${randomUUID()}`, aggregateType: 'a', expectedVersion: 0, events: [event(['owner:ann'])] };
-    const error = await failureOf(journal.append({ writes: [write], condition: { failIfEventsMatch: query, after: ahead } }));
+    const error = await failureOf(journal.append(conditionalAppend(query, ahead, openedWrite(['owner:ann']))));
     expect(error).toBeInstanceOf(InvalidArgumentError);
     expect(error).toMatchObject({ argument: 'condition.after' });
     expect(await failureOf(journal.readByQuery(query, { after: ahead }))).toBeInstanceOf(InvalidArgumentError);

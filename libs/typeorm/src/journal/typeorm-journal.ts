@@ -288,7 +288,12 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     const namespace = condition !== undefined && this.sql.name === 'postgres' ? await this.lockNamespace() : undefined;
     return runInTransaction(this.dataSource, async (manager) => {
       const now = this.clock.now();
-      if (condition !== undefined && namespace !== undefined) {
+      if (condition !== undefined && this.sql.name === 'postgres') {
+        // Gated on the dialect, not on the namespace: a PostgreSQL unit without its locks or its
+        // cursor check must fail here, never commit unchecked.
+        if (namespace === undefined) {
+          throw new ChronicleError('A conditional append on PostgreSQL reached its transaction without its decision lock namespace; report this as a bug. Nothing was written.');
+        }
         // Before any row lock and before the check's snapshot, and the transaction set to READ
         // COMMITTED whatever the DataSource's isolationLevel: see takeDecisionLocks.
         await takeDecisionLocks(manager, decisionLockKeys(namespace, condition, ordered));

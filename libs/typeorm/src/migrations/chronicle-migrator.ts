@@ -35,10 +35,34 @@ function hash32(text: string): number {
  * The two keys of the session advisory lock the migrator holds on PostgreSQL for these tables, as
  * `pg_advisory_lock(key1, key2)` takes them (`pg_locks` shows them unsigned, as `classid` and
  * `objid` with `objsubid = 2`): to find which session migrates, or waits to.
+ *
+ * With `schema`, the lock of the tables in that schema, which every migrator of them takes,
+ * whether it names the schema or reaches it through its search_path. Without, the lock earlier
+ * builds took for every migrator without a `schema` option, whatever its search_path: a migrator
+ * without one takes it too, before the lock of the schema its connection creates tables in
+ * (`current_schema()`), so it also waits for an earlier build running beside it.
  */
 export function chronicleMigrationLockKeys(options: ChronicleTableOptions = {}): [number, number] {
   const tables = resolveChronicleTables(options, postgresDialect);
   return [ADVISORY_LOCK_CLASS, hash32(`${tables.schema ?? ''}.${tables.prefix}`)];
+}
+
+/**
+ * The migration locks a PostgreSQL migrator takes on `runner`'s session, in this order (one order
+ * for every migrator, so two never deadlock): with a `schema` option, that schema's; without, the
+ * one earlier builds took ({@link chronicleMigrationLockKeys} without `schema`), then the one of
+ * the schema the unqualified DDL creates the tables in, `current_schema()` on this session. So an
+ * instance configured with the schema and one reaching it through its search_path take one lock
+ * and never migrate at once. The schema is named, not the events table looked up: on a first run
+ * it does not exist yet. No schema on the search_path exists: the earlier lock alone (the DDL
+ * then fails, having no schema to create in).
+ */
+async function migrationLocks(runner: QueryRunner, options: ChronicleTableOptions): Promise<Array<[number, number]>> {
+  if (options.schema !== undefined) return [chronicleMigrationLockKeys(options)];
+  const earlier = chronicleMigrationLockKeys(options);
+  const [row] = (await runner.query('SELECT current_schema() AS schema')) as Array<{ schema: string | null }>;
+  const schema = row?.schema ?? null;
+  return schema === null ? [earlier] : [earlier, chronicleMigrationLockKeys({ ...options, schema })];
 }
 
 /**
@@ -47,9 +71,10 @@ export function chronicleMigrationLockKeys(options: ChronicleTableOptions = {}):
  * Returns the names it applied (empty when everything was applied already).
  *
  * Safe to run again after a failure (each migration commits with its bookkeeping row), so a start-up
- * can retry it while the database restarts. Safe when several instances start together. PostgreSQL: a session advisory lock held on one
- * dedicated connection for the whole run (so it needs a session-pooled connection, not
- * PgBouncer's transaction mode). SQLite: the DataSource's write lock and `BEGIN IMMEDIATE`,
+ * can retry it while the database restarts. Safe when several instances start together, whether
+ * they name the schema or reach it through their search_path. PostgreSQL: session advisory locks
+ * (see {@link chronicleMigrationLockKeys}) held on one dedicated connection for the whole run (so
+ * it needs a session-pooled connection, not PgBouncer's transaction mode). SQLite: the DataSource's write lock and `BEGIN IMMEDIATE`,
  * which also makes a second process on the same file wait.
  *
  * PostgreSQL: after migrating, throws `TransactionIdsAheadError` for a journal restored from
@@ -103,16 +128,19 @@ export async function runChronicleMigrations(dataSource: DataSource, options: Ch
         inTransaction(runner, 'BEGIN IMMEDIATE', () => applyPending(false)),
       );
     }
-    const [lockClass, lockKey] = chronicleMigrationLockKeys(options);
-    await runner.query('SELECT pg_advisory_lock($1, $2)', [lockClass, lockKey]);
+    const held: Array<[number, number]> = [];
     try {
+      for (const [lockClass, lockKey] of await migrationLocks(runner, options)) {
+        await runner.query('SELECT pg_advisory_lock($1, $2)', [lockClass, lockKey]);
+        held.push([lockClass, lockKey]);
+      }
       await ensurePostgresSchema(runner, tables);
       const applied = await applyPending(true);
       // Start-up is where a journal restored from another cluster must stop the application.
       await checkTransactionIds(runner.manager, tables);
       return applied;
     } finally {
-      await runner.query('SELECT pg_advisory_unlock($1, $2)', [lockClass, lockKey]);
+      for (const [lockClass, lockKey] of held.reverse()) await runner.query('SELECT pg_advisory_unlock($1, $2)', [lockClass, lockKey]);
     }
   } finally {
     await runner.release();
