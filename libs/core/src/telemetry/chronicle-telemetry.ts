@@ -225,9 +225,13 @@ export class ChronicleTelemetry {
    */
   runIn<T>(span: TelemetrySpan, work: () => T): T {
     const { api } = this.require();
-    // A span nobody records (no SDK, or sampled out) has no children worth a context switch.
-    if (!(span as Otel.Span).isRecording()) return work();
-    return api.context.with(api.trace.setSpan(api.context.active(), span as Otel.Span), work);
+    // Only an invalid span (the API's no-op tracer: no SDK for traces) is skipped, at no cost. A
+    // sampled-out span is valid and must still become active: its children then inherit "not
+    // sampled" (parent-based sampling) instead of starting new sampled roots, and the lines of the
+    // traced logger still name its trace. A recording span answers first: the ids are not tested.
+    const otelSpan = span as Otel.Span;
+    if (!otelSpan.isRecording() && !api.isSpanContextValid(otelSpan.spanContext())) return work();
+    return api.context.with(api.trace.setSpan(api.context.active(), otelSpan), work);
   }
 
   /**

@@ -37,6 +37,22 @@ describe('library log lines name the active trace', () => {
     ]);
   });
 
+  it('names the trace of a sampled-out command too: its span is not recorded but is the active one', () => {
+    const telemetry = ChronicleTelemetry.fromApi(api, { tracerProvider });
+    const { lines, logger } = recording(telemetry);
+    const traceId = '0af7651916cd43dd8448eb211c80319c';
+    const span = telemetry.startCommand({
+      aggregateType: 'wallet',
+      aggregateId: 'w-1',
+      commandType: 'OpenWallet',
+      commandId: 'c-1',
+      parent: { traceparent: `00-${traceId}-b7ad6b7169203331-00` },
+    });
+    telemetry.runIn(span, () => logger.warn('inside'));
+    span.end();
+    expect(lines).toEqual([`warn inside (trace ${traceId})`]);
+  });
+
   it('leaves lines alone while telemetry is off', () => {
     const { lines, logger } = recording(new ChronicleTelemetry());
     const span = tracer.startSpan('work');
