@@ -16,13 +16,13 @@ export const RUNTIME_GAUGES: readonly GaugeSpec[] = [
   { name: 'chronicle.outbox.pending', description: 'Outbox entries not yet published nor dead-lettered, by handler.', unit: '{entry}' },
   { name: 'chronicle.outbox.oldest_age', description: 'Age of the oldest pending outbox entry, by handler (0 when none).', unit: 's' },
   { name: 'chronicle.outbox.dead_lettered', description: 'Dead-lettered outbox entries, by handler.', unit: '{entry}' },
-  { name: 'chronicle.subscription.lag', description: 'Global positions between the journal head and what the subscription passed.', unit: '{event}' },
-  { name: 'chronicle.subscription.lag_seconds', description: 'Age of the last event the subscription passed while behind (0 when caught up).', unit: 's' },
+  { name: 'chronicle.subscription.lag', description: 'Global positions between the journal head and what the subscription passed (0 on a standby instance).', unit: '{event}' },
+  { name: 'chronicle.subscription.lag_seconds', description: 'Age of the last event the subscription passed while behind (0 when caught up, or on a standby instance).', unit: 's' },
   { name: 'chronicle.subscription.parked', description: 'Events the subscription set aside (failed and held behind them).', unit: '{event}' },
   { name: 'chronicle.saga.instances', description: 'Saga instances, by saga and status.', unit: '{instance}' },
   { name: 'chronicle.saga.deadlines_overdue', description: 'Saga deadlines due and not yet fired (nor parked), by saga.', unit: '{deadline}' },
   { name: 'chronicle.cache.size', description: 'Hydrated aggregates held in the gateway cache.', unit: '{aggregate}' },
-  { name: 'chronicle.cache.hit_ratio', description: 'Share of commands and reads that found their aggregate cached, since the last collection.', unit: '1' },
+  { name: 'chronicle.cache.hit_ratio', description: 'Share of commands and reads that found their aggregate cached, since the last collection (0 when there were none).', unit: '1' },
 ];
 
 /** What the gauges read, all through the stores and the runtime's components. */
@@ -48,7 +48,9 @@ export function observeRuntimeGauges(telemetry: ChronicleTelemetry, sources: Run
     const cache = sources.gateway.cacheStats;
     record('chronicle.cache.size', cache.size);
     const lookups = cache.hits - lastHits + (cache.misses - lastMisses);
-    if (lookups > 0) record('chronicle.cache.hit_ratio', (cache.hits - lastHits) / lookups);
+    // 0 without lookups, as the other gauges record 0 for "nothing": left out, the series would keep
+    // its last ratio (the SDK repeats an unobserved series), which reads as a cache still in use.
+    record('chronicle.cache.hit_ratio', lookups > 0 ? (cache.hits - lastHits) / lookups : 0);
     lastHits = cache.hits;
     lastMisses = cache.misses;
     // One failing store must not hide the others' gauges, nor fail the exporter.
@@ -88,8 +90,9 @@ async function observeSubscriptions(sources: RuntimeGaugeSources, record: GaugeR
     const attributes = { 'chronicle.subscription': runner.name };
     const parked = await sources.storage.checkpoints.parked(runner.name, { limit: GAUGE_COUNT_LIMIT });
     record('chronicle.subscription.parked', parked.length, attributes);
-    // The lease holder measures the lag; a standby would only repeat it or report a stale one.
-    if (!runner.isActive) continue;
+    // The lease holder measures the lag; a standby records 0 (`lagBehind` and `lagMs` say so) rather
+    // than nothing: with cumulative temporality the SDK repeats the last value of a series left
+    // unobserved, so an instance that lost the lease would report its last lag for ever.
     record('chronicle.subscription.lag', runner.lagBehind(head), attributes);
     record('chronicle.subscription.lag_seconds', runner.lagMs / 1000, attributes);
   }
