@@ -8,6 +8,7 @@ import { ConfigurationError } from '../errors/configuration.error.js';
 import { decisionHandlerEventClasses } from '../decisions/decision-handler.decorator.js';
 import { getEventMetadata } from '../events/event.decorator.js';
 import { EventRegistry } from '../events/event-registry.js';
+import type { RecordedEvent } from '../events/recorded-event.js';
 import { GatewayOverloadedError } from '../errors/gateway-overloaded.error.js';
 import { CommandGateway, type AggregateView } from '../gateway/command-gateway.js';
 import type { CommandInterceptor } from '../gateway/command-interceptor.js';
@@ -199,17 +200,20 @@ export class Chronicle<Tx = unknown> {
 
     // The runtime's own listener wakes the relay and the subscriptions after every local commit;
     // the list is final here: nothing is added to the gateway later.
+    const wake = (recorded: readonly RecordedEvent[]): void => {
+      // Nothing to wake costs nothing: a runtime without handlers or subscriptions skips it.
+      if (this.options.outbox.relay && this.relayBuilt) void this.jobs.wakeGroup('outbox');
+      if (this.options.subscriptions.run && this.subscriptions.size > 0) {
+        void this.jobs.wakeGroup('subscriptions');
+        // A job's wake-up during its run only asks for one more run after it; a saga's step in
+        // progress reads on now when the commit holds an event it handles (see `wakeFor`).
+        for (const runner of this.subscriptions.values()) runner.wakeFor(recorded);
+      }
+    };
     const wakeAfterCommit: PostCommitListener = {
-      afterCommit: ({ recorded }) => {
-        // Nothing to wake costs nothing: a runtime without handlers or subscriptions skips it.
-        if (this.options.outbox.relay && this.relayBuilt) void this.jobs.wakeGroup('outbox');
-        if (this.options.subscriptions.run && this.subscriptions.size > 0) {
-          void this.jobs.wakeGroup('subscriptions');
-          // A job's wake-up during its run only asks for one more run after it; a saga's step in
-          // progress reads on now when the commit holds an event it handles (see `wakeFor`).
-          for (const runner of this.subscriptions.values()) runner.wakeFor(recorded);
-        }
-      },
+      // In the root context: a drain this commit starts goes on to handle the events of later
+      // commands too, and must not log them, nor run their work, inside this command's trace.
+      afterCommit: ({ recorded }) => telemetry.runDetached(wake, recorded),
     };
     const { storage } = this;
     this.gateway = new CommandGateway(

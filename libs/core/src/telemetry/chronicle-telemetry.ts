@@ -235,6 +235,20 @@ export class ChronicleTelemetry {
   }
 
   /**
+   * Runs `work(arg)` in the root context: for work a commit merely triggers (the wake-up of the
+   * relay and the runners), which must not run, nor log, as part of the committing command's trace.
+   * What it goes on to do belongs to the traces stored with the events it handles. Telemetry off,
+   * `work(arg)` is called as is (no closure is needed for the argument).
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
+   */
+  runDetached<A, T>(work: (arg: A) => T, arg: A): T {
+    if (!this.instruments) return work(arg);
+    const { api } = this.instruments;
+    return api.context.with(api.ROOT_CONTEXT, work, undefined, arg);
+  }
+
+  /**
    * Ends `chronicle.command` and records `chronicle.command.duration` and the conflicts.
    * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
    * @internal
