@@ -9,7 +9,7 @@ import type { CheckpointAdvance, CheckpointStore, ParkedEvent } from '../ports/c
 import { systemClock, type Clock } from '../ports/clock.port.js';
 import type { FeedCursor, FeedPage, JournalFeed, JournalStreams } from '../ports/journal.port.js';
 import type { SubscriptionDelivery, SubscriptionHandler, TransactionalWork } from './subscription-handler.js';
-import { ChronicleTelemetry } from '../telemetry/chronicle-telemetry.js';
+import { ChronicleTelemetry, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
 import { logContext } from '../telemetry/log-context.js';
 import { resolveSubscriptionOptions, type ResolvedSubscriptionOptions, type SubscriptionOptions } from './subscription-options.js';
 
@@ -150,6 +150,8 @@ export class SubscriptionRunner<Tx = unknown> {
   /** Global position of the last event this runner passed (handled, skipped or parked); undefined before the first. */
   private passedPosition: number | undefined;
   private readonly telemetry: ChronicleTelemetry;
+  /** CONSUMER spans kept open over transactional work not run yet (see `spanOver`). */
+  private readonly openSpans = new Set<TelemetrySpan>();
   private lastRedriveCheck = 0;
   private running: Promise<void> | undefined;
   private again = false;
@@ -339,6 +341,8 @@ export class SubscriptionRunner<Tx = unknown> {
       }
       throw error;
     } finally {
+      // The step is over: work still waiting for its transaction will never run in this one.
+      if (this.openSpans.size > 0) this.endOpenSpans();
       await this.stopKeepAlive();
     }
   }
@@ -1077,15 +1081,18 @@ export class SubscriptionRunner<Tx = unknown> {
     return { handled, parked };
   }
 
-  /** Hands a chunk to the handler's `handleBatch`, inside one CONSUMER span when telemetry is on. */
-  private deliverBatch(deliveries: SubscriptionDelivery[]): Promise<TransactionalWork<Tx> | void> {
+  /**
+   * Hands a chunk to the handler's `handleBatch`, inside one CONSUMER span when telemetry is on;
+   * the span stays open over the work returned (see `spanOver`).
+   */
+  private async deliverBatch(deliveries: SubscriptionDelivery[]): Promise<TransactionalWork<Tx> | void> {
     const handleBatch = this.handler.handleBatch!.bind(this.handler);
     if (!this.telemetry.enabled) return handleBatch(deliveries);
-    return this.telemetry.consumeBatch(
+    const span = this.telemetry.startConsumeBatch(
       this.name,
       deliveries.map((delivery) => delivery.envelope),
-      () => handleBatch(deliveries),
     );
+    return this.spanOver(span, () => handleBatch(deliveries));
   }
 
   /** Delivers one event with retries, and passes it (handled or parked). */
@@ -1155,10 +1162,55 @@ export class SubscriptionRunner<Tx = unknown> {
     return { message, attempts: this.options.maxAttempts };
   }
 
-  /** Hands one event to the handler, inside its CONSUMER span when telemetry is on. */
+  /**
+   * Hands one event to the handler, inside its CONSUMER span when telemetry is on; the span stays
+   * open over the work returned (see `spanOver`).
+   */
   private deliver(event: object, envelope: RecordedEvent): Promise<TransactionalWork<Tx> | void> {
     if (!this.telemetry.enabled) return this.handler.handle(event, envelope);
-    return this.telemetry.consume(this.name, envelope, () => this.handler.handle(event, envelope));
+    return this.spanOver(this.telemetry.startConsume(this.name, envelope), () => this.handler.handle(event, envelope));
+  }
+
+  /**
+   * Runs `handle` in a CONSUMER span and keeps the span open over the transactional work it
+   * returns: with exactly-once delivery the projection's method runs there, in the checkpoint
+   * transaction, so the span must cover it (and its context be active then) and be marked failed
+   * when it throws. The work ends the span when it runs; work that never runs (a chunk dropped or
+   * redone one event at a time) has its span ended by `runOnce` at the end of the step.
+   * A handler that saves its works together (`runWorks`: sagas) finds them by identity, so its
+   * works are handed on as they are and the span ends with the call.
+   */
+  private async spanOver(span: TelemetrySpan, handle: () => Promise<TransactionalWork<Tx> | void>): Promise<TransactionalWork<Tx> | void> {
+    let work: TransactionalWork<Tx> | void;
+    try {
+      work = await this.telemetry.runIn(span, handle);
+    } catch (error) {
+      this.telemetry.endSpan(span, error);
+      throw error;
+    }
+    if (!work || this.handler.runWorks) {
+      this.telemetry.endSpan(span);
+      return work;
+    }
+    const inner = work;
+    this.openSpans.add(span);
+    return async (tx) => {
+      // Run again (a transaction retried after its first run): the span has ended with the first run.
+      if (!this.openSpans.delete(span)) return inner(tx);
+      try {
+        await this.telemetry.runIn(span, () => inner(tx));
+      } catch (error) {
+        this.telemetry.endSpan(span, error);
+        throw error;
+      }
+      this.telemetry.endSpan(span);
+    };
+  }
+
+  /** Ends the CONSUMER spans whose work never ran (see `spanOver`). */
+  private endOpenSpans(): void {
+    for (const span of this.openSpans) this.telemetry.endSpan(span);
+    this.openSpans.clear();
   }
 
   /** Tags failures of the handler's transactional work, so they count as attempts. */

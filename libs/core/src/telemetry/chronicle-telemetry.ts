@@ -206,18 +206,6 @@ export class ChronicleTelemetry {
     return tracer.startSpan('chronicle.command', { kind: api.SpanKind.INTERNAL, attributes }, parent);
   }
 
-  /** `work` inside `span` (see `runIn`), then the span ended: with the error when `work` throws. */
-  private async runAndEnd<T>(span: Otel.Span, work: () => Promise<T>): Promise<T> {
-    try {
-      const result = await this.runIn(span, work);
-      span.end();
-      return result;
-    } catch (error) {
-      this.endSpan(span, error);
-      throw error;
-    }
-  }
-
   /**
    * Runs `work` with `span` as the active span (so what it starts, or dispatches, is its child).
    * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
@@ -360,17 +348,18 @@ export class ChronicleTelemetry {
   }
 
   /**
-   * Runs one subscription step for one event inside its CONSUMER span: a child of the context
-   * stored with the event (so a projection update joins the command's trace) and linked to it.
+   * Starts the CONSUMER span of one event's delivery: a child of the context stored with the event
+   * (so a projection update joins the command's trace) and linked to it. The runner keeps it open
+   * over the transactional work the handler returns (see `runIn`, `endSpan`).
    * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
    * @internal
    */
-  async consume<T>(subscription: string, envelope: RecordedEvent, work: () => Promise<T>): Promise<T> {
+  startConsume(subscription: string, envelope: RecordedEvent): TelemetrySpan {
     const { api, tracer } = this.require();
     const stored = validTraceContext(envelope.metadata.traceparent, envelope.metadata.tracestate);
     const remote = stored && this.remoteContext(stored);
     const links: Otel.Link[] = remote ? [{ context: api.trace.getSpanContext(remote)! }] : [];
-    const span = tracer.startSpan(
+    return tracer.startSpan(
       `process ${subscription}`,
       {
         kind: api.SpanKind.CONSUMER,
@@ -389,15 +378,15 @@ export class ChronicleTelemetry {
       },
       remote ?? api.ROOT_CONTEXT,
     );
-    return this.runAndEnd(span, work);
   }
 
   /**
-   * Runs one subscription step for a batch of events inside one CONSUMER span, linked to the
-   * context stored with each event (a batch has many parents: it links them instead of choosing
-   * one).
+   * Starts the CONSUMER span of a batch of events, linked to the context stored with each event
+   * (a batch has many parents: it links them instead of choosing one).
+   * For Chronicle's own components (gateway, batcher, relay, runners), not for applications.
+   * @internal
    */
-  async consumeBatch<T>(subscription: string, envelopes: readonly RecordedEvent[], work: () => Promise<T>): Promise<T> {
+  startConsumeBatch(subscription: string, envelopes: readonly RecordedEvent[]): TelemetrySpan {
     const { api, tracer } = this.require();
     const links: Otel.Link[] = [];
     for (const envelope of envelopes) {
@@ -405,22 +394,18 @@ export class ChronicleTelemetry {
       const remote = stored && this.remoteContext(stored);
       if (remote) links.push({ context: api.trace.getSpanContext(remote)! });
     }
-    const span = tracer.startSpan(
-      `process ${subscription}`,
-      {
-        kind: api.SpanKind.CONSUMER,
-        root: true,
-        links,
-        attributes: {
-          'messaging.system': 'chronicle',
-          'messaging.operation.type': 'process',
-          'messaging.operation.name': 'process',
-          'messaging.destination.name': subscription,
-          'messaging.batch.message_count': envelopes.length,
-        },
+    return tracer.startSpan(`process ${subscription}`, {
+      kind: api.SpanKind.CONSUMER,
+      root: true,
+      links,
+      attributes: {
+        'messaging.system': 'chronicle',
+        'messaging.operation.type': 'process',
+        'messaging.operation.name': 'process',
+        'messaging.destination.name': subscription,
+        'messaging.batch.message_count': envelopes.length,
       },
-    );
-    return this.runAndEnd(span, work);
+    });
   }
 
   /**
