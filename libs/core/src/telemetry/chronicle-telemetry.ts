@@ -67,12 +67,23 @@ export interface GaugeSpec {
  */
 export type GaugeRecorder = (name: string, value: number, attributes?: Record<string, string>) => void;
 
-/** Tracer and meter providers to use instead of the globally registered ones (tests, several SDKs). */
+/**
+ * Tracer and meter providers to use instead of the globally registered ones (tests, several SDKs),
+ * and the name of the runtime when several share one.
+ */
 export interface TelemetryProviders {
   /** An OpenTelemetry `TracerProvider`. @default the global one */
   tracerProvider?: object;
   /** An OpenTelemetry `MeterProvider`. @default the global one */
   meterProvider?: object;
+  /**
+   * Names this runtime (a tenant, a schema, a database) in the `chronicle.instance` attribute of
+   * every gauge it reports. Needed when several runtimes of one process share a `MeterProvider`:
+   * their gauges have the same names and attributes otherwise, so each collection keeps whichever
+   * runtime reported last. Counters and histograms add up across runtimes and do not carry it.
+   * @default no `chronicle.instance` attribute
+   */
+  instance?: string;
 }
 
 const SCOPE = '@chronicle/core';
@@ -420,10 +431,13 @@ export class ChronicleTelemetry {
     for (const spec of specs) {
       gauges.set(spec.name, meter.createObservableGauge(spec.name, { description: spec.description, ...(spec.unit ? { unit: spec.unit } : {}) }));
     }
+    const instance = this.providers.instance;
     const callback: Otel.BatchObservableCallback = async (result) => {
       await collect((name, value, attributes) => {
         const gauge = gauges.get(name);
-        if (gauge) result.observe(gauge, value, attributes);
+        if (!gauge) return;
+        // Collection time only (never a command's path): a new object per point is fine here.
+        result.observe(gauge, value, instance === undefined ? attributes : { ...attributes, 'chronicle.instance': instance });
       });
     };
     const observables = [...gauges.values()];
