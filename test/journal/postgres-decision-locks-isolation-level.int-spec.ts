@@ -2,9 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { AppendConditionConflictError } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
-import { waitForAdvisoryLockWaiters } from '../support/advisory-lock-waiters.js';
-import { conditionalAppend, openedWrite, ownerQuery } from '../support/conditional-appends.js';
-import { holdStream } from '../support/held-unit-gate.js';
+import { ownerQuery } from '../support/conditional-appends.js';
+import { raceConditionalAppends } from '../support/conditional-append-race.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -38,25 +37,11 @@ await describePostgres('Conditional appends on the transactional path, whatever 
         // the waiter's unit goes through the transactional path.
         waiter.addParticipant({ participate: async () => undefined });
         const observer = await database.openAnother({ poolSize: 1 });
-        // Holds the first unit open, its locks taken and its event written.
-        const gate = holdStream(holder, 'held');
-        const { next } = await holder.readByQuery(query);
-        const first = holder.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'held'))).then(
-          () => 'committed',
-          (error: unknown) => error,
-        );
-        const { pid } = await gate.entered;
-        const second = waiter.append(conditionalAppend(query, next, openedWrite(['owner:ann']))).then(
-          () => 'committed',
-          (error: unknown) => error,
-        );
-        // Released only once the waiter waits for the advisory lock the holder holds, so the
-        // holder commits while the waiter's transaction is open (polled; 10 s at most).
-        const waiting = await waitForAdvisoryLockWaiters(observer, pid);
-        gate.open();
+        // The holder commits while the waiter's transaction, waiting for its lock, is open.
+        const { waiting, first, second } = await raceConditionalAppends(holder, waiter, observer);
         expect(waiting).toHaveLength(1);
-        expect(await first).toBe('committed');
-        expect(await second).toBeInstanceOf(AppendConditionConflictError);
+        expect(first).toBe('committed');
+        expect(second).toBeInstanceOf(AppendConditionConflictError);
         expect((await holder.readByQuery(query)).events).toHaveLength(1);
       }, 60_000);
     });

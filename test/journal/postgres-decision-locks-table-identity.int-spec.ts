@@ -2,9 +2,8 @@ import { afterEach, beforeEach, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { AppendConditionConflictError, ChronicleError } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
-import { waitForAdvisoryLockWaiters } from '../support/advisory-lock-waiters.js';
 import { conditionalAppend, openedWrite, ownerQuery } from '../support/conditional-appends.js';
-import { holdStream } from '../support/held-unit-gate.js';
+import { raceConditionalAppends } from '../support/conditional-append-race.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -44,27 +43,13 @@ await describePostgres('Decision locks: one events table, two spellings of its n
     const qualified = new TypeOrmJournal(database.dataSource, database.tables);
     const unqualified = new TypeOrmJournal(viaSearchPath, {});
     const observer = await database.openAnother({ poolSize: 1 });
-    // Holds the first unit open, its locks taken and its event written (the transactional path).
-    const gate = holdStream(qualified, 'held');
-    const { next } = await qualified.readByQuery(query);
     expect((await unqualified.readByQuery(query)).events).toHaveLength(0);
-    const first = qualified.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'held'))).then(
-      () => 'committed',
-      (error: unknown) => error,
-    );
-    const { pid } = await gate.entered;
-    // The one-round-trip path: with the same keys it waits for the first unit's commit, then fails.
-    const second = unqualified.append(conditionalAppend(query, next, openedWrite(['owner:ann']))).then(
-      () => 'committed',
-      (error: unknown) => error,
-    );
-    // Released only once the second unit waits for the first's lock: its check then runs after
-    // the first committed, and only the shared key can make it wait (polled; 10 s at most).
-    const waiting = await waitForAdvisoryLockWaiters(observer, pid);
-    gate.open();
+    // The first unit (transactional path) held open; the second (one-round-trip path) waits for
+    // its lock only if both take the same keys, then fails on its committed event.
+    const { waiting, first, second } = await raceConditionalAppends(qualified, unqualified, observer);
     expect(waiting).toHaveLength(1);
-    expect(await first).toBe('committed');
-    expect(await second).toBeInstanceOf(AppendConditionConflictError);
+    expect(first).toBe('committed');
+    expect(second).toBeInstanceOf(AppendConditionConflictError);
     expect((await qualified.readByQuery(query)).events).toHaveLength(1);
   }, 60_000);
 

@@ -13,7 +13,7 @@ import type { OutboxMessage } from '../outbox/outbox-message.js';
 import type { OutboxPublisher } from '../outbox/outbox-publisher.js';
 import type { DataKeyLookup, KeyStore } from '../ports/key-store.port.js';
 import { createChronicle } from '../runtime/create-chronicle.js';
-import { withPersonalData } from './personal-data-storage.js';
+import { withPersonalData, type PersonalDataStorage } from './personal-data-storage.js';
 
 /*
  * Values that cannot be opened, and the ways they must not spread: a plain field shaped like a
@@ -52,6 +52,30 @@ function newEvent(type: string, payload: JsonObject): NewEvent {
 
 function write(streamId: string, ...events: NewEvent[]) {
   return { writes: [{ streamId, aggregateType: 'person', expectedVersion: 0, events }] };
+}
+
+@OutboxHandler({ name: 'recorder', events: [Registered] })
+class Recorder implements OutboxPublisher {
+  readonly messages: OutboxMessage[] = [];
+  async publish(batch: readonly OutboxMessage[]): Promise<void> {
+    this.messages.push(...batch);
+  }
+}
+
+/** A started runtime over `storage` with the `recorder` handler, caught up with the (empty) feed: each append from now on writes its outbox rows; the relay runs only when asked. */
+async function relaying(storage: PersonalDataStorage) {
+  const recorder = new Recorder();
+  const chronicle = createChronicle({
+    storage,
+    aggregates: [],
+    events: [Registered],
+    outboxHandlers: [recorder],
+    logger: quiet,
+    options: { outbox: { relay: false }, subscriptions: { run: false } },
+  });
+  await chronicle.start();
+  await chronicle.relay!.backfill();
+  return { chronicle, recorder };
 }
 
 describe('Personal data: values that cannot be opened', () => {
@@ -124,30 +148,12 @@ describe('Personal data: values that cannot be opened', () => {
   });
 
   it('dead-letters an outbox entry whose personal value does not authenticate, and keeps relaying the handler', async () => {
-    @OutboxHandler({ name: 'recorder', events: [Registered] })
-    class Recorder implements OutboxPublisher {
-      readonly messages: OutboxMessage[] = [];
-      async publish(batch: readonly OutboxMessage[]): Promise<void> {
-        this.messages.push(...batch);
-      }
-    }
     const keyStore = new InMemoryKeyStore({ masterKeys: MASTER });
     const inner = createInMemoryStorage();
     const warnings: string[] = [];
     const logger: ChronicleLogger = { log: () => undefined, warn: (message) => void warnings.push(message), error: () => undefined };
     const storage = withPersonalData(inner, { keyStore, events: new EventRegistry().register(Registered), logger });
-    const recorder = new Recorder();
-    const chronicle = createChronicle({
-      storage,
-      aggregates: [],
-      events: [Registered],
-      outboxHandlers: [recorder],
-      logger: quiet,
-      options: { outbox: { relay: false }, subscriptions: { run: false } },
-    });
-    await chronicle.start();
-    // Caught up with the (empty) feed: from now on each append writes its outbox rows.
-    await chronicle.relay!.backfill();
+    const { chronicle, recorder } = await relaying(storage);
     try {
       // p-1's value was damaged at rest (its ciphertext does not authenticate); p-2 is sound.
       const { keyId } = await keyStore.keyFor('p1');
@@ -171,29 +177,11 @@ describe('Personal data: values that cannot be opened', () => {
   });
 
   it('fails the claim, dead-letters nothing and loses nothing when the master key a data key needs is missing (configuration, not the row)', async () => {
-    @OutboxHandler({ name: 'recorder', events: [Registered] })
-    class Recorder implements OutboxPublisher {
-      readonly messages: OutboxMessage[] = [];
-      async publish(batch: readonly OutboxMessage[]): Promise<void> {
-        this.messages.push(...batch);
-      }
-    }
     const shared = new InMemoryKeyStore({ masterKeys: MASTER });
     const events = new EventRegistry().register(Registered);
     const inner = createInMemoryStorage();
     const storage = withPersonalData(inner, { keyStore: shared, events });
-    const recorder = new Recorder();
-    const chronicle = createChronicle({
-      storage,
-      aggregates: [],
-      events: [Registered],
-      outboxHandlers: [recorder],
-      logger: quiet,
-      options: { outbox: { relay: false }, subscriptions: { run: false } },
-    });
-    await chronicle.start();
-    // Caught up with the (empty) feed: from now on each append writes its outbox rows.
-    await chronicle.relay!.backfill();
+    const { chronicle, recorder } = await relaying(storage);
     try {
       // Written by an instance whose master key this one does not have.
       const other = withPersonalData(inner, { keyStore: shared.withMasterKeys({ current: { id: 'm0', key: key(9) } }), events });
