@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
 import { AppendConditionConflictError } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
-import { ownerQuery } from '../support/conditional-appends.js';
+import { conditionalAppend, openedWrite, ownerQuery } from '../support/conditional-appends.js';
 import { raceConditionalAppends } from '../support/conditional-append-race.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
@@ -43,6 +43,53 @@ await describePostgres('Conditional appends on the transactional path, whatever 
         expect(first).toBe('committed');
         expect(second).toBeInstanceOf(AppendConditionConflictError);
         expect((await holder.readByQuery(query)).events).toHaveLength(1);
+      }, 60_000);
+    });
+  }
+});
+
+// The pipelined path (no participants, a cursor) sends no BEGIN: its implicit transaction runs at
+// the session's default_transaction_isolation. Under REPEATABLE READ the lock statement's snapshot
+// would be the append's, blind to the unit it waited for; the append is gated on READ COMMITTED,
+// writes nothing under another level, and the journal appends another way from then on.
+await describePostgres('Conditional appends on the pipelined path, whatever the session default isolation level', () => {
+  for (const level of ['repeatable read', 'serializable'] as const) {
+    describe(level, () => {
+      let database: TestDatabase;
+      let configured: DataSource;
+      beforeEach(async () => {
+        database = await openPostgresSchema();
+        configured = new DataSource({ type: 'postgres', url: POSTGRES_URL, poolSize: 4, extra: { options: `-c default_transaction_isolation=${level.replace(' ', '\\ ')}` } });
+        await configured.initialize();
+      });
+      afterEach(async () => {
+        await configured.destroy();
+        await database.close();
+      });
+
+      it("refuses a decision that waited for a conflicting unit's locks, says once that it states READ COMMITTED instead, and keeps refusing", async () => {
+        const [{ isolation }] = (await configured.query("SELECT current_setting('transaction_isolation') AS isolation")) as [{ isolation: string }];
+        expect(isolation).toBe(level);
+        const warnings: string[] = [];
+        const log = configured.logger.log.bind(configured.logger);
+        configured.logger.log = (kind, message, runner) => {
+          if (kind === 'warn') warnings.push(String(message));
+          return log(kind, message, runner);
+        };
+        const holder = new TypeOrmJournal(database.dataSource, database.tables);
+        const waiter = new TypeOrmJournal(configured, database.tables);
+        const observer = await database.openAnother({ poolSize: 1 });
+        const { waiting, first, second } = await raceConditionalAppends(holder, waiter, observer);
+        expect(waiting).toHaveLength(1);
+        expect(first).toBe('committed');
+        expect(second).toBeInstanceOf(AppendConditionConflictError);
+        expect((await holder.readByQuery(query)).events).toHaveLength(1);
+        // From then on the waiter states READ COMMITTED: a decision on a fresh read commits, one on a stale read is refused.
+        const { next } = await waiter.readByQuery(query);
+        await waiter.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'later-1')));
+        await expect(waiter.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'later-2')))).rejects.toBeInstanceOf(AppendConditionConflictError);
+        expect((await holder.readByQuery(query)).events).toHaveLength(2);
+        expect(warnings.filter((message) => message.includes(`default transaction isolation is ${level}`))).toHaveLength(1);
       }, 60_000);
     });
   }

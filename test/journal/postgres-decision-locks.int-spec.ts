@@ -61,22 +61,21 @@ await describePostgres('Conditional appends on PostgreSQL: only conflicting deci
     expect((await other.readByQuery(ownerQuery('ann'))).events).toHaveLength(1);
   });
 
-  it('one round trip: the waiting decision is one query string (BEGIN, locks, append, COMMIT) whose check still sees the unit committed while it waited', async () => {
+  it('one round trip: the waiting decision is a pipeline (the lock statement, then the append, one Sync, no BEGIN) whose append still sees the unit committed while it waited', async () => {
     const { next } = await held.readByQuery(ownerQuery('ann'));
     const holding = held.append(conditionalAppend(ownerQuery('ann'), next, openedWrite(['owner:ann'], HELD)));
     const { pid } = await gate.entered;
-    // `other` has no participants: its conditional unit goes as one simple-protocol query string.
+    // `other` has no participants and a cursor: its conditional unit goes as one pipeline.
     const outcome = other.append(conditionalAppend(ownerQuery('ann'), next, openedWrite(['owner:ann', 'second']))).then(
       () => 'committed',
       (error: unknown) => error,
     );
     const [query] = await waitForAdvisoryLockWaiters(observer, pid);
-    expect(query).toMatch(/^BEGIN ISOLATION LEVEL READ COMMITTED;\s*SELECT pg_advisory_xact_lock/);
-    // pg_stat_activity shows the first track_activity_query_size bytes: the prepared append, with
-    // the check written for a generic plan inside it, follows the locks in the same string.
-    expect(query).toMatch(/IS NULL AS l\d+, set_config\('plan_cache_mode', 'force_generic_plan', true\) AS plan_cache_mode, set_config\('enable_seqscan', 'off', true\) AS enable_seqscan, set_config\('enable_sort', 'off', true\) AS enable_sort, set_config\('jit', 'off', true\) AS jit;\s*EXECUTE chronicle_cond_[0-9a-f]+\(/);
-    // The holder commits its event while the string waits for the lock; the append's check, a
-    // later statement of the same string, takes its snapshot after the lock was granted and sees it.
+    // pg_stat_activity shows a statement bound through the extended protocol by its PREPARE text:
+    // the waiter is inside the lock statement, the append not sent to the executor yet.
+    expect(query).toMatch(/^PREPARE chronicle_decision_locks_v1 AS SELECT count\(\(CASE WHEN u\.exclusive THEN pg_advisory_xact_lock\(u\.key\)/);
+    // The holder commits its event while the pipeline waits for the lock; the append, the next
+    // statement of the same implicit transaction, takes its snapshot after the lock was granted and sees it.
     gate.open();
     await holding;
     expect(await outcome).toBeInstanceOf(AppendConditionConflictError);

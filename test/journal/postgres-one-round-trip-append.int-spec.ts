@@ -4,6 +4,7 @@ import type { DataSource } from 'typeorm';
 import { AppendConditionConflictError, type AppendRequest, type EventQuery, type NewEvent } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { postgresLiteral } from '../../libs/typeorm/src/journal/postgres-inline-parameters.js';
+import { PIPELINE_LOG_PREFIX } from '../../libs/typeorm/src/journal/postgres-pipelined-append.js';
 import { driverErrorOf } from '../../libs/typeorm/src/dialects/driver-error.js';
 import { keptPlans } from '../support/kept-plans.js';
 import { describePostgres } from '../support/services.js';
@@ -69,8 +70,14 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     expect(date?.v.toISOString()).toBe('2026-12-07T01:02:03.004Z');
   });
 
-  it('appends events whose stream id, type, tags and payload are hostile strings, and stores them as given', async () => {
+  it('appends events whose stream id, type, tags and payload are hostile strings, and stores them as given (pipelined, bound parameters)', async () => {
     const journal = new TypeOrmJournal(database.dataSource, database.tables);
+    let pipelined = 0;
+    const logQuery = database.dataSource.logger.logQuery.bind(database.dataSource.logger);
+    database.dataSource.logger.logQuery = (query, parameters, runner) => {
+      if (query.startsWith(PIPELINE_LOG_PREFIX)) pipelined++;
+      return logQuery(query, parameters, runner);
+    };
     for (const [index, text] of HOSTILE.entries()) {
       // A tag is never empty: the empty string is carried by the prefixed one only.
       const tags = text === '' ? [`t:${text}`] : [`t:${text}`, text];
@@ -87,6 +94,8 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
       );
     }
     expect((await journal.readByQuery([{}])).events).toHaveLength(HOSTILE.length);
+    // Every decision had a cursor (a read's, past an empty result too): all went through the pipeline.
+    expect(pipelined).toBe(2 * HOSTILE.length);
   });
 
   it('refuses a NUL in a stream id as a plain append does (bound parameters), and writes nothing', async () => {
@@ -115,6 +124,11 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     await runner.release();
     const error = await journal.append(conditional([{ tags: ['mid'] }], null, 'mid-1', failing)).then(() => undefined, (e: unknown) => e);
     expect(driverErrorOf(error)?.code).toBe('22P05');
+    expect(await sessionsInTransaction(observer, database.dataSource)).toBe(0);
+    // With a read's cursor the unit goes as a pipeline: the error ends its implicit transaction at the Sync.
+    const { next: read } = await journal.readByQuery([{ tags: ['mid'] }]);
+    const piped = await journal.append(conditional([{ tags: ['mid'] }], read, 'mid-2', { ...failing, eventId: randomUUID() })).then(() => undefined, (e: unknown) => e);
+    expect(driverErrorOf(piped)?.code).toBe('22P05');
     expect(await sessionsInTransaction(observer, database.dataSource)).toBe(0);
     // The pool hands the same connection out again: it must not be left in the aborted transaction.
     for (let i = 0; i < 5; i++) {
@@ -153,10 +167,11 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     // As a pooler in transaction mode would: every one-round-trip string lands on a session
     // without the statement its PREPARE created (DEALLOCATE ALL is queued just before it).
     logger.logQuery = (query, parameters, runner) => {
-      if (query.startsWith('BEGIN ISOLATION LEVEL READ COMMITTED')) {
+      const pipelined = query.startsWith(PIPELINE_LOG_PREFIX);
+      if (pipelined || query.startsWith('BEGIN ISOLATION LEVEL READ COMMITTED')) {
         sent.push(query);
         const client = (runner as unknown as { databaseConnection?: { query(text: string): Promise<unknown> } } | undefined)?.databaseConnection;
-        if (query.includes('EXECUTE chronicle_cond_')) void client?.query('DEALLOCATE ALL').catch(() => undefined);
+        if (pipelined || query.includes('EXECUTE chronicle_cond_')) void client?.query('DEALLOCATE ALL').catch(() => undefined);
       }
       return logQuery(query, parameters, runner);
     };
@@ -172,8 +187,9 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     await expect(journal.append(conditional([{ tags: ['pool'] }], next, 'pool-2', event()))).rejects.toBeInstanceOf(AppendConditionConflictError);
     await journal.append(conditional([{ tags: ['pool'] }], first.cursor!, 'pool-3', event()));
     expect((await journal.readByQuery([{ tags: ['pool'] }])).events.map((e) => e.streamId)).toEqual(['pool-1', 'pool-3']);
-    // Two prepared attempts, then literal statements only.
-    expect(sent.filter((text) => text.includes('EXECUTE chronicle_cond_'))).toHaveLength(2);
+    // Two pipelined attempts (the statements prepared, then lost), then literal statements only.
+    expect(sent.filter((text) => text.startsWith(PIPELINE_LOG_PREFIX))).toHaveLength(2);
+    expect(sent.filter((text) => text.includes('EXECUTE chronicle_cond_'))).toHaveLength(0);
     expect(sent.length).toBeGreaterThanOrEqual(5);
     expect(warnings.filter((message) => String(message).includes('lost their prepared statement'))).toHaveLength(1);
   });
@@ -232,7 +248,7 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     for (let version = 2; version <= 6; version++) await decide(version);
     expect((await journal.readByQuery([{ tags: ['grow'] }])).events).toHaveLength(7);
     // The plan the connection kept for the decision's statement.
-    const plans = await keptPlans(dataSource, 'chronicle\\_cond\\_%');
+    const plans = await keptPlans(dataSource, 'chronicle\\_pipe\\_%');
     expect(plans).toHaveLength(1);
     const [plan] = plans as [string];
     // The events after the cursor: in the index's order, the first 101 only, never all then sorted.

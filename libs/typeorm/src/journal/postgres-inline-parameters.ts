@@ -29,16 +29,20 @@ export function escapePostgresString(text: string): string {
 }
 
 /** An array element as node-postgres writes it in an array parameter's text: double-quoted, `\` and `"` backslash-escaped. */
-function arrayElement(value: unknown): string {
+function arrayElement(value: unknown, literal = true): string {
   if (value === null || value === undefined) return 'NULL';
-  const text = scalarText(value);
+  const text = scalarText(value, literal);
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }
 
-/** The text node-postgres would send for a scalar parameter. */
-function scalarText(value: unknown): string {
+/**
+ * The text node-postgres would send for a scalar parameter. For a `literal`, a string with a NUL
+ * is refused here (the simple protocol ends a query string at the first NUL); a bound parameter
+ * carries it, and PostgreSQL refuses it as it refuses it in a plain append.
+ */
+function scalarText(value: unknown, literal = true): string {
   if (typeof value === 'string') {
-    if (value.includes('\0')) throw new UnsafeSqlLiteralError('a string holds a NUL character (\\0), which PostgreSQL text cannot store');
+    if (literal && value.includes('\0')) throw new UnsafeSqlLiteralError('a string holds a NUL character (\\0), which PostgreSQL text cannot store');
     return value;
   }
   if (typeof value === 'number') {
@@ -96,4 +100,23 @@ export class InlineSqlParameters extends SqlParameters {
   override add(value: unknown): string {
     return postgresLiteral(value);
   }
+}
+
+/**
+ * A value as the text of a bound parameter, as node-postgres would send it (its `prepareValue`,
+ * which the package does not export): null for null or undefined, an array as array text, a Date
+ * as ISO 8601 (UTC; node-postgres writes local time with its offset, the same instant), a number,
+ * bigint or boolean as its text, a string as itself. For statements bound by hand on the wire
+ * (see `postgres-pipelined-append`); anything else throws {@link UnsafeSqlLiteralError}.
+ */
+export function postgresParameterText(value: unknown): string | null {
+  if (value === null || value === undefined) return null;
+  if (Array.isArray(value)) {
+    const elements = value.map((element) => {
+      if (Array.isArray(element)) throw new UnsafeSqlLiteralError('a nested array');
+      return arrayElement(element, false);
+    });
+    return `{${elements.join(',')}}`;
+  }
+  return scalarText(value, false);
 }

@@ -70,6 +70,7 @@ import {
   type CheckedAppend,
 } from './postgres-decision-locks.js';
 import { InlineSqlParameters, postgresLiteral, UnsafeSqlLiteralError } from './postgres-inline-parameters.js';
+import { appendPipelined, READ_COMMITTED_GATE, type PipelinedAppendAnswer } from './postgres-pipelined-append.js';
 
 /** Options of {@link TypeOrmJournal}. */
 export interface TypeOrmJournalOptions extends ChronicleTableOptions {
@@ -222,6 +223,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   private readonly preparedStatements: boolean;
   /** Set when SQL-level PREPARE did not stick to the session (see `appendUnderDecisionLocks`). */
   private sqlPrepareLost = false;
+  /** PostgreSQL: the session's default isolation level is not READ COMMITTED, so conditional appends are not pipelined (see `appendPipelined`). */
+  private pipelineRefused = false;
   /** PostgreSQL: the namespace of the decision lock keys, once asked for (see `lockNamespace`). */
   private resolvedLockNamespace: Promise<string> | undefined;
   /** PostgreSQL: a feed bound a full page returned, reused while catch-ups read full pages below it. */
@@ -375,6 +378,10 @@ export class TypeOrmJournal implements Journal<EntityManager> {
     genericHolds?: (params: SqlParameters) => string | undefined,
   ): Promise<Map<string, { position: number; cursor: FeedCursor }> | undefined> {
     const participants = this.participants.filter(isAppendStatementParticipant);
+    if (this.preparedStatements && !this.sqlPrepareLost && !this.pipelineRefused && genericHolds?.(new SqlParameters(postgresDialect)) !== undefined) {
+      const pipelined = await this.appendPipelined(request, ordered, participants, keys, genericHolds);
+      if (pipelined !== 'another way') return pipelined && this.insertedOf(pipelined);
+    }
     let rows: OneStatementAppendRow[] | undefined;
     let inline: string | CheckedAppend | undefined;
     const literal = (): string =>
@@ -415,13 +422,61 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       if (driverErrorOf(error)?.code === UNIQUE_VIOLATION) return undefined;
       throw error;
     }
-    if (rows === undefined) return undefined;
+    return rows && this.insertedOf(rows);
+  }
+
+  /** The inserted events of a one-statement append's rows, by event id: their positions and cursors. */
+  private insertedOf(rows: readonly OneStatementAppendRow[]): Map<string, { position: number; cursor: FeedCursor }> {
     const inserted = new Map<string, { position: number; cursor: FeedCursor }>();
     for (const row of rows) {
       if (row.event_id === null) continue;
       inserted.set(row.event_id, { position: this.sql.decodeInteger(row.position), cursor: this.dialect.cursorAt(row) });
     }
     return inserted;
+  }
+
+  /**
+   * A conditional unit whose check can be written for a generic plan, as the decision locks and
+   * the append in one pipeline of the extended protocol with bound parameters (see
+   * `appendPipelined`): the append's rows, undefined when a check failed or a command id was taken
+   * (nothing was written), or 'another way' when this journal cannot use the pipeline: the
+   * session's default isolation level is not READ COMMITTED (the append wrote nothing; from now on
+   * the journal sends the query string that states the level), or the connection lost the
+   * prepared statements twice (a pooler in transaction mode: `sqlPrepareLost`).
+   */
+  private async appendPipelined(
+    request: AppendRequest,
+    ordered: readonly StreamWrite[],
+    participants: readonly AppendStatementParticipant[],
+    keys: ReadonlyMap<bigint, boolean>,
+    genericHolds: (params: SqlParameters) => string | undefined,
+  ): Promise<OneStatementAppendRow[] | undefined | 'another way'> {
+    const gated = (params: SqlParameters): string => `${READ_COMMITTED_GATE} AND ${genericHolds(params)!}`;
+    const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, gated);
+    let answer: PipelinedAppendAnswer;
+    try {
+      answer = await appendPipelined(this.dataSource, keys, { name: preparedStatementName('chronicle_pipe_', sql), text: sql, values: params });
+    } catch (error) {
+      const code = driverErrorOf(error)?.code;
+      if (code === UNIQUE_VIOLATION) return undefined;
+      if (code !== INVALID_SQL_STATEMENT_NAME) throw error;
+      this.sqlPrepareLost = true;
+      this.dataSource.logger.log(
+        'warn',
+        'Chronicle: conditional appends lost their prepared statements twice in a row (a connection pooler in transaction mode?): ' +
+          'they are sent with their values as literals from now on; set preparedStatements: false to say so up front.',
+      );
+      return 'another way';
+    }
+    if (answer.isolation !== 'read committed') {
+      this.pipelineRefused = true;
+      this.dataSource.logger.log(
+        'warn',
+        `Chronicle: this database's default transaction isolation is ${answer.isolation}; conditional appends state READ COMMITTED in a transaction of their own from now on (a little slower).`,
+      );
+      return 'another way';
+    }
+    return answer.rows[0]?.ok ? answer.rows : undefined;
   }
 
   /**
