@@ -1,9 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from '@jest/globals';
 import { DataSource } from 'typeorm';
-import { AppendConditionConflictError } from '@chronicle/core';
+import { AppendConditionConflictError, ConcurrencyError } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { conditionalAppend, openedWrite, ownerQuery } from '../support/conditional-appends.js';
 import { raceConditionalAppends } from '../support/conditional-append-race.js';
+import { waitForAdvisoryLockWaiters } from '../support/advisory-lock-waiters.js';
+import { holdStream } from '../support/held-unit-gate.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
@@ -89,7 +91,30 @@ await describePostgres('Conditional appends on the pipelined path, whatever the 
         await waiter.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'later-1')));
         await expect(waiter.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'later-2')))).rejects.toBeInstanceOf(AppendConditionConflictError);
         expect((await holder.readByQuery(query)).events).toHaveLength(2);
-        expect(warnings.filter((message) => message.includes(`default transaction isolation is ${level}`))).toHaveLength(1);
+        expect(warnings.filter((message) => message.includes('default transaction isolation is not READ COMMITTED'))).toHaveLength(1);
+      }, 60_000);
+
+      it('refuses, without a serialization failure, a decision that waited for a unit updating the same stream', async () => {
+        const holder = new TypeOrmJournal(database.dataSource, database.tables);
+        const waiter = new TypeOrmJournal(configured, database.tables);
+        const observer = await database.openAnother({ poolSize: 1 });
+        await holder.append({ writes: [openedWrite(['owner:ann'], 'shared')] });
+        const { next } = await holder.readByQuery(query);
+        const shared = { ...openedWrite(['owner:ann'], 'shared'), expectedVersion: 1 };
+        // The holder's unit (held open on its first write, HELD) updates the stream the waiter also
+        // updates: under the default level, the waiter's row lock would meet a row changed after
+        // its snapshot (40001) had its pipeline gone on past the lock statement.
+        const gate = holdStream(holder, 'held');
+        const outcome = (append: Promise<unknown>): Promise<unknown> => append.then(() => 'committed', (error: unknown) => error);
+        const first = outcome(holder.append(conditionalAppend(query, next, openedWrite(['other'], 'held'), shared)));
+        const { pid } = await gate.entered;
+        const second = outcome(waiter.append(conditionalAppend(query, next, shared)));
+        expect(await waitForAdvisoryLockWaiters(observer, pid)).toHaveLength(1);
+        gate.open();
+        expect(await first).toBe('committed');
+        // The stream's version moved: the named conflict, not PostgreSQL's 40001.
+        expect(await second).toBeInstanceOf(ConcurrencyError);
+        expect((await holder.readByQuery(query)).events).toHaveLength(2);
       }, 60_000);
     });
   }

@@ -71,9 +71,9 @@ await describePostgres('Conditional appends on PostgreSQL: only conflicting deci
       (error: unknown) => error,
     );
     const [query] = await waitForAdvisoryLockWaiters(observer, pid);
-    // pg_stat_activity shows a statement bound through the extended protocol by its PREPARE text:
-    // the waiter is inside the lock statement, the append not sent to the executor yet.
-    expect(query).toMatch(/^PREPARE chronicle_decision_locks_v1 AS SELECT count\(\(CASE WHEN u\.exclusive THEN pg_advisory_xact_lock\(u\.key\)/);
+    // pg_stat_activity shows the statement the session runs, Parsed through the extended protocol:
+    // the waiter is inside the lock statement, the append not run yet.
+    expect(query).toMatch(/^SELECT \(CASE WHEN u\.exclusive THEN pg_advisory_xact_lock\(u\.key\) ELSE pg_advisory_xact_lock_shared\(u\.key\) END\) IS NULL AS unlocked FROM unnest/);
     // The holder commits its event while the pipeline waits for the lock; the append, the next
     // statement of the same implicit transaction, takes its snapshot after the lock was granted and sees it.
     gate.open();

@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it } from '@jest/globals';
-import type { DataSource } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AppendConditionConflictError, type AppendRequest, type EventQuery, type NewEvent } from '@chronicle/core';
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { postgresLiteral } from '../../libs/typeorm/src/journal/postgres-inline-parameters.js';
 import { PIPELINE_LOG_PREFIX } from '../../libs/typeorm/src/journal/postgres-pipelined-append.js';
 import { driverErrorOf } from '../../libs/typeorm/src/dialects/driver-error.js';
 import { keptPlans } from '../support/kept-plans.js';
-import { describePostgres } from '../support/services.js';
+import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
 
 /** Strings meant to break out of a literal, an array literal or a placeholder. */
@@ -158,20 +158,19 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     expect((await journal.readByQuery([{ tags: ['p:1'] }])).events.map((e) => e.streamId)).toEqual(['p-1']);
   });
 
-  it('falls back to the literal statement when the session loses the prepared one twice in a row (a transaction-mode pooler), and warns once', async () => {
+  it('pipeline: a session that loses its statements before every pipeline (a transaction-mode pooler) has them Parsed again in the next one, and no warning', async () => {
     const dataSource = await database.openAnother();
     const sent: string[] = [];
     const warnings: unknown[] = [];
     const logger = dataSource.logger;
     const logQuery = logger.logQuery.bind(logger);
-    // As a pooler in transaction mode would: every one-round-trip string lands on a session
-    // without the statement its PREPARE created (DEALLOCATE ALL is queued just before it).
+    // As a pooler in transaction mode would: every pipeline lands on a session without the
+    // statements an earlier one Parsed (DEALLOCATE ALL is queued just before it).
     logger.logQuery = (query, parameters, runner) => {
-      const pipelined = query.startsWith(PIPELINE_LOG_PREFIX);
-      if (pipelined || query.startsWith('BEGIN ISOLATION LEVEL READ COMMITTED')) {
+      if (query.startsWith(PIPELINE_LOG_PREFIX)) {
         sent.push(query);
         const client = (runner as unknown as { databaseConnection?: { query(text: string): Promise<unknown> } } | undefined)?.databaseConnection;
-        if (pipelined || query.includes('EXECUTE chronicle_cond_')) void client?.query('DEALLOCATE ALL').catch(() => undefined);
+        void client?.query('DEALLOCATE ALL').catch(() => undefined);
       }
       return logQuery(query, parameters, runner);
     };
@@ -187,9 +186,41 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     await expect(journal.append(conditional([{ tags: ['pool'] }], next, 'pool-2', event()))).rejects.toBeInstanceOf(AppendConditionConflictError);
     await journal.append(conditional([{ tags: ['pool'] }], first.cursor!, 'pool-3', event()));
     expect((await journal.readByQuery([{ tags: ['pool'] }])).events.map((e) => e.streamId)).toEqual(['pool-1', 'pool-3']);
-    // Two pipelined attempts (the statements prepared, then lost), then literal statements only.
-    expect(sent.filter((text) => text.startsWith(PIPELINE_LOG_PREFIX))).toHaveLength(2);
-    expect(sent.filter((text) => text.includes('EXECUTE chronicle_cond_'))).toHaveLength(0);
+    // The first pipeline Parses its statements; each later one finds them gone and is sent again with its Parses.
+    expect(sent.length).toBeGreaterThanOrEqual(5);
+    expect(warnings).toEqual([]);
+  });
+
+  it('query string (a type-only query, not pipelined): falls back to the literal statement when the session loses the prepared one twice in a row (a transaction-mode pooler), and warns once', async () => {
+    const dataSource = await database.openAnother();
+    const sent: string[] = [];
+    const warnings: unknown[] = [];
+    const logger = dataSource.logger;
+    const logQuery = logger.logQuery.bind(logger);
+    // As a pooler in transaction mode would: every one-round-trip string lands on a session
+    // without the statement its PREPARE created (DEALLOCATE ALL is queued just before it).
+    logger.logQuery = (query, parameters, runner) => {
+      if (query.startsWith('BEGIN ISOLATION LEVEL READ COMMITTED')) {
+        sent.push(query);
+        const client = (runner as unknown as { databaseConnection?: { query(text: string): Promise<unknown> } } | undefined)?.databaseConnection;
+        if (query.includes('EXECUTE chronicle_cond_')) void client?.query('DEALLOCATE ALL').catch(() => undefined);
+      }
+      return logQuery(query, parameters, runner);
+    };
+    const log = logger.log.bind(logger);
+    logger.log = (level, message, runner) => {
+      if (level === 'warn') warnings.push(message);
+      return log(level, message, runner);
+    };
+    const journal = new TypeOrmJournal(dataSource, database.tables);
+    const event = (): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['pool'], occurredAt: new Date() });
+    const { next } = await journal.readByQuery([{ types: ['x'] }]);
+    const first = await journal.append(conditional([{ types: ['x'] }], next, 'pool-1', event()));
+    await expect(journal.append(conditional([{ types: ['x'] }], next, 'pool-2', event()))).rejects.toBeInstanceOf(AppendConditionConflictError);
+    await journal.append(conditional([{ types: ['x'] }], first.cursor!, 'pool-3', event()));
+    expect((await journal.readByQuery([{ types: ['x'] }])).events.map((e) => e.streamId)).toEqual(['pool-1', 'pool-3']);
+    // Two prepared attempts, then literal statements only.
+    expect(sent.filter((text) => text.includes('EXECUTE chronicle_cond_'))).toHaveLength(2);
     expect(sent.length).toBeGreaterThanOrEqual(5);
     expect(warnings.filter((message) => String(message).includes('lost their prepared statement'))).toHaveLength(1);
   });
@@ -268,5 +299,39 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     expect(error).toBeInstanceOf(AppendConditionConflictError);
     expect(await sessionsInTransaction(observer, database.dataSource)).toBe(0);
     expect((await journal.readByQuery([{ tags: ['seat'] }])).events).toHaveLength(1);
+  });
+});
+
+await describePostgres("PostgreSQL: conditional appends on a client that cannot pipeline them (node-postgres's own pipeline mode)", () => {
+  let database: TestDatabase;
+
+  beforeEach(async () => {
+    database = await openPostgresSchema();
+  });
+
+  afterEach(async () => {
+    await database.close();
+  });
+
+  it('appends another way: the decision commits, a stale one is refused, and no pipeline is sent', async () => {
+    const dataSource = new DataSource({ type: 'postgres', url: POSTGRES_URL, schema: database.tables.schema, poolSize: 2, extra: { pipeline: true } });
+    await dataSource.initialize();
+    try {
+      let pipelined = 0;
+      const logQuery = dataSource.logger.logQuery.bind(dataSource.logger);
+      dataSource.logger.logQuery = (query, parameters, runner) => {
+        if (query.startsWith(PIPELINE_LOG_PREFIX)) pipelined++;
+        return logQuery(query, parameters, runner);
+      };
+      const journal = new TypeOrmJournal(dataSource, database.tables);
+      const event = (): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['pm'], occurredAt: new Date() });
+      const { next } = await journal.readByQuery([{ tags: ['pm'] }]);
+      await journal.append(conditional([{ tags: ['pm'] }], next, 'pm-1', event()));
+      await expect(journal.append(conditional([{ tags: ['pm'] }], next, 'pm-2', event()))).rejects.toBeInstanceOf(AppendConditionConflictError);
+      expect((await journal.readByQuery([{ tags: ['pm'] }])).events.map((e) => e.streamId)).toEqual(['pm-1']);
+      expect(pipelined).toBe(0);
+    } finally {
+      await dataSource.destroy();
+    }
   });
 });

@@ -199,7 +199,7 @@ const DUPLICATE_PREPARED_STATEMENT = '42P05';
 export const INVALID_SQL_STATEMENT_NAME = '26000';
 
 /** PREPAREs `statement` on `client` unless this module did already; one extra round trip per connection and statement. */
-export async function prepareOnce(dataSource: DataSource, runner: QueryRunner, client: SimpleQueryClient, statement: PerConnectionStatement): Promise<void> {
+async function prepareOnce(dataSource: DataSource, runner: QueryRunner, client: SimpleQueryClient, statement: PerConnectionStatement): Promise<void> {
   let names = preparedOnClient.get(client);
   if (names === undefined) preparedOnClient.set(client, (names = new Set()));
   if (names.has(statement.name)) return;
@@ -215,11 +215,6 @@ export async function prepareOnce(dataSource: DataSource, runner: QueryRunner, c
     }
   }
   names.add(statement.name);
-}
-
-/** Forgets what {@link prepareOnce} prepared on `client`: the session lost its prepared statements (DISCARD ALL, DEALLOCATE). */
-export function forgetPrepared(client: object): void {
-  preparedOnClient.delete(client);
 }
 
 function executeStatement(statement: PerConnectionStatement): string {
@@ -312,7 +307,7 @@ export async function appendInOneRoundTrip<Row>(dataSource: DataSource, keys: Re
       } catch (error) {
         // The session lost its prepared statements (DISCARD ALL, DEALLOCATE): prepare them again, once.
         if (typeof statement !== 'string' && attempt === 1 && driverErrorOf(error)?.code === INVALID_SQL_STATEMENT_NAME) {
-          forgetPrepared(client);
+          preparedOnClient.delete(client);
           continue;
         }
         throw error;

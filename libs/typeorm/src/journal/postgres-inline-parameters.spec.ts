@@ -1,4 +1,4 @@
-import { escapePostgresString, InlineSqlParameters, postgresLiteral, UnsafeSqlLiteralError } from './postgres-inline-parameters.js';
+import { escapePostgresString, InlineSqlParameters, postgresLiteral, postgresParameterText, UnsafeSqlLiteralError } from './postgres-inline-parameters.js';
 
 describe('postgresLiteral (values written into the one-round-trip conditional append)', () => {
   it('doubles single quotes, so a quote cannot end the literal', () => {
@@ -48,5 +48,28 @@ describe('postgresLiteral (values written into the one-round-trip conditional ap
     const params = new InlineSqlParameters();
     expect(params.add("o'k")).toBe("'o''k'");
     expect(params.values).toEqual([]);
+  });
+});
+
+describe('postgresParameterText (values bound by hand in the pipelined conditional append)', () => {
+  it('sends text as node-postgres would: arrays as array text, nulls as NULL, strings unchanged (a NUL included: PostgreSQL refuses it)', () => {
+    expect(postgresParameterText(['a', 'b"c', 'd\\e', "f'g", null, undefined, 'h,i}', 'NULL'])).toBe('{"a","b\\"c","d\\\\e","f\'g",NULL,NULL,"h,i}","NULL"}');
+    expect(postgresParameterText([])).toBe('{}');
+    expect(postgresParameterText(null)).toBeNull();
+    expect(postgresParameterText(undefined)).toBeNull();
+    expect(postgresParameterText("it's $1")).toBe("it's $1");
+    expect(postgresParameterText('a\0b')).toBe('a\0b');
+    expect(postgresParameterText(42)).toBe('42');
+    expect(postgresParameterText(9007199254740993n)).toBe('9007199254740993');
+    expect(postgresParameterText(false)).toBe('false');
+    expect(postgresParameterText(new Date('2026-12-07T01:02:03.004Z'))).toBe('2026-12-07T01:02:03.004Z');
+  });
+
+  it('refuses what it cannot write, by name, so the caller binds through node-postgres instead', () => {
+    expect(() => postgresParameterText(new Date(Number.NaN))).toThrow(UnsafeSqlLiteralError);
+    expect(() => postgresParameterText(new Date('+010000-01-01T00:00:00Z'))).toThrow(UnsafeSqlLiteralError);
+    expect(() => postgresParameterText(1.5)).toThrow(UnsafeSqlLiteralError);
+    expect(() => postgresParameterText({ a: 1 })).toThrow(UnsafeSqlLiteralError);
+    expect(() => postgresParameterText([['nested']])).toThrow(UnsafeSqlLiteralError);
   });
 });

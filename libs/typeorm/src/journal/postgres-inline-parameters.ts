@@ -53,6 +53,9 @@ function scalarText(value: unknown, literal = true): string {
   if (typeof value === 'boolean') return value ? 'true' : 'false';
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw new UnsafeSqlLiteralError('an invalid Date');
+    // toISOString writes other years as +010000 or -000001, which PostgreSQL does not read (node-postgres writes BC).
+    const year = value.getUTCFullYear();
+    if (year < 1 || year > 9999) throw new UnsafeSqlLiteralError(`a Date in the year ${year}, outside 1 to 9999`);
     return value.toISOString();
   }
   throw new UnsafeSqlLiteralError(`a value of type ${Array.isArray(value) ? 'nested array' : typeof value}`);
@@ -105,9 +108,10 @@ export class InlineSqlParameters extends SqlParameters {
 /**
  * A value as the text of a bound parameter, as node-postgres would send it (its `prepareValue`,
  * which the package does not export): null for null or undefined, an array as array text, a Date
- * as ISO 8601 (UTC; node-postgres writes local time with its offset, the same instant), a number,
- * bigint or boolean as its text, a string as itself. For statements bound by hand on the wire
- * (see `postgres-pipelined-append`); anything else throws {@link UnsafeSqlLiteralError}.
+ * of the years 1 to 9999 as ISO 8601 (UTC; node-postgres writes local time with its offset, the
+ * same instant), a safe integer, bigint or boolean as its text, a string as itself. For statements
+ * bound by hand on the wire (see `postgres-pipelined-append`); anything else throws
+ * {@link UnsafeSqlLiteralError}, and the caller sends the statement through node-postgres instead.
  */
 export function postgresParameterText(value: unknown): string | null {
   if (value === null || value === undefined) return null;

@@ -1,55 +1,67 @@
 import { QueryFailedError, type DataSource, type QueryRunner } from 'typeorm';
 import { driverErrorOf } from '../dialects/driver-error.js';
-import type { SimpleQueryClient } from '../transactions/run-simple-query-string.js';
-import { forgetPrepared, INVALID_SQL_STATEMENT_NAME, prepareOnce, type PerConnectionStatement } from './postgres-decision-locks.js';
+import { INVALID_SQL_STATEMENT_NAME } from './postgres-decision-locks.js';
 import { postgresParameterText } from './postgres-inline-parameters.js';
 import type { OneStatementAppendRow } from './postgres-one-statement-append.js';
 
 /**
- * The condition a pipelined append ANDs into its checks: its implicit transaction runs at the
- * session's default isolation level (`default_transaction_isolation`), and the check is sound only
- * under READ COMMITTED (see {@link appendPipelined}). Under another level the append writes nothing.
+ * The condition a pipelined append ANDs into its checks, besides the lock statement's own refusal
+ * (see {@link DECISION_LOCKS}): the check is sound only under READ COMMITTED.
  */
 export const READ_COMMITTED_GATE = "current_setting('transaction_isolation') = 'read committed'";
 
+/** SQLSTATE of `SET TRANSACTION ISOLATION LEVEL` (here `set_config('transaction_isolation', …)`) after the transaction's first snapshot. */
+export const ISOLATION_ALREADY_SET = '25001';
+
+/** SQLSTATE of a Parse naming a statement the session has already. */
+const DUPLICATE_PREPARED_STATEMENT = '42P05';
+
+/** A statement the pipeline binds by name, Parsed in the pipeline itself the first time a connection meets it. */
+interface NamedStatement {
+  name: string;
+  text: string;
+}
+
 /**
- * The decision locks as one statement prepared once per connection, for any number of keys: `$1`
- * the keys in ascending order, `$2` whether each is exclusive. The function scan yields the
- * arrays' elements in order and the aggregate evaluates its argument row by row, so the locks are
- * taken in the arrays' order (the order that keeps two conditional appends from deadlocking);
- * `locks` counts them (the journal checks it). It also answers the transaction's isolation level
- * and sets, for the transaction, what the append's EXECUTE needs (see `appendInOneRoundTrip` for
- * why each): its generic plan, no table scan, no sort, no JIT.
+ * The decision locks as one statement for any number of keys: `$1` the keys in ascending order,
+ * `$2` whether each is exclusive; one row per key, taken in the arrays' order (the function scan
+ * yields their elements in order and each row's select list runs as it passes), the order that
+ * keeps two conditional appends from deadlocking. The caller counts the rows. Before the first
+ * row, once (an uncorrelated subquery: a one-time filter), it sets for the transaction:
+ * - `transaction_isolation` to READ COMMITTED. The implicit transaction of a pipeline runs at the
+ *   session's default level; at READ COMMITTED this changes nothing, at any other level PostgreSQL
+ *   refuses it (25001, {@link ISOLATION_ALREADY_SET}: the statement's snapshot is taken already),
+ *   so the pipeline fails before it takes a lock or touches a row, and the journal appends another way;
+ * - what the append's Bind and Execute need (see `appendInOneRoundTrip` for why each): its
+ *   generic plan, no table scan, no sort, no JIT.
  */
-const DECISION_LOCKS: PerConnectionStatement = {
-  name: 'chronicle_decision_locks_v1',
+const DECISION_LOCKS: NamedStatement = {
+  name: 'chronicle_decision_locks_v2',
   text:
-    'SELECT count((CASE WHEN u.exclusive THEN pg_advisory_xact_lock(u.key) ELSE pg_advisory_xact_lock_shared(u.key) END) IS NULL) AS locks, ' +
-    "current_setting('transaction_isolation') AS isolation, " +
-    "set_config('plan_cache_mode', 'force_generic_plan', true) AS plan_cache_mode, set_config('enable_seqscan', 'off', true) AS enable_seqscan, " +
-    "set_config('enable_sort', 'off', true) AS enable_sort, set_config('jit', 'off', true) AS jit " +
-    'FROM unnest($1::bigint[], $2::boolean[]) AS u(key, exclusive)',
-  args: [],
+    'SELECT (CASE WHEN u.exclusive THEN pg_advisory_xact_lock(u.key) ELSE pg_advisory_xact_lock_shared(u.key) END) IS NULL AS unlocked ' +
+    'FROM unnest($1::bigint[], $2::boolean[]) AS u(key, exclusive) ' +
+    "WHERE (SELECT concat(set_config('transaction_isolation', 'read committed', true), set_config('plan_cache_mode', 'force_generic_plan', true), " +
+    "set_config('enable_seqscan', 'off', true), set_config('enable_sort', 'off', true), set_config('jit', 'off', true))) <> ''",
 };
 
 /** How the DataSource's logger sees a pipeline: this line, then the two statements' texts (their parameters after). */
 export const PIPELINE_LOG_PREFIX = '-- pipelined (extended protocol, one Sync): the decision locks, then the append';
 
-/** What a pipelined append answers: the isolation level its transaction ran at, and the append statement's rows. */
-export interface PipelinedAppendAnswer {
-  /** `transaction_isolation` of the implicit transaction; the append wrote nothing unless it is `read committed`. */
-  isolation: string;
-  /** The append statement's rows (see `oneStatementAppend`); the first one's `ok` says whether it wrote. */
-  rows: OneStatementAppendRow[];
-}
-
 /** The part of node-postgres's connection a pipeline writes to (`pg/lib/connection.js`). */
 interface WireConnection {
   stream: { cork?: () => void; uncork?: () => void };
+  parse(config: { name: string; text: string }): void;
   bind(config: { statement: string; values: Array<string | null> }): void;
   execute(config: Record<string, never>): void;
   sync(): void;
   sendCopyFail(message: string): void;
+}
+
+/** The node-postgres client behind a TypeORM query runner, as far as a pipeline needs it. */
+interface PipelineClient {
+  connection?: Partial<WireConnection>;
+  pipeline?: boolean;
+  query(submittable: PipelinedSteps): unknown;
 }
 
 /** A DataRow as node-postgres's protocol parser hands it over: each column's text, or null. */
@@ -57,27 +69,31 @@ interface DataRowMessage {
   fields: Array<string | null>;
 }
 
+type StepResults = Array<Array<Array<string | null>>>;
+
 /**
- * Bind and Execute of each step (named statements, prepared already), then one Sync: a query
- * object node-postgres's `Client.query` accepts (its "submittable" interface, the one pg-cursor
- * uses), written because node-postgres sends a Sync after every query it builds itself, and each
- * Sync ends a transaction. No Describe is sent: the rows come back as the columns' text in the
- * statements' select-list order, which the caller knows.
+ * Parse (when `parse`), Bind and Execute of each step, then one Sync: a query object
+ * node-postgres's `Client.query` accepts (its "submittable" interface, the one pg-cursor uses),
+ * written because node-postgres ends every query it builds itself with a Sync, and each Sync ends
+ * a transaction. No Describe is sent: the rows come back as the columns' text in the statements'
+ * select-list order, which the caller knows. It answers through `callback`, which node-postgres
+ * wraps (to clear a `query_timeout` timer, for one).
  */
 class PipelinedSteps {
-  private readonly results: Array<Array<Array<string | null>>> = [];
+  private readonly results: StepResults = [];
   private current: Array<Array<string | null>> = [];
 
   constructor(
-    private readonly steps: ReadonlyArray<{ statement: string; values: Array<string | null> }>,
-    private readonly settle: (error: unknown, results?: Array<Array<Array<string | null>>>) => void,
+    private readonly steps: ReadonlyArray<{ statement: NamedStatement; parse: boolean; values: Array<string | null> }>,
+    public callback: (error: unknown, results?: StepResults) => void,
   ) {}
 
   submit(connection: WireConnection): null {
     connection.stream.cork?.();
     try {
       for (const step of this.steps) {
-        connection.bind({ statement: step.statement, values: step.values });
+        if (step.parse) connection.parse({ name: step.statement.name, text: step.statement.text });
+        connection.bind({ statement: step.statement.name, values: step.values });
         connection.execute({});
       }
       connection.sync();
@@ -109,92 +125,119 @@ class PipelinedSteps {
   handleCopyData(): void {}
 
   /**
-   * An ErrorResponse (or a lost connection). node-postgres drops its active query at once; the
-   * server skips the messages up to the Sync, rolls the implicit transaction back (nothing of it
-   * stays, its locks are released) and its ReadyForQuery lets the connection's next query go.
+   * An ErrorResponse (or a lost connection, a `query_timeout`). node-postgres drops its active
+   * query at once; the server skips the messages up to the Sync, rolls the implicit transaction
+   * back (nothing of it stays, its locks are released) and its ReadyForQuery lets the
+   * connection's next query go.
    */
   handleError(error: unknown): void {
-    this.settle(error);
+    this.callback(error);
   }
 
   handleReadyForQuery(): void {
-    this.settle(undefined, this.results);
+    this.callback(undefined, this.results);
   }
+}
+
+/** The statements each node-postgres client has Parsed through a pipeline (a reconnect is a new client). */
+const parsedOnClient = new WeakMap<object, Set<string>>();
+
+/**
+ * Whether `appendPipelined` can run on this DataSource's connections: node-postgres's JavaScript
+ * client (the native one, which TypeORM picks when `pg-native` is installed, has no wire
+ * connection to write to) outside its own `pipeline` mode (which refuses custom query objects).
+ */
+function pipelineClient(client: unknown): PipelineClient | undefined {
+  const candidate = client as PipelineClient;
+  const connection = candidate.connection;
+  const usable =
+    candidate.pipeline !== true &&
+    typeof connection?.parse === 'function' &&
+    typeof connection.bind === 'function' &&
+    typeof connection.execute === 'function' &&
+    typeof connection.sync === 'function';
+  return usable ? candidate : undefined;
 }
 
 /**
  * PostgreSQL: a conditional unit as the decision locks and the append in ONE pipeline of the
  * extended protocol, with bound parameters: Bind and Execute of {@link DECISION_LOCKS}, Bind and
- * Execute of `append` (prepared once per connection, like the lock statement), one Sync. Neither
- * BEGIN nor COMMIT: the messages before a Sync run as one implicit transaction, which the Sync
- * commits (or rolls back after an error). It replaces `appendInOneRoundTrip`'s query string
- * (BEGIN, the locks as literals, EXECUTE with literals, COMMIT) where the check can be written for
- * a generic plan: measured on the bench's shape (16 callers, disjoint tags), about 100 µs less
- * PostgreSQL CPU per unit (no statements to parse, no literals to read).
+ * Execute of `append`, one Sync (each statement Parsed by name in the same pipeline the first time
+ * a connection meets it: a protocol-level prepared statement, which PgBouncer's
+ * `max_prepared_statements` tracks). Neither BEGIN nor COMMIT: the messages before a Sync run as
+ * one implicit transaction, which the Sync commits (or rolls back after an error). It replaces
+ * `appendInOneRoundTrip`'s query string (BEGIN, the locks as literals, EXECUTE with literals,
+ * COMMIT) where the check can be written for a generic plan: measured on the bench's shape (16
+ * callers, disjoint tags), about 100 µs less PostgreSQL CPU per unit (no statements to parse, no
+ * literals to read).
  *
  * Why the check still sees every unit that held a conflicting lock before: the server handles the
- * messages in order, so the append's Bind (which chooses its plan) and Execute (which takes its
- * snapshot: a data-modifying statement's portal takes it when it runs) come after the lock
- * statement returned, that is after every lock was granted and every conflicting unit holding one
- * had committed; under READ COMMITTED every statement takes a new snapshot. The implicit
- * transaction runs at the session's default level, so the append carries
- * {@link READ_COMMITTED_GATE} and writes nothing under another: the caller reads `isolation` and
- * appends another way. test/journal/postgres-decision-locks.int-spec.ts checks it against a unit
- * committed while the pipeline waited for its lock.
+ * messages in order, so the append's Bind (which chooses its plan and takes a snapshot for its
+ * parameters) and Execute (which takes its snapshot: a data-modifying statement's portal takes it
+ * when it runs) come after the lock statement returned, that is after every lock was granted and
+ * every conflicting unit holding one had committed; under READ COMMITTED every statement takes a
+ * new snapshot. The lock statement refuses any other level before it locks (see
+ * {@link DECISION_LOCKS}) and the append carries {@link READ_COMMITTED_GATE} besides.
+ * test/journal/postgres-decision-locks.int-spec.ts checks it against a unit committed while the
+ * pipeline waited for its lock; postgres-decision-locks-isolation-level.int-spec.ts under other defaults.
  *
- * A connection that lost its prepared statements (DISCARD ALL) has them prepared again and the
- * pipeline sent once more; a second loss throws the server's error (26000) for the caller to
- * stop using prepared statements.
+ * Answers the append statement's rows, or undefined when the pipeline cannot run on this
+ * connection (see `pipelineClient`). A connection that lost its statements (DISCARD ALL) has
+ * them Parsed again and the pipeline sent once more; a second loss throws the server's error
+ * (26000) for the caller to stop using prepared statements. Values are sent as text
+ * ({@link postgresParameterText}, which throws `UnsafeSqlLiteralError` for a value it cannot write).
  */
 export async function appendPipelined(
   dataSource: DataSource,
   keys: ReadonlyMap<bigint, boolean>,
-  append: { name: string; text: string; values: readonly unknown[] },
-): Promise<PipelinedAppendAnswer> {
+  append: NamedStatement & { values: readonly unknown[] },
+): Promise<OneStatementAppendRow[] | undefined> {
   const sorted = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const lockValues = [
     `{${sorted.map(([key]) => BigInt.asIntN(64, key).toString()).join(',')}}`,
     `{${sorted.map(([, exclusive]) => (exclusive ? 't' : 'f')).join(',')}}`,
   ];
   const appendValues = append.values.map(postgresParameterText);
-  const appendStatement: PerConnectionStatement = { name: append.name, text: append.text, args: [] };
+  const logText = `${PIPELINE_LOG_PREFIX}\n${DECISION_LOCKS.text};\n${append.text}`;
+  const logValues = [...lockValues, ...appendValues];
   const runner: QueryRunner = dataSource.createQueryRunner();
   try {
-    const client = (await runner.connect()) as SimpleQueryClient & { query(submittable: PipelinedSteps): unknown };
+    const client = pipelineClient(await runner.connect());
+    if (client === undefined) return undefined;
+    let parsed = parsedOnClient.get(client);
+    if (parsed === undefined) parsedOnClient.set(client, (parsed = new Set()));
     for (let attempt = 1; ; attempt++) {
-      await prepareOnce(dataSource, runner, client, DECISION_LOCKS);
-      await prepareOnce(dataSource, runner, client, appendStatement);
-      dataSource.logger.logQuery(`${PIPELINE_LOG_PREFIX}\n${DECISION_LOCKS.text};\n${append.text}`, [...lockValues, ...appendValues], runner);
-      let results: Array<Array<Array<string | null>>>;
+      const steps = [
+        { statement: DECISION_LOCKS, parse: !parsed.has(DECISION_LOCKS.name), values: lockValues },
+        { statement: append, parse: !parsed.has(append.name), values: appendValues },
+      ];
+      dataSource.logger.logQuery(logText, logValues, runner);
+      let results: StepResults;
       try {
-        results = await new Promise((resolve, reject) => {
-          client.query(
-            new PipelinedSteps(
-              [
-                { statement: DECISION_LOCKS.name, values: lockValues },
-                { statement: append.name, values: appendValues },
-              ],
-              (error, answer) => (error === undefined ? resolve(answer!) : reject(error)),
-            ),
-          );
+        results = await new Promise<StepResults>((resolve, reject) => {
+          client.query(new PipelinedSteps(steps, (error, answer) => (error === undefined ? resolve(answer!) : reject(error))));
         });
       } catch (error) {
-        if (attempt === 1 && driverErrorOf(error)?.code === INVALID_SQL_STATEMENT_NAME) {
-          forgetPrepared(client);
+        const code = driverErrorOf(error)?.code;
+        // Lost (DISCARD ALL, DEALLOCATE): Parse both again. Already there (Parsed by another copy of
+        // this module on the session): bind them as they are. Either way once.
+        if (attempt === 1 && (code === INVALID_SQL_STATEMENT_NAME || code === DUPLICATE_PREPARED_STATEMENT)) {
+          for (const step of steps) {
+            if (code === INVALID_SQL_STATEMENT_NAME) parsed.delete(step.statement.name);
+            else parsed.add(step.statement.name);
+          }
           continue;
         }
-        dataSource.logger.logQueryError(error as Error, append.text, [...lockValues, ...appendValues], runner);
-        throw new QueryFailedError(append.text, [...appendValues], error as Error);
+        dataSource.logger.logQueryError(error as Error, logText, logValues, runner);
+        throw new QueryFailedError(logText, logValues, error as Error);
       }
+      for (const step of steps) parsed.add(step.statement.name);
       const [locks, rows] = results;
-      const lockRow = locks?.[0];
-      if (results.length !== 2 || lockRow === undefined || rows === undefined || Number(lockRow[0]) !== sorted.length) {
-        throw new Error(`The pipelined append expected the lock statement to take ${sorted.length} locks and the append to answer; got ${JSON.stringify(results)}`);
+      // The Sync committed already: a mismatch here is a bug to report, not a unit to retry.
+      if (results.length !== 2 || locks?.length !== sorted.length || rows === undefined) {
+        throw new Error(`The pipelined append expected ${sorted.length} lock rows and the append's rows; got ${JSON.stringify(results)}`);
       }
-      return {
-        isolation: String(lockRow[1]),
-        rows: rows.map(([ok, position, eventId, txId]) => ({ ok: ok === 't', position, event_id: eventId ?? null, tx_id: txId ?? null })),
-      };
+      return rows.map(([ok, position, eventId, txId]) => ({ ok: ok === 't', position, event_id: eventId ?? null, tx_id: txId ?? null }));
     }
   } finally {
     await runner.release();

@@ -70,7 +70,7 @@ import {
   type CheckedAppend,
 } from './postgres-decision-locks.js';
 import { InlineSqlParameters, postgresLiteral, UnsafeSqlLiteralError } from './postgres-inline-parameters.js';
-import { appendPipelined, READ_COMMITTED_GATE, type PipelinedAppendAnswer } from './postgres-pipelined-append.js';
+import { appendPipelined, ISOLATION_ALREADY_SET, READ_COMMITTED_GATE } from './postgres-pipelined-append.js';
 
 /** Options of {@link TypeOrmJournal}. */
 export interface TypeOrmJournalOptions extends ChronicleTableOptions {
@@ -223,7 +223,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   private readonly preparedStatements: boolean;
   /** Set when SQL-level PREPARE did not stick to the session (see `appendUnderDecisionLocks`). */
   private sqlPrepareLost = false;
-  /** PostgreSQL: the session's default isolation level is not READ COMMITTED, so conditional appends are not pipelined (see `appendPipelined`). */
+  /** PostgreSQL: conditional appends are not pipelined: the session's default isolation level is not READ COMMITTED, or the client cannot pipeline (see `appendPipelined`). */
   private pipelineRefused = false;
   /** PostgreSQL: the namespace of the decision lock keys, once asked for (see `lockNamespace`). */
   private resolvedLockNamespace: Promise<string> | undefined;
@@ -439,10 +439,12 @@ export class TypeOrmJournal implements Journal<EntityManager> {
    * A conditional unit whose check can be written for a generic plan, as the decision locks and
    * the append in one pipeline of the extended protocol with bound parameters (see
    * `appendPipelined`): the append's rows, undefined when a check failed or a command id was taken
-   * (nothing was written), or 'another way' when this journal cannot use the pipeline: the
-   * session's default isolation level is not READ COMMITTED (the append wrote nothing; from now on
-   * the journal sends the query string that states the level), or the connection lost the
-   * prepared statements twice (a pooler in transaction mode: `sqlPrepareLost`).
+   * (nothing was written), or 'another way' when the pipeline cannot carry this unit (nothing was
+   * written either): from then on, when the session's default isolation level is not READ
+   * COMMITTED (the journal then sends the query string that states the level) or the DataSource's
+   * client cannot pipeline (node-postgres's native client, or its `pipeline` mode), or when the
+   * connection lost the prepared statements twice (a pooler that cannot keep them:
+   * `sqlPrepareLost`); for this unit only, when a value cannot be sent as text.
    */
   private async appendPipelined(
     request: AppendRequest,
@@ -453,30 +455,39 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   ): Promise<OneStatementAppendRow[] | undefined | 'another way'> {
     const gated = (params: SqlParameters): string => `${READ_COMMITTED_GATE} AND ${genericHolds(params)!}`;
     const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, gated);
-    let answer: PipelinedAppendAnswer;
+    let rows: OneStatementAppendRow[] | undefined;
     try {
-      answer = await appendPipelined(this.dataSource, keys, { name: preparedStatementName('chronicle_pipe_', sql), text: sql, values: params });
+      rows = await appendPipelined(this.dataSource, keys, { name: preparedStatementName('chronicle_pipe_', sql), text: sql, values: params });
     } catch (error) {
+      if (error instanceof UnsafeSqlLiteralError) return 'another way';
       const code = driverErrorOf(error)?.code;
       if (code === UNIQUE_VIOLATION) return undefined;
+      if (code === ISOLATION_ALREADY_SET) {
+        if (!this.pipelineRefused) {
+          this.pipelineRefused = true;
+          this.dataSource.logger.log(
+            'warn',
+            "Chronicle: this database session's default transaction isolation is not READ COMMITTED; conditional appends state READ COMMITTED in a transaction of their own from now on (a little slower).",
+          );
+        }
+        return 'another way';
+      }
       if (code !== INVALID_SQL_STATEMENT_NAME) throw error;
-      this.sqlPrepareLost = true;
-      this.dataSource.logger.log(
-        'warn',
-        'Chronicle: conditional appends lost their prepared statements twice in a row (a connection pooler in transaction mode?): ' +
-          'they are sent with their values as literals from now on; set preparedStatements: false to say so up front.',
-      );
+      if (!this.sqlPrepareLost) {
+        this.sqlPrepareLost = true;
+        this.dataSource.logger.log(
+          'warn',
+          'Chronicle: conditional appends lost their prepared statements twice in a row (a connection pooler in transaction mode?): ' +
+            'they are sent with their values as literals from now on; set preparedStatements: false to say so up front.',
+        );
+      }
       return 'another way';
     }
-    if (answer.isolation !== 'read committed') {
+    if (rows === undefined) {
       this.pipelineRefused = true;
-      this.dataSource.logger.log(
-        'warn',
-        `Chronicle: this database's default transaction isolation is ${answer.isolation}; conditional appends state READ COMMITTED in a transaction of their own from now on (a little slower).`,
-      );
       return 'another way';
     }
-    return answer.rows[0]?.ok ? answer.rows : undefined;
+    return rows[0]?.ok ? rows : undefined;
   }
 
   /**
