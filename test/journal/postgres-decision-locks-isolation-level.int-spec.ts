@@ -82,7 +82,9 @@ await describePostgres('Conditional appends on the pipelined path, whatever the 
         const waiter = new TypeOrmJournal(configured, database.tables);
         const observer = await database.openAnother({ poolSize: 1 });
         const { waiting, first, second } = await raceConditionalAppends(holder, waiter, observer);
+        // The pipeline was refused before it took a lock: what waited was the query string that states the level.
         expect(waiting).toHaveLength(1);
+        expect(waiting[0]).toMatch(/^BEGIN ISOLATION LEVEL READ COMMITTED;/);
         expect(first).toBe('committed');
         expect(second).toBeInstanceOf(AppendConditionConflictError);
         expect((await holder.readByQuery(query)).events).toHaveLength(1);
@@ -109,7 +111,9 @@ await describePostgres('Conditional appends on the pipelined path, whatever the 
         const first = outcome(holder.append(conditionalAppend(query, next, openedWrite(['other'], 'held'), shared)));
         const { pid } = await gate.entered;
         const second = outcome(waiter.append(conditionalAppend(query, next, shared)));
-        expect(await waitForAdvisoryLockWaiters(observer, pid)).toHaveLength(1);
+        const waiting = await waitForAdvisoryLockWaiters(observer, pid);
+        expect(waiting).toHaveLength(1);
+        expect(waiting[0]).toMatch(/^BEGIN ISOLATION LEVEL READ COMMITTED;/);
         gate.open();
         expect(await first).toBe('committed');
         // The stream's version moved: the named conflict, not PostgreSQL's 40001.

@@ -191,6 +191,38 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     expect(warnings).toEqual([]);
   });
 
+  it('pipeline: after a first pipeline that failed past its Parses, a decision of another shape on the same connection still goes as a pipeline, without a warning', async () => {
+    // One connection: the failed pipeline's statements are on the session the next one uses.
+    const dataSource = await database.openAnother({ poolSize: 1 });
+    let pipelined = 0;
+    const warnings: unknown[] = [];
+    const logQuery = dataSource.logger.logQuery.bind(dataSource.logger);
+    dataSource.logger.logQuery = (query, parameters, runner) => {
+      if (query.startsWith(PIPELINE_LOG_PREFIX)) pipelined++;
+      return logQuery(query, parameters, runner);
+    };
+    const log = dataSource.logger.log.bind(dataSource.logger);
+    dataSource.logger.log = (level, message, runner) => {
+      if (level === 'warn') warnings.push(message);
+      return log(level, message, runner);
+    };
+    const journal = new TypeOrmJournal(dataSource, database.tables);
+    const event = (payload: Record<string, unknown>): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload, metadata: {}, tags: ['shape'], occurredAt: new Date() });
+    const { next } = await journal.readByQuery([{ tags: ['shape'] }]);
+    // jsonb refuses the NUL escape in the append's Bind: both statements were Parsed, then the error.
+    const failed = await journal.append(conditional([{ tags: ['shape'] }], next, 'shape-0', event({ text: 'a\0b' }))).then(() => undefined, (e: unknown) => e);
+    expect(driverErrorOf(failed)?.code).toBe('22P05');
+    // Another query shape (two items): another append statement, the lock statement again.
+    const twoItems: EventQuery = [{ types: ['x'], tags: ['shape'] }, { tags: ['other-shape'] }];
+    const { next: again } = await journal.readByQuery(twoItems);
+    await journal.append(conditional(twoItems, again, 'shape-1', event({})));
+    const { next: third } = await journal.readByQuery([{ tags: ['elsewhere'] }]);
+    await journal.append(conditional([{ tags: ['elsewhere'] }], third, 'shape-2', { ...event({}), tags: ['elsewhere'] }));
+    expect((await journal.readByQuery([{}])).events.map((e) => e.streamId)).toEqual(['shape-1', 'shape-2']);
+    expect(warnings).toEqual([]);
+    expect(pipelined).toBe(3);
+  });
+
   it('query string (a type-only query, not pipelined): falls back to the literal statement when the session loses the prepared one twice in a row (a transaction-mode pooler), and warns once', async () => {
     const dataSource = await database.openAnother();
     const sent: string[] = [];

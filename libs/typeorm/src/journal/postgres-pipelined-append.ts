@@ -13,9 +13,6 @@ export const READ_COMMITTED_GATE = "current_setting('transaction_isolation') = '
 /** SQLSTATE of `SET TRANSACTION ISOLATION LEVEL` (here `set_config('transaction_isolation', …)`) after the transaction's first snapshot. */
 export const ISOLATION_ALREADY_SET = '25001';
 
-/** SQLSTATE of a Parse naming a statement the session has already. */
-const DUPLICATE_PREPARED_STATEMENT = '42P05';
-
 /** A statement the pipeline binds by name, Parsed in the pipeline itself the first time a connection meets it. */
 interface NamedStatement {
   name: string;
@@ -50,6 +47,7 @@ export const PIPELINE_LOG_PREFIX = '-- pipelined (extended protocol, one Sync): 
 /** The part of node-postgres's connection a pipeline writes to (`pg/lib/connection.js`). */
 interface WireConnection {
   stream: { cork?: () => void; uncork?: () => void };
+  close(config: { type: 'S'; name: string }): void;
   parse(config: { name: string; text: string }): void;
   bind(config: { statement: string; values: Array<string | null> }): void;
   execute(config: Record<string, never>): void;
@@ -61,6 +59,8 @@ interface WireConnection {
 interface PipelineClient {
   connection?: Partial<WireConnection>;
   pipeline?: boolean;
+  /** The ReadyForQuery status: 'I' idle, 'T' in a transaction block, 'E' in a failed one. */
+  getTransactionStatus?(): string | null;
   query(submittable: PipelinedSteps): unknown;
 }
 
@@ -92,7 +92,13 @@ class PipelinedSteps {
     connection.stream.cork?.();
     try {
       for (const step of this.steps) {
-        if (step.parse) connection.parse({ name: step.statement.name, text: step.statement.text });
+        if (step.parse) {
+          // Close first: a statement of that name left by a pipeline that failed after its Parse ran
+          // is dropped (closing a missing one is no error), so the Parse never meets 42P05, and
+          // PgBouncer, which records every Parse it passes on, forgets its own mapping too.
+          connection.close({ type: 'S', name: step.statement.name });
+          connection.parse({ name: step.statement.name, text: step.statement.text });
+        }
         connection.bind({ statement: step.statement.name, values: step.values });
         connection.execute({});
       }
@@ -152,6 +158,7 @@ function pipelineClient(client: unknown): PipelineClient | undefined {
   const connection = candidate.connection;
   const usable =
     candidate.pipeline !== true &&
+    typeof connection?.close === 'function' &&
     typeof connection?.parse === 'function' &&
     typeof connection.bind === 'function' &&
     typeof connection.execute === 'function' &&
@@ -181,17 +188,18 @@ function pipelineClient(client: unknown): PipelineClient | undefined {
  * test/journal/postgres-decision-locks.int-spec.ts checks it against a unit committed while the
  * pipeline waited for its lock; postgres-decision-locks-isolation-level.int-spec.ts under other defaults.
  *
- * Answers the append statement's rows, or undefined when the pipeline cannot run on this
- * connection (see `pipelineClient`). A connection that lost its statements (DISCARD ALL) has
- * them Parsed again and the pipeline sent once more; a second loss throws the server's error
- * (26000) for the caller to stop using prepared statements. Values are sent as text
+ * Answers the append statement's rows; 'unusable' when this DataSource's client cannot carry a
+ * pipeline (see `pipelineClient`), 'busy' when the connection is inside a transaction block
+ * (nothing was sent either way). A connection that lost its statements (DISCARD ALL) has them
+ * Parsed again and the pipeline sent once more; a second loss throws the server's error (26000)
+ * for the caller to stop using prepared statements. Values are sent as text
  * ({@link postgresParameterText}, which throws `UnsafeSqlLiteralError` for a value it cannot write).
  */
 export async function appendPipelined(
   dataSource: DataSource,
   keys: ReadonlyMap<bigint, boolean>,
   append: NamedStatement & { values: readonly unknown[] },
-): Promise<OneStatementAppendRow[] | undefined> {
+): Promise<OneStatementAppendRow[] | 'unusable' | 'busy'> {
   const sorted = [...keys].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const lockValues = [
     `{${sorted.map(([key]) => BigInt.asIntN(64, key).toString()).join(',')}}`,
@@ -203,7 +211,12 @@ export async function appendPipelined(
   const runner: QueryRunner = dataSource.createQueryRunner();
   try {
     const client = pipelineClient(await runner.connect());
-    if (client === undefined) return undefined;
+    if (client === undefined) return 'unusable';
+    // Only from an idle session: inside a transaction block the Sync would not commit, and the
+    // unit would be reported written while its fate is another transaction's. TypeORM releases
+    // connections idle; the pool of an application's own code might not.
+    const status = client.getTransactionStatus?.();
+    if (status !== undefined && status !== null && status !== 'I') return 'busy';
     let parsed = parsedOnClient.get(client);
     if (parsed === undefined) parsedOnClient.set(client, (parsed = new Set()));
     for (let attempt = 1; ; attempt++) {
@@ -218,16 +231,12 @@ export async function appendPipelined(
           client.query(new PipelinedSteps(steps, (error, answer) => (error === undefined ? resolve(answer!) : reject(error))));
         });
       } catch (error) {
+        // After an error the server skipped the rest up to the Sync: a Parse sent may or may not
+        // have run, so those statements count as not Parsed (the next pipeline Closes and Parses
+        // them again). Lost ones (DISCARD ALL, DEALLOCATE: 26000) likewise, and the unit is sent once more.
         const code = driverErrorOf(error)?.code;
-        // Lost (DISCARD ALL, DEALLOCATE): Parse both again. Already there (Parsed by another copy of
-        // this module on the session): bind them as they are. Either way once.
-        if (attempt === 1 && (code === INVALID_SQL_STATEMENT_NAME || code === DUPLICATE_PREPARED_STATEMENT)) {
-          for (const step of steps) {
-            if (code === INVALID_SQL_STATEMENT_NAME) parsed.delete(step.statement.name);
-            else parsed.add(step.statement.name);
-          }
-          continue;
-        }
+        for (const step of steps) if (step.parse || code === INVALID_SQL_STATEMENT_NAME) parsed.delete(step.statement.name);
+        if (attempt === 1 && code === INVALID_SQL_STATEMENT_NAME) continue;
         dataSource.logger.logQueryError(error as Error, logText, logValues, runner);
         throw new QueryFailedError(logText, logValues, error as Error);
       }

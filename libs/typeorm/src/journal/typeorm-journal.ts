@@ -444,7 +444,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
    * COMMITTED (the journal then sends the query string that states the level) or the DataSource's
    * client cannot pipeline (node-postgres's native client, or its `pipeline` mode), or when the
    * connection lost the prepared statements twice (a pooler that cannot keep them:
-   * `sqlPrepareLost`); for this unit only, when a value cannot be sent as text.
+   * `sqlPrepareLost`); for this unit only, when a value cannot be sent as text or the pooled
+   * connection is inside a transaction block.
    */
   private async appendPipelined(
     request: AppendRequest,
@@ -455,7 +456,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   ): Promise<OneStatementAppendRow[] | undefined | 'another way'> {
     const gated = (params: SqlParameters): string => `${READ_COMMITTED_GATE} AND ${genericHolds(params)!}`;
     const { sql, params } = oneStatementAppend(this.tables, request, ordered, this.clock.now(), participants, this.notifyChannel, gated);
-    let rows: OneStatementAppendRow[] | undefined;
+    let rows: OneStatementAppendRow[] | 'unusable' | 'busy';
     try {
       rows = await appendPipelined(this.dataSource, keys, { name: preparedStatementName('chronicle_pipe_', sql), text: sql, values: params });
     } catch (error) {
@@ -483,7 +484,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
       }
       return 'another way';
     }
-    if (rows === undefined) {
+    if (rows === 'busy') return 'another way';
+    if (rows === 'unusable') {
       this.pipelineRefused = true;
       return 'another way';
     }
