@@ -4,6 +4,7 @@ import { AppendConditionConflictError, ConcurrencyError } from '@chronicle/core'
 import { TypeOrmJournal } from '@chronicle/typeorm';
 import { conditionalAppend, openedWrite, ownerQuery } from '../support/conditional-appends.js';
 import { raceConditionalAppends } from '../support/conditional-append-race.js';
+import { watchDataSourceLog } from '../support/data-source-log-watch.js';
 import { waitForAdvisoryLockWaiters } from '../support/advisory-lock-waiters.js';
 import { holdStream } from '../support/held-unit-gate.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
@@ -72,12 +73,7 @@ await describePostgres('Conditional appends on the pipelined path, whatever the 
       it("refuses a decision that waited for a conflicting unit's locks, says once that it states READ COMMITTED instead, and keeps refusing", async () => {
         const [{ isolation }] = (await configured.query("SELECT current_setting('transaction_isolation') AS isolation")) as [{ isolation: string }];
         expect(isolation).toBe(level);
-        const warnings: string[] = [];
-        const log = configured.logger.log.bind(configured.logger);
-        configured.logger.log = (kind, message, runner) => {
-          if (kind === 'warn') warnings.push(String(message));
-          return log(kind, message, runner);
-        };
+        const log = watchDataSourceLog(configured);
         const holder = new TypeOrmJournal(database.dataSource, database.tables);
         const waiter = new TypeOrmJournal(configured, database.tables);
         const observer = await database.openAnother({ poolSize: 1 });
@@ -93,7 +89,7 @@ await describePostgres('Conditional appends on the pipelined path, whatever the 
         await waiter.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'later-1')));
         await expect(waiter.append(conditionalAppend(query, next, openedWrite(['owner:ann'], 'later-2')))).rejects.toBeInstanceOf(AppendConditionConflictError);
         expect((await holder.readByQuery(query)).events).toHaveLength(2);
-        expect(warnings.filter((message) => message.includes('default transaction isolation is not READ COMMITTED'))).toHaveLength(1);
+        expect(log.warnings.filter((message) => message.includes('default transaction isolation is not READ COMMITTED'))).toHaveLength(1);
       }, 60_000);
 
       it('refuses, without a serialization failure, a decision that waited for a unit updating the same stream', async () => {

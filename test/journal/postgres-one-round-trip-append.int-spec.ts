@@ -6,6 +6,7 @@ import { TypeOrmJournal } from '@chronicle/typeorm';
 import { postgresLiteral } from '../../libs/typeorm/src/journal/postgres-inline-parameters.js';
 import { PIPELINE_LOG_PREFIX } from '../../libs/typeorm/src/journal/postgres-pipelined-append.js';
 import { driverErrorOf } from '../../libs/typeorm/src/dialects/driver-error.js';
+import { watchDataSourceLog, type DataSourceLogWatch } from '../support/data-source-log-watch.js';
 import { keptPlans } from '../support/kept-plans.js';
 import { describePostgres, POSTGRES_URL } from '../support/services.js';
 import { openPostgresSchema, type TestDatabase } from '../support/typeorm-test-data-sources.js';
@@ -72,12 +73,7 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
 
   it('appends events whose stream id, type, tags and payload are hostile strings, and stores them as given (pipelined, bound parameters)', async () => {
     const journal = new TypeOrmJournal(database.dataSource, database.tables);
-    let pipelined = 0;
-    const logQuery = database.dataSource.logger.logQuery.bind(database.dataSource.logger);
-    database.dataSource.logger.logQuery = (query, parameters, runner) => {
-      if (query.startsWith(PIPELINE_LOG_PREFIX)) pipelined++;
-      return logQuery(query, parameters, runner);
-    };
+    const log = watchDataSourceLog(database.dataSource);
     for (const [index, text] of HOSTILE.entries()) {
       // A tag is never empty: the empty string is carried by the prefixed one only.
       const tags = text === '' ? [`t:${text}`] : [`t:${text}`, text];
@@ -95,7 +91,7 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     }
     expect((await journal.readByQuery([{}])).events).toHaveLength(HOSTILE.length);
     // Every decision had a cursor (a read's, past an empty result too): all went through the pipeline.
-    expect(pipelined).toBe(2 * HOSTILE.length);
+    expect(log.pipelined()).toBe(2 * HOSTILE.length);
   });
 
   it('refuses a NUL in a stream id as a plain append does (bound parameters), and writes nothing', async () => {
@@ -158,54 +154,42 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     expect((await journal.readByQuery([{ tags: ['p:1'] }])).events.map((e) => e.streamId)).toEqual(['p-1']);
   });
 
-  it('pipeline: a session that loses its statements before every pipeline (a transaction-mode pooler) has them Parsed again in the next one, and no warning', async () => {
+  /**
+   * As a pooler in transaction mode would: `lands(query)` says which logged queries reach a session
+   * without the statements earlier ones prepared (DEALLOCATE ALL is queued just before each). Three
+   * decisions on `query`: one commits, one on the same read is refused, one on the first's cursor
+   * commits. Answers what was logged (the landing queries, the log watch).
+   */
+  async function decideBehindPooler(query: EventQuery, lands: (logged: string) => boolean): Promise<{ sent: string[]; log: DataSourceLogWatch }> {
     const dataSource = await database.openAnother();
     const sent: string[] = [];
-    const warnings: unknown[] = [];
-    const logger = dataSource.logger;
-    const logQuery = logger.logQuery.bind(logger);
-    // As a pooler in transaction mode would: every pipeline lands on a session without the
-    // statements an earlier one Parsed (DEALLOCATE ALL is queued just before it).
-    logger.logQuery = (query, parameters, runner) => {
-      if (query.startsWith(PIPELINE_LOG_PREFIX)) {
-        sent.push(query);
-        const client = (runner as unknown as { databaseConnection?: { query(text: string): Promise<unknown> } } | undefined)?.databaseConnection;
-        void client?.query('DEALLOCATE ALL').catch(() => undefined);
-      }
-      return logQuery(query, parameters, runner);
-    };
-    const log = logger.log.bind(logger);
-    logger.log = (level, message, runner) => {
-      if (level === 'warn') warnings.push(message);
-      return log(level, message, runner);
-    };
+    const log = watchDataSourceLog(dataSource, (logged, runner) => {
+      if (!lands(logged)) return;
+      sent.push(logged);
+      const client = (runner as unknown as { databaseConnection?: { query(text: string): Promise<unknown> } } | undefined)?.databaseConnection;
+      void client?.query('DEALLOCATE ALL').catch(() => undefined);
+    });
     const journal = new TypeOrmJournal(dataSource, database.tables);
     const event = (): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['pool'], occurredAt: new Date() });
-    const { next } = await journal.readByQuery([{ tags: ['pool'] }]);
-    const first = await journal.append(conditional([{ tags: ['pool'] }], next, 'pool-1', event()));
-    await expect(journal.append(conditional([{ tags: ['pool'] }], next, 'pool-2', event()))).rejects.toBeInstanceOf(AppendConditionConflictError);
-    await journal.append(conditional([{ tags: ['pool'] }], first.cursor!, 'pool-3', event()));
-    expect((await journal.readByQuery([{ tags: ['pool'] }])).events.map((e) => e.streamId)).toEqual(['pool-1', 'pool-3']);
+    const { next } = await journal.readByQuery(query);
+    const first = await journal.append(conditional(query, next, 'pool-1', event()));
+    await expect(journal.append(conditional(query, next, 'pool-2', event()))).rejects.toBeInstanceOf(AppendConditionConflictError);
+    await journal.append(conditional(query, first.cursor!, 'pool-3', event()));
+    expect((await journal.readByQuery(query)).events.map((e) => e.streamId)).toEqual(['pool-1', 'pool-3']);
+    return { sent, log };
+  }
+
+  it('pipeline: a session that loses its statements before every pipeline (a transaction-mode pooler) has them Parsed again in the next one, and no warning', async () => {
+    const { sent, log } = await decideBehindPooler([{ tags: ['pool'] }], (logged) => logged.startsWith(PIPELINE_LOG_PREFIX));
     // The first pipeline Parses its statements; each later one finds them gone and is sent again with its Parses.
     expect(sent.length).toBeGreaterThanOrEqual(5);
-    expect(warnings).toEqual([]);
+    expect(log.warnings).toEqual([]);
   });
 
   it('pipeline: after a first pipeline that failed past its Parses, a decision of another shape on the same connection still goes as a pipeline, without a warning', async () => {
     // One connection: the failed pipeline's statements are on the session the next one uses.
     const dataSource = await database.openAnother({ poolSize: 1 });
-    let pipelined = 0;
-    const warnings: unknown[] = [];
-    const logQuery = dataSource.logger.logQuery.bind(dataSource.logger);
-    dataSource.logger.logQuery = (query, parameters, runner) => {
-      if (query.startsWith(PIPELINE_LOG_PREFIX)) pipelined++;
-      return logQuery(query, parameters, runner);
-    };
-    const log = dataSource.logger.log.bind(dataSource.logger);
-    dataSource.logger.log = (level, message, runner) => {
-      if (level === 'warn') warnings.push(message);
-      return log(level, message, runner);
-    };
+    const log = watchDataSourceLog(dataSource);
     const journal = new TypeOrmJournal(dataSource, database.tables);
     const event = (payload: Record<string, unknown>): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload, metadata: {}, tags: ['shape'], occurredAt: new Date() });
     const { next } = await journal.readByQuery([{ tags: ['shape'] }]);
@@ -219,42 +203,16 @@ await describePostgres('PostgreSQL: the one-round-trip conditional append writes
     const { next: third } = await journal.readByQuery([{ tags: ['elsewhere'] }]);
     await journal.append(conditional([{ tags: ['elsewhere'] }], third, 'shape-2', { ...event({}), tags: ['elsewhere'] }));
     expect((await journal.readByQuery([{}])).events.map((e) => e.streamId)).toEqual(['shape-1', 'shape-2']);
-    expect(warnings).toEqual([]);
-    expect(pipelined).toBe(3);
+    expect(log.warnings).toEqual([]);
+    expect(log.pipelined()).toBe(3);
   });
 
   it('query string (a type-only query, not pipelined): falls back to the literal statement when the session loses the prepared one twice in a row (a transaction-mode pooler), and warns once', async () => {
-    const dataSource = await database.openAnother();
-    const sent: string[] = [];
-    const warnings: unknown[] = [];
-    const logger = dataSource.logger;
-    const logQuery = logger.logQuery.bind(logger);
-    // As a pooler in transaction mode would: every one-round-trip string lands on a session
-    // without the statement its PREPARE created (DEALLOCATE ALL is queued just before it).
-    logger.logQuery = (query, parameters, runner) => {
-      if (query.startsWith('BEGIN ISOLATION LEVEL READ COMMITTED')) {
-        sent.push(query);
-        const client = (runner as unknown as { databaseConnection?: { query(text: string): Promise<unknown> } } | undefined)?.databaseConnection;
-        if (query.includes('EXECUTE chronicle_cond_')) void client?.query('DEALLOCATE ALL').catch(() => undefined);
-      }
-      return logQuery(query, parameters, runner);
-    };
-    const log = logger.log.bind(logger);
-    logger.log = (level, message, runner) => {
-      if (level === 'warn') warnings.push(message);
-      return log(level, message, runner);
-    };
-    const journal = new TypeOrmJournal(dataSource, database.tables);
-    const event = (): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['pool'], occurredAt: new Date() });
-    const { next } = await journal.readByQuery([{ types: ['x'] }]);
-    const first = await journal.append(conditional([{ types: ['x'] }], next, 'pool-1', event()));
-    await expect(journal.append(conditional([{ types: ['x'] }], next, 'pool-2', event()))).rejects.toBeInstanceOf(AppendConditionConflictError);
-    await journal.append(conditional([{ types: ['x'] }], first.cursor!, 'pool-3', event()));
-    expect((await journal.readByQuery([{ types: ['x'] }])).events.map((e) => e.streamId)).toEqual(['pool-1', 'pool-3']);
+    const { sent, log } = await decideBehindPooler([{ types: ['x'] }], (logged) => logged.startsWith('BEGIN ISOLATION LEVEL READ COMMITTED') && logged.includes('EXECUTE chronicle_cond_'));
     // Two prepared attempts, then literal statements only.
-    expect(sent.filter((text) => text.includes('EXECUTE chronicle_cond_'))).toHaveLength(2);
-    expect(sent.length).toBeGreaterThanOrEqual(5);
-    expect(warnings.filter((message) => String(message).includes('lost their prepared statement'))).toHaveLength(1);
+    expect(sent).toHaveLength(2);
+    expect(log.pipelined()).toBe(0);
+    expect(log.warnings.filter((message) => message.includes('lost their prepared statement'))).toHaveLength(1);
   });
 
   it('finds a match far after the cursor, among other events, for tag, type-only and match-all queries, with and without prepared statements', async () => {
@@ -349,19 +307,14 @@ await describePostgres("PostgreSQL: conditional appends on a client that cannot 
     const dataSource = new DataSource({ type: 'postgres', url: POSTGRES_URL, schema: database.tables.schema, poolSize: 2, extra: { pipeline: true } });
     await dataSource.initialize();
     try {
-      let pipelined = 0;
-      const logQuery = dataSource.logger.logQuery.bind(dataSource.logger);
-      dataSource.logger.logQuery = (query, parameters, runner) => {
-        if (query.startsWith(PIPELINE_LOG_PREFIX)) pipelined++;
-        return logQuery(query, parameters, runner);
-      };
+      const log = watchDataSourceLog(dataSource);
       const journal = new TypeOrmJournal(dataSource, database.tables);
       const event = (): NewEvent => ({ eventId: randomUUID(), type: 'x', schemaVersion: 1, payload: {}, metadata: {}, tags: ['pm'], occurredAt: new Date() });
       const { next } = await journal.readByQuery([{ tags: ['pm'] }]);
       await journal.append(conditional([{ tags: ['pm'] }], next, 'pm-1', event()));
       await expect(journal.append(conditional([{ tags: ['pm'] }], next, 'pm-2', event()))).rejects.toBeInstanceOf(AppendConditionConflictError);
       expect((await journal.readByQuery([{ tags: ['pm'] }])).events.map((e) => e.streamId)).toEqual(['pm-1']);
-      expect(pipelined).toBe(0);
+      expect(log.pipelined()).toBe(0);
     } finally {
       await dataSource.destroy();
     }

@@ -29,10 +29,19 @@ export function escapePostgresString(text: string): string {
 }
 
 /** An array element as node-postgres writes it in an array parameter's text: double-quoted, `\` and `"` backslash-escaped. */
-function arrayElement(value: unknown, literal = true): string {
+function arrayElement(value: unknown, literal: boolean): string {
   if (value === null || value === undefined) return 'NULL';
   const text = scalarText(value, literal);
   return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+}
+
+/** An array as node-postgres writes an array parameter's text (`{"a","b",NULL}`); see {@link scalarText} for `literal`. */
+function arrayText(value: readonly unknown[], literal: boolean): string {
+  const elements = value.map((element) => {
+    if (Array.isArray(element)) throw new UnsafeSqlLiteralError('a nested array');
+    return arrayElement(element, literal);
+  });
+  return `{${elements.join(',')}}`;
 }
 
 /**
@@ -75,13 +84,7 @@ function scalarText(value: unknown, literal = true): string {
  */
 export function postgresLiteral(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
-  if (Array.isArray(value)) {
-    const elements = value.map((element) => {
-      if (Array.isArray(element)) throw new UnsafeSqlLiteralError('a nested array');
-      return arrayElement(element);
-    });
-    return escapePostgresString(`{${elements.join(',')}}`);
-  }
+  if (Array.isArray(value)) return escapePostgresString(arrayText(value, true));
   if (typeof value === 'string') return escapePostgresString(value);
   if (value instanceof Date) return `${escapePostgresString(scalarText(value))}::timestamptz`;
   if (typeof value === 'boolean') return value ? 'true' : 'false';
@@ -115,12 +118,6 @@ export class InlineSqlParameters extends SqlParameters {
  */
 export function postgresParameterText(value: unknown): string | null {
   if (value === null || value === undefined) return null;
-  if (Array.isArray(value)) {
-    const elements = value.map((element) => {
-      if (Array.isArray(element)) throw new UnsafeSqlLiteralError('a nested array');
-      return arrayElement(element, false);
-    });
-    return `{${elements.join(',')}}`;
-  }
+  if (Array.isArray(value)) return arrayText(value, false);
   return scalarText(value, false);
 }
