@@ -1,17 +1,20 @@
+import { randomUUID } from 'node:crypto';
 import { afterEach, beforeEach, expect, it, jest } from '@jest/globals';
 import { Injectable } from '@nestjs/common';
 import { CommandBus, CqrsModule } from '@nestjs/cqrs';
 import { Test, type TestingModule } from '@nestjs/testing';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import pg from 'pg';
-import { On, Projection, type ChronicleStorage, type OutboxMessage, type OutboxPublisher } from '@chronicle/core';
+import { Chronicle, On, Projection, type ChronicleStorage, type NewEvent, type OutboxMessage, type OutboxPublisher } from '@chronicle/core';
 import { CHRONICLE_STORAGE, EventSourcingModule, OutboxHandler } from '@chronicle/nestjs';
-import { commitNotifyChannel, type PostgresCommitNotifications } from '@chronicle/typeorm';
+import { commitNotifyChannel, TypeOrmJournal, TypeOrmOutboxStore, type PostgresCommitNotifications } from '@chronicle/typeorm';
 import { Ledger, LedgerOpened, OpenLedger, Post, Posted } from '../fixtures/ledger.aggregate.js';
 import { POSTGRES_URL, createSchema, describePostgres, uniqueSchemaName } from '../support/services.js';
 
 /** Polling so slow that nothing in these tests can be explained by it: only NOTIFY wakes. */
 const NEVER_MS = 3_600_000;
+/** Long enough for a notification sent at a commit, and the wake-up it brings, to be over on this machine. */
+const SETTLE_MS = 400;
 jest.setTimeout(30_000);
 
 const published: string[] = [];
@@ -34,6 +37,11 @@ class Totals {
   @On(Posted) posted(event: Posted): void {
     totals.set(event.ledgerId, (totals.get(event.ledgerId) ?? 0) + event.amount);
   }
+}
+
+/** A `ledger.posted` event as the serializer writes it, for a unit appended without the gateway. */
+function postedEvent(ledgerId: string, amount: number): NewEvent {
+  return { eventId: randomUUID(), type: 'ledger.posted', schemaVersion: 1, payload: { ledgerId, amount }, metadata: {}, tags: [], occurredAt: new Date() };
 }
 
 async function eventually(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
@@ -130,6 +138,46 @@ await describePostgres('EventSourcingModule on PostgreSQL: one LISTEN connection
     expect(listens).toHaveLength(1);
   });
 
+  it("wakes an instance once for its own command (the notification that comes back carries its origin and is skipped), and still for a unit appended beside its gateway", async () => {
+    const worker = await boot('worker');
+    const writer = await boot('writer');
+    const reads = jest.spyOn(TypeOrmJournal.prototype, 'readAll');
+    const claims = jest.spyOn(TypeOrmOutboxStore.prototype, 'claim');
+    /** The feed reads and outbox claims of the worker (its polls are an hour apart) for one command. */
+    async function wakeUpsOf(app: TestingModule, command: object, ledgerId: string, total: number, ledgerVersion: number): Promise<{ reads: number; claims: number }> {
+      // Whatever the last command woke is over: nothing is read or claimed any more.
+      for (let quiet = -1; quiet !== reads.mock.calls.length + claims.mock.calls.length; ) {
+        quiet = reads.mock.calls.length + claims.mock.calls.length;
+        await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      }
+      reads.mockClear();
+      claims.mockClear();
+      await app.get(CommandBus).execute(command);
+      await eventually(() => totals.get(ledgerId) === total && published.includes(`ledger-${ledgerId}@${ledgerVersion}`), `${ledgerId} at ${total}`);
+      // The notification of the commit arrives within this, and any wake-up it would bring.
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      return { reads: reads.mock.calls.length, claims: claims.mock.calls.length };
+    }
+
+    await writer.get(CommandBus).execute(new OpenLedger('W1', 'ann'));
+    await eventually(() => totals.get('W1') === 0 && published.includes('ledger-W1@1'), 'W1 opened');
+    // Another instance's commit wakes the worker through NOTIFY alone: one run of each job.
+    const other = await wakeUpsOf(writer, new Post('W1', 3), 'W1', 3, 2);
+    expect(other.reads).toBe(1);
+    // Its own commit: woken by its gateway's listener, and the NOTIFY with its origin skipped. It
+    // used to run each job twice (a second feed read and claim for nothing).
+    const own = await wakeUpsOf(worker, new Post('W1', 4), 'W1', 7, 3);
+    expect(own).toEqual(other);
+
+    // A unit its journal writes outside the gateway carries no origin: the NOTIFY still wakes it.
+    const storage = worker.get<ChronicleStorage>(CHRONICLE_STORAGE);
+    const version = await storage.journal.streamVersion('ledger-W1');
+    await storage.journal.append({
+      writes: [{ streamId: 'ledger-W1', aggregateType: 'Ledger', expectedVersion: version, events: [postedEvent('W1', 10)] }],
+    });
+    await eventually(() => totals.get('W1') === 17, 'the projection to see the unit appended beside the gateway');
+  });
+
   /** What a LISTEN on the channel receives for one command of an app with `providers`, up to a marker sent after it. */
   async function notificationsOfOneCommand(ledgerId: string, providers: Array<new (...args: never[]) => object>): Promise<string[]> {
     const channel = commitNotifyChannel({ schema });
@@ -151,6 +199,7 @@ await describePostgres('EventSourcingModule on PostgreSQL: one LISTEN connection
       }).compile();
       apps.push(app);
       await app.init();
+      origins.push(app.get(Chronicle).origin);
       await app.get(CommandBus).execute(new OpenLedger(ledgerId, 'ann'));
       // Notifications arrive in commit order: once the marker is here, the command's would be too.
       await client.query(`NOTIFY "${channel}", 'marker'`);
@@ -161,8 +210,14 @@ await describePostgres('EventSourcingModule on PostgreSQL: one LISTEN connection
     }
   }
 
+  /** The origin of each app `notificationsOfOneCommand` booted, in order. */
+  const origins: string[] = [];
+
   it('commits of events alone notify where the application declares a projection or saga, and not elsewhere', async () => {
-    expect(await notificationsOfOneCommand('N1', [Totals])).toEqual(['', 'marker']);
+    origins.length = 0;
+    // The payload is the committing runtime's origin: its own listener skips it.
+    expect(await notificationsOfOneCommand('N1', [Totals])).toEqual([origins[0], 'marker']);
+    expect(origins[0]).toMatch(/^[0-9a-f-]{36}$/);
     await Promise.all(apps.splice(0).map((app) => app.close()));
     expect(await notificationsOfOneCommand('N2', [])).toEqual(['marker']);
   });

@@ -166,6 +166,46 @@ await describePostgres('Outbox NOTIFY and the notification listener on PostgreSQ
     ]);
   });
 
+  describe("the unit's origin as the payload (the journal and the outbox notifying one channel)", () => {
+    const origin = 'runtime-7d0c2f3a';
+    beforeEach(() => journal.enableNotifications(store.notifyChannel));
+
+    async function heardAfter(append: () => Promise<unknown>): Promise<string[]> {
+      received.length = 0;
+      await append();
+      await waitFor(() => received.length > 0, 'the notification');
+      await delay(SETTLE_MS);
+      return [...received];
+    }
+
+    it('sends the origin once for a tagged unit, whether it is written as one statement or as a transaction', async () => {
+      // One statement: the journal's and the outbox's NOTIFY carry the same payload, folded into one.
+      expect(await heardAfter(() => journal.append({ writes: [write('tagged-1', 0, 2)], origin }))).toEqual([origin]);
+      // A participant that cannot join the statement sends the unit through the transactional path.
+      journal.addParticipant({ participate: async () => undefined });
+      expect(await heardAfter(() => journal.append({ writes: [write('tagged-2', 0, 2)], origin }))).toEqual([origin]);
+      expect(await heardAfter(() => journal.append({ writes: [write('untagged', 0, 1)] }))).toEqual(['']);
+    });
+
+    it('sends the origin of a conditional append, pipelined after its decision locks', async () => {
+      const tagged = (type: string): StreamWrite => ({ ...write(`decided-${type}`, 0, 1, type), events: [{ ...event(type), tags: ['room:9'] }] });
+      const read = await journal.readByQuery([{ tags: ['room:9'] }]);
+      const condition = { failIfEventsMatch: [{ tags: ['room:9'] }], after: read.next };
+      expect(await heardAfter(() => journal.append({ writes: [tagged('thing.happened')], condition, origin }))).toEqual([origin]);
+    });
+
+    it('refuses a malformed origin by name before anything is written or sent', async () => {
+      received.length = 0;
+      await expect(journal.append({ writes: [write('bad-origin', 0, 1)], origin: "x'); DROP TABLE x; --" })).rejects.toMatchObject({
+        name: 'InvalidArgumentError',
+        argument: 'origin',
+      });
+      await delay(SETTLE_MS);
+      expect(received).toEqual([]);
+      expect(await journal.streamInfo('bad-origin')).toBeUndefined();
+    });
+  });
+
   it('does not wake a listener of another Chronicle install in the same database', async () => {
     const tables = { ...database.tables, tablePrefix: 'other_' };
     await runChronicleMigrations(database.dataSource, tables);

@@ -68,6 +68,7 @@ export * from './ports/checkpoint-store.port.js';
 export * from './ports/saga-store.port.js';
 export * from './ports/integer-argument.js';
 export * from './ports/event-query.js';
+export { checkAppendOrigin } from './ports/append-origin.js';
 export * from './ports/lease-owner.js';
 export * from './sagas/saga-change-checks.js';
 export * from './subscriptions/parked-event-checks.js';

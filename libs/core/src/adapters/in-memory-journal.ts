@@ -4,6 +4,7 @@ import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
 import { InvalidArgumentError } from '../errors/invalid-argument.error.js';
 import type { EventMetadata } from '../events/event-metadata.js';
 import { checkIntegerArgument } from '../ports/integer-argument.js';
+import { checkAppendOrigin } from '../ports/append-origin.js';
 import { checkAppendCondition, checkEventQuery, eventMatchesQuery } from '../ports/event-query.js';
 import type { NewEvent, RecordedEvent } from '../events/recorded-event.js';
 import type {
@@ -296,6 +297,7 @@ export class InMemoryJournal implements Journal<InMemoryTransaction> {
   /** Checks the whole unit against the current state and encodes it; changes nothing. */
   private stage(request: AppendRequest): StagedUnit {
     if (!Array.isArray(request.writes)) throw new TypeError('AppendRequest.writes must be an array (it may be empty).');
+    checkAppendOrigin(request.origin);
     const { condition } = request;
     let conditionAfter = 0;
     if (condition !== undefined) {

@@ -171,6 +171,38 @@ describe('CommandGateway', () => {
     });
   });
 
+  describe('the origin of its units', () => {
+    /** A journal that keeps the origin of each unit it writes. */
+    class OriginJournal extends InMemoryJournal {
+      origins: Array<string | undefined> = [];
+      override async append(request: AppendRequest) {
+        this.origins.push(request.origin);
+        return super.append(request);
+      }
+    }
+
+    it('tags every unit it appends (events, a refusal recorded for its command id) with its origin, and none without one', async () => {
+      const tagged = new OriginJournal();
+      const catalog = new AggregateCatalog([Wallet]);
+      const withOrigin = new CommandGateway({ catalog, journal: tagged, logger: silent, origin: 'rt-9' });
+      await withOrigin.execute(new OpenWallet('w1', 'ann'), { commandId: 'c-1' });
+      await withOrigin.execute(new Credit('w1', 5), { commandId: 'c-2' });
+      await expect(withOrigin.execute(new Debit('w1', 50), { commandId: 'c-3' })).rejects.toThrow(/insufficient funds/);
+      expect((await tagged.findCommand('c-3'))?.outcome.kind).toBe('rejected');
+      expect(tagged.origins).toEqual(['rt-9', 'rt-9', 'rt-9']);
+
+      const plain = new OriginJournal();
+      await new CommandGateway({ catalog, journal: plain, logger: silent }).execute(new OpenWallet('w2', 'bob'));
+      expect(plain.origins).toEqual([undefined]);
+    });
+
+    it('refuses a malformed origin when it is built, by name', () => {
+      expect(() => new CommandGateway({ catalog: new AggregateCatalog([Wallet]), journal, origin: 'two words' })).toThrow(
+        expect.objectContaining({ name: 'InvalidArgumentError', argument: 'origin' }),
+      );
+    });
+  });
+
   describe('the state a result carries', () => {
     it('carries the aggregate as the command left it, as an instance of its class', async () => {
       await gateway.execute(new OpenWallet('w1', 'ann'));

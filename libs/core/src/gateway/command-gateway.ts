@@ -21,6 +21,7 @@ import type { EventMetadata } from '../events/event-metadata.js';
 import { EventSerializer } from '../events/event-serializer.js';
 import { consoleLogger, type ChronicleLogger } from '../logging/chronicle-logger.js';
 import { systemClock, type Clock } from '../ports/clock.port.js';
+import { checkAppendOrigin } from '../ports/append-origin.js';
 import type { AppendCondition, AppendRequest, AppendResult, CommandRecord, EventQuery, JournalStreams } from '../ports/journal.port.js';
 import { CommitBatcher } from './commit-batcher.js';
 import { DecisionStateCache } from './decision-state-cache.js';
@@ -49,6 +50,12 @@ export interface CommandGatewayDependencies {
   listeners?: PostCommitListener[];
   /** Spans and metrics of commands and group commits. @default off */
   telemetry?: ChronicleTelemetry;
+  /**
+   * The tag of every unit this gateway appends (`AppendRequest.origin`). A runtime gives its own
+   * and skips the notifications that carry it, because a listener of this gateway wakes its relay
+   * and subscriptions after each commit. @default none
+   */
+  origin?: string;
 }
 
 /** Cache counters since the gateway was built. */
@@ -172,6 +179,8 @@ export class CommandGateway {
   private readonly snapshotSaves = new Set<Promise<void>>();
   /** Where units of work go: the group-commit batcher, or the journal itself. */
   private readonly appender: { append(request: AppendRequest, span?: TelemetrySpan): Promise<AppendResult> };
+  /** Spread into every unit appended: `{ origin }`, or nothing (see `CommandGatewayDependencies.origin`). */
+  private readonly originTag: Pick<AppendRequest, 'origin'>;
   private readonly telemetry: ChronicleTelemetry;
   private pending = 0;
   private closed = false;
@@ -196,6 +205,8 @@ export class CommandGateway {
     this.recoveries = new Semaphore(this.options.maxConcurrentRecoveries);
     this.telemetry = dependencies.telemetry ?? new ChronicleTelemetry();
     this.appender = this.options.groupCommit.enabled ? new CommitBatcher(this.journal, this.options.groupCommit, this.telemetry) : this.journal;
+    const origin = checkAppendOrigin(dependencies.origin);
+    this.originTag = origin === undefined ? {} : { origin };
   }
 
   /** The serializer over this gateway's event registry. */
@@ -546,6 +557,7 @@ export class CommandGateway {
       const request: AppendRequest = {
         writes: [{ streamId, aggregateType: definition.name, expectedVersion: copy.version, events: serialized }],
         commands: record ? [record] : [],
+        ...this.originTag,
       };
       appended = await (attempt > 0 ? this.journal.append(request) : this.appender.append(request, task.span));
     } catch (error) {
@@ -729,6 +741,7 @@ export class CommandGateway {
           writes: [{ streamId, aggregateType: task.aggregateType, expectedVersion: version, events: serialized }],
           commands: record ? [record] : [],
           condition,
+          ...this.originTag,
         },
         task.span,
       );
@@ -767,7 +780,7 @@ export class CommandGateway {
   ): Promise<CommandResult | undefined> {
     const record = task.idempotent ? this.decisionRecord(task, outcome, now) : undefined;
     try {
-      await this.appender.append({ writes: [], commands: record ? [record] : [], condition }, task.span);
+      await this.appender.append({ writes: [], commands: record ? [record] : [], condition, ...this.originTag }, task.span);
     } catch (error) {
       if (!(error instanceof DuplicateCommandError)) throw error;
       return this.replay(await this.requireRecord(task), task);
@@ -830,7 +843,7 @@ export class CommandGateway {
     if (task.idempotent) {
       const record = this.record(task, { kind: 'rejected', error: recordError(error) }, this.clock.now());
       try {
-        await this.appender.append({ writes: [], commands: [record] }, task.span);
+        await this.appender.append({ writes: [], commands: [record], ...this.originTag }, task.span);
         this.recent.set(task.commandId, record);
       } catch (appendError) {
         if (!(appendError instanceof DuplicateCommandError)) throw appendError;
@@ -846,7 +859,7 @@ export class CommandGateway {
     if (task.idempotent) {
       const record = this.record(task, { kind: 'accepted', fromVersion: copy.version + 1, toVersion: copy.version }, this.clock.now());
       try {
-        await this.appender.append({ writes: [], commands: [record] }, task.span);
+        await this.appender.append({ writes: [], commands: [record], ...this.originTag }, task.span);
         this.recent.set(task.commandId, record);
       } catch (error) {
         if (!(error instanceof DuplicateCommandError)) throw error;

@@ -28,9 +28,12 @@ class CountingJournal extends InMemoryJournal {
   /** Stands for a journal whose appends run in a database server (PostgreSQL's says true). */
   appendsOverlap = false;
   calls: number[] = [];
+  /** The origin of each unit written, in order. */
+  origins: Array<string | undefined> = [];
   failNext: Error | undefined;
   override async append(request: AppendRequest) {
     this.calls.push(request.writes.length);
+    this.origins.push(request.origin);
     if (this.failNext) {
       const error = this.failNext;
       this.failNext = undefined;
@@ -66,6 +69,18 @@ describe('CommitBatcher', () => {
       expect(result.streams.map((s) => [s.streamId, s.fromVersion, s.toVersion])).toEqual([[`s${i}`, 1, 1]]);
       expect(result.cursor).toBeDefined();
     });
+  });
+
+  it("gives a batch its units' origin when they share one, and none when they do not (its notification then wakes everyone)", async () => {
+    const journal = new CountingJournal();
+    const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+    const tagged = (streamId: string, origin?: string): AppendRequest => ({ ...unit(streamId), ...(origin === undefined ? {} : { origin }) });
+    await Promise.all([batcher.append(tagged('a', 'rt-1')), batcher.append(tagged('b', 'rt-1'))]);
+    await Promise.all([batcher.append(tagged('c', 'rt-1')), batcher.append(tagged('d', 'rt-2'))]);
+    await Promise.all([batcher.append(tagged('e', 'rt-1')), batcher.append(tagged('f'))]);
+    await batcher.append(tagged('g', 'rt-3'));
+    expect(journal.calls).toEqual([2, 2, 2, 1]);
+    expect(journal.origins).toEqual(['rt-1', undefined, undefined, 'rt-3']);
   });
 
   it('keeps batches within maxBatchSize and gathers later units while a batch is being written', async () => {

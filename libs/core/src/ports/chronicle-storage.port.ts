@@ -18,8 +18,12 @@ export interface NotificationSource {
   start(): Promise<void>;
   /** Stops listening and closes the connection; leaves no timer behind. */
   stop(): Promise<void>;
-  /** Calls `listener` on every wake-up until the returned function is called. */
-  onWake(listener: () => void): () => void;
+  /**
+   * Calls `listener` on every wake-up until the returned function is called, with the `origin` of
+   * the unit whose commit sent it (`AppendRequest.origin`): undefined for a unit without one, and
+   * when listening resumes after a loss (whatever was sent meanwhile is gone, so poll).
+   */
+  onWake(listener: (origin: string | undefined) => void): () => void;
 }
 
 /**

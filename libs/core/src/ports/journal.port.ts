@@ -54,6 +54,16 @@ export interface AppendRequest {
    * versions of `writes`. Absent: today's append, unchanged.
    */
   condition?: AppendCondition;
+  /**
+   * Who commits the unit, for the wake-up it sends: a journal that notifies other instances of its
+   * commits (PostgreSQL NOTIFY) sends this tag with the notification, and
+   * `NotificationSource.onWake` hands it to each listener. A runtime tags the units of its
+   * own commands and skips the notifications that carry its tag: it wakes its own relay and
+   * subscriptions after those commits itself, so each of its commits wakes it once, not twice.
+   * 1–64 letters, digits, `-`, `_`, `.` or `:` (see `checkAppendOrigin`). Absent: the
+   * notification carries no tag and wakes every listener, this instance's included.
+   */
+  origin?: string;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { refusePlainPersonalData } from '../personal-data/plain-personal-data-check.js';
 import { refuseUnsealedPersonalData } from '../personal-data/unsealed-personal-data-check.js';
 import { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
@@ -144,6 +145,11 @@ export class Chronicle<Tx = unknown> {
   readonly sagas: ReadonlyMap<string, SagaEngine<Tx>> = new Map();
   /** Owner id of this runtime's leases (host:pid:uuid8). */
   readonly owner: string;
+  /**
+   * The tag of the units this runtime's gateway appends (`AppendRequest.origin`, a random UUID):
+   * the notifications that carry it are this runtime's own commits, already woken for.
+   */
+  readonly origin: string;
   /** Spans and metrics of this runtime (`enabled` once `@opentelemetry/api` was found). */
   readonly telemetry: ChronicleTelemetry;
   private unobserveGauges: (() => void) | undefined;
@@ -195,6 +201,7 @@ export class Chronicle<Tx = unknown> {
     const clock = config.clock ?? systemClock;
     this.clock = clock;
     this.owner = newLeaseOwnerId();
+    this.origin = randomUUID();
     const telemetry = this.telemetry;
     this.jobs = new BackgroundJobs(this.logger);
 
@@ -226,6 +233,9 @@ export class Chronicle<Tx = unknown> {
         interceptors: [...(config.interceptors ?? [])],
         listeners: [...(config.listeners ?? []), wakeAfterCommit],
         telemetry,
+        // Its units' notifications come back to this runtime too: `startNotifications` skips them,
+        // `wakeAfterCommit` has woken everything already.
+        origin: this.origin,
       },
       this.options.gateway,
     );
@@ -535,7 +545,10 @@ export class Chronicle<Tx = unknown> {
     const outbox = this.options.outbox.listen && this.options.outbox.relay && this.relay !== undefined;
     const subscriptions = this.options.subscriptions.listen && this.options.subscriptions.run && this.subscriptions.size > 0;
     if (!source || (!outbox && !subscriptions)) return;
-    this.unsubscribeWakeUps = source.onWake(() => {
+    this.unsubscribeWakeUps = source.onWake((origin) => {
+      // A commit of this runtime's gateway: its own listener woke the relay and the subscriptions
+      // after it; a second wake-up would only read the feed and claim the outbox once more for nothing.
+      if (origin === this.origin) return;
       if (outbox) void this.jobs.wakeGroup('outbox');
       if (subscriptions) void this.jobs.wakeGroup('subscriptions');
     });

@@ -4,6 +4,7 @@ import { useContractRunner, type ContractRunner } from './contract-runner.js';
 import {
   ConcurrencyError,
   DuplicateCommandError,
+  InvalidArgumentError,
   type AppendRequest,
   type AppendResult,
   type CommandRecord,
@@ -753,6 +754,23 @@ export function journalContract(implementation: string, open: () => Promise<Jour
         expect(await journal.streamInfo('dup-2')).toBeUndefined();
         expect(await readWholeFeed(journal)).toHaveLength(1);
         expect(await journal.findCommand(original.commandId)).toEqual(original);
+      });
+
+      it("writes a unit tagged with its committer's origin like any other, and refuses a malformed origin by name, writing nothing", async () => {
+        const origin = '6c1f0d4e-2b7a-4d7e-9a51-0f2c3b4a5d6e';
+        const tagged = await journal.append({ writes: [write('origin-1', 0, 2)], origin });
+        expect(tagged.streams[0]?.events.map((event) => event.version)).toEqual([1, 2]);
+        const before = await readWholeFeed(journal);
+        for (const bad of ['', 'x'.repeat(65), "it's", 'line\nbreak', 'nul\u0000', 42, null]) {
+          const record = commandRecord();
+          const error = await failureOf(journal.append({ writes: [write('origin-2', 0, 1)], commands: [record], origin: bad as string }));
+          expect(error).toBeInstanceOf(InvalidArgumentError);
+          expect(error).toMatchObject({ argument: 'origin', value: bad });
+          expect((error as Error).message.startsWith('origin must be 1–64 letters')).toBe(true);
+          expect(await journal.streamInfo('origin-2')).toBeUndefined();
+          expect(await journal.findCommand(record.commandId)).toBeUndefined();
+        }
+        expect(await readWholeFeed(journal)).toEqual(before);
       });
 
       it('refuses a command id repeated within one unit', async () => {

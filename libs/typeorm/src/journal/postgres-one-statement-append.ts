@@ -123,7 +123,8 @@ export function oneStatementAppend(
   if (notifyChannel !== undefined) {
     // A plain SELECT in WITH runs only when read: `reads` reads it. One per statement, and only
     // when it wrote events.
-    ctes.push(`woke AS (SELECT pg_notify(${p(notifyChannel)}, '') FROM (SELECT 1 FROM appended LIMIT 1) x)`);
+    // The unit's origin as the payload: the runtime that wrote it skips its own wake-up.
+    ctes.push(`woke AS (SELECT pg_notify(${p(notifyChannel)}, ${p(request.origin ?? '')}) FROM (SELECT 1 FROM appended LIMIT 1) x)`);
     reads.push('(SELECT count(*) FROM woke)');
   }
   // Every CTE is read (PostgreSQL runs data-modifying ones regardless, but a SELECT only when

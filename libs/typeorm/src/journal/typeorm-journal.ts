@@ -4,6 +4,7 @@ import {
   AppendConditionConflictError,
   ChronicleError,
   checkAppendCondition,
+  checkAppendOrigin,
   eventMatchesQuery,
   checkEventQuery,
   checkIntegerArgument,
@@ -37,6 +38,7 @@ import type {
   StreamWrite,
   UnitOfWorkParticipant,
 } from '@chronicle/core';
+import { sharedAppendOrigin } from '@chronicle/core/internal';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { driverErrorOf } from '../dialects/driver-error.js';
 import { postgresDialect } from '../dialects/postgres.dialect.js';
@@ -321,7 +323,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
           }),
         ),
       );
-      const inserted = await this.insertEvents(manager, pending);
+      const inserted = await this.insertEvents(manager, pending, request.origin);
       const result = this.appendResult(request, inserted);
       await this.recordCommands(manager, request.commands ?? []);
       for (const participant of this.participants) await participant.participate(manager, request, result);
@@ -559,7 +561,12 @@ export class TypeOrmJournal implements Journal<EntityManager> {
         if (events.some((event) => eventMatchesQuery(request.condition!.failIfEventsMatch, event.type, event.tags))) return undefined;
       }
     }
-    const combined: AppendRequest = { writes: requests.flatMap((request) => request.writes), commands: requests.flatMap((request) => request.commands ?? []) };
+    const origin = sharedAppendOrigin(requests);
+    const combined: AppendRequest = {
+      writes: requests.flatMap((request) => request.writes),
+      commands: requests.flatMap((request) => request.commands ?? []),
+      ...(origin === undefined ? {} : { origin }),
+    };
     const ordered = [...combined.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
     if (!this.canAppendInOneStatement(ordered)) return undefined;
     const namespace = await this.lockNamespace();
@@ -981,6 +988,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
    */
   private validate(request: AppendRequest): number {
     if (!Array.isArray(request.writes)) throw invalidRequest('writes must be an array');
+    checkAppendOrigin(request.origin);
     let pastLastVersion = -1;
     request.writes.forEach((write, index) => {
       const where = `writes[${index}]`;
@@ -1148,6 +1156,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   private async insertEvents(
     manager: EntityManager,
     pending: PendingEvent[],
+    origin: string | undefined,
   ): Promise<Map<string, { position: number; cursor: FeedCursor }>> {
     const inserted = new Map<string, { position: number; cursor: FeedCursor }>();
     for (let start = 0; start < pending.length; start += EVENT_INSERT_CHUNK) {
@@ -1174,7 +1183,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
           manager,
           `INSERT INTO ${this.tables.events} (stream_id, version, aggregate_type, event_id, type, schema_version, ` +
             `payload, metadata, tags, occurred_at) VALUES ${values.join(', ')} RETURNING ${this.dialect.insertReturning}` +
-            (this.notifyChannel === undefined ? '' : `, pg_notify(${params.add(this.notifyChannel)}, '') IS NULL AS notified`),
+            (this.notifyChannel === undefined ? '' : `, pg_notify(${params.add(this.notifyChannel)}, ${params.add(origin ?? '')}) IS NULL AS notified`),
           params.values,
         ));
       } catch (error) {

@@ -19,7 +19,7 @@ export interface PostgresCommitNotificationsOptions {
  * re-established with backoff when lost (`PostgresNotificationListener`); polling stays the fallback.
  */
 export class PostgresCommitNotifications implements NotificationSource {
-  private readonly listeners = new Set<() => void>();
+  private readonly listeners = new Set<(origin: string | undefined) => void>();
   private listener: PostgresNotificationListener | undefined;
   private starting: Promise<void> | undefined;
 
@@ -43,20 +43,25 @@ export class PostgresCommitNotifications implements NotificationSource {
     return this.listener?.backendPid;
   }
 
-  onWake(listener: () => void): () => void {
+  /**
+   * Calls `listener` on every notification, with its payload as the origin of the unit that sent
+   * it (undefined when empty), and with undefined each time listening resumes after a loss, until
+   * the returned function is called.
+   */
+  onWake(listener: (origin: string | undefined) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
   start(): Promise<void> {
     this.starting ??= (async () => {
-      const wake = (): void => {
-        for (const listener of [...this.listeners]) listener();
+      const wake = (origin: string | undefined): void => {
+        for (const listener of [...this.listeners]) listener(origin);
       };
       this.listener = new PostgresNotificationListener(this.dataSource, {
         channel: this.options.channel,
-        onNotification: wake,
-        onReconnect: wake,
+        onNotification: (payload) => wake(payload === '' ? undefined : payload),
+        onReconnect: () => wake(undefined),
         ...(this.options.logger === undefined ? {} : { logger: this.options.logger }),
         ...(this.options.applicationName === undefined ? {} : { applicationName: this.options.applicationName }),
       });

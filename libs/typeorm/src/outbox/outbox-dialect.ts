@@ -33,6 +33,9 @@ export interface OutboxDialect {
    * placeholders on SQLite.
    */
   updateWhere(tables: ChronicleTables, build: () => { set: string; where: string; ids?: string }): string;
-  /** Tells listeners that entries were written (PostgreSQL NOTIFY, sent at commit); a no-op on SQLite. */
-  notify(manager: EntityManager, channel: string): Promise<void>;
+  /**
+   * Tells listeners that entries were written (PostgreSQL NOTIFY, sent at commit, with the unit's
+   * `origin` as payload, '' for none); a no-op on SQLite.
+   */
+  notify(manager: EntityManager, channel: string, origin?: string): Promise<void>;
 }

@@ -157,8 +157,9 @@ export const postgresOutboxDialect: OutboxDialect = {
     );
   },
 
-  async notify(manager: EntityManager, channel: string): Promise<void> {
-    // Delivered at commit, dropped on rollback; an empty payload lets PostgreSQL fold duplicates.
-    await executeSql(manager, "SELECT pg_notify($1, '')", [channel]);
+  async notify(manager: EntityManager, channel: string, origin?: string): Promise<void> {
+    // Delivered at commit, dropped on rollback; the same payload as the journal's lets PostgreSQL
+    // fold duplicates.
+    await executeSql(manager, 'SELECT pg_notify($1, $2)', [channel, origin ?? '']);
   },
 };

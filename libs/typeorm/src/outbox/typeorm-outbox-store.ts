@@ -169,7 +169,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
   }
 
   /** {@inheritDoc UnitOfWorkParticipant.participate} */
-  async participate(manager: EntityManager, _request: AppendRequest, result: AppendResult): Promise<void> {
+  async participate(manager: EntityManager, request: AppendRequest, result: AppendResult): Promise<void> {
     if (this.subscriptions.size === 0) return;
     if (this.sql.name === 'sqlite') {
       await this.insertEntriesOfUnit(manager, this.routed(result.streams.flatMap((stream) => stream.events)));
@@ -180,8 +180,9 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
       this.routed(result.streams.flatMap((stream) => stream.events)),
       undefined,
       this.notifyChannel,
+      request.origin,
     );
-    if (written.inserted > 0 && !written.notified) await this.dialect.notify(manager, this.notifyChannel);
+    if (written.inserted > 0 && !written.notified) await this.dialect.notify(manager, this.notifyChannel, request.origin);
   }
 
   /**
@@ -219,7 +220,8 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
       },
       {
         name: `${uniquePrefix}outbox_woke`,
-        sql: `SELECT pg_notify(${params.add(this.notifyChannel)}, '') FROM (SELECT 1 FROM ${entries} LIMIT 1) x`,
+        // The unit's origin, as the journal's own NOTIFY sends it: PostgreSQL folds the two into one.
+        sql: `SELECT pg_notify(${params.add(this.notifyChannel)}, ${params.add(request.origin ?? '')}) FROM (SELECT 1 FROM ${entries} LIMIT 1) x`,
       },
     ];
   }
@@ -462,6 +464,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
     items: readonly { handler: string; event: RecordedEvent }[],
     now: Date = this.clock.now(),
     notifyChannel?: string,
+    origin?: string,
   ): Promise<{ inserted: number; notified: boolean }> {
     if (items.length === 0) return { inserted: 0, notified: false };
     const sorted = this.inInsertOrder(items);
@@ -478,7 +481,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
           '$6::int[], $7::text[], $8::text[], $9::int[], $10::jsonb[], $11::jsonb[], $12::timestamptz[]) ' +
           'AS u(id, handler, aggregate_type, aggregate_id, stream_id, version, event_id, event_type, schema_version, payload, metadata, occurred_at) ' +
           'ON CONFLICT (handler, event_id) DO NOTHING RETURNING id), ' +
-          "notified AS (SELECT pg_notify($14, '') FROM (SELECT 1 FROM inserted LIMIT 1) x WHERE $14::text IS NOT NULL) " +
+          'notified AS (SELECT pg_notify($14, $15) FROM (SELECT 1 FROM inserted LIMIT 1) x WHERE $14::text IS NOT NULL) ' +
           'SELECT (SELECT count(*) FROM inserted)::int AS inserted, (SELECT count(*) FROM notified)::int AS notified',
         [
           sorted.map((item) => item.id),
@@ -495,6 +498,7 @@ export class TypeOrmOutboxStore implements OutboxStore<EntityManager>, AppendSta
           sorted.map((item) => item.event.occurredAt),
           timestamp,
           notifyChannel ?? null,
+          origin ?? '',
         ],
       );
       return { inserted: rows[0]?.inserted ?? 0, notified: (rows[0]?.notified ?? 0) > 0 };
