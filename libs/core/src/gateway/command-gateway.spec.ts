@@ -96,6 +96,35 @@ describe('CommandGateway', () => {
       expect(await journal.streamVersion('wallet-w1')).toBe(1);
     });
 
+    it('reads nothing before appending a creating command; for an aggregate that exists after all it loads it, fails with AggregateAlreadyExistsError or replays the recorded outcome, and writes nothing', async () => {
+      const reads: string[] = [];
+      class ReadCountingJournal extends InMemoryJournal {
+        override async streamInfo(streamId: string) {
+          reads.push(`info ${streamId}`);
+          return super.streamInfo(streamId);
+        }
+        override async streamVersion(streamId: string) {
+          reads.push(`version ${streamId}`);
+          return super.streamVersion(streamId);
+        }
+      }
+      const store = new ReadCountingJournal();
+      await expect(gatewayOver(store).execute(new OpenWallet('w1', 'ann'), { commandId: 'open-w1' })).resolves.toMatchObject({ version: 1 });
+      expect(reads).toEqual([]);
+
+      // Other instances (gateways that have not cached it), with no conflict retries to spend: the
+      // stream found after the assumption is not a conflict.
+      const other = (): CommandGateway => gatewayOver(store, { conflictRetries: 0 });
+      await expect(other().execute(new OpenWallet('w1', 'bob'))).rejects.toThrow(AggregateAlreadyExistsError);
+      expect(reads).toContain('info wallet-w1');
+      // A refusal is recorded only once the stream is known to be new: here the aggregate existed.
+      await expect(other().execute(new OpenWallet('w1', ''), { commandId: 'open-w1-empty' })).rejects.toThrow(AggregateAlreadyExistsError);
+      expect((await store.findCommand('open-w1-empty'))?.outcome).toMatchObject({ kind: 'rejected', error: { name: 'AggregateAlreadyExistsError' } });
+      await expect(other().execute(new OpenWallet('w1', 'ann'), { commandId: 'open-w1' })).resolves.toMatchObject({ replayed: true, version: 1 });
+      expect(await store.streamVersion('wallet-w1')).toBe(1);
+      expect((await store.readStream('wallet-w1')).map((event) => event.payload)).toEqual([{ walletId: 'w1', owner: 'ann' }]);
+    });
+
     it('writes nothing for a domain rule violation and keeps the state intact', async () => {
       await gateway.execute(new OpenWallet('w1', 'ann'));
       await gateway.execute(new Credit('w1', 10));
@@ -296,6 +325,10 @@ describe('CommandGateway', () => {
 
     it('refuses a command when no recovery permit frees up in time', async () => {
       const slowJournal = new InMemoryJournal();
+      // Existing aggregates, not in the new gateway's cache: each command recovers its own.
+      const setup = gatewayOver(slowJournal);
+      await setup.execute(new OpenWallet('a', 'ann'));
+      await setup.execute(new OpenWallet('b', 'bob'));
       const hold = deferred();
       const originalInfo = slowJournal.streamInfo.bind(slowJournal);
       slowJournal.streamInfo = async (id) => {
@@ -303,12 +336,12 @@ describe('CommandGateway', () => {
         return originalInfo(id);
       };
       gateway = gatewayOver(slowJournal, { maxConcurrentRecoveries: 1, recoveryPermitTimeoutMs: 30 });
-      const first = gateway.execute(new OpenWallet('a', 'ann'));
-      const second = gateway.execute(new OpenWallet('b', 'bob'));
+      const first = gateway.execute(new Credit('a', 1));
+      const second = gateway.execute(new Credit('b', 1));
       await expect(second).rejects.toThrow(GatewayOverloadedError);
       await expect(second).rejects.toMatchObject({ reason: 'recovery-permit-timeout' });
       hold.resolve();
-      await expect(first).resolves.toMatchObject({ version: 1 });
+      await expect(first).resolves.toMatchObject({ version: 2 });
     });
 
     it('after close, refuses new commands as shutting down, having finished the queued ones', async () => {

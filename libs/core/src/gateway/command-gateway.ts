@@ -479,14 +479,27 @@ export class CommandGateway {
   }
 
   private async run(task: CommandTask): Promise<CommandResult> {
+    // A creating command reads nothing first: it is decided on a new aggregate and appended at
+    // version 0. A stream that exists after all fails that append, or the version check before a
+    // refusal is recorded (`ensureCurrent`), as a stale copy does: the stream is then loaded and
+    // the command decided again (AggregateAlreadyExistsError, or the replay of its recorded
+    // outcome), without counting as a conflict. A decision that creates does the same.
+    let assumeNew = task.handler.creates && (task.metadata.expectedVersion ?? 0) === 0;
     for (let attempt = 0; ; attempt++) {
       // A cached aggregate without a promise (see `cachedCopy`).
-      const copy = this.cachedCopy(task.streamId) ?? (await this.checkout(task.definition, task.streamId, task.aggregateId));
+      const cached = this.cachedCopy(task.streamId);
+      const assumed = cached === undefined && assumeNew;
+      const copy = cached ?? (assumed ? { aggregate: task.definition.create(), version: 0, fresh: false } : await this.checkout(task.definition, task.streamId, task.aggregateId));
       try {
         return await this.decide(task, copy, attempt);
       } catch (error) {
         if (!(error instanceof StaleAggregate)) throw error;
         this.cache.delete(task.streamId);
+        if (assumed) {
+          assumeNew = false;
+          attempt--;
+          continue;
+        }
         if (attempt >= this.options.conflictRetries) throw error.conflict;
         task.retries = attempt + 1;
         // A random pause that grows with each conflict, so instances contending for one aggregate
