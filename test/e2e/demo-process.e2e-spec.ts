@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { buildDemo, launchDemo, TEST_MASTER_KEY_ENV, type DemoProcess } from '../support/demo-process.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
 import { expectInOrderAndComplete, recordExchange, waitUntil } from '../support/outbox-test-apps.js';
 import { AMQP_URL, POSTGRES_URL, createSchema, postgresUnavailableReason, rabbitMqUnavailableReason, servicesRequired, uniqueSchemaName } from '../support/services.js';
 
@@ -295,19 +296,34 @@ const rabbitMissing = (await postgresUnavailableReason()) ?? (await rabbitMqUnav
 
   it('publishes every account event to chronicle.demo; a relay killed with SIGKILL mid-stream loses none after a restart', async () => {
     const consumer = await recordExchange('chronicle.demo');
+    // The demo reaches RabbitMQ through a proxy, so the test can hold its publishing in flight.
+    const broker = new URL(AMQP_URL);
+    const proxy = new TcpProxy(broker.hostname, Number(broker.port || 5672));
+    await proxy.start();
     try {
-      let demo = await launch(env);
+      const proxied = new URL(AMQP_URL);
+      proxied.hostname = '127.0.0.1';
+      proxied.port = String(proxy.port);
+      let demo = await launch({ ...env, AMQP_URL: proxied.toString() });
       children.push(demo.child);
       const ids: string[] = [];
       for (let i = 0; i < 8; i++) ids.push(((await request(demo.url).post('/accounts').send({ owner: `o${i}` }).expect(201)).body as { id: string }).id);
       const mine = () => consumer.messages.filter((m) => ids.includes(m.aggregateId));
-      // Deposits keep the relay busy; the kill lands while it is publishing.
+      let acknowledged = 0;
       const depositing = Promise.all(
         ids.map(async (id) => {
-          for (let k = 0; k < 60; k++) await request(demo.url).post(`/accounts/${id}/deposits`).send({ amount: 1 }).catch(() => undefined);
+          for (let k = 0; k < 60; k++) {
+            const response = await request(demo.url).post(`/accounts/${id}/deposits`).send({ amount: 1 }).catch(() => undefined);
+            if (response !== undefined && response.status < 300) acknowledged++;
+          }
         }),
       );
       await waitUntil(() => mine().length >= 100, 30_000, '100 published events');
+      // The relay publishes as fast as the deposits commit: held in flight from here on (its
+      // publishes unconfirmed, later entries unpublished), the kill lands while it is publishing.
+      proxy.pause();
+      const held = acknowledged;
+      await waitUntil(() => acknowledged >= held + 16, 30_000, '16 deposits committed while publishing is held');
       demo.child.kill('SIGKILL');
       await demo.exited;
       await depositing;
@@ -327,6 +343,7 @@ const rabbitMissing = (await postgresUnavailableReason()) ?? (await rabbitMqUnav
       await demo.exited;
     } finally {
       await consumer.close();
+      await proxy.stop();
     }
   }, 120_000);
 });

@@ -2,11 +2,13 @@ import net from 'node:net';
 
 /**
  * A TCP proxy on 127.0.0.1 in front of a server, so a test can make that server unreachable
- * (`stop` refuses new connections and resets open ones) and reachable again (`start`).
+ * (`stop` refuses new connections and resets open ones) and reachable again (`start`), or hold
+ * everything in flight (`pause`: the connections stay open and nothing more crosses them).
  */
 export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
+  private paused = false;
   port = 0;
 
   constructor(
@@ -21,6 +23,7 @@ export class TcpProxy {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
+        if (this.paused) socket.pause();
       }
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
@@ -31,7 +34,14 @@ export class TcpProxy {
     this.server = server;
   }
 
+  /** Stops forwarding in both directions, on the open connections and on new ones, until `stop`. */
+  pause(): void {
+    this.paused = true;
+    for (const socket of this.sockets) socket.pause();
+  }
+
   async stop(): Promise<void> {
+    this.paused = false;
     const server = this.server;
     this.server = undefined;
     for (const socket of this.sockets) socket.resetAndDestroy();
