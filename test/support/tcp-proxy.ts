@@ -9,6 +9,8 @@ export class TcpProxy {
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   private paused = false;
+  /** Each client connection and the one it opened upstream. */
+  private readonly pairs = new Map<net.Socket, net.Socket>();
   port = 0;
 
   constructor(
@@ -23,9 +25,12 @@ export class TcpProxy {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
         socket.on('error', () => undefined);
-        if (this.paused) socket.pause();
       }
-      client.pipe(upstream).pipe(client);
+      this.pairs.set(client, upstream);
+      client.on('close', () => this.pairs.delete(client));
+      // Held from the start while paused: piping would resume them.
+      if (this.paused) this.hold(client, upstream);
+      else client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -37,7 +42,15 @@ export class TcpProxy {
   /** Stops forwarding in both directions, on the open connections and on new ones, until `stop`. */
   pause(): void {
     this.paused = true;
-    for (const socket of this.sockets) socket.pause();
+    for (const [client, upstream] of this.pairs) this.hold(client, upstream);
+  }
+
+  /** Unpiped as well as paused: a pipe resumes its source when the other side drains. */
+  private hold(client: net.Socket, upstream: net.Socket): void {
+    client.unpipe(upstream);
+    upstream.unpipe(client);
+    client.pause();
+    upstream.pause();
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,10 @@
 import { InMemoryJournal } from '../adapters/in-memory-journal.js';
 import { InMemorySnapshotStore } from '../adapters/in-memory-snapshot-store.js';
 import { AggregateCatalog } from '../aggregates/aggregate-catalog.js';
+import { Aggregate } from '../aggregates/aggregate.decorator.js';
+import { Applies } from '../aggregates/applies.decorator.js';
+import { Handles } from '../aggregates/handles.decorator.js';
+import { Event } from '../events/event.decorator.js';
 import { AggregateAlreadyExistsError } from '../errors/aggregate-already-exists.error.js';
 import { AggregateNotFoundError } from '../errors/aggregate-not-found.error.js';
 import { ConcurrencyError } from '../errors/concurrency.error.js';
@@ -123,6 +127,55 @@ describe('CommandGateway', () => {
       await expect(other().execute(new OpenWallet('w1', 'ann'), { commandId: 'open-w1' })).resolves.toMatchObject({ replayed: true, version: 1 });
       expect(await store.streamVersion('wallet-w1')).toBe(1);
       expect((await store.readStream('wallet-w1')).map((event) => event.payload)).toEqual([{ walletId: 'w1', owner: 'ann' }]);
+    });
+
+    it('fails a creating command whose handler throws for an aggregate that exists after all with AggregateAlreadyExistsError, not the error of a handler run on an assumed new one', async () => {
+      class OpenProbe {
+        constructor(readonly probeId: string, readonly failing: boolean) {}
+      }
+      @Event('probe.opened')
+      class ProbeOpened {
+        constructor(readonly probeId: string) {}
+      }
+      @Aggregate({ name: 'probe', id: 'probeId' })
+      class Probe {
+        opened = false;
+        @Handles(OpenProbe, { creates: true })
+        open(command: OpenProbe) {
+          if (command.failing) throw new Error('the directory service is down');
+          return new ProbeOpened(command.probeId);
+        }
+        @Applies(ProbeOpened)
+        onOpened() {
+          this.opened = true;
+        }
+      }
+      const catalog = new AggregateCatalog([Probe]);
+      await new CommandGateway({ catalog, journal, logger: silent }).execute(new OpenProbe('p1', false));
+      const other = new CommandGateway({ catalog, journal, logger: silent }, { conflictRetries: 0 });
+      await expect(other.execute(new OpenProbe('p1', true))).rejects.toThrow(AggregateAlreadyExistsError);
+      // On a new id the handler's own error stands.
+      await expect(other.execute(new OpenProbe('p2', true))).rejects.toThrow('the directory service is down');
+      expect(await journal.streamInfo('probe-p2')).toBeUndefined();
+    });
+
+    it('tells onUnsettledAppend of an append that failed otherwise than by a refusal (its unit may have committed), and not of a conflict', async () => {
+      const unsettled: unknown[] = [];
+      const flaky = new InMemoryJournal();
+      const catalog = new AggregateCatalog([Wallet]);
+      const watched = new CommandGateway({ catalog, journal: flaky, logger: silent, onUnsettledAppend: (error) => unsettled.push(error) });
+      await watched.execute(new OpenWallet('w1', 'ann'));
+      await gatewayOver(flaky).execute(new Credit('w1', 1));
+      // A conflict (another instance moved the aggregate) is a refusal, retried as ever.
+      await watched.execute(new Credit('w1', 2));
+      expect(unsettled).toEqual([]);
+      const append = flaky.append.bind(flaky);
+      flaky.append = async (request) => {
+        await append(request);
+        throw new Error('Connection terminated unexpectedly');
+      };
+      await expect(watched.execute(new Credit('w1', 3))).rejects.toThrow('Connection terminated unexpectedly');
+      expect(unsettled).toEqual([expect.objectContaining({ message: 'Connection terminated unexpectedly' })]);
     });
 
     it('writes nothing for a domain rule violation and keeps the state intact', async () => {

@@ -56,6 +56,14 @@ export interface CommandGatewayDependencies {
    * and subscriptions after each commit. @default none
    */
   origin?: string;
+  /**
+   * Called when an append of events fails otherwise than by a refusal (a conflict, a recorded
+   * command id, a stale decision): the unit may have committed with its answer lost (a connection
+   * dropped at COMMIT), and no post-commit listener runs for it. The runtime wakes its relay and
+   * subscriptions then, since the notification of such a commit carries its origin and is skipped.
+   * Must not throw. @default none
+   */
+  onUnsettledAppend?: (error: unknown) => void;
 }
 
 /** Cache counters since the gateway was built. */
@@ -86,6 +94,8 @@ interface CacheEntry {
 /** A hydrated aggregate inside one command, and whether it was read from the database just now. */
 interface WorkingCopy extends CacheEntry {
   fresh: boolean;
+  /** A new aggregate assumed for a creating command, its stream not read (see `run`). */
+  assumedNew?: true;
 }
 
 interface CommandTask {
@@ -179,6 +189,7 @@ export class CommandGateway {
   private readonly snapshotSaves = new Set<Promise<void>>();
   /** Where units of work go: the group-commit batcher, or the journal itself. */
   private readonly appender: { append(request: AppendRequest, span?: TelemetrySpan): Promise<AppendResult> };
+  private readonly onUnsettledAppend: ((error: unknown) => void) | undefined;
   /** Spread into every unit appended: `{ origin }`, or nothing (see `CommandGatewayDependencies.origin`). */
   private readonly originTag: Pick<AppendRequest, 'origin'>;
   private readonly telemetry: ChronicleTelemetry;
@@ -205,6 +216,7 @@ export class CommandGateway {
     this.recoveries = new Semaphore(this.options.maxConcurrentRecoveries);
     this.telemetry = dependencies.telemetry ?? new ChronicleTelemetry();
     this.appender = this.options.groupCommit.enabled ? new CommitBatcher(this.journal, this.options.groupCommit, this.telemetry) : this.journal;
+    this.onUnsettledAppend = dependencies.onUnsettledAppend;
     const origin = checkAppendOrigin(dependencies.origin);
     this.originTag = origin === undefined ? {} : { origin };
   }
@@ -481,15 +493,19 @@ export class CommandGateway {
   private async run(task: CommandTask): Promise<CommandResult> {
     // A creating command reads nothing first: it is decided on a new aggregate and appended at
     // version 0. A stream that exists after all fails that append, or the version check before a
-    // refusal is recorded (`ensureCurrent`), as a stale copy does: the stream is then loaded and
-    // the command decided again (AggregateAlreadyExistsError, or the replay of its recorded
-    // outcome), without counting as a conflict. A decision that creates does the same.
+    // refusal is recorded or another error thrown (`ensureCurrent`), as a stale copy does: the
+    // stream is then loaded and the command decided again (AggregateAlreadyExistsError, or the
+    // replay of its recorded outcome), without counting as a conflict.
     let assumeNew = task.handler.creates && (task.metadata.expectedVersion ?? 0) === 0;
     for (let attempt = 0; ; attempt++) {
       // A cached aggregate without a promise (see `cachedCopy`).
       const cached = this.cachedCopy(task.streamId);
       const assumed = cached === undefined && assumeNew;
-      const copy = cached ?? (assumed ? { aggregate: task.definition.create(), version: 0, fresh: false } : await this.checkout(task.definition, task.streamId, task.aggregateId));
+      const copy: WorkingCopy =
+        cached ??
+        (assumed
+          ? { aggregate: task.definition.create(), version: 0, fresh: false, assumedNew: true }
+          : await this.checkout(task.definition, task.streamId, task.aggregateId));
       try {
         return await this.decide(task, copy, attempt);
       } catch (error) {
@@ -538,7 +554,11 @@ export class CommandGateway {
       definition.checkInvariants(copy.aggregate);
     } catch (error) {
       if (mutated) this.cache.delete(streamId);
-      if (!isRecordableRejection(error)) throw error;
+      if (!isRecordableRejection(error)) {
+        // Decided on an assumed new aggregate: the error stands only if the stream is new indeed.
+        if (copy.assumedNew) await this.ensureCurrent(task, copy);
+        throw error;
+      }
       return this.reject(task, copy, error);
     }
 
@@ -572,7 +592,7 @@ export class CommandGateway {
         commands: record ? [record] : [],
         ...this.originTag,
       };
-      appended = await (attempt > 0 ? this.journal.append(request) : this.appender.append(request, task.span));
+      appended = await this.appendEvents(request, task.span, attempt > 0);
     } catch (error) {
       // The copy holds uncommitted state, and a lost connection leaves the outcome unknown.
       this.cache.delete(streamId);
@@ -608,6 +628,21 @@ export class CommandGateway {
     };
     await this.notifyListeners({ command: task.command, result, recorded }, `${streamId}@${toVersion}${logContext(eventMetadata)}`);
     return result;
+  }
+
+  /**
+   * Appends a unit that writes events, batched (or `alone`: at once). A failure other than a
+   * refusal (a conflict, a recorded command id, a stale decision) may follow a commit whose answer
+   * was lost: `onUnsettledAppend` is told, since no post-commit listener runs for it.
+   */
+  private async appendEvents(request: AppendRequest, span: TelemetrySpan | undefined, alone: boolean): Promise<AppendResult> {
+    try {
+      return await (alone ? this.journal.append(request) : this.appender.append(request, span));
+    } catch (error) {
+      const refused = error instanceof ConcurrencyError || error instanceof DuplicateCommandError || error instanceof AppendConditionConflictError;
+      if (!refused) this.onUnsettledAppend?.(error);
+      throw error;
+    }
   }
 
   /** Runs the post-commit listeners in order; one that throws is logged (naming `where`) and the others still run. */
@@ -749,7 +784,7 @@ export class CommandGateway {
     const record = task.idempotent ? this.decisionRecord(task, { kind: 'accepted', fromVersion: version + 1, toVersion }, now) : undefined;
     let appended: AppendResult;
     try {
-      appended = await this.appender.append(
+      appended = await this.appendEvents(
         {
           writes: [{ streamId, aggregateType: task.aggregateType, expectedVersion: version, events: serialized }],
           commands: record ? [record] : [],
@@ -757,6 +792,7 @@ export class CommandGateway {
           ...this.originTag,
         },
         task.span,
+        false,
       );
     } catch (error) {
       if (error instanceof DuplicateCommandError) return this.replay(await this.requireRecord(task), task);

@@ -142,6 +142,53 @@ describe('createChronicle: background work', () => {
     await chronicle.stop();
   });
 
+  it("wakes its projection and relay after a commit before the application's slow post-commit listener is done", async () => {
+    let release: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const publisher = new RecordingPublisher();
+    const balances = new Balances();
+    const chronicle = createChronicle({
+      storage: createInMemoryStorage(),
+      aggregates: [Wallet],
+      outboxHandlers: [publisher],
+      projections: [balances],
+      listeners: [{ afterCommit: () => held }],
+      logger: silent,
+      // Polling so slow that only the post-commit wake-up can explain the progress.
+      options: { outbox: { pollIntervalMs: 600_000 }, subscriptions: { pollIntervalMs: 600_000 } },
+    });
+    await chronicle.start();
+    const opening = chronicle.execute(new OpenWallet('w6', 'fay'));
+    await eventually(() => balances.balances.get('w6') === 0 && publisher.published.length === 1, 'the projection and the relay, while the listener holds the command');
+    release();
+    await opening;
+    await chronicle.stop();
+  });
+
+  it('wakes its projection when an append fails with its outcome unknown (the unit may have committed, its answer lost)', async () => {
+    const storage = createInMemoryStorage();
+    const balances = new Balances();
+    const chronicle = createChronicle({
+      storage,
+      aggregates: [Wallet],
+      projections: [balances],
+      logger: silent,
+      options: { subscriptions: { pollIntervalMs: 600_000 } },
+    });
+    await chronicle.start();
+    await chronicle.execute(new OpenWallet('w7', 'gus'));
+    await eventually(() => balances.balances.get('w7') === 0, 'the opening');
+    // The unit commits, then the answer is lost, as when a connection drops at COMMIT.
+    const append = storage.journal.append.bind(storage.journal);
+    storage.journal.append = async (request) => {
+      await append(request);
+      throw new Error('Connection terminated unexpectedly');
+    };
+    await expect(chronicle.execute(new Credit('w7', 4))).rejects.toThrow('Connection terminated unexpectedly');
+    await eventually(() => balances.balances.get('w7') === 4, 'the projection to see the credit whose answer was lost');
+    await chronicle.stop();
+  });
+
   it('catches a projection up on events written before it started (from its checkpoint)', async () => {
     const storage = createInMemoryStorage();
     const writer = createChronicle({ storage, aggregates: [Wallet], logger: silent });

@@ -231,11 +231,14 @@ export class Chronicle<Tx = unknown> {
         clock,
         logger: this.loggerFor(CommandGateway.name),
         interceptors: [...(config.interceptors ?? [])],
-        listeners: [...(config.listeners ?? []), wakeAfterCommit],
+        // The wake-up first: the runtime's own notifications are skipped (below), so a slow
+        // listener of the application must not hold its relay and subscriptions back.
+        listeners: [wakeAfterCommit, ...(config.listeners ?? [])],
         telemetry,
         // Its units' notifications come back to this runtime too: `startNotifications` skips them,
-        // `wakeAfterCommit` has woken everything already.
+        // `wakeAfterCommit` has woken everything already; a commit whose answer was lost wakes too.
         origin: this.origin,
+        onUnsettledAppend: () => telemetry.runDetached(wake, []),
       },
       this.options.gateway,
     );
