@@ -97,17 +97,31 @@ describe('CommitBatcher', () => {
     expect(journal.calls).toEqual([1]);
   });
 
-  it('fails only the conflicting unit: the others of its batch are written one by one', async () => {
+  it('fails only the conflicting unit: the others of its batch are written again as one batch, the one its error names alone', async () => {
     const journal = new CountingJournal();
     await journal.append(unit('taken'));
     journal.calls = [];
     const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
-    const outcomes = await Promise.allSettled([batcher.append(unit('a')), batcher.append(unit('taken', 0)), batcher.append(unit('b'))]);
-    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
-    expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(ConcurrencyError);
-    expect(journal.calls).toEqual([3, 1, 1, 1]);
+    const outcomes = await Promise.allSettled([batcher.append(unit('a')), batcher.append(unit('taken', 0)), batcher.append(unit('b')), batcher.append(unit('c'))]);
+    expect(outcomes.map((o) => o.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({ name: 'ConcurrencyError', streamId: 'taken', expectedVersion: 0, actualVersion: 1 });
+    // The batch, the three others together, the conflicting one alone: not one call per unit.
+    expect(journal.calls).toEqual([4, 3, 1]);
+    for (const stream of ['a', 'b', 'c']) expect(await journal.streamVersion(stream)).toBe(1);
+    expect(await journal.streamVersion('taken')).toBe(1);
+  });
+
+  it('writes the units one by one when the batch written again without the named unit fails too', async () => {
+    const journal = new CountingJournal();
+    await journal.append(unit('taken-1'));
+    await journal.append(unit('taken-2'));
+    journal.calls = [];
+    const batcher = new CommitBatcher(journal, { maxConcurrentBatches: 1 });
+    const outcomes = await Promise.allSettled([batcher.append(unit('taken-1', 0)), batcher.append(unit('a')), batcher.append(unit('taken-2', 0))]);
+    expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
+    expect(outcomes.map((o) => (o as PromiseRejectedResult).reason?.streamId)).toEqual(['taken-1', undefined, 'taken-2']);
+    expect(journal.calls).toEqual([3, 2, 1, 1, 1]);
     expect(await journal.streamVersion('a')).toBe(1);
-    expect(await journal.streamVersion('b')).toBe(1);
   });
 
   it('fails only the unit whose command id is already recorded', async () => {

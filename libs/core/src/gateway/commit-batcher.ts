@@ -66,6 +66,12 @@ interface Unit {
   span: TelemetrySpan | undefined;
 }
 
+/** Whether `request` is a unit the error of a failed batch names: it writes the stream, or records the command id. */
+function spoils(request: AppendRequest, error: ConcurrencyError | DuplicateCommandError): boolean {
+  if (error instanceof ConcurrencyError) return request.writes.some((write) => write.streamId === error.streamId);
+  return (request.commands ?? []).some((command) => command.commandId === error.commandId);
+}
+
 /**
  * Group commit: units of work (one per command) that are ready at the same moment share one
  * journal transaction, written with multi-row statements, and each caller is answered on its own.
@@ -211,7 +217,7 @@ export class CommitBatcher {
     }
   }
 
-  private async writeBatch(batch: Unit[]): Promise<void> {
+  private async writeBatch(batch: Unit[], split = true): Promise<void> {
     if (batch[0]?.request.condition !== undefined && batch.length > 1) return this.writeConditionalBatch(batch);
     if (batch.length === 1) {
       const [unit] = batch as [Unit];
@@ -229,8 +235,17 @@ export class CommitBatcher {
       });
     } catch (error) {
       if (error instanceof ConcurrencyError || error instanceof DuplicateCommandError) {
-        // One unit spoiled the batch: write them one by one, so it fails alone.
-        for (const unit of batch) await this.journal.append(unit.request).then(unit.resolve, unit.reject);
+        // One unit spoiled the batch. The units the error names (its stream, its command id) are
+        // written alone, after the others, written again as one batch; should that batch fail
+        // too, its units are written one by one. Each unit fails alone, with its own error.
+        const named = split ? batch.filter((unit) => spoils(unit.request, error)) : [];
+        const others = batch.filter((unit) => !named.includes(unit));
+        if (named.length > 0 && others.length > 0) {
+          await this.writeBatch(others, false);
+          for (const unit of named) await this.journal.append(unit.request).then(unit.resolve, unit.reject);
+        } else {
+          for (const unit of batch) await this.journal.append(unit.request).then(unit.resolve, unit.reject);
+        }
       } else {
         for (const unit of batch) unit.reject(error);
       }
