@@ -258,9 +258,9 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   }
 
   /**
-   * PostgreSQL: from now on, every unit of work that writes events also NOTIFYs `channel` (empty
-   * payload, folded into the events insert, so it costs no round trip; PostgreSQL sends one
-   * notification per channel and transaction). Subscription runners LISTEN to it to wake up
+   * PostgreSQL: from now on, every unit of work that writes events also NOTIFYs `channel` (the
+   * unit's `origin` as payload, '' without one; folded into the events insert, so it costs no round
+   * trip; PostgreSQL sends one notification per channel, payload and transaction). Subscription runners LISTEN to it to wake up
    * sooner than their polling. No effect on SQLite.
    */
   enableNotifications(channel: string): void {

@@ -44,8 +44,8 @@ export interface TypeOrmOutboxStoreOptions extends ChronicleTableOptions {
   /** Time source of leases, backoff and bookkeeping timestamps. @default systemClock */
   clock?: Clock;
   /**
-   * PostgreSQL channel notified (empty payload, at most once per transaction) when a unit of work
-   * wrote entries. @default outboxNotifyChannel(options): `chronicle_outbox`, or named after the
+   * PostgreSQL channel notified (the unit's origin as payload, '' without one; at most once per
+   * transaction) when a unit of work wrote entries. @default outboxNotifyChannel(options): `chronicle_outbox`, or named after the
    * schema and prefix when they are configured
    */
   notifyChannel?: string;
