@@ -33,5 +33,5 @@ export * from './runtime/background-jobs.js';
 export { refusePlainPersonalData } from './personal-data/plain-personal-data-check.js';
 /** The time-ordered ids (UUIDv7) of events and outbox entries. */
 export { timeOrderedId } from './events/time-ordered-id.js';
-/** The origin shared by the units of one group-commit batch (see `AppendRequest.origin`). */
-export { sharedAppendOrigin } from './ports/append-origin.js';
+/** The units of one group-commit batch as one unit, with their shared origin (see `AppendRequest.origin`). */
+export { combineAppendRequests } from './ports/append-origin.js';

@@ -499,11 +499,9 @@ export class CommandGateway {
     let assumeNew = task.handler.creates && (task.metadata.expectedVersion ?? 0) === 0;
     for (let attempt = 0; ; attempt++) {
       // A cached aggregate without a promise (see `cachedCopy`).
-      const cached = this.cachedCopy(task.streamId);
-      const assumed = cached === undefined && assumeNew;
       const copy: WorkingCopy =
-        cached ??
-        (assumed
+        this.cachedCopy(task.streamId) ??
+        (assumeNew
           ? { aggregate: task.definition.create(), version: 0, fresh: false, assumedNew: true }
           : await this.checkout(task.definition, task.streamId, task.aggregateId));
       try {
@@ -511,7 +509,7 @@ export class CommandGateway {
       } catch (error) {
         if (!(error instanceof StaleAggregate)) throw error;
         this.cache.delete(task.streamId);
-        if (assumed) {
+        if (copy.assumedNew) {
           assumeNew = false;
           attempt--;
           continue;

@@ -1,6 +1,6 @@
 import { ConcurrencyError } from '../errors/concurrency.error.js';
 import { DuplicateCommandError } from '../errors/duplicate-command.error.js';
-import { sharedAppendOrigin } from '../ports/append-origin.js';
+import { combineAppendRequests } from '../ports/append-origin.js';
 import { eventMatchesQuery } from '../ports/event-query.js';
 import type { AppendRequest, AppendResult, AppendedStream, JournalStreams } from '../ports/journal.port.js';
 import { ChronicleTelemetry, type TelemetrySpan } from '../telemetry/chronicle-telemetry.js';
@@ -226,13 +226,7 @@ export class CommitBatcher {
     }
     let combined: AppendResult;
     try {
-      const requests = batch.map((unit) => unit.request);
-      const origin = sharedAppendOrigin(requests);
-      combined = await this.journal.append({
-        writes: requests.flatMap((request) => request.writes),
-        commands: requests.flatMap((request) => request.commands ?? []),
-        ...(origin === undefined ? {} : { origin }),
-      });
+      combined = await this.journal.append(combineAppendRequests(batch.map((unit) => unit.request)));
     } catch (error) {
       if (error instanceof ConcurrencyError || error instanceof DuplicateCommandError) {
         // One unit spoiled the batch. The units the error names (its stream, its command id) are

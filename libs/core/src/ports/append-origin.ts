@@ -16,10 +16,16 @@ export function checkAppendOrigin(origin: unknown): string | undefined {
 }
 
 /**
- * The origin of units written together (a group commit's batch): theirs when they all have the
- * same one, otherwise none, so that the notification of the batch wakes every listener.
+ * Units written together as one (a group commit's batch): their writes and command records in
+ * order, and their origin when they all have the same one; otherwise none, so that the
+ * notification of the batch wakes every listener. The condition, if any, is the caller's.
  */
-export function sharedAppendOrigin(requests: readonly AppendRequest[]): string | undefined {
+export function combineAppendRequests(requests: readonly AppendRequest[]): AppendRequest {
   const origin = requests[0]?.origin;
-  return requests.every((request) => request.origin === origin) ? origin : undefined;
+  const shared = requests.every((request) => request.origin === origin) ? origin : undefined;
+  return {
+    writes: requests.flatMap((request) => request.writes),
+    commands: requests.flatMap((request) => request.commands ?? []),
+    ...(shared === undefined ? {} : { origin: shared }),
+  };
 }

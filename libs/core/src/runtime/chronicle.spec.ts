@@ -3,6 +3,7 @@ import { createInMemoryStorage } from '../adapters/in-memory-storage.js';
 import { ConfigurationError } from '../errors/configuration.error.js';
 import { GatewayOverloadedError } from '../errors/gateway-overloaded.error.js';
 import { Credit, OpenWallet, SlowCredit, Wallet, WalletCredited, WalletOpened, gates } from '../gateway/fixtures/wallet.fixture.js';
+import type { PostCommitListener } from '../gateway/post-commit-listener.js';
 import type { ChronicleLogger } from '../logging/chronicle-logger.js';
 import { OutboxHandler } from '../outbox/outbox-handler.decorator.js';
 import type { OutboxMessage } from '../outbox/outbox-message.js';
@@ -47,7 +48,7 @@ class WelcomeSaga {
   }
 }
 
-function build(options: { pollIntervalMs?: number } = {}) {
+function build(options: { pollIntervalMs?: number; listeners?: PostCommitListener[] } = {}) {
   const publisher = new RecordingPublisher();
   const balances = new Balances();
   const chronicle = createChronicle({
@@ -56,6 +57,7 @@ function build(options: { pollIntervalMs?: number } = {}) {
     outboxHandlers: [publisher],
     projections: [balances],
     sagas: [new WelcomeSaga()],
+    listeners: options.listeners ?? [],
     logger: silent,
     options: {
       outbox: { pollIntervalMs: options.pollIntervalMs ?? 20 },
@@ -145,21 +147,14 @@ describe('createChronicle: background work', () => {
   it("wakes its projection and relay after a commit before the application's slow post-commit listener is done", async () => {
     let release: () => void = () => undefined;
     const held = new Promise<void>((resolve) => (release = resolve));
-    const publisher = new RecordingPublisher();
-    const balances = new Balances();
-    const chronicle = createChronicle({
-      storage: createInMemoryStorage(),
-      aggregates: [Wallet],
-      outboxHandlers: [publisher],
-      projections: [balances],
-      listeners: [{ afterCommit: () => held }],
-      logger: silent,
-      // Polling so slow that only the post-commit wake-up can explain the progress.
-      options: { outbox: { pollIntervalMs: 600_000 }, subscriptions: { pollIntervalMs: 600_000 } },
-    });
+    // Polling so slow that only the post-commit wake-up can explain the progress.
+    const { chronicle, publisher, balances } = build({ pollIntervalMs: 600_000, listeners: [{ afterCommit: () => held }] });
     await chronicle.start();
     const opening = chronicle.execute(new OpenWallet('w6', 'fay'));
-    await eventually(() => balances.balances.get('w6') === 0 && publisher.published.length === 1, 'the projection and the relay, while the listener holds the command');
+    await eventually(
+      () => balances.balances.has('w6') && publisher.published.includes('wallet.opened:wallet-w6@1'),
+      'the projection and the relay, while the listener holds the command',
+    );
     release();
     await opening;
     await chronicle.stop();

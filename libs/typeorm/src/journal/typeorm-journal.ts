@@ -38,7 +38,7 @@ import type {
   StreamWrite,
   UnitOfWorkParticipant,
 } from '@chronicle/core';
-import { sharedAppendOrigin } from '@chronicle/core/internal';
+import { combineAppendRequests } from '@chronicle/core/internal';
 import { dialectOf } from '../dialects/dialect-of.js';
 import { driverErrorOf } from '../dialects/driver-error.js';
 import { postgresDialect } from '../dialects/postgres.dialect.js';
@@ -260,8 +260,8 @@ export class TypeOrmJournal implements Journal<EntityManager> {
   /**
    * PostgreSQL: from now on, every unit of work that writes events also NOTIFYs `channel` (the
    * unit's `origin` as payload, '' without one; folded into the events insert, so it costs no round
-   * trip; PostgreSQL sends one notification per channel, payload and transaction). Subscription runners LISTEN to it to wake up
-   * sooner than their polling. No effect on SQLite.
+   * trip; PostgreSQL sends one notification per channel, payload and transaction). Subscription
+   * runners LISTEN to it to wake up sooner than their polling. No effect on SQLite.
    */
   enableNotifications(channel: string): void {
     if (this.sql.name === 'postgres') this.notifyChannel = channel;
@@ -561,12 +561,7 @@ export class TypeOrmJournal implements Journal<EntityManager> {
         if (events.some((event) => eventMatchesQuery(request.condition!.failIfEventsMatch, event.type, event.tags))) return undefined;
       }
     }
-    const origin = sharedAppendOrigin(requests);
-    const combined: AppendRequest = {
-      writes: requests.flatMap((request) => request.writes),
-      commands: requests.flatMap((request) => request.commands ?? []),
-      ...(origin === undefined ? {} : { origin }),
-    };
+    const combined = combineAppendRequests(requests);
     const ordered = [...combined.writes].sort((a, b) => (a.streamId < b.streamId ? -1 : a.streamId > b.streamId ? 1 : 0));
     if (!this.canAppendInOneStatement(ordered)) return undefined;
     const namespace = await this.lockNamespace();

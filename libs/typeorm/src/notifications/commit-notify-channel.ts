@@ -4,8 +4,8 @@ import { MAX_NOTIFY_CHANNEL_BYTES } from '../outbox/outbox-notify-channel.js';
 
 /**
  * The one PostgreSQL channel of a `createTypeOrmStorage` bundle: notified (the unit's origin as
- * payload, once per transaction) whenever a transaction committed events or outbox entries, so it wakes the relay
- * and the subscriptions alike. `chronicle_commits` by default, otherwise named after the schema
+ * payload, once per transaction) whenever a transaction committed events or outbox entries, so it
+ * wakes the relay and the subscriptions alike. `chronicle_commits` by default, otherwise named after the schema
  * and prefix (`<schema>.<prefix>commits`) so two installs in one database do not wake each other;
  * a name longer than PostgreSQL allows becomes the prefix and a hash of the full name.
  */

@@ -45,8 +45,8 @@ export interface TypeOrmOutboxStoreOptions extends ChronicleTableOptions {
   clock?: Clock;
   /**
    * PostgreSQL channel notified (the unit's origin as payload, '' without one; at most once per
-   * transaction) when a unit of work wrote entries. @default outboxNotifyChannel(options): `chronicle_outbox`, or named after the
-   * schema and prefix when they are configured
+   * transaction) when a unit of work wrote entries. @default outboxNotifyChannel(options):
+   * `chronicle_outbox`, or named after the schema and prefix when they are configured
    */
   notifyChannel?: string;
   /**
