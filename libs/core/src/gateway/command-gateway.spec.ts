@@ -376,6 +376,22 @@ describe('CommandGateway', () => {
       expect(await journal.streamVersion('wallet-w1')).toBe(3);
     });
 
+    it('refuses a command beyond the gateway-wide pending bound, and frees its places when commands succeed or fail', async () => {
+      gateway = gatewayOver(journal, { maxPendingCommands: 2 });
+      await gateway.execute(new OpenWallet('w1', 'ann'));
+      await gateway.execute(new OpenWallet('w2', 'bob'));
+      const gate = deferred();
+      gates.set('g', gate.promise);
+      const admitted = [gateway.execute(new SlowCredit('w1', 1, 'g')), gateway.execute(new SlowCredit('w2', 1, 'g'))];
+      await expect(gateway.execute(new Credit('w3', 1))).rejects.toMatchObject({ name: 'GatewayOverloadedError', reason: 'gateway-queue-full' });
+      gate.resolve();
+      await Promise.all(admitted);
+      // Failed commands give their places back too: more failures in a row than places, then a success.
+      for (let i = 0; i < 3; i++) await expect(gateway.execute(new Credit('missing', 1))).rejects.toMatchObject({ name: 'AggregateNotFoundError' });
+      await Promise.all([gateway.execute(new Credit('w1', 1)), gateway.execute(new Credit('w2', 1))]);
+      expect([await journal.streamVersion('wallet-w1'), await journal.streamVersion('wallet-w2')]).toEqual([3, 3]);
+    });
+
     it('refuses a command when no recovery permit frees up in time', async () => {
       const slowJournal = new InMemoryJournal();
       // Existing aggregates, not in the new gateway's cache: each command recovers its own.
@@ -719,6 +735,45 @@ describe('CommandGateway', () => {
       await expect(gateway.execute(new OpenWallet('w1', 'ann'))).resolves.toMatchObject({ version: 1 });
       expect(seen).toEqual(['wallet-w1@1:1']);
       expect(errors.join()).toMatch(/listener broke/);
+    });
+
+    it('runs listeners one after another, waits for one that returns a promise before the next, and resolves the command after the last', async () => {
+      const seen: string[] = [];
+      const errors: string[] = [];
+      const gate = deferred();
+      gateway = new CommandGateway({
+        catalog: new AggregateCatalog([Wallet]),
+        journal,
+        logger: { ...silent, error: (m) => errors.push(m) },
+        listeners: [
+          { afterCommit: () => void seen.push('first') },
+          {
+            afterCommit: async () => {
+              seen.push('second started');
+              await gate.promise;
+              seen.push('second done');
+            },
+          },
+          {
+            afterCommit: () => {
+              throw new Error('third broke');
+            },
+          },
+          { afterCommit: () => void seen.push('fourth') },
+        ],
+      });
+      let resolved = false;
+      const executed = gateway.execute(new OpenWallet('w1', 'ann'), { commandId: 'open-w1' }).then((result) => {
+        resolved = true;
+        return result;
+      });
+      await new Promise((r) => setTimeout(r, 20));
+      expect({ seen, resolved }).toEqual({ seen: ['first', 'second started'], resolved: false });
+      gate.resolve();
+      await expect(executed).resolves.toMatchObject({ version: 1 });
+      expect(seen).toEqual(['first', 'second started', 'second done', 'fourth']);
+      // The failing listener's line names the commit and its command.
+      expect(errors).toEqual([expect.stringMatching(/failed for wallet-w1@1 \(command open-w1\): third broke/)]);
     });
   });
 });

@@ -1,3 +1,6 @@
+/** The tail of a new lane: one settled promise shared by every lane, not one made per lane. */
+const SETTLED: Promise<unknown> = Promise.resolve();
+
 interface Lane {
   tail: Promise<unknown>;
   depth: number;
@@ -26,7 +29,7 @@ export class KeyedQueue {
   run<T>(key: string, task: () => Promise<T>): Promise<T> {
     let lane = this.lanes.get(key);
     if (!lane) {
-      lane = { tail: Promise.resolve(), depth: 0 };
+      lane = { tail: SETTLED, depth: 0 };
       this.lanes.set(key, lane);
     }
     const current = lane;
