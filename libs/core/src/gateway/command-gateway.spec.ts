@@ -741,6 +741,7 @@ describe('CommandGateway', () => {
       const seen: string[] = [];
       const errors: string[] = [];
       const gate = deferred();
+      let resolved = false;
       gateway = new CommandGateway({
         catalog: new AggregateCatalog([Wallet]),
         journal,
@@ -759,10 +760,10 @@ describe('CommandGateway', () => {
               throw new Error('third broke');
             },
           },
-          { afterCommit: () => void seen.push('fourth') },
+          // The command must not have resolved yet when the last listener runs.
+          { afterCommit: () => void seen.push(`fourth (resolved: ${String(resolved)})`) },
         ],
       });
-      let resolved = false;
       const executed = gateway.execute(new OpenWallet('w1', 'ann'), { commandId: 'open-w1' }).then((result) => {
         resolved = true;
         return result;
@@ -771,9 +772,33 @@ describe('CommandGateway', () => {
       expect({ seen, resolved }).toEqual({ seen: ['first', 'second started'], resolved: false });
       gate.resolve();
       await expect(executed).resolves.toMatchObject({ version: 1 });
-      expect(seen).toEqual(['first', 'second started', 'second done', 'fourth']);
+      expect(seen).toEqual(['first', 'second started', 'second done', 'fourth (resolved: false)']);
       // The failing listener's line names the commit and its command.
       expect(errors).toEqual([expect.stringMatching(/failed for wallet-w1@1 \(command open-w1\): third broke/)]);
+    });
+
+    it('logs a listener whose returned value breaks when asked for its then, and still resolves the committed command', async () => {
+      const errors: string[] = [];
+      const seen: string[] = [];
+      gateway = new CommandGateway({
+        catalog: new AggregateCatalog([Wallet]),
+        journal,
+        logger: { ...silent, error: (m) => errors.push(m) },
+        listeners: [
+          {
+            afterCommit: () =>
+              ({
+                get then(): never {
+                  throw new Error('then broke');
+                },
+              }) as unknown as Promise<void>,
+          },
+          { afterCommit: () => void seen.push('next') },
+        ],
+      });
+      await expect(gateway.execute(new OpenWallet('w1', 'ann'))).resolves.toMatchObject({ version: 1 });
+      expect(seen).toEqual(['next']);
+      expect(errors).toEqual([expect.stringMatching(/failed for wallet-w1@1 .*then broke/)]);
     });
   });
 });

@@ -91,7 +91,7 @@ interface CacheEntry {
   pending?: StateCopy;
 }
 
-/** What a commit's post-commit listeners are told about it, for the log line of a failing one. */
+/** The commit a post-commit listener failed on, for its log line (built only when one fails). */
 interface CommitLabel {
   streamId: string;
   version: number;
@@ -672,17 +672,15 @@ export class CommandGateway {
   /**
    * Appends a unit that writes events, batched (or `alone`: at once). A failure other than a
    * refusal (a conflict, a recorded command id, a stale decision) may follow a commit whose answer
-   * was lost: `onUnsettledAppend` is told, since no post-commit listener runs for it.
-   */
-  /**
-   * The append of a command's events; an append that fails otherwise than by a refusal (its
-   * outcome unknown) is reported to `onUnsettledAppend` first. Not `async`: one promise per command
-   * fewer (see `traced`).
+   * was lost: `onUnsettledAppend` is told, since no post-commit listener runs for it. Not `async`:
+   * one promise per command fewer (see `traced`).
    */
   private appendEvents(request: AppendRequest, span: TelemetrySpan | undefined, alone: boolean): Promise<AppendResult> {
     let appending: Promise<AppendResult>;
     try {
-      appending = alone ? this.journal.append(request) : this.appender.append(request, span);
+      // `Promise.resolve` hands a native promise back as it is; it also takes what a journal
+      // outside the types might return (a value, a foreign thenable), as `await` did.
+      appending = Promise.resolve(alone ? this.journal.append(request) : this.appender.append(request, span));
     } catch (error) {
       return Promise.reject(this.appendFailed(error));
     }
@@ -707,28 +705,32 @@ export class CommandGateway {
   private notifyListeners(commit: CommittedCommand, where: CommitLabel): Promise<void> | undefined {
     for (let index = 0; index < this.listeners.length; index++) {
       const listener = this.listeners[index]!;
-      let returned: void | Promise<void>;
+      let pending: PromiseLike<void> | undefined;
       try {
-        returned = listener.afterCommit(commit);
+        const returned: unknown = listener.afterCommit(commit);
+        // Read inside the `try`: a `then` getter that throws is the listener's failure, as it was under `await`.
+        if (returned !== undefined && returned !== null && typeof (returned as PromiseLike<void>).then === 'function') pending = returned as PromiseLike<void>;
       } catch (error) {
         this.listenerFailed(listener, where, error);
         continue;
       }
-      if (returned !== undefined && typeof (returned as Promise<void> | null)?.then === 'function') {
-        return this.notifyRemaining(commit, where, returned, index);
-      }
+      if (pending !== undefined) return this.notifyRemaining(commit, where, pending, index);
     }
     return undefined;
   }
 
-  /** `notifyListeners` from a listener that returned a promise: awaited, then the ones after it. */
-  private async notifyRemaining(commit: CommittedCommand, where: CommitLabel, pending: Promise<void>, index: number): Promise<void> {
+  /**
+   * `notifyListeners` from a listener that returned a promise: awaited, then the ones after it
+   * (read from the live list, as `addListener` may add one meanwhile).
+   */
+  private async notifyRemaining(commit: CommittedCommand, where: CommitLabel, pending: PromiseLike<void>, index: number): Promise<void> {
     try {
       await pending;
     } catch (error) {
       this.listenerFailed(this.listeners[index]!, where, error);
     }
-    for (const listener of this.listeners.slice(index + 1)) {
+    for (let next = index + 1; next < this.listeners.length; next++) {
+      const listener = this.listeners[next]!;
       try {
         await listener.afterCommit(commit);
       } catch (error) {
