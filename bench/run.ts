@@ -10,6 +10,7 @@ import { readCpuTimes, stolenPercent } from './support/cpu-steal.js';
 import { describeMachine } from './support/machine.js';
 import { dropRunSchemas, postgresUnavailable } from './support/postgres.js';
 import { renderMarkdown, renderSummary } from './support/report.js';
+import { settleMachine } from './support/settle.js';
 import type { BenchMode, BenchRun, ScenarioResult, TargetCheck } from './support/types.js';
 
 /*
@@ -116,7 +117,9 @@ async function main(): Promise<number> {
   const scenarios: ScenarioResult[] = [];
   for (const scenario of selected) {
     process.stderr.write(`\n=== ${scenario.title}\n`);
-    const result = await runScenario(scenario.id, args.mode, runId, scenario.timeoutMs[args.mode], scenario.title);
+    const settled = await settleMachine(pgReason === undefined);
+    process.stderr.write(`[${scenario.id}] machine settled after ${(settled.waitedMs / 1000).toFixed(1)} s (CPU ${settled.busyPct ?? '?'} % busy)\n`);
+    const result = { ...(await runScenario(scenario.id, args.mode, runId, scenario.timeoutMs[args.mode], scenario.title)), settled };
     if (result.status === 'error') process.stderr.write(`[${scenario.id}] FAILED: ${(result.error ?? '').split('\n')[0]}\n`);
     scenarios.push(result);
     if (pgReason === undefined) {

@@ -1,3 +1,5 @@
+import type { Settled } from './settle.js';
+
 /** Whether a run is the full one or the quick smoke run. */
 export type BenchMode = 'full' | 'quick';
 
@@ -85,6 +87,8 @@ export interface ScenarioResult extends Partial<ScenarioOutput> {
   loadAvgAtStart?: number;
   /** Share of the machine's CPU time the hypervisor gave to other guests while the scenario ran, in percent (Linux only). */
   stolenCpuPct?: number;
+  /** The wait before the scenario for the machine to go quiet (see `settleMachine`). */
+  settled?: Settled;
 }
 
 /** The machine a run measured. */
