@@ -18,6 +18,7 @@ import type { AppendRequest, AppendResult, Journal } from '../ports/journal.port
 import type { Snapshot, SnapshotStore } from '../ports/snapshot-store.port.js';
 import { CommandGateway } from './command-gateway.js';
 import type { CommandGatewayOptions } from './command-gateway-options.js';
+import type { PostCommitListener } from './post-commit-listener.js';
 import {
   Credit,
   CreditInParts,
@@ -44,6 +45,11 @@ function gatewayOver(
     { catalog: new AggregateCatalog([Wallet]), journal, snapshots: extra.snapshots, logger: extra.logger ?? silent },
     options,
   );
+}
+
+/** A gateway over `journal` with these post-commit listeners, whose logged errors go to `errors`. */
+function gatewayWithListeners(journal: Journal, listeners: PostCommitListener[], errors: string[]): CommandGateway {
+  return new CommandGateway({ catalog: new AggregateCatalog([Wallet]), journal, logger: { ...silent, error: (m) => errors.push(m) }, listeners });
 }
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -723,15 +729,14 @@ describe('CommandGateway', () => {
     it('tells listeners after the commit and isolates their errors', async () => {
       const seen: string[] = [];
       const errors: string[] = [];
-      gateway = new CommandGateway({
-        catalog: new AggregateCatalog([Wallet]),
+      gateway = gatewayWithListeners(
         journal,
-        logger: { ...silent, error: (m) => errors.push(m) },
-        listeners: [
+        [
           { afterCommit: () => Promise.reject(new Error('listener broke')) },
           { afterCommit: async ({ result }) => void seen.push(`${result.streamId}@${result.version}:${await journal.streamVersion(result.streamId)}`) },
         ],
-      });
+        errors,
+      );
       await expect(gateway.execute(new OpenWallet('w1', 'ann'))).resolves.toMatchObject({ version: 1 });
       expect(seen).toEqual(['wallet-w1@1:1']);
       expect(errors.join()).toMatch(/listener broke/);
@@ -742,11 +747,9 @@ describe('CommandGateway', () => {
       const errors: string[] = [];
       const gate = deferred();
       let resolved = false;
-      gateway = new CommandGateway({
-        catalog: new AggregateCatalog([Wallet]),
+      gateway = gatewayWithListeners(
         journal,
-        logger: { ...silent, error: (m) => errors.push(m) },
-        listeners: [
+        [
           { afterCommit: () => void seen.push('first') },
           {
             afterCommit: async () => {
@@ -763,7 +766,8 @@ describe('CommandGateway', () => {
           // The command must not have resolved yet when the last listener runs.
           { afterCommit: () => void seen.push(`fourth (resolved: ${String(resolved)})`) },
         ],
-      });
+        errors,
+      );
       const executed = gateway.execute(new OpenWallet('w1', 'ann'), { commandId: 'open-w1' }).then((result) => {
         resolved = true;
         return result;
@@ -780,11 +784,9 @@ describe('CommandGateway', () => {
     it('logs a listener whose returned value breaks when asked for its then, and still resolves the committed command', async () => {
       const errors: string[] = [];
       const seen: string[] = [];
-      gateway = new CommandGateway({
-        catalog: new AggregateCatalog([Wallet]),
+      gateway = gatewayWithListeners(
         journal,
-        logger: { ...silent, error: (m) => errors.push(m) },
-        listeners: [
+        [
           {
             afterCommit: () =>
               ({
@@ -795,7 +797,8 @@ describe('CommandGateway', () => {
           },
           { afterCommit: () => void seen.push('next') },
         ],
-      });
+        errors,
+      );
       await expect(gateway.execute(new OpenWallet('w1', 'ann'))).resolves.toMatchObject({ version: 1 });
       expect(seen).toEqual(['next']);
       expect(errors).toEqual([expect.stringMatching(/failed for wallet-w1@1 .*then broke/)]);

@@ -91,6 +91,16 @@ interface CacheEntry {
   pending?: StateCopy;
 }
 
+/** What `admit` queues: the task, the id its overload errors name, its queue, and how it runs. */
+interface Admission {
+  task: CommandTask | DecisionTask;
+  id: string;
+  queueKey: string;
+  /** The end of the aggregate-queue-full message: what is already queued. */
+  queuedMessage: string;
+  run: () => Promise<CommandResult>;
+}
+
 /** The commit a post-commit listener failed on, for its log line (built only when one fails). */
 interface CommitLabel {
   streamId: string;
@@ -360,14 +370,14 @@ export class CommandGateway {
   }
 
   private executeTask(task: CommandTask): Promise<CommandResult> {
-    return this.admit(task, task.aggregateId, task.streamId, 'commands are already queued for it', () => this.run(task));
+    return this.admit({ task, id: task.aggregateId, queueKey: task.streamId, queuedMessage: 'commands are already queued for it', run: () => this.run(task) });
   }
 
   /** Idempotency, bounds and the per-query queue of a decision, as `executeTask` does for an aggregate's command. */
   private executeDecisionTask(task: DecisionTask): Promise<CommandResult> {
     // Decisions on one query take turns here: run together they would only make each other's
     // conditions fail. Other processes are kept out by the append condition, not by this queue.
-    return this.admit(task, task.id, task.queueKey, 'decisions are already queued on its query', () => this.runDecision(task));
+    return this.admit({ task, id: task.id, queueKey: task.queueKey, queuedMessage: 'decisions are already queued on its query', run: () => this.runDecision(task) });
   }
 
   /**
@@ -375,33 +385,21 @@ export class CommandGateway {
    * outcome (a duplicate arriving while the first still runs waits for it), the gateway's and the
    * queue's bounds, then `run` in turn on `queueKey`, tracked as in flight for its command id.
    */
-  private admit(
-    task: CommandTask | DecisionTask,
-    id: string,
-    queueKey: string,
-    queuedMessage: string,
-    run: () => Promise<CommandResult>,
-  ): Promise<CommandResult> {
+  private admit(admission: Admission): Promise<CommandResult> {
+    const { task } = admission;
     // Not `async` (see `traced`): a command whose id is neither running nor known is queued at
     // once; only one that must wait for its other run, or replay it, goes the async way.
-    if (task.idempotent && (this.inFlight.has(task.commandId) || this.recent.has(task.commandId))) {
-      return this.admitAfterEarlierRun(task, id, queueKey, queuedMessage, run);
-    }
+    if (task.idempotent && (this.inFlight.has(task.commandId) || this.recent.has(task.commandId))) return this.admitAfterEarlierRun(admission);
     try {
-      return this.enqueue(task, id, queueKey, queuedMessage, run);
+      return this.enqueue(admission);
     } catch (error) {
       return Promise.reject(error);
     }
   }
 
   /** `admit` for a command id that is running or known: waits for that run, then replays or queues it. */
-  private async admitAfterEarlierRun(
-    task: CommandTask | DecisionTask,
-    id: string,
-    queueKey: string,
-    queuedMessage: string,
-    run: () => Promise<CommandResult>,
-  ): Promise<CommandResult> {
+  private async admitAfterEarlierRun(admission: Admission): Promise<CommandResult> {
+    const { task } = admission;
     // A loop: when the run waited for fails without an outcome, the first waiter to wake runs
     // the command again (it is in flight before the next waiter wakes), and the others wait
     // for that run instead of running it too.
@@ -410,17 +408,11 @@ export class CommandGateway {
     }
     const known = this.recent.get(task.commandId);
     if (known) return this.replay(known, task);
-    return this.enqueue(task, id, queueKey, queuedMessage, run);
+    return this.enqueue(admission);
   }
 
   /** The gateway's and the queue's bounds, then `run` in turn on `queueKey`, tracked as in flight for its command id. */
-  private enqueue(
-    task: CommandTask | DecisionTask,
-    id: string,
-    queueKey: string,
-    queuedMessage: string,
-    run: () => Promise<CommandResult>,
-  ): Promise<CommandResult> {
+  private enqueue({ task, id, queueKey, queuedMessage, run }: Admission): Promise<CommandResult> {
     if (this.pending >= this.options.maxPendingCommands) {
       throw new GatewayOverloadedError('gateway-queue-full', id, `${this.pending} commands are already pending`);
     }
@@ -446,7 +438,6 @@ export class CommandGateway {
       },
     );
   }
-
 
   /**
    * The current state of an aggregate, at least as new as the database's version when the call
