@@ -17,6 +17,8 @@ export interface BenchParams {
     poolSize: number;
   };
   sqliteThroughput: { aggregates: number; callers: number[]; rounds: number; warmupMs: number; durationMs: number };
+  /** The telemetry scenario: 64 callers, rounds of off / API / SDK back to back (see telemetry-overhead.ts). */
+  telemetryOverhead: { aggregates: number; rounds: number; warmupMs: number; durationMs: number };
   recovery: { events: number; snapshotReads: number; replayReads: number };
   outboxLatency: { ratePerSec: number; durationMs: number; warmupMs: number; aggregates: number; poolSize: number };
   relayThroughput: { entries: number; aggregates: number; relays: number[]; timeoutMs: number; poolSize: number };
@@ -57,6 +59,7 @@ export const PARAMS: Record<BenchMode, BenchParams> = {
   full: {
     throughput: { aggregates: 1_000, callers: [1, 16, 64], rounds: 3, warmupMs: 1_000, durationMs: 4_000, poolSize: 10 },
     sqliteThroughput: { aggregates: 1_000, callers: [1, 16, 64], rounds: 3, warmupMs: 500, durationMs: 2_500 },
+    telemetryOverhead: { aggregates: 1_000, rounds: 7, warmupMs: 300, durationMs: 1_500 },
     recovery: { events: 10_000, snapshotReads: 30, replayReads: 10 },
     outboxLatency: { ratePerSec: 500, durationMs: 20_000, warmupMs: 2_000, aggregates: 1_000, poolSize: 10 },
     relayThroughput: { entries: 50_000, aggregates: 1_000, relays: [1, 3], timeoutMs: 120_000, poolSize: 10 },
@@ -67,6 +70,7 @@ export const PARAMS: Record<BenchMode, BenchParams> = {
   quick: {
     throughput: { aggregates: 1_000, callers: [1, 16, 64], rounds: 1, warmupMs: 400, durationMs: 1_500, poolSize: 10 },
     sqliteThroughput: { aggregates: 1_000, callers: [1, 16, 64], rounds: 1, warmupMs: 300, durationMs: 1_000 },
+    telemetryOverhead: { aggregates: 1_000, rounds: 1, warmupMs: 300, durationMs: 1_000 },
     recovery: { events: 10_000, snapshotReads: 10, replayReads: 3 },
     outboxLatency: { ratePerSec: 500, durationMs: 5_000, warmupMs: 1_000, aggregates: 1_000, poolSize: 10 },
     relayThroughput: { entries: 10_000, aggregates: 1_000, relays: [1, 3], timeoutMs: 30_000, poolSize: 10 },
