@@ -6,7 +6,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { resolveCommandGatewayOptions } from '@chronicle/core/internal';
 import { SCENARIOS } from './scenarios/index.js';
-import { readCpuTimes, stolenPercent } from './support/cpu-steal.js';
+import { readCpuTimes, stolenPercent } from './support/cpu-times.js';
 import { describeMachine } from './support/machine.js';
 import { dropRunSchemas, postgresUnavailable } from './support/postgres.js';
 import { renderMarkdown, renderSummary } from './support/report.js';
@@ -118,7 +118,7 @@ async function main(): Promise<number> {
   for (const scenario of selected) {
     process.stderr.write(`\n=== ${scenario.title}\n`);
     const settled = await settleMachine(pgReason === undefined);
-    process.stderr.write(`[${scenario.id}] machine settled after ${(settled.waitedMs / 1000).toFixed(1)} s (CPU ${settled.busyPct ?? '?'} % busy)\n`);
+    process.stderr.write(`[${scenario.id}] machine settled after ${(settled.waitedMs / 1000).toFixed(1)} s (CPU ${settled.busyPct ?? '?'} % busy${settled.checkpointed ? ', after a CHECKPOINT' : ''})\n`);
     const result = { ...(await runScenario(scenario.id, args.mode, runId, scenario.timeoutMs[args.mode], scenario.title)), settled };
     if (result.status === 'error') process.stderr.write(`[${scenario.id}] FAILED: ${(result.error ?? '').split('\n')[0]}\n`);
     scenarios.push(result);

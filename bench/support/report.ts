@@ -62,7 +62,7 @@ function scenarioSection(s: ScenarioResult): string {
   for (const note of s.notes ?? []) parts.push(`> ${note}`, '');
   parts.push(
     `<sub>Scenario process: ${(s.wallMs / 1000).toFixed(1)} s wall${s.processPeakRssMb ? `, peak RSS ${s.processPeakRssMb} MiB` : ''}` +
-      `${s.settled === undefined ? '' : `; started after ${(s.settled.waitedMs / 1000).toFixed(1)} s of waiting for a quiet machine (a PostgreSQL CHECKPOINT, then CPU ${s.settled.busyPct ?? '?'} % busy over the last second)`}` +
+      `${s.settled === undefined ? '' : `; started after ${(s.settled.waitedMs / 1000).toFixed(1)} s of waiting for a quiet machine (${s.settled.checkpointed ? 'a PostgreSQL CHECKPOINT, then ' : ''}CPU ${s.settled.busyPct ?? '?'} % busy over the last second)`}` +
       `${s.loadAvgAtStart === undefined ? '' : `; machine load average ${s.loadAvgAtStart} when it started`}` +
       `${s.stolenCpuPct === undefined ? '' : `; ${s.stolenCpuPct} % of the machine's CPU time stolen by the hypervisor while it ran`}.</sub>`,
     '',

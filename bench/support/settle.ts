@@ -1,10 +1,12 @@
-import { busyPercent, readCpuTimes } from './cpu-steal.js';
+import { busyPercent, readCpuTimes } from './cpu-times.js';
 import { pgQuery } from './postgres.js';
 
 /** How `settleMachine` left the machine for the next scenario. */
 export interface Settled {
   /** How long it waited for the machine to go quiet, in milliseconds. */
   waitedMs: number;
+  /** Whether PostgreSQL took the CHECKPOINT (false: not reachable, or the role may not checkpoint). */
+  checkpointed: boolean;
   /** The machine's CPU busy share over the last second of the wait, in percent (all cores), if known. */
   busyPct?: number;
 }
@@ -23,7 +25,8 @@ const MAX_WAIT_MS = 60_000;
  */
 export async function settleMachine(postgres: boolean): Promise<Settled> {
   const started = performance.now();
-  if (postgres) await pgQuery('CHECKPOINT').catch(() => undefined);
+  // CHECKPOINT needs a superuser or pg_checkpoint; without it the wait below still runs.
+  const checkpointed = postgres ? await pgQuery('CHECKPOINT').then(() => true, () => false) : false;
   let busyPct: number | undefined;
   for (;;) {
     const before = readCpuTimes();
@@ -31,5 +34,5 @@ export async function settleMachine(postgres: boolean): Promise<Settled> {
     busyPct = busyPercent(before, readCpuTimes());
     if (busyPct === undefined || busyPct < QUIET_BUSY_PCT || performance.now() - started >= MAX_WAIT_MS) break;
   }
-  return { waitedMs: Math.round(performance.now() - started), ...(busyPct === undefined ? {} : { busyPct }) };
+  return { waitedMs: Math.round(performance.now() - started), checkpointed, ...(busyPct === undefined ? {} : { busyPct }) };
 }

@@ -101,7 +101,7 @@ interface Admission {
   run: () => Promise<CommandResult>;
 }
 
-/** The commit a post-commit listener failed on, for its log line (built only when one fails). */
+/** The commit a post-commit listener failed on, for its log line (whose text is built only when one fails). */
 interface CommitLabel {
   streamId: string;
   version: number;
